@@ -1,0 +1,11 @@
+"""App config of the portal project itself (templates, static files, commands)."""
+
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    name = "portal"
+    verbose_name = "Portal"
+
+    def ready(self) -> None:
+        from portal.auth import signals  # noqa: F401  (connects the sign-in audit receivers)

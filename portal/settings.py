@@ -1,0 +1,348 @@
+"""Portal settings, read from environment variables (DJANGO_* for Django, PORTAL_* for ours)."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+# A local .env is a convenience for developers; real deployments set the environment.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Where the embedded default keeps its SQLite database, broker folders and plans; default var/.
+VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- Django core -------------------------------------------------------------------------------
+
+# Signing key; default: a key generated once and kept in var/secret_key (never for production).
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    _key_file = VAR_DIR / "secret_key"
+    if not _key_file.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        _key_file.write_text(get_random_secret_key())
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text().strip()
+
+# Debug pages; default off.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Host names the portal answers to; default loopback only.
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# Origins trusted for CSRF behind a TLS proxy, e.g. https://portal.example.com; default none.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Serve cookies only over HTTPS; default off (on in production behind TLS).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+# Trust X-Forwarded-Proto from the ingress; default off.
+if env.bool("DJANGO_BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies sit in front of the portal, for the client IP in the audit; default 0.
+PORTAL_TRUSTED_PROXY_COUNT = env.int("PORTAL_TRUSTED_PROXY_COUNT", default=0)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "portal",
+    "tenants",
+    "provisioning",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.portal",
+            ],
+        },
+    },
+]
+
+# The portal database; default SQLite under var/ (production: postgres://...).
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Worker and web server share the file: wait for a lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "tenants:list"
+LOGOUT_REDIRECT_URL = "account_login"
+
+LANGUAGE_CODE = "en-us"
+# Time zone pages show times in; default UTC.
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+# Where collectstatic puts files for production; default staticfiles/.
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
+# Without collectstatic (the embedded default) WhiteNoise serves from the finders.
+WHITENOISE_USE_FINDERS = True
+
+# --- E-mail ------------------------------------------------------------------------------------
+
+# Mail transport, e.g. smtp://user:pass@mail:587 (smtp+tls://...); default prints to the console.
+EMAIL_CONFIG = env.email_url("DJANGO_EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+# Sender of the portal's notifications; default portal@localhost.
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localhost")
+
+# --- Logging -----------------------------------------------------------------------------------
+
+# Log level of the portal's own loggers; default INFO.
+PORTAL_LOG_LEVEL = env.str("PORTAL_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        name: {"level": PORTAL_LOG_LEVEL, "handlers": ["console"], "propagate": False}
+        for name in ("portal", "tenants", "provisioning")
+    },
+}
+
+# --- Celery ------------------------------------------------------------------------------------
+
+# Broker URL, e.g. redis://redis:6379/0; default a folder broker under var/ that needs no server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir / "queue"),
+        "data_folder_out": str(_queue_dir / "queue"),
+        "processed_folder": str(_queue_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # A message not acknowledged within this many seconds is handed to another worker; this is
+    # what brings back the work of a killed worker (acks_late). Default 600.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("PORTAL_BROKER_VISIBILITY_TIMEOUT", default=600)
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "portal"
+# Queue the provisioning tasks go to; default provisioning.
+PORTAL_PROVISIONING_QUEUE = env.str("PORTAL_PROVISIONING_QUEUE", default="provisioning")
+CELERY_TASK_ROUTES = {"provisioning.tasks.*": {"queue": PORTAL_PROVISIONING_QUEUE}}
+# Hard and soft time limits of one provisioning task, in seconds; default 300 and 240.
+CELERY_TASK_TIME_LIMIT = env.int("PORTAL_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("PORTAL_TASK_SOFT_TIME_LIMIT", default=240)
+# Worker processes per worker; default 2.
+CELERY_WORKER_CONCURRENCY = env.int("PORTAL_WORKER_CONCURRENCY", default=2)
+# Run tasks in-process (unit tests only); default off.
+CELERY_TASK_ALWAYS_EAGER = env.bool("PORTAL_CELERY_EAGER", default=False)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds between drift checks of every ready tenant; default 900.
+PORTAL_DRIFT_INTERVAL = env.int("PORTAL_DRIFT_INTERVAL", default=900)
+# What a drift check does with a difference: "repair" it or only "report" it; default repair.
+PORTAL_DRIFT_MODE = env.str("PORTAL_DRIFT_MODE", default="repair")
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-all": {
+        "task": "provisioning.tasks.reconcile_all",
+        "schedule": float(PORTAL_DRIFT_INTERVAL),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Provisioning engine -----------------------------------------------------------------------
+
+# Retries of a step's transient error (network, 5xx, 429, lock held) before the run fails; 8.
+PORTAL_STEP_MAX_RETRIES = env.int("PORTAL_STEP_MAX_RETRIES", default=8)
+# First retry delay in seconds, doubled each attempt, with jitter; default 2.
+PORTAL_RETRY_BASE_DELAY = env.float("PORTAL_RETRY_BASE_DELAY", default=2.0)
+# Longest retry delay in seconds; default 300.
+PORTAL_RETRY_MAX_DELAY = env.float("PORTAL_RETRY_MAX_DELAY", default=300.0)
+# Seconds a reconcile holds a tenant's lock before another worker may take it over; default 360.
+PORTAL_TENANT_LOCK_TTL = env.int("PORTAL_TENANT_LOCK_TTL", default=360)
+# Seconds between checks of something that settles outside (rollout, deletion); default 10.
+PORTAL_WAIT_INTERVAL = env.int("PORTAL_WAIT_INTERVAL", default=10)
+# Seconds a step may keep waiting (a rollout, a namespace deletion) before it fails; default 900.
+PORTAL_WAIT_TIMEOUT = env.int("PORTAL_WAIT_TIMEOUT", default=900)
+# The provisioning steps in order (dotted paths); default the platform's six.
+PORTAL_STEPS = env.list(
+    "PORTAL_STEPS",
+    default=[
+        "provisioning.steps.namespace.NamespaceStep",
+        "provisioning.steps.database.DatabaseStep",
+        "provisioning.steps.sso.SsoStep",
+        "provisioning.steps.storage.StorageStep",
+        "provisioning.steps.wordpress.WordPressStep",
+        "provisioning.steps.network.NetworkStep",
+    ],
+)
+# Where plan mode writes what it would apply; default var/plan.
+PORTAL_PLAN_DIR = Path(env.str("PORTAL_PLAN_DIR", default=str(VAR_DIR / "plan")))
+
+# --- Tenants -----------------------------------------------------------------------------------
+
+# Host of a tenant's site; {slug} is replaced; default the platform's wordpress-{slug}.local.
+PORTAL_TENANT_HOST_PATTERN = env.str("PORTAL_TENANT_HOST_PATTERN", default="wordpress-{slug}.local")
+# Namespace of a tenant; default wp-{slug}.
+PORTAL_NAMESPACE_PATTERN = env.str("PORTAL_NAMESPACE_PATTERN", default="wp-{slug}")
+# WordPress versions a requester may choose, newest first; default 6.8, 6.7, 6.6.
+PORTAL_WORDPRESS_VERSIONS = env.list("PORTAL_WORDPRESS_VERSIONS", default=["6.8", "6.7", "6.6"])
+# Open requests and live tenants one requester may have at once; default 5.
+PORTAL_MAX_TENANTS_PER_USER = env.int("PORTAL_MAX_TENANTS_PER_USER", default=5)
+# Slugs nobody may take (besides kube-*); default a list of system and platform names.
+PORTAL_RESERVED_SLUGS = env.list(
+    "PORTAL_RESERVED_SLUGS",
+    default=[
+        "default", "admin", "administrator", "root", "system", "api", "www", "portal",
+        "authentik", "ingress-nginx", "cert-manager", "monitoring", "openwebui", "wordpress",
+        "kube", "test", "static", "media", "mail", "ftp", "ns", "dns",
+    ],
+)  # fmt: skip
+# Allocatable CPU (millicores) and memory (MiB) of the tenant node pool, for the approval screen's
+# capacity hint; default 16 cores and 64 GiB (three nodes of the platform's default pool size).
+PORTAL_CLUSTER_CPU_MILLICORES = env.int("PORTAL_CLUSTER_CPU_MILLICORES", default=16000)
+PORTAL_CLUSTER_MEMORY_MIB = env.int("PORTAL_CLUSTER_MEMORY_MIB", default=65536)
+# Rows per page in lists; default 25.
+PORTAL_PAGE_SIZE = env.int("PORTAL_PAGE_SIZE", default=25)
+
+# --- Roles (from Authentik groups) -------------------------------------------------------------
+
+# Authentik groups whose members approve requests; default portal-admins.
+PORTAL_APPROVER_GROUPS = env.list("PORTAL_APPROVER_GROUPS", default=["portal-admins"])
+# Authentik groups whose members read everything and change nothing; default portal-auditors.
+PORTAL_AUDITOR_GROUPS = env.list("PORTAL_AUDITOR_GROUPS", default=["portal-auditors"])
+
+# --- Sign-in through Authentik (OpenID Connect) ------------------------------------------------
+
+# The portal application's issuer URL in Authentik, e.g.
+# https://authentik.local/application/o/portal (no trailing slash); default unset: local login.
+PORTAL_OIDC_SERVER_URL = env.str("PORTAL_OIDC_SERVER_URL", default="").rstrip("/")
+# OAuth2 client id of the portal in Authentik; default unset.
+PORTAL_OIDC_CLIENT_ID = env.str("PORTAL_OIDC_CLIENT_ID", default="")
+# OAuth2 client secret of the portal in Authentik; default unset.
+PORTAL_OIDC_CLIENT_SECRET = env.str("PORTAL_OIDC_CLIENT_SECRET", default="")
+PORTAL_OIDC_ENABLED = bool(PORTAL_OIDC_SERVER_URL and PORTAL_OIDC_CLIENT_ID)
+
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": (
+            [
+                {
+                    "provider_id": "authentik",
+                    "name": "Authentik",
+                    "client_id": PORTAL_OIDC_CLIENT_ID,
+                    "secret": PORTAL_OIDC_CLIENT_SECRET,
+                    "settings": {
+                        "server_url": PORTAL_OIDC_SERVER_URL,
+                        "token_auth_method": env.str(
+                            "PORTAL_OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"
+                        ),
+                        "oauth_pkce_enabled": True,
+                        "scope": ["openid", "profile", "email", "groups"],
+                    },
+                }
+            ]
+            if PORTAL_OIDC_ENABLED
+            else []
+        ),
+    }
+}
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+ACCOUNT_ADAPTER = "portal.auth.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "portal.auth.adapters.SocialAccountAdapter"
+
+# --- Outside systems: set to switch a driver from plan mode to the real thing ------------------
+
+# Kubeconfig file for the cluster; default unset (in-cluster if PORTAL_KUBE_IN_CLUSTER).
+PORTAL_KUBECONFIG = env.str("PORTAL_KUBECONFIG", default="")
+# Context inside that kubeconfig; default its current context.
+PORTAL_KUBE_CONTEXT = env.str("PORTAL_KUBE_CONTEXT", default="")
+# Use the pod's service account; default off.
+PORTAL_KUBE_IN_CLUSTER = env.bool("PORTAL_KUBE_IN_CLUSTER", default=False)
+# MariaDB admin connection, e.g. mysql://admin:pw@mariadb:3306/?ssl=true; default unset (plan).
+PORTAL_MARIADB_URL = env.str("PORTAL_MARIADB_URL", default="")
+# S3 endpoint, e.g. https://s3.eu-central-2.ionoscloud.com; default unset (plan).
+PORTAL_S3_ENDPOINT_URL = env.str("PORTAL_S3_ENDPOINT_URL", default="")
+# S3 region; default eu-central-2.
+PORTAL_S3_REGION = env.str("PORTAL_S3_REGION", default="eu-central-2")
+# S3 admin access key id and secret; default unset.
+PORTAL_S3_ACCESS_KEY_ID = env.str("PORTAL_S3_ACCESS_KEY_ID", default="")
+PORTAL_S3_SECRET_ACCESS_KEY = env.str("PORTAL_S3_SECRET_ACCESS_KEY", default="")
+# The platform bucket holding every tenant's prefix; default wordpress-media.
+PORTAL_S3_BUCKET = env.str("PORTAL_S3_BUCKET", default="wordpress-media")
+# Authentik base URL for its API, e.g. https://authentik.local; default unset (plan).
+PORTAL_AUTHENTIK_URL = env.str("PORTAL_AUTHENTIK_URL", default="").rstrip("/")
+# Authentik API token with rights on providers and applications; default unset.
+PORTAL_AUTHENTIK_TOKEN = env.str("PORTAL_AUTHENTIK_TOKEN", default="")
+# IONOS Cloud API token; default unset.
+PORTAL_IONOS_TOKEN = env.str("PORTAL_IONOS_TOKEN", default="")
+# IONOS API base URL; default the public API.
+PORTAL_IONOS_API_URL = env.str("PORTAL_IONOS_API_URL", default="https://api.ionos.com/cloudapi/v6")
+# Managed Kubernetes cluster id whose kubeconfig the IONOS API hands out; default unset.
+PORTAL_IONOS_CLUSTER_ID = env.str("PORTAL_IONOS_CLUSTER_ID", default="")

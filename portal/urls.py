@@ -1,0 +1,24 @@
+"""The portal's URL map."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from portal import health
+
+admin.site.site_header = "Tenant portal administration"
+admin.site.site_title = "Tenant portal admin"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="tenants:list", permanent=False), name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("tenants/", include("tenants.urls")),
+]
+
+handler400 = "portal.errorpages.bad_request"
+handler403 = "portal.errorpages.forbidden"
+handler404 = "portal.errorpages.not_found"
+handler500 = "portal.errorpages.server_error"

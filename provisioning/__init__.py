@@ -1,0 +1,1 @@
+"""Provisioning: the engine, its steps and drivers, and the Celery tasks that run them."""

@@ -1,0 +1,38 @@
+"""Django admin views of runs and their steps, read-only: the engine alone writes them."""
+
+from django.contrib import admin
+
+from provisioning.models import Run, StepRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StepRunInline(admin.TabularInline):
+    model = StepRun
+    fields = ("position", "name", "status", "attempts", "started_at", "finished_at", "error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "tenant", "action", "reason", "status", "created_at", "finished_at")
+    list_filter = ("action", "status", "reason")
+    search_fields = ("tenant__slug", "requested_by_name", "error")
+    inlines = [StepRunInline]

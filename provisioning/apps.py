@@ -1,0 +1,8 @@
+"""App config of the provisioning engine."""
+
+from django.apps import AppConfig
+
+
+class ProvisioningConfig(AppConfig):
+    name = "provisioning"
+    verbose_name = "Provisioning"

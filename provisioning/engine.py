@@ -1,0 +1,299 @@
+"""The engine: advance a tenant's oldest open run, step by step, recording every move."""
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from provisioning import drivers
+from provisioning.errors import LockHeld, StepFailed, TransientError
+from provisioning.locks import lock_acquire, lock_release, lock_renew
+from provisioning.models import Run, StepRun
+from provisioning.spec import spec_for
+from provisioning.steps import step_classes
+from provisioning.steps.base import Outcome, Step, StepContext
+from tenants import notifications
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Tenant
+from tenants.states import tenant_transition
+
+log = logging.getLogger(__name__)
+LOG_LIMIT = 4000  # characters of log kept per step row: enough to read, small enough to show
+
+State = Tenant.State
+Action = AuditEvent.Action
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter: base·2^(attempt-1), capped, scaled by 0.5–1."""
+    delay = min(
+        settings.PORTAL_RETRY_MAX_DELAY, settings.PORTAL_RETRY_BASE_DELAY * 2 ** (attempt - 1)
+    )
+    return delay * (0.5 + random.random() / 2)  # noqa: S311  (jitter, not cryptography)
+
+
+def reconcile(tenant_id: int) -> float | None:
+    """Advance the tenant's open run as far as it can go now.
+
+    Returns the seconds after which the tenant should be looked at again (a step is waiting
+    or retrying, or another run is queued behind this one), or None when nothing is left.
+    Raises LockHeld when another worker holds the tenant.
+    """
+    holder = uuid.uuid4().hex
+    if not lock_acquire(tenant_id=tenant_id, holder=holder):
+        raise LockHeld(f"tenant {tenant_id} is being reconciled by another worker")
+    try:
+        run = (
+            Run.objects.filter(tenant_id=tenant_id, status__in=Run.OPEN)
+            .order_by("created_at", "id")
+            .first()
+        )
+        if run is None:
+            return None
+        if run.not_before and run.not_before > timezone.now():
+            return (run.not_before - timezone.now()).total_seconds()
+        return _Advance(run, holder).go()
+    finally:
+        lock_release(tenant_id=tenant_id, holder=holder)
+
+
+class _Advance:
+    """One pass over one run, under the tenant's lock."""
+
+    def __init__(self, run: Run, holder: str):
+        self.run = run
+        self.holder = holder
+        self.tenant = Tenant.objects.select_related("plan", "owner").get(pk=run.tenant_id)
+        self.is_drift = run.reason == "drift"
+
+    def go(self) -> float | None:
+        if not self._claim():
+            return 0  # finished or cancelled meanwhile: look at the next run, if any
+        spec = spec_for(self.tenant)
+        secrets = drivers.secret_store(spec)
+        classes = step_classes()
+        if self.run.action == Run.Action.DESTROY:
+            classes = list(reversed(classes))
+        rows = self._step_rows([cls.name for cls in classes])
+        for cls in classes:
+            row = rows[cls.name]
+            if row.is_done:
+                continue
+            if not self._still_ours():
+                return 0
+            ctx = StepContext(spec=spec, secrets=secrets, log=self._logger(row))
+            wait = self._run_step(cls(ctx), row)
+            if wait is not None:
+                return wait
+            if self.run.status == Run.Status.FAILED:
+                return self._next_run_delay()
+        self._succeed()
+        return self._next_run_delay()
+
+    # --- the run --------------------------------------------------------------------------------
+
+    def _claim(self) -> bool:
+        first_start = self.run.status == Run.Status.PENDING
+        now = timezone.now()
+        rows = Run.objects.filter(pk=self.run.pk, status__in=Run.OPEN).update(
+            status=Run.Status.RUNNING, started_at=self.run.started_at or now, not_before=None
+        )
+        if rows != 1:
+            return False
+        self.run.refresh_from_db()
+        if first_start:
+            self._on_start()
+        return True
+
+    def _on_start(self) -> None:
+        with transaction.atomic():
+            if self.run.action == Run.Action.APPLY and not self.is_drift:
+                if tenant_transition(tenant_id=self.tenant.pk, to=State.PROVISIONING):
+                    audit_record(
+                        action=Action.TENANT_PROVISIONING,
+                        obj=self.tenant,
+                        message=f"Run {self.run.pk} started ({self.run.reason}).",
+                    )
+            elif self.run.action == Run.Action.DESTROY:
+                tenant_transition(
+                    tenant_id=self.tenant.pk, to=State.DELETING, only_from=[State.FAILED]
+                )
+            Tenant.objects.filter(pk=self.tenant.pk).update(last_error="")
+
+    def _still_ours(self) -> bool:
+        if not lock_renew(tenant_id=self.tenant.pk, holder=self.holder):
+            return False
+        return Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).exists()
+
+    def _step_rows(self, names: list[str]) -> dict[str, StepRun]:
+        existing = {row.name: row for row in self.run.steps.all()}
+        missing = [
+            StepRun(run=self.run, name=name, position=i)
+            for i, name in enumerate(names)
+            if name not in existing
+        ]
+        if missing:
+            StepRun.objects.bulk_create(missing, ignore_conflicts=True)
+            existing = {row.name: row for row in self.run.steps.all()}
+        return existing
+
+    def _next_run_delay(self) -> float | None:
+        more = Run.objects.filter(tenant_id=self.tenant.pk, status__in=Run.OPEN).exists()
+        return 0 if more else None
+
+    def _succeed(self) -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
+                status=Run.Status.SUCCEEDED, finished_at=now, drift=self.run.drift
+            )
+            if self.run.action == Run.Action.DESTROY:
+                if tenant_transition(tenant_id=self.tenant.pk, to=State.DELETED):
+                    audit_record(action=Action.TENANT_DELETED, obj=self.tenant)
+            elif self.run.action == Run.Action.APPLY:
+                if tenant_transition(
+                    tenant_id=self.tenant.pk,
+                    to=State.READY,
+                    only_from=[State.PROVISIONING, State.FAILED],
+                ):
+                    audit_record(
+                        action=Action.TENANT_READY,
+                        obj=self.tenant,
+                        message=f"Run {self.run.pk} finished.",
+                    )
+                    tenant_id = self.tenant.pk
+                    transaction.on_commit(lambda: notifications.notify_ready(tenant_id))
+            if self.is_drift and self.run.drift:
+                audit_record(
+                    action=Action.TENANT_DRIFT,
+                    obj=self.tenant,
+                    after={"differences": self.run.drift},
+                    message="Repaired." if self.run.action == Run.Action.APPLY else "Reported.",
+                )
+
+    def _fail(self, row: StepRun, message: str) -> None:
+        now = timezone.now()
+        cause = f"The {row.name} step failed: {message}"
+        with transaction.atomic():
+            StepRun.objects.filter(pk=row.pk).update(
+                status=StepRun.Status.FAILED, error=message[:LOG_LIMIT], finished_at=now
+            )
+            self.run.steps.filter(status=StepRun.Status.PENDING).update(
+                status=StepRun.Status.SKIPPED
+            )
+            Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
+                status=Run.Status.FAILED, finished_at=now, error=cause[:LOG_LIMIT]
+            )
+            self.run.status = Run.Status.FAILED
+            if self.run.action != Run.Action.CHECK:
+                if tenant_transition(tenant_id=self.tenant.pk, to=State.FAILED):
+                    Tenant.objects.filter(pk=self.tenant.pk).update(last_error=cause)
+                    audit_record(action=Action.TENANT_FAILED, obj=self.tenant, message=cause)
+                    tenant_id = self.tenant.pk
+                    transaction.on_commit(lambda: notifications.notify_failed(tenant_id))
+        log.warning("tenant %s run %s: %s", self.tenant.slug, self.run.pk, cause)
+
+    # --- one step -------------------------------------------------------------------------------
+
+    def _logger(self, row: StepRun):
+        def write(message: str) -> None:
+            stamp = timezone.now().strftime("%H:%M:%S")
+            row.log = (row.log + f"{stamp} {message}\n")[-LOG_LIMIT:]
+            StepRun.objects.filter(pk=row.pk).update(log=row.log)
+
+        return write
+
+    def _run_step(self, step: Step, row: StepRun) -> float | None:
+        """Run one step; returns a delay when the run must pause, else None."""
+        now = timezone.now()
+        row.attempts += 1
+        StepRun.objects.filter(pk=row.pk).update(
+            status=StepRun.Status.RUNNING, attempts=row.attempts, started_at=row.started_at or now
+        )
+        try:
+            outcome = self._do(step, row)
+        except TransientError as exc:
+            return self._transient(row, str(exc) or exc.__class__.__name__)
+        except SoftTimeLimitExceeded:
+            return self._transient(row, "the step ran past the task's time limit")
+        except StepFailed as exc:
+            self._fail(row, str(exc))
+            return None
+        except Exception as exc:
+            # A bug, not the outside world: stop and say so rather than retry forever.
+            log.exception("step %s of tenant %s crashed", row.name, self.tenant.slug)
+            self._fail(row, f"internal error ({exc.__class__.__name__}); see the worker log.")
+            return None
+        if outcome.status == Outcome.WAITING:
+            return self._waiting(row, outcome.message)
+        status = {
+            "unchanged": StepRun.Status.UNCHANGED,
+            Outcome.DONE: StepRun.Status.CHANGED,
+            Outcome.PLANNED: StepRun.Status.PLANNED,
+        }[outcome.status]
+        StepRun.objects.filter(pk=row.pk).update(
+            status=status, finished_at=timezone.now(), error="", waiting_since=None
+        )
+        row.status = status
+        return None
+
+    def _do(self, step: Step, row: StepRun) -> Outcome:
+        write = self._logger(row)
+        if self.run.action == Run.Action.DESTROY:
+            outcome = step.destroy()
+            if outcome.message:
+                write(outcome.message)
+            return outcome
+        differences = step.check()
+        if not differences:
+            write("already matches")
+            return Outcome("unchanged")
+        for difference in differences:
+            write(f"differs: {difference}")
+        if self.is_drift:
+            self.run.drift = [*self.run.drift, *(f"{row.name}: {d}" for d in differences)]
+            Run.objects.filter(pk=self.run.pk).update(drift=self.run.drift)
+        if self.run.action == Run.Action.CHECK:
+            return Outcome("unchanged")
+        outcome = step.apply()
+        if outcome.message:
+            write(outcome.message)
+        return outcome
+
+    def _transient(self, row: StepRun, message: str) -> float | None:
+        if row.attempts >= settings.PORTAL_STEP_MAX_RETRIES:
+            self._fail(row, f"{message} (gave up after {row.attempts} attempts)")
+            return None
+        delay = backoff(row.attempts)
+        self._logger(row)(f"attempt {row.attempts} hit a passing error: {message}")
+        StepRun.objects.filter(pk=row.pk).update(status=StepRun.Status.RETRYING, error=message)
+        Run.objects.filter(pk=self.run.pk).update(
+            status=Run.Status.WAITING, not_before=timezone.now() + timedelta(seconds=delay)
+        )
+        return delay
+
+    def _waiting(self, row: StepRun, message: str) -> float | None:
+        now = timezone.now()
+        since = row.waiting_since or now
+        if now - since > timedelta(seconds=settings.PORTAL_WAIT_TIMEOUT):
+            self._fail(
+                row,
+                f"gave up after waiting {settings.PORTAL_WAIT_TIMEOUT} seconds: {message}",
+            )
+            return None
+        if row.waiting_since is None or not row.log.endswith(f"{message}\n"):
+            self._logger(row)(message)
+        # A wait is not a failed attempt: don't let it count towards the retry limit.
+        StepRun.objects.filter(pk=row.pk).update(
+            status=StepRun.Status.WAITING, waiting_since=since, attempts=row.attempts - 1
+        )
+        delay = float(settings.PORTAL_WAIT_INTERVAL)
+        Run.objects.filter(pk=self.run.pk).update(
+            status=Run.Status.WAITING, not_before=now + timedelta(seconds=delay)
+        )
+        return delay

@@ -1,0 +1,101 @@
+"""Runs and step records: the database's account of every reconcile of every tenant."""
+
+from django.conf import settings
+from django.db import models
+
+from tenants.models import Tenant
+
+
+class Run(models.Model):
+    """One reconcile of one tenant: what it was for, who asked, and how it went."""
+
+    class Action(models.TextChoices):
+        APPLY = "apply", "Provision"
+        DESTROY = "destroy", "Deprovision"
+        CHECK = "check", "Drift check"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Superseded"
+
+    OPEN = (Status.PENDING, Status.RUNNING, Status.WAITING)
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="runs")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    reason = models.CharField(max_length=40, help_text="Why the run started, e.g. approved.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150, default="system")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # When a waiting or retrying run should next be picked up.
+    not_before = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # What a drift check found, one line per difference; empty when all matched.
+    drift = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of {self.tenant} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class StepRun(models.Model):
+    """One step of one run: its attempts, timing, a short log and the error in words."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting"
+        RETRYING = "retrying", "Retrying"
+        UNCHANGED = "unchanged", "Already in place"
+        CHANGED = "changed", "Applied"
+        PLANNED = "planned", "Planned (plan mode)"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Not reached"
+
+    DONE = (Status.UNCHANGED, Status.CHANGED, Status.PLANNED)
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=30)
+    position = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # When the step first began waiting on something outside, for the wait timeout.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "name"], name="steprun_unique_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.get_status_display()}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.DONE
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

@@ -1,0 +1,79 @@
+"""Where a tenant's generated credentials live: its Kubernetes Secret, never the portal DB."""
+
+import secrets
+import string
+from typing import Protocol
+
+from provisioning.errors import StepFailed
+
+PLACEHOLDER = "<generated>"
+SECRET_NAME = "wordpress-credentials"
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_password(length: int = 40) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def random_salt(length: int = 64) -> str:
+    # WordPress salts may hold punctuation; these stay shell- and YAML-safe.
+    return "".join(secrets.choice(_ALPHABET + "!#%+,-./:=@^_~") for _ in range(length))
+
+
+class SecretStore(Protocol):
+    planned: bool
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, values: dict[str, str]) -> None: ...
+
+
+def ensure(store: SecretStore, key: str, generate=random_password) -> str:
+    """The stored value of key, generating and storing one first if there is none yet.
+
+    Stored before it is returned, so a crash between "generated" and "used" loses nothing.
+    """
+    if store.planned:
+        return PLACEHOLDER
+    value = store.get(key)
+    if value is None:
+        value = generate()
+        store.put({key: value})
+    return value
+
+
+class PlanSecrets:
+    """Plan mode's store: every value is the placeholder and nothing is kept."""
+
+    planned = True
+
+    def get(self, key: str) -> str | None:
+        return PLACEHOLDER
+
+    def put(self, values: dict[str, str]) -> None:
+        return None
+
+
+class MemorySecrets:
+    """A store in memory, for steps run without a cluster (tests, one-off commands)."""
+
+    planned = False
+
+    def __init__(self, values: dict[str, str] | None = None):
+        self.values = dict(values or {})
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def put(self, values: dict[str, str]) -> None:
+        self.values.update(values)
+
+
+def require_real(store: SecretStore, what: str) -> None:
+    """A real outside resource needs a real place for its credential."""
+    if store.planned:
+        raise StepFailed(
+            f"{what} can't be created for real while Kubernetes runs in plan mode: its "
+            "credentials would have nowhere safe to live. Configure the cluster "
+            "(PORTAL_KUBECONFIG or PORTAL_KUBE_IN_CLUSTER) or leave this system in plan mode."
+        )

@@ -1,0 +1,86 @@
+"""The desired state of one tenant, built from its row and plan: all a step needs to know."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    name: str
+    cpu_request_millicores: int
+    cpu_limit_millicores: int
+    memory_request_mib: int
+    memory_limit_mib: int
+    storage_gib: int
+    replicas: int
+    max_pods: int
+    max_db_connections: int
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    tenant_id: int
+    slug: str
+    display_name: str
+    admin_email: str
+    host: str
+    wordpress_version: str
+    plan: PlanSpec
+    present: bool = True
+
+    @property
+    def namespace(self) -> str:
+        return settings.PORTAL_NAMESPACE_PATTERN.format(slug=self.slug)
+
+    @property
+    def db_name(self) -> str:
+        return "wp_" + self.slug.replace("-", "_")
+
+    @property
+    def db_user(self) -> str:
+        return self.db_name
+
+    @property
+    def s3_bucket(self) -> str:
+        return settings.PORTAL_S3_BUCKET
+
+    @property
+    def s3_prefix(self) -> str:
+        return f"tenants/{self.slug}/"
+
+    @property
+    def sso_slug(self) -> str:
+        return f"wp-{self.slug}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/managed-by": "tenant-portal",
+            "portal.wp.ionos/tenant": self.slug,
+            "portal.wp.ionos/plan": self.plan.name,
+        }
+
+
+def spec_for(tenant) -> TenantSpec:
+    plan = tenant.plan
+    return TenantSpec(
+        tenant_id=tenant.pk,
+        slug=tenant.slug,
+        display_name=tenant.display_name,
+        admin_email=tenant.admin_email,
+        host=tenant.host,
+        wordpress_version=tenant.wordpress_version,
+        present=tenant.desired_present,
+        plan=PlanSpec(
+            name=plan.name,
+            cpu_request_millicores=plan.cpu_request_millicores,
+            cpu_limit_millicores=plan.cpu_limit_millicores,
+            memory_request_mib=plan.memory_request_mib,
+            memory_limit_mib=plan.memory_limit_mib,
+            storage_gib=plan.storage_gib,
+            replicas=plan.replicas,
+            max_pods=plan.max_pods,
+            max_db_connections=plan.max_db_connections,
+        ),
+    )

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install what the tests need, start the services they use, run ruff and the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/bootstrap.sh dev
+scripts/services.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,1 @@
+"""Tenants: plans, tenant requests and their lifecycle, approvals and the audit trail."""

@@ -1,0 +1,133 @@
+"""Django admin: plans for platform admins, tenants to inspect, the audit trail read-only."""
+
+import csv
+
+from django.contrib import admin
+from django.http import StreamingHttpResponse
+
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Plan, Tenant
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "title",
+        "cpu_request_millicores",
+        "cpu_limit_millicores",
+        "memory_request_mib",
+        "memory_limit_mib",
+        "storage_gib",
+        "replicas",
+        "max_pods",
+        "is_active",
+    )
+    list_editable = ("is_active",)
+    search_fields = ("name", "title")
+
+    def has_delete_permission(self, request, obj=None):
+        # A plan in use can't go (PROTECT); an unused one may.
+        return super().has_delete_permission(request, obj) and not (obj and obj.tenants.exists())
+
+    def save_model(self, request, obj, form, change):
+        before = None
+        if change:
+            before = {k: v for k, v in Plan.objects.filter(pk=obj.pk).values().first().items()}
+        super().save_model(request, obj, form, change)
+        after = Plan.objects.filter(pk=obj.pk).values().first()
+        audit_record(
+            action=AuditEvent.Action.PLAN_CHANGED,
+            actor=request.user,
+            obj=obj,
+            before=before,
+            after=after,
+            message="changed" if change else "added",
+        )
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    """Read-only: tenants change through the portal's actions, which audit and reconcile."""
+
+    list_display = ("slug", "display_name", "state", "plan", "owner", "host", "created_at")
+    list_filter = ("state", "plan")
+    search_fields = ("slug", "display_name", "host", "owner__username")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@admin.action(description="Export the selected events as CSV")
+def export_csv(modeladmin, request, queryset):
+    fields = [
+        "id",
+        "created_at",
+        "actor_name",
+        "ip",
+        "request_id",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "before",
+        "after",
+        "message",
+        "prev_hash",
+        "hash",
+    ]
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(fields)
+        for event in queryset.order_by("id").iterator(chunk_size=2000):
+            yield writer.writerow([_csv_safe(getattr(event, f)) for f in fields])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
+    return response
+
+
+def _csv_safe(value) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheets run cells starting with these as formulas; quote them out.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor_name", "action", "object_repr", "ip", "message")
+    list_filter = ("action", "created_at", "actor_name")
+    search_fields = ("actor_name", "object_repr", "object_id", "message", "request_id", "ip")
+    date_hierarchy = "created_at"
+    actions = [export_csv]
+    list_per_page = 100
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

@@ -1,0 +1,248 @@
+"""Plans, tenants and the append-only audit trail."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+
+
+class Plan(models.Model):
+    """A named size of tenant: what its namespace may use and how WordPress runs in it."""
+
+    name = models.SlugField(max_length=30, unique=True, help_text="Short name, e.g. small.")
+    title = models.CharField(max_length=60)
+    description = models.CharField(max_length=200, blank=True)
+    cpu_request_millicores = models.PositiveIntegerField(
+        validators=[MinValueValidator(10), MaxValueValidator(64000)],
+        help_text="CPU each WordPress pod requests, in millicores (1000 = one core).",
+    )
+    cpu_limit_millicores = models.PositiveIntegerField(
+        validators=[MinValueValidator(10), MaxValueValidator(64000)],
+        help_text="CPU each WordPress pod may use at most, in millicores.",
+    )
+    memory_request_mib = models.PositiveIntegerField(
+        validators=[MinValueValidator(32), MaxValueValidator(262144)],
+        help_text="Memory each WordPress pod requests, in MiB.",
+    )
+    memory_limit_mib = models.PositiveIntegerField(
+        validators=[MinValueValidator(32), MaxValueValidator(262144)],
+        help_text="Memory each WordPress pod may use at most, in MiB.",
+    )
+    storage_gib = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(4096)],
+        help_text="Size of the tenant's persistent volume, in GiB.",
+    )
+    replicas = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Number of WordPress pods.",
+    )
+    max_pods = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(2), MaxValueValidator(200)],
+        help_text="Most pods the tenant's namespace may run (quota).",
+    )
+    max_db_connections = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Most connections the tenant's database user may hold at once.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Offered on the request form.")
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        errors = {}
+        if self.cpu_limit_millicores is not None and self.cpu_request_millicores is not None:
+            if self.cpu_limit_millicores < self.cpu_request_millicores:
+                errors["cpu_limit_millicores"] = "The CPU limit can't be below the CPU request."
+        if self.memory_limit_mib is not None and self.memory_request_mib is not None:
+            if self.memory_limit_mib < self.memory_request_mib:
+                errors["memory_limit_mib"] = "The memory limit can't be below the memory request."
+        if self.replicas is not None and self.max_pods is not None:
+            # Room for a rolling update and the one-off setup Job beside the running pods.
+            if self.max_pods < self.replicas + 2:
+                errors["max_pods"] = "Allow at least two pods more than the WordPress replicas."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def summary(self) -> str:
+        cpu = self.cpu_limit_millicores / 1000
+        return (
+            f"{cpu:g} CPU, {self.memory_limit_mib} MiB, {self.storage_gib} GiB, "
+            f"{self.replicas} replica{'s' if self.replicas != 1 else ''}"
+        )
+
+
+class Tenant(models.Model):
+    """One WordPress site: what was asked for (desired state) and where it stands (state)."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Awaiting approval"
+        REJECTED = "rejected", "Rejected"
+        APPROVED = "approved", "Approved, queued"
+        PROVISIONING = "provisioning", "Provisioning"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        DELETING = "deleting", "Deleting"
+        DELETED = "deleted", "Deleted"
+
+    # Written once, enforced by tenants.states.transition(): every state change goes through it.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        State.REQUESTED: frozenset({State.APPROVED, State.REJECTED}),
+        State.REJECTED: frozenset(),
+        State.APPROVED: frozenset({State.PROVISIONING, State.DELETING}),
+        State.PROVISIONING: frozenset({State.READY, State.FAILED, State.DELETING}),
+        State.READY: frozenset({State.PROVISIONING, State.FAILED, State.DELETING}),
+        State.FAILED: frozenset({State.PROVISIONING, State.DELETING}),
+        State.DELETING: frozenset({State.DELETED, State.FAILED}),
+        State.DELETED: frozenset(),
+    }
+    # States in which a tenant counts against its owner's allowance and holds its slug and host.
+    LIVE_STATES = frozenset(set(State.values) - {State.REJECTED, State.DELETED})
+
+    slug = models.CharField(max_length=30)
+    display_name = models.CharField(max_length=100)
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="tenants")
+    wordpress_version = models.CharField(max_length=20)
+    admin_email = models.EmailField()
+    host = models.CharField(max_length=253)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tenants"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.REQUESTED)
+    state_changed_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Desired state beyond the form's fields: False once deletion is asked for.
+    desired_present = models.BooleanField(default=True)
+
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+
+    # The failing step and its cause in words, for the pages; empty unless failed.
+    last_error = models.TextField(blank=True)
+
+    # The reconcile lease: which run holds the tenant and until when (see provisioning.locks).
+    lock_holder = models.CharField(max_length=64, blank=True)
+    lock_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("slug"),
+                condition=~Q(state__in=["rejected", "deleted"]),
+                name="tenant_slug_unique_live",
+                violation_error_message="That name is already taken.",
+            ),
+            models.UniqueConstraint(
+                Lower("host"),
+                condition=~Q(state__in=["rejected", "deleted"]),
+                name="tenant_host_unique_live",
+                violation_error_message="That host name is already in use.",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("tenants:detail", args=[self.pk])
+
+    @property
+    def namespace(self) -> str:
+        return settings.PORTAL_NAMESPACE_PATTERN.format(slug=self.slug)
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES
+
+    @property
+    def is_busy(self) -> bool:
+        return self.state in (self.State.APPROVED, self.State.PROVISIONING, self.State.DELETING)
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Audit events are append-only: they can't be changed.")
+
+    def delete(self):
+        raise PermissionError("Audit events are append-only: they can't be deleted.")
+
+
+class AuditEvent(models.Model):
+    """One thing someone (or the engine) did, kept forever and chained by hash to the last."""
+
+    class Action(models.TextChoices):
+        TENANT_REQUESTED = "tenant.requested", "Tenant requested"
+        TENANT_APPROVED = "tenant.approved", "Tenant approved"
+        TENANT_REJECTED = "tenant.rejected", "Tenant rejected"
+        TENANT_PROVISIONING = "tenant.provisioning", "Provisioning started"
+        TENANT_READY = "tenant.ready", "Tenant ready"
+        TENANT_FAILED = "tenant.failed", "Provisioning failed"
+        TENANT_RETRIED = "tenant.retried", "Retry requested"
+        TENANT_RECONCILED = "tenant.reconciled", "Reconcile requested"
+        TENANT_DELETE_REQUESTED = "tenant.delete_requested", "Deletion requested"
+        TENANT_DELETED = "tenant.deleted", "Tenant deleted"
+        TENANT_DRIFT = "tenant.drift", "Drift found"
+        PLAN_CHANGED = "plan.changed", "Plan changed"
+        USER_LOGIN = "user.login", "Signed in"
+        USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
+        USER_LOGOUT = "user.logout", "Signed out"
+        USER_ROLE_CHANGED = "user.role_changed", "Role changed"
+
+    created_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # A copy, so the record still names the person after their account is gone.
+    actor_name = models.CharField(max_length=150)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["object_type", "object_id", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Audit events are append-only: they can't be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events are append-only: they can't be deleted.")

@@ -1,0 +1,58 @@
+"""Reading tenants: what a user may see, lists with filters, a tenant's runs and history."""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from portal import roles
+from provisioning.models import Run
+from tenants.models import AuditEvent, Tenant
+
+
+def tenants_visible_to(user) -> QuerySet[Tenant]:
+    qs = Tenant.objects.select_related("plan", "owner")
+    if roles.sees_all_tenants(user):
+        return qs
+    return qs.filter(owner=user)
+
+
+def tenant_get_for(user, pk: int) -> Tenant:
+    """The tenant if the user may see it; 404 otherwise, so ids can't be probed."""
+    tenant = tenants_visible_to(user).filter(pk=pk).first()
+    if tenant is None:
+        raise Http404("No such tenant.")
+    return tenant
+
+
+def tenant_list(*, user, state: str = "", plan: str = "", owner: str = "", q: str = ""):
+    qs = tenants_visible_to(user)
+    if state:
+        qs = qs.filter(state=state)
+    if plan:
+        qs = qs.filter(plan__name=plan)
+    if owner and roles.sees_all_tenants(user):
+        qs = qs.filter(owner__username__iexact=owner)
+    if q:
+        qs = qs.filter(Q(slug__icontains=q) | Q(display_name__icontains=q) | Q(host__icontains=q))
+    return qs
+
+
+def pending_requests() -> QuerySet[Tenant]:
+    return (
+        Tenant.objects.filter(state=Tenant.State.REQUESTED)
+        .select_related("plan", "owner")
+        .order_by("created_at", "id")
+    )
+
+
+def tenant_current_run(tenant: Tenant) -> Run | None:
+    """The open run if there is one, else the latest one that changed something."""
+    runs = tenant.runs.exclude(reason="drift", status=Run.Status.SUCCEEDED)
+    return runs.filter(status__in=Run.OPEN).order_by("created_at").first() or runs.first()
+
+
+def tenant_last_drift_check(tenant: Tenant) -> Run | None:
+    return tenant.runs.filter(reason="drift").first()
+
+
+def tenant_history(tenant: Tenant) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(object_type="tenant", object_id=str(tenant.pk)).order_by("-id")

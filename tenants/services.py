@@ -1,0 +1,216 @@
+"""Actions on tenants: request, decide, retry, reconcile, delete. Each writes its audit event."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal import roles
+from portal.errors import ApplicationError
+from provisioning import runs
+from tenants import notifications, validation
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Plan, Tenant
+from tenants.states import tenant_transition
+
+Action = AuditEvent.Action
+
+
+def tenant_snapshot(tenant: Tenant) -> dict:
+    """The fields an auditor compares before and after; never a secret."""
+    return {
+        "slug": tenant.slug,
+        "display_name": tenant.display_name,
+        "plan": tenant.plan.name,
+        "wordpress_version": tenant.wordpress_version,
+        "admin_email": tenant.admin_email,
+        "host": tenant.host,
+        "state": tenant.state,
+        "owner": tenant.owner.get_username(),
+    }
+
+
+def _check_request(
+    *, owner, slug: str, plan: Plan, wordpress_version: str, host: str, exclude_pk=None
+) -> None:
+    errors: dict[str, list[str]] = {}
+
+    def check(field: str, fn, value) -> None:
+        try:
+            fn(value)
+        except ValidationError as exc:
+            errors.setdefault(field, []).extend(exc.messages)
+
+    check("slug", validation.validate_slug, slug)
+    check("host", validation.validate_host, host)
+    check("wordpress_version", validation.validate_wordpress_version, wordpress_version)
+    if not plan.is_active:
+        errors.setdefault("plan", []).append("This plan is no longer offered; choose another.")
+    live = Tenant.objects.filter(state__in=Tenant.LIVE_STATES).exclude(pk=exclude_pk)
+    if "slug" not in errors and live.filter(slug__iexact=slug).exists():
+        errors.setdefault("slug", []).append(
+            f"“{slug}” is already taken (or still being deleted); pick another."
+        )
+    if "host" not in errors and live.filter(host__iexact=host).exists():
+        errors.setdefault("host", []).append(f"{host} is already in use by another tenant.")
+    if live.filter(owner=owner).count() >= settings.PORTAL_MAX_TENANTS_PER_USER:
+        errors.setdefault("__all__", []).append(
+            f"You already have {settings.PORTAL_MAX_TENANTS_PER_USER} open requests or tenants, "
+            "the most one person may have. Delete one or ask a platform admin."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def tenant_request_submit(
+    *,
+    owner,
+    slug: str,
+    display_name: str,
+    plan: Plan,
+    wordpress_version: str,
+    admin_email: str,
+    host: str = "",
+) -> Tenant:
+    """File a request for a new tenant; approvers are told."""
+    slug = validation.normalize_slug(slug)
+    host = validation.normalize_host(host) or validation.default_host(slug)
+    _check_request(
+        owner=owner, slug=slug, plan=plan, wordpress_version=wordpress_version, host=host
+    )
+    tenant = Tenant(
+        slug=slug,
+        display_name=display_name.strip(),
+        plan=plan,
+        wordpress_version=wordpress_version,
+        admin_email=admin_email.strip(),
+        host=host,
+        owner=owner,
+    )
+    tenant.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            tenant.save()
+            audit_record(
+                action=Action.TENANT_REQUESTED,
+                actor=owner,
+                obj=tenant,
+                after=tenant_snapshot(tenant),
+            )
+    except IntegrityError as exc:
+        # Someone took the slug or host between our check and our insert.
+        raise ValidationError(
+            {"slug": ["That name or host was taken a moment ago; pick another."]}
+        ) from exc
+    transaction.on_commit(lambda: notifications.notify_new_request(tenant.pk))
+    return tenant
+
+
+def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
+    if not roles.is_approver(actor):
+        raise ApplicationError("Only platform admins can approve or reject requests.")
+    tenant = Tenant.objects.select_related("plan", "owner").filter(pk=tenant_id).first()
+    if tenant is None:
+        raise ApplicationError("That request does not exist.")
+    if tenant.owner_id == actor.pk:
+        raise ApplicationError("You can't decide on your own request; another admin must.")
+    before = tenant_snapshot(tenant)
+    with transaction.atomic():
+        won = tenant_transition(
+            tenant_id=tenant.pk,
+            to=to,
+            only_from=[Tenant.State.REQUESTED],
+            decided_by=actor,
+            decided_at=timezone.now(),
+            rejection_reason=reason,
+        )
+        if not won:
+            tenant.refresh_from_db()
+            who = tenant.decided_by.get_username() if tenant.decided_by else "someone"
+            raise ApplicationError(
+                f"This request was already decided by {who}: it is now "
+                f"“{tenant.get_state_display()}”."
+            )
+        tenant.refresh_from_db()
+        action = Action.TENANT_APPROVED if to == Tenant.State.APPROVED else Action.TENANT_REJECTED
+        audit_record(
+            action=action,
+            actor=actor,
+            obj=tenant,
+            before=before,
+            after=tenant_snapshot(tenant),
+            message=reason,
+        )
+        if to == Tenant.State.APPROVED:
+            runs.run_request(tenant=tenant, action=runs.APPLY, reason="approved", actor=actor)
+    transaction.on_commit(lambda: notifications.notify_decision(tenant.pk))
+    return tenant
+
+
+def tenant_approve(*, tenant_id: int, actor) -> Tenant:
+    """Approve a pending request and start provisioning it once the decision is committed."""
+    return _decide(tenant_id=tenant_id, actor=actor, to=Tenant.State.APPROVED)
+
+
+def tenant_reject(*, tenant_id: int, actor, reason: str) -> Tenant:
+    """Reject a pending request with a reason the requester will read."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why, so the requester knows what to change."]})
+    return _decide(tenant_id=tenant_id, actor=actor, to=Tenant.State.REJECTED, reason=reason)
+
+
+def tenant_retry(*, tenant: Tenant, actor) -> Tenant:
+    """Start a new run for a failed tenant; it skips whatever already matches."""
+    if not roles.is_approver(actor):
+        raise ApplicationError("Only platform admins can retry a failed tenant.")
+    if tenant.state != Tenant.State.FAILED:
+        raise ApplicationError("Only a failed tenant can be retried.")
+    with transaction.atomic():
+        action = runs.APPLY if tenant.desired_present else runs.DESTROY
+        runs.run_request(tenant=tenant, action=action, reason="retry", actor=actor)
+        audit_record(action=Action.TENANT_RETRIED, actor=actor, obj=tenant)
+    return tenant
+
+
+def tenant_reconcile(*, tenant: Tenant, actor, reason: str = "manual") -> Tenant:
+    """Ask the engine to converge a ready or failed tenant again."""
+    if tenant.state not in (Tenant.State.READY, Tenant.State.FAILED) or not tenant.desired_present:
+        raise ApplicationError("Only a ready or failed tenant can be reconciled.")
+    with transaction.atomic():
+        runs.run_request(tenant=tenant, action=runs.APPLY, reason=reason, actor=actor)
+        audit_record(action=Action.TENANT_RECONCILED, actor=actor, obj=tenant, message=reason)
+    return tenant
+
+
+def tenant_delete(*, tenant: Tenant, actor) -> Tenant:
+    """Ask for a tenant to be torn down; a request not yet decided is simply withdrawn."""
+    if tenant.state in (Tenant.State.DELETED, Tenant.State.REJECTED):
+        raise ApplicationError("This tenant is already gone.")
+    if tenant.state == Tenant.State.DELETING or not tenant.desired_present:
+        raise ApplicationError("This tenant is already being deleted.")
+    if tenant.owner_id != actor.pk and not roles.is_approver(actor):
+        raise ApplicationError("Only the owner or a platform admin can delete a tenant.")
+    before = tenant_snapshot(tenant)
+    with transaction.atomic():
+        if tenant.state == Tenant.State.REQUESTED:
+            # Nothing was built yet: the request is withdrawn, not deprovisioned.
+            won = Tenant.objects.filter(pk=tenant.pk, state=Tenant.State.REQUESTED).update(
+                state=Tenant.State.DELETED, desired_present=False, state_changed_at=timezone.now()
+            )
+            if not won:
+                raise ApplicationError("This request was decided a moment ago; reload the page.")
+        else:
+            Tenant.objects.filter(pk=tenant.pk).update(desired_present=False)
+            if not tenant_transition(tenant_id=tenant.pk, to=Tenant.State.DELETING):
+                raise ApplicationError("This tenant changed a moment ago; reload the page.")
+            runs.run_request(tenant=tenant, action=runs.DESTROY, reason="delete", actor=actor)
+        tenant.refresh_from_db()
+        audit_record(
+            action=Action.TENANT_DELETE_REQUESTED,
+            actor=actor,
+            obj=tenant,
+            before=before,
+            after=tenant_snapshot(tenant),
+        )
+    return tenant

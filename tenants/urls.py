@@ -1,0 +1,19 @@
+"""URLs of the tenant pages and the approval screens."""
+
+from django.urls import path
+
+from tenants import views
+
+app_name = "tenants"
+
+urlpatterns = [
+    path("", views.TenantListView.as_view(), name="list"),
+    path("new/", views.TenantRequestView.as_view(), name="request"),
+    path("<int:pk>/", views.TenantDetailView.as_view(), name="detail"),
+    path("<int:pk>/progress/", views.TenantProgressView.as_view(), name="progress"),
+    path("<int:pk>/retry/", views.TenantRetryView.as_view(), name="retry"),
+    path("<int:pk>/reconcile/", views.TenantReconcileView.as_view(), name="reconcile"),
+    path("<int:pk>/delete/", views.TenantDeleteView.as_view(), name="delete"),
+    path("approvals/", views.ApprovalQueueView.as_view(), name="approvals"),
+    path("approvals/<int:pk>/", views.ApprovalDetailView.as_view(), name="approval"),
+]

@@ -1,0 +1,233 @@
+"""Tenant pages: list, request, detail with live steps, actions, and the approval screens."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from portal import roles
+from portal.errors import ApplicationError
+from provisioning.capacity import plan_capacity_hint
+from tenants import selectors, services
+from tenants.forms import RejectForm, TenantRequestForm
+from tenants.models import Plan, Tenant
+
+SORTS = {
+    "name": "slug",
+    "-name": "-slug",
+    "state": "state",
+    "-state": "-state",
+    "plan": "plan__sort_order",
+    "-plan": "-plan__sort_order",
+    "created": "created_at",
+    "-created": "-created_at",
+    "owner": "owner__username",
+    "-owner": "-owner__username",
+}
+
+
+def _page(request, queryset):
+    from django.conf import settings
+
+    return Paginator(queryset, settings.PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(
+                None if field == "__all__" or field not in form.fields else field, errors
+            )
+    else:
+        form.add_error(None, exc.messages)
+
+
+class ApproverRequiredMixin(LoginRequiredMixin):
+    """Approvers act; auditors may read (GET) too; requesters get 403."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        role = roles.role_of(request.user)
+        if role == roles.Role.APPROVER or (role == roles.Role.AUDITOR and request.method == "GET"):
+            return super().dispatch(request, *args, **kwargs)
+        raise PermissionDenied
+
+
+class ActorMixin(LoginRequiredMixin):
+    """Actions that change something are refused for auditors, who only read."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and roles.is_auditor(request.user):
+            if request.method not in ("GET", "HEAD"):
+                raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class TenantListView(LoginRequiredMixin, View):
+    def get(self, request):
+        filters = {k: request.GET.get(k, "").strip() for k in ("state", "plan", "owner", "q")}
+        sort = request.GET.get("sort", "-created")
+        qs = selectors.tenant_list(user=request.user, **filters).order_by(
+            SORTS.get(sort, "-created_at"), "-id"
+        )
+        return render(
+            request,
+            "tenants/list.html",
+            {
+                "page": _page(request, qs),
+                "filters": filters,
+                "sort": sort,
+                "states": Tenant.State.choices,
+                "plans": Plan.objects.all(),
+                "sees_all": roles.sees_all_tenants(request.user),
+            },
+        )
+
+
+class TenantRequestView(ActorMixin, View):
+    template = "tenants/request.html"
+
+    def get(self, request):
+        form = TenantRequestForm(initial={"admin_email": request.user.email})
+        return render(request, self.template, {"form": form})
+
+    def post(self, request):
+        form = TenantRequestForm(request.POST)
+        if form.is_valid():
+            try:
+                tenant = services.tenant_request_submit(owner=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(
+                    request, f"Your request for {tenant.slug} was filed; an admin will decide."
+                )
+                return redirect(tenant)
+        return render(request, self.template, {"form": form}, status=400)
+
+
+def _detail_context(request, tenant: Tenant) -> dict:
+    run = selectors.tenant_current_run(tenant)
+    return {
+        "tenant": tenant,
+        "run": run,
+        "steps": list(run.steps.all()) if run else [],
+        "drift": selectors.tenant_last_drift_check(tenant),
+        "live": tenant.is_busy or (run is not None and run.is_open),
+        "can_act": not roles.is_auditor(request.user),
+        "is_approver": roles.is_approver(request.user),
+    }
+
+
+class TenantDetailView(LoginRequiredMixin, View):
+    def get(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        context = _detail_context(request, tenant)
+        context["history"] = selectors.tenant_history(tenant)[:50]
+        return render(request, "tenants/detail.html", context)
+
+
+class TenantProgressView(LoginRequiredMixin, View):
+    """The part of the detail page that htmx polls while a run is under way."""
+
+    def get(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        return render(request, "tenants/_progress.html", _detail_context(request, tenant))
+
+
+class _TenantActionView(ActorMixin, View):
+    def post(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        try:
+            self.act(request, tenant)
+        except (ApplicationError, ValidationError) as exc:
+            text = exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages)
+            messages.error(request, text)
+        return redirect(tenant)
+
+
+class TenantRetryView(_TenantActionView):
+    def act(self, request, tenant):
+        services.tenant_retry(tenant=tenant, actor=request.user)
+        messages.success(request, "A new run was started; it skips what is already in place.")
+
+
+class TenantReconcileView(_TenantActionView):
+    def act(self, request, tenant):
+        services.tenant_reconcile(tenant=tenant, actor=request.user)
+        messages.success(request, "Reconcile started.")
+
+
+class TenantDeleteView(_TenantActionView):
+    def get(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        return render(request, "tenants/confirm_delete.html", {"tenant": tenant})
+
+    def act(self, request, tenant):
+        if request.POST.get("confirm_slug", "").strip().lower() != tenant.slug:
+            raise ApplicationError(
+                f"Type the tenant's name ({tenant.slug}) to confirm the deletion."
+            )
+        services.tenant_delete(tenant=tenant, actor=request.user)
+        messages.success(request, f"{tenant.slug} is being deleted.")
+
+
+class ApprovalQueueView(ApproverRequiredMixin, View):
+    def get(self, request):
+        now = timezone.now()
+        pending = [
+            (tenant, now - tenant.created_at) for tenant in selectors.pending_requests()[:500]
+        ]
+        return render(request, "tenants/approvals.html", {"pending": pending})
+
+
+class ApprovalDetailView(ApproverRequiredMixin, View):
+    template = "tenants/approval_detail.html"
+
+    def _context(self, request, tenant, reject_form=None):
+        return {
+            "tenant": tenant,
+            "capacity": plan_capacity_hint(tenant.plan),
+            "reject_form": reject_form or RejectForm(),
+            "own_request": tenant.owner_id == request.user.pk,
+            "can_decide": roles.is_approver(request.user),
+        }
+
+    def get(self, request, pk: int):
+        tenant = get_object_or_404(Tenant.objects.select_related("plan", "owner"), pk=pk)
+        return render(request, self.template, self._context(request, tenant))
+
+    def post(self, request, pk: int):
+        tenant = get_object_or_404(Tenant.objects.select_related("plan", "owner"), pk=pk)
+        decision = request.POST.get("decision")
+        reject_form = RejectForm(request.POST if decision == "reject" else None)
+        try:
+            if decision == "approve":
+                services.tenant_approve(tenant_id=tenant.pk, actor=request.user)
+                messages.success(request, f"Approved {tenant.slug}; provisioning starts now.")
+            elif decision == "reject":
+                if not reject_form.is_valid():
+                    raise ValidationError(reject_form.errors)
+                services.tenant_reject(
+                    tenant_id=tenant.pk, actor=request.user, **reject_form.cleaned_data
+                )
+                messages.success(request, f"Rejected {tenant.slug}; the requester was told.")
+            else:
+                raise ApplicationError("Choose approve or reject.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect(reverse("tenants:approval", args=[tenant.pk]))
+        except ValidationError as exc:
+            reject_form = RejectForm(request.POST)
+            reject_form.is_valid()
+            if "reason" in getattr(exc, "message_dict", {}):
+                reject_form.add_error("reason", exc.message_dict["reason"])
+            return render(
+                request, self.template, self._context(request, tenant, reject_form), status=400
+            )
+        return redirect(reverse("tenants:approvals"))

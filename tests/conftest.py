@@ -1,0 +1,69 @@
+"""Shared fixtures: users in each role, a fresh plan directory, the services' availability."""
+
+import pytest
+
+from tests import services
+from tests.factories import UserFactory
+
+
+def pytest_configure(config):
+    # The portal database is PostgreSQL, as in production: without it nothing runs.
+    if not services.listening(services.POSTGRES):
+        import os
+
+        message = "PostgreSQL is not listening on 127.0.0.1:5432; scripts/services.sh starts it."
+        if os.environ.get("CI", "").lower() == "true":
+            raise pytest.UsageError(message)
+
+
+@pytest.fixture(autouse=True)
+def _plan_dir(settings, tmp_path):
+    settings.PORTAL_PLAN_DIR = tmp_path / "plan"
+
+
+@pytest.fixture
+def requester(db):
+    return UserFactory(username="alice", role="requester")
+
+
+@pytest.fixture
+def other_requester(db):
+    return UserFactory(username="bob", role="requester")
+
+
+@pytest.fixture
+def approver(db):
+    return UserFactory(username="carol", role="approver")
+
+
+@pytest.fixture
+def second_approver(db):
+    return UserFactory(username="dave", role="approver")
+
+
+@pytest.fixture
+def auditor(db):
+    return UserFactory(username="erin", role="auditor")
+
+
+@pytest.fixture
+def client_for(client):
+    """A test client signed in as the given user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process (unit tests only; integration tests use a real worker)."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False

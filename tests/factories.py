@@ -1,0 +1,41 @@
+"""factory_boy factories for users, plans and tenants."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from portal.roles import Role, user_set_role
+from tenants.models import Plan, Tenant
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-only")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        self.save()
+        if extracted:
+            user_set_role(user=self, role=Role(extracted))
+
+
+def plan(name: str = "small") -> Plan:
+    return Plan.objects.get(name=name)
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+
+    slug = factory.Sequence(lambda n: f"site{n:03d}")
+    display_name = factory.LazyAttribute(lambda t: f"Site {t.slug}")
+    plan = factory.LazyFunction(plan)
+    wordpress_version = "6.8"
+    admin_email = "owner@example.com"
+    host = factory.LazyAttribute(lambda t: f"wordpress-{t.slug}.local")
+    owner = factory.SubFactory(UserFactory)

@@ -1,0 +1,17 @@
+"""Test settings: the portal's own, pointed at the test services on loopback."""
+
+import os
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+# PostgreSQL as in production; the password is ignored under trust auth and used where the
+# test script had to set one up.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/portal")
+os.environ.setdefault("PORTAL_VAR_DIR", str(_ROOT / "var" / "test"))
+os.environ.setdefault("DJANGO_EMAIL_URL", "consolemail://")
+
+from portal.settings import *  # noqa: E402,F403
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+CELERY_TASK_ALWAYS_EAGER = False
