@@ -77,3 +77,17 @@ def require_real(store: SecretStore, what: str) -> None:
             "credentials would have nowhere safe to live. Configure the cluster "
             "(PORTAL_KUBECONFIG or PORTAL_KUBE_IN_CLUSTER) or leave this system in plan mode."
         )
+
+
+# The keys of the tenant's Secret, and which step writes each (generated once, then reused).
+DB_PASSWORD = "WORDPRESS_DB_PASSWORD"  # database step
+S3_ACCESS_KEY_ID = "S3_ACCESS_KEY_ID"  # storage step
+S3_SECRET_ACCESS_KEY = "S3_SECRET_ACCESS_KEY"  # storage step
+OIDC_CLIENT_ID = "OIDC_CLIENT_ID"  # sso step
+OIDC_CLIENT_SECRET = "OIDC_CLIENT_SECRET"  # sso step
+WP_ADMIN_PASSWORD = "WORDPRESS_ADMIN_PASSWORD"  # wordpress step (the install Job uses it)
+WP_SALT_KEYS = tuple(
+    f"WORDPRESS_{kind}_{part}"
+    for kind in ("AUTH", "SECURE_AUTH", "LOGGED_IN", "NONCE")
+    for part in ("KEY", "SALT")
+)  # wordpress step
