@@ -209,9 +209,12 @@ class AuditEvent(models.Model):
         USER_ROLE_CHANGED = "user.role_changed", "Role changed"
 
     created_at = models.DateTimeField(db_index=True)
+    # No database constraint and no cascade: deleting a user must neither be blocked by the
+    # audit's immutability nor rewrite actor_id, which the hash covers.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="+",
@@ -235,6 +238,8 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["object_type", "object_id", "id"])]
+        # Django's internals (related lookups, save) use the base manager: make it ours too.
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
