@@ -346,3 +346,22 @@ PORTAL_IONOS_TOKEN = env.str("PORTAL_IONOS_TOKEN", default="")
 PORTAL_IONOS_API_URL = env.str("PORTAL_IONOS_API_URL", default="https://api.ionos.com/cloudapi/v6")
 # Managed Kubernetes cluster id whose kubeconfig the IONOS API hands out; default unset.
 PORTAL_IONOS_CLUSTER_ID = env.str("PORTAL_IONOS_CLUSTER_ID", default="")
+
+# --- MariaDB and S3 (the database and storage steps) ------------------------------------------
+
+# Host pattern of each tenant's database user ('wp_<slug>'@<this>); default % (any host).
+PORTAL_MARIADB_USER_HOST = env.str("PORTAL_MARIADB_USER_HOST", default="%")
+# Create tenant database users with REQUIRE SSL; default off (on where MariaDB has TLS).
+PORTAL_MARIADB_REQUIRE_SSL = env.bool("PORTAL_MARIADB_REQUIRE_SSL", default=False)
+# Seconds to wait for a MariaDB connection (reads and writes get three times that); default 10.
+PORTAL_MARIADB_TIMEOUT = env.int("PORTAL_MARIADB_TIMEOUT", default=10)
+# IAM endpoint for the per-tenant S3 users and keys; default unset (the S3 endpoint itself).
+PORTAL_S3_IAM_ENDPOINT_URL = env.str("PORTAL_S3_IAM_ENDPOINT_URL", default="")
+# S3 addressing style: path or virtual (bucket in the host name); default path.
+PORTAL_S3_ADDRESSING_STYLE = env.str("PORTAL_S3_ADDRESSING_STYLE", default="path")
+# Seconds to wait for an S3/IAM connection (answers get three times that); default 10.
+PORTAL_S3_TIMEOUT = env.int("PORTAL_S3_TIMEOUT", default=10)
+# Name of a tenant's IAM user ({slug} is replaced); default wp-tenant-{slug}.
+PORTAL_S3_TENANT_USER_PATTERN = env.str("PORTAL_S3_TENANT_USER_PATTERN", default="wp-tenant-{slug}")
+# Default encryption of the platform bucket: AES256 (SSE-S3); default AES256.
+PORTAL_S3_ENCRYPTION = env.str("PORTAL_S3_ENCRYPTION", default="AES256")
