@@ -1,8 +1,10 @@
 """Django admin: plans for platform admins, tenants to inspect, the audit trail read-only."""
 
 import csv
+import json
 
 from django.contrib import admin
+from django.db import transaction
 from django.http import StreamingHttpResponse
 
 from tenants.audit import audit_record
@@ -30,10 +32,9 @@ class PlanAdmin(admin.ModelAdmin):
         # A plan in use can't go (PROTECT); an unused one may.
         return super().has_delete_permission(request, obj) and not (obj and obj.tenants.exists())
 
+    @transaction.atomic
     def save_model(self, request, obj, form, change):
-        before = None
-        if change:
-            before = {k: v for k, v in Plan.objects.filter(pk=obj.pk).values().first().items()}
+        before = Plan.objects.filter(pk=obj.pk).values().first() if change else None
         super().save_model(request, obj, form, change)
         after = Plan.objects.filter(pk=obj.pk).values().first()
         audit_record(
@@ -44,6 +45,23 @@ class PlanAdmin(admin.ModelAdmin):
             after=after,
             message="changed" if change else "added",
         )
+
+    @transaction.atomic
+    def delete_model(self, request, obj):
+        before = Plan.objects.filter(pk=obj.pk).values().first()
+        audit_record(
+            action=AuditEvent.Action.PLAN_CHANGED,
+            actor=request.user,
+            obj=obj,
+            before=before,
+            message="deleted",
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        # One by one, so each deletion is on record.
+        for plan in queryset:
+            self.delete_model(request, plan)
 
 
 @admin.register(Tenant)
@@ -93,11 +111,20 @@ def export_csv(modeladmin, request, queryset):
     def rows():
         yield writer.writerow(fields)
         for event in queryset.order_by("id").iterator(chunk_size=2000):
-            yield writer.writerow([_csv_safe(getattr(event, f)) for f in fields])
+            yield writer.writerow([_csv_safe(_cell(getattr(event, f))) for f in fields])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
     return response
+
+
+def _cell(value):
+    # before/after as JSON, which a reader can parse, rather than Python's repr of a dict.
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
 def _csv_safe(value) -> str:

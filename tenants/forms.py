@@ -4,13 +4,18 @@ from django import forms
 from django.conf import settings
 
 from tenants.models import Plan
+from tenants.validation import SLUG_MAX, default_host
 
 
 class TenantRequestForm(forms.Form):
     slug = forms.CharField(
         label="Name",
-        max_length=64,
+        # Longer than the rule allows, so the user reads the rule's own message, not Django's.
+        max_length=SLUG_MAX * 2,
         help_text="3–30 lower-case letters, digits and hyphens; becomes part of the host name.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+        ),
     )
     display_name = forms.CharField(label="Site title", max_length=100)
     plan = forms.ModelChoiceField(
@@ -22,7 +27,7 @@ class TenantRequestForm(forms.Form):
         label="Custom host",
         max_length=253,
         required=False,
-        help_text="Leave empty for the platform's default host name.",
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
     )
 
     def __init__(self, *args, **kwargs):
@@ -31,6 +36,9 @@ class TenantRequestForm(forms.Form):
             (v, v) for v in settings.PORTAL_WORDPRESS_VERSIONS
         ]
         self.fields["plan"].label_from_instance = lambda p: f"{p.title} — {p.summary}"
+        self.fields[
+            "host"
+        ].help_text = f"Leave empty for the platform's default, {default_host('<name>')}."
 
 
 class RejectForm(forms.Form):
@@ -39,4 +47,5 @@ class RejectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=2000,
         help_text="The requester reads this.",
+        error_messages={"required": "Say why, so the requester knows what to change."},
     )

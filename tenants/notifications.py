@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.db.models import Q
 from django.template.loader import render_to_string
 
 from portal.roles import APPROVER_GROUP
@@ -33,9 +34,11 @@ def _requester(tenant: Tenant) -> list[str]:
 
 def notify_new_request(tenant_id: int) -> None:
     tenant = Tenant.objects.select_related("owner", "plan").get(pk=tenant_id)
+    # Superusers approve too (portal.roles), though they need not be in the group.
     approvers = (
         get_user_model()
-        .objects.filter(is_active=True, groups__name=APPROVER_GROUP)
+        .objects.filter(Q(groups__name=APPROVER_GROUP) | Q(is_superuser=True), is_active=True)
+        .exclude(pk=tenant.owner_id)
         .values_list("email", flat=True)
     )
     _send("new_request", tenant, list(approvers))

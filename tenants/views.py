@@ -1,5 +1,6 @@
 """Tenant pages: list, request, detail with live steps, actions, and the approval screens."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,8 +32,6 @@ SORTS = {
 
 
 def _page(request, queryset):
-    from django.conf import settings
-
     return Paginator(queryset, settings.PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
 
 
@@ -113,8 +112,11 @@ class TenantRequestView(ActorMixin, View):
 
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
+    scheme = getattr(settings, "PORTAL_TENANT_URL_SCHEME", "https")
     return {
         "tenant": tenant,
+        "tenant_url": f"{scheme}://{tenant.host}/",
+        "history": selectors.tenant_history(tenant)[:50],
         "run": run,
         "steps": list(run.steps.all()) if run else [],
         "drift": selectors.tenant_last_drift_check(tenant),
@@ -127,9 +129,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
 class TenantDetailView(LoginRequiredMixin, View):
     def get(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
-        context = _detail_context(request, tenant)
-        context["history"] = selectors.tenant_history(tenant)[:50]
-        return render(request, "tenants/detail.html", context)
+        return render(request, "tenants/detail.html", _detail_context(request, tenant))
 
 
 class TenantProgressView(LoginRequiredMixin, View):
@@ -137,7 +137,8 @@ class TenantProgressView(LoginRequiredMixin, View):
 
     def get(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
-        return render(request, "tenants/_progress.html", _detail_context(request, tenant))
+        context = {**_detail_context(request, tenant), "oob": True}
+        return render(request, "tenants/_progress.html", context)
 
 
 class _TenantActionView(ActorMixin, View):
@@ -164,26 +165,41 @@ class TenantReconcileView(_TenantActionView):
 
 
 class TenantDeleteView(_TenantActionView):
+    """Deletion asks first: the user types the tenant's name on a page of its own."""
+
+    template = "tenants/confirm_delete.html"
+
     def get(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
-        return render(request, "tenants/confirm_delete.html", {"tenant": tenant})
+        return render(request, self.template, {"tenant": tenant})
+
+    def post(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        typed = request.POST.get("confirm_slug", "")
+        if typed.strip().lower() != tenant.slug:
+            error = f"Type the tenant's name, {tenant.slug}, to confirm."
+            context = {"tenant": tenant, "error": error, "typed": typed}
+            return render(request, self.template, context, status=400)
+        return super().post(request, pk)
 
     def act(self, request, tenant):
-        if request.POST.get("confirm_slug", "").strip().lower() != tenant.slug:
-            raise ApplicationError(
-                f"Type the tenant's name ({tenant.slug}) to confirm the deletion."
-            )
+        withdrawn = tenant.state == Tenant.State.REQUESTED
         services.tenant_delete(tenant=tenant, actor=request.user)
-        messages.success(request, f"{tenant.slug} is being deleted.")
+        if withdrawn:
+            messages.success(request, f"Your request for {tenant.slug} was withdrawn.")
+        else:
+            messages.success(request, f"{tenant.slug} is being deleted.")
 
 
 class ApprovalQueueView(ApproverRequiredMixin, View):
+    """Pending requests, oldest first: whoever waited longest is decided first."""
+
     def get(self, request):
+        page = _page(request, selectors.pending_requests())
         now = timezone.now()
-        pending = [
-            (tenant, now - tenant.created_at) for tenant in selectors.pending_requests()[:500]
-        ]
-        return render(request, "tenants/approvals.html", {"pending": pending})
+        pending = [(tenant, now - tenant.created_at) for tenant in page]
+        context = {"pending": pending, "page": page, "filters": {}, "sort": ""}
+        return render(request, "tenants/approvals.html", context)
 
 
 class ApprovalDetailView(ApproverRequiredMixin, View):
@@ -205,29 +221,23 @@ class ApprovalDetailView(ApproverRequiredMixin, View):
     def post(self, request, pk: int):
         tenant = get_object_or_404(Tenant.objects.select_related("plan", "owner"), pk=pk)
         decision = request.POST.get("decision")
-        reject_form = RejectForm(request.POST if decision == "reject" else None)
         try:
             if decision == "approve":
                 services.tenant_approve(tenant_id=tenant.pk, actor=request.user)
                 messages.success(request, f"Approved {tenant.slug}; provisioning starts now.")
             elif decision == "reject":
+                reject_form = RejectForm(request.POST)
                 if not reject_form.is_valid():
-                    raise ValidationError(reject_form.errors)
+                    context = self._context(request, tenant, reject_form)
+                    return render(request, self.template, context, status=400)
                 services.tenant_reject(
                     tenant_id=tenant.pk, actor=request.user, **reject_form.cleaned_data
                 )
                 messages.success(request, f"Rejected {tenant.slug}; the requester was told.")
             else:
                 raise ApplicationError("Choose approve or reject.")
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
+        except (ApplicationError, ValidationError) as exc:
+            text = exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages)
+            messages.error(request, text)
             return redirect(reverse("tenants:approval", args=[tenant.pk]))
-        except ValidationError as exc:
-            reject_form = RejectForm(request.POST)
-            reject_form.is_valid()
-            if "reason" in getattr(exc, "message_dict", {}):
-                reject_form.add_error("reason", exc.message_dict["reason"])
-            return render(
-                request, self.template, self._context(request, tenant, reject_form), status=400
-            )
         return redirect(reverse("tenants:approvals"))

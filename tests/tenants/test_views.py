@@ -1,0 +1,266 @@
+"""The tenant pages and approval screens, through the test client as each role."""
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from provisioning.models import Run, StepRun
+from tenants.models import AuditEvent, Tenant
+from tests.factories import TenantFactory, UserFactory, plan
+
+
+def request_tenant(client, slug="shop", **extra):
+    data = {
+        "slug": slug,
+        "display_name": "My shop",
+        "plan": plan("small").pk,
+        "wordpress_version": "6.8",
+        "admin_email": "shop@example.com",
+        **extra,
+    }
+    return client.post(reverse("tenants:request"), data, follow=True)
+
+
+def test_request_approve_provision_audit(
+    client, requester, approver, eager_celery, django_capture_on_commit_callbacks
+):
+    client.force_login(requester)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = request_tenant(client)
+    tenant = Tenant.objects.get(slug="shop")
+    assert response.redirect_chain[-1][0] == tenant.get_absolute_url()
+    assert "Awaiting approval" in response.content.decode()
+
+    client.force_login(approver)
+    queue = client.get(reverse("tenants:approvals")).content.decode()
+    assert reverse("tenants:approval", args=[tenant.pk]) in queue
+    detail = client.get(reverse("tenants:approval", args=[tenant.pk])).content.decode()
+    assert "Approving this claims" in detail and "CPU" in detail
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(
+            reverse("tenants:approval", args=[tenant.pk]), {"decision": "approve"}, follow=True
+        )
+    assert callbacks, "provisioning was queued on commit"
+    assert "Approved shop; provisioning starts now." in response.content.decode()
+    run = Run.objects.get(tenant=tenant)
+    assert run.reason == "approved" and run.requested_by == approver
+    tenant.refresh_from_db()
+    # All drivers in plan mode: the eager task ran every step and the tenant is ready.
+    assert tenant.state == Tenant.State.READY, tenant.last_error
+    assert set(run.steps.values_list("status", flat=True)) == {StepRun.Status.PLANNED}
+
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert 'href="https://wordpress-shop.local/"' in page
+    assert "Planned (plan mode)" in page
+    for text in ("Tenant requested", "Tenant approved", "Provisioning started", "Tenant ready"):
+        assert text in page
+
+    events = AuditEvent.objects.filter(object_type="tenant", object_id=str(tenant.pk))
+    assert list(events.order_by("id").values_list("action", "actor_name")) == [
+        ("tenant.requested", "alice"),
+        ("tenant.approved", "carol"),
+        ("tenant.provisioning", "system"),
+        ("tenant.ready", "system"),
+    ]
+    approved = events.get(action="tenant.approved")
+    assert approved.before["state"] == "requested" and approved.after["state"] == "approved"
+    assert approved.ip == "127.0.0.1" and approved.request_id
+
+
+def test_request_reject_needs_a_reason(
+    client, requester, approver, django_capture_on_commit_callbacks
+):
+    tenant = TenantFactory(owner=requester, slug="nope")
+    client.force_login(approver)
+    url = reverse("tenants:approval", args=[tenant.pk])
+    response = client.post(url, {"decision": "reject", "reason": "   "})
+    assert response.status_code == 400
+    assert "Say why, so the requester knows what to change." in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.REQUESTED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url, {"decision": "reject", "reason": "Use the shared blog instead."}, follow=True
+        )
+    assert "Rejected nope; the requester was told." in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.REJECTED
+    assert not Run.objects.filter(tenant=tenant).exists()
+    event = AuditEvent.objects.get(action="tenant.rejected")
+    assert event.message == "Use the shared blog instead." and event.actor_name == "carol"
+
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "Rejected" in page and "Use the shared blog instead." in page
+    assert [m.subject for m in mail.outbox] == ["[Tenant portal] Rejected: nope"]
+
+
+def test_nobody_approves_their_own_request(client, approver):
+    tenant = TenantFactory(owner=approver, slug="mine")
+    client.force_login(approver)
+    url = reverse("tenants:approval", args=[tenant.pk])
+    assert "This is your own request" in client.get(url).content.decode()
+    response = client.post(url, {"decision": "approve"}, follow=True)
+    assert "You can&#x27;t decide on your own request" in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.REQUESTED
+
+
+@pytest.mark.parametrize("role", ["requester", "auditor"])
+def test_only_approvers_decide(client, role, approver):
+    tenant = TenantFactory(slug="wanted")
+    client.force_login(UserFactory(username=f"x-{role}", role=role))
+    url = reverse("tenants:approval", args=[tenant.pk])
+    assert client.post(url, {"decision": "approve"}).status_code == 403
+    assert client.get(url).status_code == (200 if role == "auditor" else 403)
+    assert Tenant.objects.get(pk=tenant.pk).state == Tenant.State.REQUESTED
+
+
+def test_decided_request_says_so(client, approver, second_approver):
+    tenant = TenantFactory(slug="done", state="approved", decided_by=second_approver)
+    client.force_login(approver)
+    url = reverse("tenants:approval", args=[tenant.pk])
+    page = client.post(url, {"decision": "approve"}, follow=True).content.decode()
+    assert "This request was already decided by dave" in page
+    assert "This request was already decided: it is “Approved, queued” (by dave)" in page
+
+
+def test_queue_is_oldest_first_with_age(client, approver):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    newer = TenantFactory(slug="newer")
+    older = TenantFactory(slug="older")
+    Tenant.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(hours=3))
+    TenantFactory(slug="ready-one", state="ready")
+    client.force_login(approver)
+    page = client.get(reverse("tenants:approvals")).content.decode()
+    assert page.index(">older<") < page.index(">newer<")
+    assert "ready-one" not in page
+    assert "3\xa0hours" in page
+    assert newer.slug in page
+
+
+def test_requester_sees_only_their_own(client, requester, other_requester):
+    TenantFactory(owner=requester, slug="mine")
+    theirs = TenantFactory(owner=other_requester, slug="theirs")
+    client.force_login(requester)
+    page = client.get(reverse("tenants:list")).content.decode()
+    assert ">mine<" in page and "theirs" not in page and "My tenants" in page
+    assert client.get(theirs.get_absolute_url()).status_code == 404
+    assert client.get(reverse("tenants:progress", args=[theirs.pk])).status_code == 404
+    # An owner filter from a requester does not widen their view.
+    page = client.get(reverse("tenants:list"), {"owner": "bob"}).content.decode()
+    assert "theirs" not in page
+
+
+def test_admin_list_filters_sorts_and_pages(client, approver, requester, other_requester, settings):
+    settings.PORTAL_PAGE_SIZE = 2
+    TenantFactory(owner=requester, slug="alpha", display_name="Cooking", state="ready")
+    TenantFactory(owner=other_requester, slug="bravo", plan=plan("large"), state="failed")
+    TenantFactory(owner=other_requester, slug="charlie", host="charlie.example.org")
+    client.force_login(approver)
+    url = reverse("tenants:list")
+
+    def names(**params):
+        response = client.get(url, params)
+        return [t.slug for t in response.context["page"]]
+
+    assert names(sort="name") == ["alpha", "bravo"]
+    assert names(sort="name", page=2) == ["charlie"]
+    assert names(sort="-name") == ["charlie", "bravo"]
+    assert names(state="failed") == ["bravo"]
+    assert names(plan="large") == ["bravo"]
+    assert names(owner="ALICE") == ["alpha"]
+    assert names(q="cook") == ["alpha"]
+    assert names(q="example.org") == ["charlie"]
+    page = client.get(url, {"sort": "name", "state": "ready"}).content.decode()
+    assert 'aria-sort="ascending"' in page
+    page = client.get(url, {"sort": "name"}).content.decode()
+    assert 'rel="next"' in page and "page=2" in page and "Page 1 of 2" in page
+
+
+def test_progress_partial_polls_while_busy_and_stops_when_done(client, requester):
+    tenant = TenantFactory(owner=requester, slug="busy", state="provisioning")
+    run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="running")
+    StepRun.objects.create(run=run, name="namespace", position=0, status="changed")
+    StepRun.objects.create(run=run, name="database", position=1, status="running")
+    client.force_login(requester)
+    detail = client.get(tenant.get_absolute_url()).content.decode()
+    progress_url = reverse("tenants:progress", args=[tenant.pk])
+    assert f'hx-get="{progress_url}"' in detail and 'hx-trigger="every 2s"' in detail
+
+    partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and "Running" in partial and "Applied" in partial
+    assert 'hx-swap-oob="true"' in partial
+
+    StepRun.objects.filter(run=run, name="database").update(
+        status="failed", error="MariaDB refused the user: access denied"
+    )
+    Run.objects.filter(pk=run.pk).update(status="failed")
+    Tenant.objects.filter(pk=tenant.pk).update(
+        state="failed", last_error="The database step failed: MariaDB refused the user"
+    )
+    partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in partial
+    assert "What went wrong:</strong> The database step failed: MariaDB refused the user" in partial
+
+
+def test_delete_asks_for_confirmation(
+    client, requester, eager_celery, django_capture_on_commit_callbacks
+):
+    tenant = TenantFactory(owner=requester, slug="old", state="ready")
+    client.force_login(requester)
+    url = reverse("tenants:delete", args=[tenant.pk])
+    page = client.get(url).content.decode()
+    assert "Type <strong>old</strong> to confirm" in page and "can't be undone" in page
+
+    response = client.post(url, {"confirm_slug": "olx"})
+    assert response.status_code == 400
+    assert "Type the tenant&#x27;s name, old, to confirm." in response.content.decode()
+    assert Tenant.objects.get(pk=tenant.pk).state == "ready"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"confirm_slug": "old"}, follow=True)
+    assert "old is being deleted." in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.DELETED and not tenant.desired_present
+    assert AuditEvent.objects.filter(action="tenant.delete_requested", actor_name="alice").exists()
+
+
+def test_withdrawing_a_request(client, requester):
+    tenant = TenantFactory(owner=requester, slug="oops")
+    client.force_login(requester)
+    response = client.post(
+        reverse("tenants:delete", args=[tenant.pk]), {"confirm_slug": "oops"}, follow=True
+    )
+    assert "Your request for oops was withdrawn." in response.content.decode()
+    assert Tenant.objects.get(pk=tenant.pk).state == Tenant.State.DELETED
+
+
+def test_others_cannot_delete(client, other_requester, auditor):
+    tenant = TenantFactory(slug="keep", state="ready")
+    for user, status in ((other_requester, 404), (auditor, 403)):
+        client.force_login(user)
+        url = reverse("tenants:delete", args=[tenant.pk])
+        assert client.post(url, {"confirm_slug": "keep"}).status_code == status
+    assert Tenant.objects.get(pk=tenant.pk).state == "ready"
+
+
+def test_auditor_reads_but_cannot_request(client, auditor):
+    tenant = TenantFactory(slug="seen")
+    client.force_login(auditor)
+    assert client.get(tenant.get_absolute_url()).status_code == 200
+    assert client.get(reverse("tenants:approvals")).status_code == 200
+    response = client.post(reverse("tenants:request"), {"slug": "sneaky"})
+    assert response.status_code == 403
+    assert not Tenant.objects.filter(slug="sneaky").exists()
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    response = client.get(reverse("tenants:list"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
