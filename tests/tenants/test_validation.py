@@ -145,5 +145,6 @@ def test_missing_fields_are_named(requester, client_for):
 def test_valid_request_is_filed_with_the_default_host(requester, client_for):
     response = client_for(requester).post(URL, form_data(slug="  MyBlog "), follow=True)
     tenant = response.context["tenant"]
-    assert (tenant.slug, tenant.host, tenant.state) == ("myblog", "wordpress-myblog.local", "requested")
+    assert (tenant.slug, tenant.host) == ("myblog", "wordpress-myblog.local")
+    assert tenant.state == "requested"
     assert "Your request for myblog was filed" in response.content.decode()
