@@ -4,6 +4,8 @@ from pathlib import Path
 
 import environ
 
+from portal.auth.config import oidc_providers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # A local .env is a convenience for developers; real deployments set the environment.
@@ -281,31 +283,19 @@ PORTAL_OIDC_CLIENT_ID = env.str("PORTAL_OIDC_CLIENT_ID", default="")
 PORTAL_OIDC_CLIENT_SECRET = env.str("PORTAL_OIDC_CLIENT_SECRET", default="")
 PORTAL_OIDC_ENABLED = bool(PORTAL_OIDC_SERVER_URL and PORTAL_OIDC_CLIENT_ID)
 
-SOCIALACCOUNT_PROVIDERS = {
-    "openid_connect": {
-        "OAUTH_PKCE_ENABLED": True,
-        "APPS": (
-            [
-                {
-                    "provider_id": "authentik",
-                    "name": "Authentik",
-                    "client_id": PORTAL_OIDC_CLIENT_ID,
-                    "secret": PORTAL_OIDC_CLIENT_SECRET,
-                    "settings": {
-                        "server_url": PORTAL_OIDC_SERVER_URL,
-                        "token_auth_method": env.str(
-                            "PORTAL_OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"
-                        ),
-                        "oauth_pkce_enabled": True,
-                        "scope": ["openid", "profile", "email", "groups"],
-                    },
-                }
-            ]
-            if PORTAL_OIDC_ENABLED
-            else []
-        ),
-    }
-}
+# How the portal authenticates at the token endpoint, as registered in Authentik:
+# client_secret_basic or client_secret_post; default client_secret_basic.
+PORTAL_OIDC_TOKEN_AUTH_METHOD = env.str(
+    "PORTAL_OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"
+)
+# Register <portal>/accounts/oidc/authentik/login/callback/ as redirect URI and
+# <portal>/accounts/login/ as post-logout redirect URI of the application in Authentik.
+SOCIALACCOUNT_PROVIDERS = oidc_providers(
+    server_url=PORTAL_OIDC_SERVER_URL,
+    client_id=PORTAL_OIDC_CLIENT_ID,
+    secret=PORTAL_OIDC_CLIENT_SECRET,
+    token_auth_method=PORTAL_OIDC_TOKEN_AUTH_METHOD,
+)
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"

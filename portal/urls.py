@@ -5,9 +5,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from portal import health
+from portal.auth.admin_login import AdminLoginForm
 
 admin.site.site_header = "Tenant portal administration"
 admin.site.site_title = "Tenant portal admin"
+# With Authentik configured, only superusers may use the admin's own password form.
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tenants:list", permanent=False), name="home"),
