@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 
 scripts/bootstrap.sh dev
 scripts/services.sh
+# The loopback OpenID Connect provider of the sign-in tests (npm oidc-provider).
+npm ci --prefix tests/fakes/oidc --no-audit --no-fund --silent
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 exec .venv/bin/pytest "$@"
