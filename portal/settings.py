@@ -180,7 +180,10 @@ else:
     # A message not acknowledged within this many seconds is handed to another worker; this is
     # what brings back the work of a killed worker (acks_late). Default 600.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("PORTAL_BROKER_VISIBILITY_TIMEOUT", default=600)
+        "visibility_timeout": env.int("PORTAL_BROKER_VISIBILITY_TIMEOUT", default=600),
+        # Seconds between the worker's sweeps for such messages; default 10.
+        "unacked_restore_interval": env.int("PORTAL_BROKER_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": 1,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -243,6 +246,8 @@ PORTAL_PLAN_DIR = Path(env.str("PORTAL_PLAN_DIR", default=str(VAR_DIR / "plan"))
 
 # Host of a tenant's site; {slug} is replaced; default the platform's wordpress-{slug}.local.
 PORTAL_TENANT_HOST_PATTERN = env.str("PORTAL_TENANT_HOST_PATTERN", default="wordpress-{slug}.local")
+# Scheme of a tenant site's URLs (its launch URL, its OIDC redirect); default https.
+PORTAL_TENANT_URL_SCHEME = env.str("PORTAL_TENANT_URL_SCHEME", default="https")
 # Namespace of a tenant; default wp-{slug}.
 PORTAL_NAMESPACE_PATTERN = env.str("PORTAL_NAMESPACE_PATTERN", default="wp-{slug}")
 # WordPress versions a requester may choose, newest first; default 6.8, 6.7, 6.6.
@@ -337,6 +342,31 @@ PORTAL_IONOS_API_URL = env.str("PORTAL_IONOS_API_URL", default="https://api.iono
 # Managed Kubernetes cluster id whose kubeconfig the IONOS API hands out; default unset.
 PORTAL_IONOS_CLUSTER_ID = env.str("PORTAL_IONOS_CLUSTER_ID", default="")
 
+# --- Authentik (the sso step: one OAuth2 provider and application per tenant) ----------------
+
+# Slug of the flow that authorizes a tenant's WordPress; default
+# default-provider-authorization-implicit-consent.
+PORTAL_AUTHENTIK_AUTHORIZATION_FLOW = env.str(
+    "PORTAL_AUTHENTIK_AUTHORIZATION_FLOW", default="default-provider-authorization-implicit-consent"
+)
+# Slug of the flow that ends a session from a tenant's WordPress; default
+# default-provider-invalidation-flow.
+PORTAL_AUTHENTIK_INVALIDATION_FLOW = env.str(
+    "PORTAL_AUTHENTIK_INVALIDATION_FLOW", default="default-provider-invalidation-flow"
+)
+# OAuth2 scopes a tenant's WordPress gets (their scope mappings); default openid, email, profile.
+PORTAL_AUTHENTIK_SCOPES = env.list("PORTAL_AUTHENTIK_SCOPES", default=["openid", "email", "profile"])
+# Name of the certificate-key pair that signs ID tokens; default unset (signed with the secret).
+PORTAL_AUTHENTIK_SIGNING_KEY = env.str("PORTAL_AUTHENTIK_SIGNING_KEY", default="")
+# Authentik group a user must be in to open a tenant's WordPress ({slug} is replaced);
+# default unset: anyone who can sign in to Authentik.
+PORTAL_AUTHENTIK_ACCESS_GROUP = env.str("PORTAL_AUTHENTIK_ACCESS_GROUP", default="")
+# Seconds to wait for a connection to Authentik / for its answer; default 5 / 30.
+PORTAL_AUTHENTIK_CONNECT_TIMEOUT = env.float("PORTAL_AUTHENTIK_CONNECT_TIMEOUT", default=5.0)
+PORTAL_AUTHENTIK_READ_TIMEOUT = env.float("PORTAL_AUTHENTIK_READ_TIMEOUT", default=30.0)
+# Check Authentik's TLS certificate; default on.
+PORTAL_AUTHENTIK_VERIFY_TLS = env.bool("PORTAL_AUTHENTIK_VERIFY_TLS", default=True)
+
 # --- MariaDB and S3 (the database and storage steps) ------------------------------------------
 
 # Host pattern of each tenant's database user ('wp_<slug>'@<this>); default % (any host).
@@ -355,3 +385,41 @@ PORTAL_S3_TIMEOUT = env.int("PORTAL_S3_TIMEOUT", default=10)
 PORTAL_S3_TENANT_USER_PATTERN = env.str("PORTAL_S3_TENANT_USER_PATTERN", default="wp-tenant-{slug}")
 # Default encryption of the platform bucket: AES256 (SSE-S3); default AES256.
 PORTAL_S3_ENCRYPTION = env.str("PORTAL_S3_ENCRYPTION", default="AES256")
+
+# --- Kubernetes (each tenant's namespace, WordPress, ingress and network policies) -------------
+
+# Seconds one Kubernetes API request may take (connecting: at most 5); default 15.
+PORTAL_KUBE_TIMEOUT = env.float("PORTAL_KUBE_TIMEOUT", default=15.0)
+# WordPress image; {version} is the tenant's WordPress version; default the official Apache one.
+PORTAL_WORDPRESS_IMAGE = env.str(
+    "PORTAL_WORDPRESS_IMAGE", default="docker.io/library/wordpress:{version}-php8.3-apache"
+)
+# wp-cli image the install Job runs; default the official wordpress:cli-php8.3.
+PORTAL_WPCLI_IMAGE = env.str("PORTAL_WPCLI_IMAGE", default="docker.io/library/wordpress:cli-php8.3")
+# Database host:port WordPress connects to; default the host of PORTAL_MARIADB_URL (else mariadb).
+PORTAL_WORDPRESS_DB_HOST = env.str("PORTAL_WORDPRESS_DB_HOST", default="")
+# Ingress class of the tenants' Ingresses; default nginx.
+PORTAL_INGRESS_CLASS = env.str("PORTAL_INGRESS_CLASS", default="nginx")
+# cert-manager ClusterIssuer for the tenants' TLS certificates; default unset (no TLS on ingress).
+PORTAL_CERT_ISSUER = env.str("PORTAL_CERT_ISSUER", default="")
+# Requests per second and concurrent connections one client may make (NGINX); default 10 and 20.
+PORTAL_INGRESS_LIMIT_RPS = env.int("PORTAL_INGRESS_LIMIT_RPS", default=10)
+PORTAL_INGRESS_LIMIT_CONNECTIONS = env.int("PORTAL_INGRESS_LIMIT_CONNECTIONS", default=20)
+# Largest upload through the ingress (NGINX proxy-body-size); default 64m.
+PORTAL_INGRESS_BODY_SIZE = env.str("PORTAL_INGRESS_BODY_SIZE", default="64m")
+# Namespace of the ingress controller, the only source of traffic into tenants; default ingress-nginx.
+PORTAL_INGRESS_NAMESPACE = env.str("PORTAL_INGRESS_NAMESPACE", default="ingress-nginx")
+# Storage class of the tenants' content volumes; default unset (the cluster's default class).
+PORTAL_STORAGE_CLASS = env.str("PORTAL_STORAGE_CLASS", default="")
+# Access mode of the content volume (ReadWriteMany needs a class that offers it); ReadWriteOnce.
+PORTAL_STORAGE_ACCESS_MODE = env.str("PORTAL_STORAGE_ACCESS_MODE", default="ReadWriteOnce")
+# Where tenants may connect out to: the database, S3 and Authentik (CIDRs and TCP port). The
+# defaults allow any address on the service's port only; set your managed services' ranges.
+PORTAL_EGRESS_DB_CIDRS = env.list("PORTAL_EGRESS_DB_CIDRS", default=["0.0.0.0/0"])
+PORTAL_EGRESS_DB_PORT = env.int("PORTAL_EGRESS_DB_PORT", default=3306)
+PORTAL_EGRESS_S3_CIDRS = env.list("PORTAL_EGRESS_S3_CIDRS", default=["0.0.0.0/0"])
+PORTAL_EGRESS_S3_PORT = env.int("PORTAL_EGRESS_S3_PORT", default=443)
+PORTAL_EGRESS_AUTHENTIK_CIDRS = env.list("PORTAL_EGRESS_AUTHENTIK_CIDRS", default=["0.0.0.0/0"])
+PORTAL_EGRESS_AUTHENTIK_PORT = env.int("PORTAL_EGRESS_AUTHENTIK_PORT", default=443)
+# Where the install Job may download plugins from (HTTPS); default anywhere (wordpress.org).
+PORTAL_EGRESS_INSTALL_CIDRS = env.list("PORTAL_EGRESS_INSTALL_CIDRS", default=["0.0.0.0/0"])

@@ -1,6 +1,9 @@
 """factory_boy factories for users, plans and tenants."""
 
+import importlib
+
 import factory
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 
 from portal.roles import Role, user_set_role
@@ -25,6 +28,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def plan(name: str = "small") -> Plan:
+    """A seeded plan; seeded again where a transactional test's flush removed them."""
+    if not Plan.objects.filter(name=name).exists():
+        seed = importlib.import_module("tenants.migrations.0002_seed_plans_and_audit_guard")
+        seed.seed_plans(django_apps, None)
     return Plan.objects.get(name=name)
 
 

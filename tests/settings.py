@@ -1,6 +1,7 @@
 """Test settings: the portal's own, pointed at the test services on loopback."""
 
 import os
+import uuid
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -9,6 +10,10 @@ _ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/portal")
 os.environ.setdefault("PORTAL_VAR_DIR", str(_ROOT / "var" / "test"))
 os.environ.setdefault("DJANGO_EMAIL_URL", "consolemail://")
+# Redis as in production; a queue of this test session's own, which worker processes the
+# tests start inherit through the environment, so parallel sessions never share messages.
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("PORTAL_PROVISIONING_QUEUE", f"provisioning-test-{uuid.uuid4().hex[:12]}")
 
 from portal.settings import *  # noqa: E402,F403
 
