@@ -202,6 +202,7 @@ class AuditEvent(models.Model):
         TENANT_DELETE_REQUESTED = "tenant.delete_requested", "Deletion requested"
         TENANT_DELETED = "tenant.deleted", "Tenant deleted"
         TENANT_DRIFT = "tenant.drift", "Drift found"
+        TENANT_DB_PASSWORD_ROTATED = "tenant.db_password_rotated", "Database password rotated"
         PLAN_CHANGED = "plan.changed", "Plan changed"
         USER_LOGIN = "user.login", "Signed in"
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
