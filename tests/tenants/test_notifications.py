@@ -1,0 +1,74 @@
+"""E-mails to requesters and approvers, read from Django's locmem outbox."""
+
+from django.core import mail
+
+from provisioning.models import Run, StepRun
+from tenants import notifications, services
+from tenants.models import Tenant
+from tests.factories import TenantFactory, UserFactory, plan
+
+
+def test_approvers_hear_of_a_new_request(
+    requester, approver, second_approver, django_capture_on_commit_callbacks
+):
+    UserFactory(username="root", is_superuser=True, email="root@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tenant_request_submit(
+            owner=requester,
+            slug="news",
+            display_name="News <b>site</b>",
+            plan=plan("medium"),
+            wordpress_version="6.7",
+            admin_email="n@example.com",
+        )
+    [message] = mail.outbox
+    assert message.subject == "[Tenant portal] New request: news"
+    assert sorted(message.to) == ["carol@example.com", "dave@example.com", "root@example.com"]
+    assert "alice asked for a WordPress tenant" in message.body
+    assert "Title: News <b>site</b>" in message.body  # plain text: no HTML escaping
+    assert "Plan: Medium" in message.body
+
+
+def test_requester_hears_of_approval_and_ready(
+    requester, approver, eager_celery, django_capture_on_commit_callbacks
+):
+    tenant = TenantFactory(owner=requester, slug="blog")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tenant_approve(tenant_id=tenant.pk, actor=approver)
+    subjects = {m.subject: m for m in mail.outbox}
+    assert set(subjects) == {"[Tenant portal] Approved: blog", "[Tenant portal] Ready: blog"}
+    assert all(m.to == ["alice@example.com"] for m in mail.outbox)
+    assert "approved by carol" in subjects["[Tenant portal] Approved: blog"].body
+    assert "wordpress-blog.local" in subjects["[Tenant portal] Ready: blog"].body
+
+
+def test_requester_hears_of_rejection_with_the_reason(
+    requester, approver, django_capture_on_commit_callbacks
+):
+    tenant = TenantFactory(owner=requester, slug="big")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tenant_reject(tenant_id=tenant.pk, actor=approver, reason="Use 'small' & retry")
+    [message] = mail.outbox
+    assert message.subject == "[Tenant portal] Rejected: big"
+    assert message.to == ["alice@example.com"]
+    assert "Reason: Use 'small' & retry" in message.body
+
+
+def test_requester_hears_of_failure_in_plain_words(requester):
+    tenant = TenantFactory(owner=requester, slug="broken", state="failed")
+    Tenant.objects.filter(pk=tenant.pk).update(
+        last_error="The database step failed: MariaDB is not reachable"
+    )
+    run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
+    StepRun.objects.create(run=run, name="database", position=1, status="failed")
+    notifications.notify_failed(tenant.pk)
+    [message] = mail.outbox
+    assert message.subject == "[Tenant portal] Provisioning failed: broken"
+    assert "The database step failed: MariaDB is not reachable" in message.body
+
+
+def test_no_mail_without_an_address(approver):
+    owner = UserFactory(username="noaddress", email="")
+    tenant = TenantFactory(owner=owner, slug="quiet")
+    notifications.notify_ready(tenant.pk)
+    assert mail.outbox == []
