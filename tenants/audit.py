@@ -59,7 +59,9 @@ def audit_record(
         event = AuditEvent(
             created_at=timezone.now(),
             actor=actor,
-            actor_name=(actor_name or (actor.get_username() if actor else SYSTEM_ACTOR))[:150],
+            actor_name=(
+                actor_name or (actor.get_username() if actor else ctx.actor_name or SYSTEM_ACTOR)
+            )[:150],
             ip=ctx.ip,
             request_id=ctx.request_id,
             action=action,

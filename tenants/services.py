@@ -106,8 +106,13 @@ def tenant_request_submit(
     return tenant
 
 
+def _may_administer(actor) -> bool:
+    """Platform admins, and the operator at the command line (actor None)."""
+    return actor is None or roles.is_approver(actor)
+
+
 def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
-    if not roles.is_approver(actor):
+    if actor is None or not roles.is_approver(actor):
         raise ApplicationError("Only platform admins can approve or reject requests.")
     tenant = Tenant.objects.select_related("plan", "owner").filter(pk=tenant_id).first()
     if tenant is None:
@@ -162,7 +167,7 @@ def tenant_reject(*, tenant_id: int, actor, reason: str) -> Tenant:
 
 def tenant_retry(*, tenant: Tenant, actor) -> Tenant:
     """Start a new run for a failed tenant; it skips whatever already matches."""
-    if not roles.is_approver(actor):
+    if not _may_administer(actor):
         raise ApplicationError("Only platform admins can retry a failed tenant.")
     if tenant.state != Tenant.State.FAILED:
         raise ApplicationError("Only a failed tenant can be retried.")
@@ -175,6 +180,8 @@ def tenant_retry(*, tenant: Tenant, actor) -> Tenant:
 
 def tenant_reconcile(*, tenant: Tenant, actor, reason: str = "manual") -> Tenant:
     """Ask the engine to converge a ready or failed tenant again."""
+    if not _may_administer(actor) and tenant.owner_id != actor.pk:
+        raise ApplicationError("Only the owner or a platform admin can reconcile a tenant.")
     if tenant.state not in (Tenant.State.READY, Tenant.State.FAILED) or not tenant.desired_present:
         raise ApplicationError("Only a ready or failed tenant can be reconciled.")
     with transaction.atomic():
@@ -189,7 +196,7 @@ def tenant_delete(*, tenant: Tenant, actor) -> Tenant:
         raise ApplicationError("This tenant is already gone.")
     if tenant.state == Tenant.State.DELETING or not tenant.desired_present:
         raise ApplicationError("This tenant is already being deleted.")
-    if tenant.owner_id != actor.pk and not roles.is_approver(actor):
+    if not _may_administer(actor) and tenant.owner_id != actor.pk:
         raise ApplicationError("Only the owner or a platform admin can delete a tenant.")
     before = tenant_snapshot(tenant)
     with transaction.atomic():

@@ -1,0 +1,48 @@
+"""Queue (or, with --wait, run here) a reconcile of one tenant or of all of them."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from portal import requestcontext
+from portal.errors import ApplicationError
+from provisioning.cli import run_inline, tenant_by_slug
+from tenants import services
+from tenants.models import Tenant
+
+
+class Command(BaseCommand):
+    help = "Converge a tenant (or --all ready and failed tenants) with what the portal wants."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", nargs="?")
+        parser.add_argument("--all", action="store_true", help="every ready or failed tenant")
+        parser.add_argument(
+            "--wait", action="store_true", help="run the engine in this process until done"
+        )
+        parser.add_argument("--timeout", type=float, default=900.0)
+
+    def handle(self, *args, slug=None, all=False, wait=False, timeout=900.0, **options):
+        if bool(slug) == bool(all):
+            raise CommandError("Name one tenant, or pass --all.")
+        if all:
+            tenants = list(
+                Tenant.objects.filter(
+                    state__in=[Tenant.State.READY, Tenant.State.FAILED], desired_present=True
+                ).select_related("plan", "owner")
+            )
+        else:
+            tenants = [tenant_by_slug(slug)]
+        token = requestcontext.bind_command("tenant_reconcile")
+        try:
+            for tenant in tenants:
+                try:
+                    services.tenant_reconcile(tenant=tenant, actor=None, reason="manual")
+                except ApplicationError as exc:
+                    raise CommandError(f"{tenant.slug}: {exc.message}") from exc
+                self.stdout.write(f"{tenant.slug}: reconcile queued")
+                if wait:
+                    tenant = run_inline(tenant, timeout=timeout, write=self.stdout.write)
+                    self.stdout.write(f"{tenant.slug}: {tenant.get_state_display()}")
+                    if tenant.last_error:
+                        self.stdout.write(f"  {tenant.last_error}")
+        finally:
+            requestcontext.reset(token)

@@ -1,0 +1,76 @@
+"""The tenant_plan, tenant_reconcile and tenant_deprovision commands, as an operator runs them."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from provisioning.models import Run
+from tenants import services
+from tenants.models import AuditEvent, Tenant
+from tests.factories import TenantFactory
+
+
+def _run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def ready_tenant(requester, approver, eager_celery, django_capture_on_commit_callbacks):
+    tenant = TenantFactory(owner=requester, slug="corner-shop")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tenant_approve(tenant_id=tenant.pk, actor=approver)
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.READY, tenant.last_error
+    return tenant
+
+
+def test_tenant_plan_prints_every_step_without_secrets(ready_tenant):
+    out = _run("tenant_plan", "Corner-Shop")
+    for step in ("namespace", "database", "sso", "storage", "wordpress", "network"):
+        assert f"# --- step {step}:" in out
+    assert "corner-shop" in out
+
+
+def test_tenant_plan_names_an_unknown_tenant(db):
+    with pytest.raises(CommandError, match="No tenant is called “nope”"):
+        _run("tenant_plan", "nope")
+
+
+def test_tenant_reconcile_wait_runs_the_engine_and_audits_the_operator(ready_tenant):
+    out = _run("tenant_reconcile", "corner-shop", "--wait")
+    assert "corner-shop: reconcile queued" in out and "corner-shop: Ready" in out
+    run = ready_tenant.runs.order_by("-id").first()
+    assert run.reason == "manual" and run.status == Run.Status.SUCCEEDED
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_RECONCILED).get()
+    assert event.actor is None and event.actor_name.startswith("cli:")
+    assert event.request_id.startswith("cli-")
+
+
+def test_tenant_reconcile_needs_a_slug_or_all(db):
+    with pytest.raises(CommandError, match="Name one tenant, or pass --all"):
+        _run("tenant_reconcile")
+
+
+def test_tenant_reconcile_refuses_a_tenant_not_yet_approved(requester):
+    TenantFactory(owner=requester, slug="waiting-one")
+    with pytest.raises(CommandError, match="Only a ready or failed tenant can be reconciled"):
+        _run("tenant_reconcile", "waiting-one")
+
+
+def test_tenant_deprovision_wait_removes_everything(ready_tenant, settings):
+    plan_dir = settings.PORTAL_PLAN_DIR / "corner-shop"
+    assert any(plan_dir.iterdir())
+    out = _run("tenant_deprovision", "corner-shop", "--wait")
+    assert "corner-shop: Deleted" in out
+    ready_tenant.refresh_from_db()
+    assert ready_tenant.state == Tenant.State.DELETED
+    assert not plan_dir.exists()
+    run = ready_tenant.runs.order_by("-id").first()
+    assert run.action == Run.Action.DESTROY and run.status == Run.Status.SUCCEEDED
+    # Teardown walks the steps backwards.
+    assert [s.name for s in run.steps.order_by("position")][0] == "network"
+    with pytest.raises(CommandError, match="already gone"):
+        _run("tenant_deprovision", "corner-shop")
