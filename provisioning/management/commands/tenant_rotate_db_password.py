@@ -1,0 +1,73 @@
+"""Give a tenant's database user a new password, keep it in the Secret, restart WordPress."""
+
+import uuid
+
+from django.core.management.base import BaseCommand, CommandError
+
+from portal import requestcontext
+from provisioning import drivers
+from provisioning.cli import tenant_by_slug
+from provisioning.errors import StepFailed, TransientError
+from provisioning.locks import lock_acquire, lock_release
+from provisioning.spec import spec_for
+from provisioning.steps.base import StepContext
+from provisioning.steps.database import DatabaseStep
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Tenant
+
+
+class Command(BaseCommand):
+    help = (
+        "Rotate a tenant's MariaDB password: a new one is stored in the tenant's Secret, set on "
+        "its database user, and WordPress is restarted to pick it up. The password is never shown."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+
+    def handle(self, *args, slug: str, **options):
+        tenant = tenant_by_slug(slug)
+        if tenant.state != Tenant.State.READY:
+            raise CommandError(
+                f"{tenant.slug} is {tenant.get_state_display()}; only ready tenants."
+            )
+        spec = spec_for(tenant)
+        step = DatabaseStep(StepContext(spec=spec, secrets=drivers.secret_store(spec)))
+        holder = uuid.uuid4().hex
+        # The engine's lock: no reconcile may write the Secret or restart WordPress meanwhile.
+        if not lock_acquire(tenant_id=tenant.pk, holder=holder):
+            raise CommandError(f"{tenant.slug} is being reconciled right now; try again shortly.")
+        token = requestcontext.bind_command("tenant_rotate_db_password")
+        try:
+            try:
+                step.rotate_password()
+            except (StepFailed, TransientError) as exc:
+                raise CommandError(f"{tenant.slug}: the password was not rotated: {exc}") from exc
+            restarted, problem = self._restart(spec)
+            audit_record(
+                action=AuditEvent.Action.TENANT_DB_PASSWORD_ROTATED,
+                obj=tenant,
+                after={"database_user": spec.db_user, "wordpress_restarted": restarted},
+                message=f"New password for {spec.db_user} stored in the tenant's Secret"
+                + ("; WordPress restarted." if restarted else f"; restart failed: {problem}"),
+            )
+        finally:
+            requestcontext.reset(token)
+            lock_release(tenant_id=tenant.pk, holder=holder)
+        if not restarted:
+            raise CommandError(
+                f"{tenant.slug}: the password was rotated but WordPress could not be restarted "
+                f"({problem}); it can't reach its database until it is. Run tenant_reconcile."
+            )
+        self.stdout.write(f"{tenant.slug}: database password rotated, WordPress restarted.")
+
+    def _restart(self, spec) -> tuple[bool, str]:
+        try:
+            from provisioning.drivers.kubernetes import restart_workload
+        except ImportError:
+            return False, "this portal has no restart_workload() in its Kubernetes driver"
+        try:
+            restart_workload(spec)
+        except (StepFailed, TransientError) as exc:
+            return False, str(exc)
+        return True, ""
