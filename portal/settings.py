@@ -355,7 +355,9 @@ PORTAL_AUTHENTIK_INVALIDATION_FLOW = env.str(
     "PORTAL_AUTHENTIK_INVALIDATION_FLOW", default="default-provider-invalidation-flow"
 )
 # OAuth2 scopes a tenant's WordPress gets (their scope mappings); default openid, email, profile.
-PORTAL_AUTHENTIK_SCOPES = env.list("PORTAL_AUTHENTIK_SCOPES", default=["openid", "email", "profile"])
+PORTAL_AUTHENTIK_SCOPES = env.list(
+    "PORTAL_AUTHENTIK_SCOPES", default=["openid", "email", "profile"]
+)
 # Name of the certificate-key pair that signs ID tokens; default unset (signed with the secret).
 PORTAL_AUTHENTIK_SIGNING_KEY = env.str("PORTAL_AUTHENTIK_SIGNING_KEY", default="")
 # Authentik group a user must be in to open a tenant's WordPress ({slug} is replaced);

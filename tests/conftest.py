@@ -67,3 +67,17 @@ def eager_celery():
     yield app
     app.conf.task_always_eager = False
     app.conf.task_eager_propagates = False
+
+
+@pytest.fixture
+def authentik_api(settings):
+    """A fake Authentik API v3 on a free loopback port; the settings point the sso step at it."""
+    from tests.fakes.authentik import FakeAuthentik
+
+    fake = FakeAuthentik().start()
+    settings.PORTAL_AUTHENTIK_URL = fake.url
+    settings.PORTAL_AUTHENTIK_TOKEN = fake.token
+    settings.PORTAL_AUTHENTIK_CONNECT_TIMEOUT = 2.0
+    settings.PORTAL_AUTHENTIK_READ_TIMEOUT = 5.0
+    yield fake
+    fake.stop()

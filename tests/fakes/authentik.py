@@ -1,0 +1,561 @@
+"""A small stateful fake of Authentik's API v3: the endpoints the sso step uses, on loopback.
+
+Field names, status codes, error bodies and the pagination envelope follow authentik's
+OpenAPI schema, so the official `authentik-client` parses every answer as it would a real one.
+"""
+
+import json
+import re
+import threading
+import uuid
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+API = "/api/v3"
+SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+MANAGED_SCOPE = "goauthentik.io/providers/oauth2/scope-{}"
+
+
+class FakeAuthentik:
+    """The state of one fake Authentik plus the HTTP server that serves it."""
+
+    def __init__(self, token: str = "test-api-token"):
+        self.token = token
+        self.lock = threading.Lock()
+        self.flows: dict[str, dict] = {}
+        self.scope_mappings: dict[str, dict] = {}
+        self.keypairs: dict[str, dict] = {}
+        self.groups: dict[str, dict] = {}
+        self.providers: dict[int, dict] = {}
+        self.applications: dict[str, dict] = {}
+        self.bindings: dict[str, dict] = {}
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
+        self._faults: dict[str, list[tuple[str | None, int, dict]]] = defaultdict(list)
+        self._next_pk = 1
+        for slug, designation in (
+            ("default-provider-authorization-implicit-consent", "authorization"),
+            ("default-provider-authorization-explicit-consent", "authorization"),
+            ("default-provider-invalidation-flow", "invalidation"),
+        ):
+            self.add_flow(slug, designation)
+        for scope in ("openid", "email", "profile"):
+            self.add_scope_mapping(scope, managed=MANAGED_SCOPE.format(scope))
+        self.add_keypair("authentik Self-signed Certificate")
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def start(self) -> "FakeAuthentik":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- seeding and inspecting ------------------------------------------------------------------
+
+    def add_flow(self, slug: str, designation: str) -> dict:
+        pk = str(uuid.uuid4())
+        self.flows[pk] = {
+            "pk": pk,
+            "policybindingmodel_ptr_id": pk,
+            "name": slug.replace("-", " ").title(),
+            "slug": slug,
+            "title": slug,
+            "designation": designation,
+            "background_url": "/static/dist/assets/images/flow_background.jpg",
+            "background_themed_urls": None,
+            "stages": [],
+            "policies": [],
+            "cache_count": 0,
+            "export_url": f"{API}/flows/instances/{slug}/export/",
+        }
+        return self.flows[pk]
+
+    def add_scope_mapping(self, scope: str, managed: str | None = None) -> dict:
+        pk = str(uuid.uuid4())
+        self.scope_mappings[pk] = {
+            "pk": pk,
+            "managed": managed,
+            "name": f"authentik default OAuth Mapping: OpenID '{scope}'",
+            "expression": "return {}",
+            "component": "ak-property-mapping-provider-scope-form",
+            "verbose_name": "Scope Mapping",
+            "verbose_name_plural": "Scope Mappings",
+            "meta_model_name": "authentik_providers_oauth2.scopemapping",
+            "scope_name": scope,
+            "description": "",
+        }
+        return self.scope_mappings[pk]
+
+    def add_keypair(self, name: str) -> dict:
+        pk = str(uuid.uuid4())
+        self.keypairs[pk] = {
+            "pk": pk,
+            "name": name,
+            "fingerprint_sha256": None,
+            "fingerprint_sha1": None,
+            "cert_expiry": None,
+            "cert_subject": None,
+            "private_key_available": True,
+            "key_type": None,
+            "certificate_download_url": f"{API}/crypto/certificatekeypairs/{pk}/view_certificate/",
+            "private_key_download_url": f"{API}/crypto/certificatekeypairs/{pk}/view_private_key/",
+            "managed": None,
+        }
+        return self.keypairs[pk]
+
+    def add_group(self, name: str) -> dict:
+        pk = str(uuid.uuid4())
+        self.groups[pk] = {
+            "pk": pk,
+            "num_pk": len(self.groups) + 1000,
+            "name": name,
+            "is_superuser": False,
+            "parents": [],
+            "parents_obj": None,
+            "users": [],
+            "users_obj": None,
+            "attributes": {},
+            "roles": [],
+            "roles_obj": [],
+            "inherited_roles_obj": None,
+            "children": [],
+            "children_obj": None,
+        }
+        return self.groups[pk]
+
+    def provider_named(self, name: str) -> dict | None:
+        return next((p for p in self.providers.values() if p["name"] == name), None)
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.requests if m != "GET"]
+
+    def fail_next(
+        self,
+        path: str,
+        status: int,
+        times: int = 1,
+        body: dict | None = None,
+        method: str | None = None,
+    ) -> None:
+        """The next `times` calls to `path` (e.g. /api/v3/providers/oauth2/), of any method or
+        only `method`, answer `status` with `body`."""
+        body = body or {"detail": f"Injected failure {status}."}
+        with self.lock:
+            self._faults[path] += [(method, status, body)] * times
+
+    # --- the API ---------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: dict, body) -> tuple[int, object]:
+        with self.lock:
+            self.requests.append((method, path))
+            faults = self._faults.get(path, [])
+            for i, (only, status, payload) in enumerate(faults):
+                if only in (None, method):
+                    del faults[i]
+                    return status, payload
+            if not path.startswith(API + "/"):
+                return 404, {"detail": "Not found."}
+            route = path[len(API) :]
+            for pattern, handlers in self._routes():
+                match = re.fullmatch(pattern, route)
+                if match:
+                    handler = handlers.get(method)
+                    if handler is None:
+                        return 405, {"detail": f'Method "{method}" not allowed.'}
+                    return handler(query, body, *match.groups())
+            return 404, {"detail": "Not found."}
+
+    def _routes(self):
+        return [
+            (r"/flows/instances/", {"GET": self._list(self.flows, "slug", "name")}),
+            (
+                r"/propertymappings/provider/scope/",
+                {"GET": self._list(self.scope_mappings, "scope_name", "name", "managed")},
+            ),
+            (r"/crypto/certificatekeypairs/", {"GET": self._list(self.keypairs, "name")}),
+            (r"/core/groups/", {"GET": self._list(self.groups, "name")}),
+            (
+                r"/providers/oauth2/",
+                {
+                    "GET": self._list(self.providers, "name", "client_id"),
+                    "POST": self._provider_create,
+                },
+            ),
+            (
+                r"/providers/oauth2/(\d+)/",
+                {
+                    "GET": self._provider_get,
+                    "PATCH": self._provider_patch,
+                    "DELETE": self._provider_delete,
+                },
+            ),
+            (
+                r"/core/applications/",
+                {"GET": self._list(self.applications, "slug", "name"), "POST": self._app_create},
+            ),
+            (
+                r"/core/applications/([^/]+)/",
+                {"GET": self._app_get, "PATCH": self._app_patch, "DELETE": self._app_delete},
+            ),
+            (
+                r"/policies/bindings/",
+                {"GET": self._list(self.bindings, "target"), "POST": self._binding_create},
+            ),
+            (r"/policies/bindings/([^/]+)/", {"DELETE": self._binding_delete}),
+        ]
+
+    def _list(self, table: dict, *filters: str):
+        def handler(query, body):
+            rows = [
+                row
+                for row in table.values()
+                if all(str(row.get(f)) == query[f][0] for f in filters if f in query)
+            ]
+            return 200, _page(rows, query)
+
+        return handler
+
+    # providers
+
+    def _provider_create(self, query, body):
+        errors = self._provider_errors(body, partial=False)
+        if errors:
+            return 400, errors
+        pk = self._next_pk
+        self._next_pk += 1
+        provider = {
+            "pk": pk,
+            "authentication_flow": None,
+            "property_mappings": [],
+            "component": "ak-provider-oauth2-form",
+            "assigned_application_slug": None,
+            "assigned_application_name": None,
+            "assigned_backchannel_application_slug": None,
+            "assigned_backchannel_application_name": None,
+            "verbose_name": "OAuth2/OpenID Provider",
+            "verbose_name_plural": "OAuth2/OpenID Providers",
+            "meta_model_name": "authentik_providers_oauth2.oauth2provider",
+            "client_type": "confidential",
+            "grant_types": ["authorization_code", "refresh_token"],
+            # authentik generates these when the caller gives none
+            "client_id": uuid.uuid4().hex,
+            "client_secret": uuid.uuid4().hex + uuid.uuid4().hex,
+            "access_code_validity": "minutes=1",
+            "access_token_validity": "hours=1",
+            "refresh_token_validity": "days=30",
+            "refresh_token_threshold": "seconds=0",
+            "include_claims_in_id_token": True,
+            "signing_key": None,
+            "encryption_key": None,
+            "logout_uri": "",
+            "logout_method": "backchannel",
+            "sub_mode": "hashed_user_id",
+            "issuer_mode": "per_provider",
+            "jwt_federation_sources": [],
+            "jwt_federation_providers": [],
+        }
+        provider.update(body)
+        self.providers[pk] = provider
+        return 201, self._provider_out(provider)
+
+    def _provider_errors(self, body, partial: bool, pk: int | None = None) -> dict:
+        errors: dict[str, list[str]] = {}
+        required = ("name", "authorization_flow", "invalidation_flow", "redirect_uris")
+        for field in required:
+            if not partial and not body.get(field):
+                errors[field] = ["This field is required."]
+        name = body.get("name")
+        if name and any(p["name"] == name and p["pk"] != pk for p in self.providers.values()):
+            errors["name"] = ["provider with this name already exists."]
+        for field in ("authorization_flow", "invalidation_flow"):
+            value = body.get(field)
+            if value and value not in self.flows:
+                errors[field] = [f'Invalid pk "{value}" - object does not exist.']
+        for value in body.get("property_mappings") or []:
+            if value not in self.scope_mappings:
+                errors["property_mappings"] = [f'Invalid pk "{value}" - object does not exist.']
+        key = body.get("signing_key")
+        if key and key not in self.keypairs:
+            errors["signing_key"] = [f'Invalid pk "{key}" - object does not exist.']
+        if body.get("client_type") not in (None, "confidential", "public"):
+            errors["client_type"] = [f'"{body["client_type"]}" is not a valid choice.']
+        for uri in body.get("redirect_uris") or []:
+            if uri.get("matching_mode") not in ("strict", "regex") or not uri.get("url"):
+                errors["redirect_uris"] = ["Each redirect URI needs a matching_mode and a url."]
+            elif uri["matching_mode"] == "regex":
+                try:
+                    re.compile(uri["url"])
+                except re.error:
+                    errors["redirect_uris"] = [f"Invalid regular expression: {uri['url']}"]
+        client_id = body.get("client_id")
+        if client_id and any(
+            p["client_id"] == client_id and p["pk"] != pk for p in self.providers.values()
+        ):
+            errors["client_id"] = ["OAuth2/OpenID Provider with this Client ID already exists."]
+        return errors
+
+    def _provider_out(self, provider: dict) -> dict:
+        app = next((a for a in self.applications.values() if a["provider"] == provider["pk"]), None)
+        out = dict(provider)
+        out["assigned_application_slug"] = app["slug"] if app else None
+        out["assigned_application_name"] = app["name"] if app else None
+        out["redirect_uris"] = [
+            {"matching_mode": u["matching_mode"], "url": u["url"]}
+            for u in provider["redirect_uris"]
+        ]
+        return out
+
+    def _provider_get(self, query, body, pk):
+        provider = self.providers.get(int(pk))
+        if provider is None:
+            return 404, {"detail": "No OAuth2Provider matches the given query."}
+        return 200, self._provider_out(provider)
+
+    def _provider_patch(self, query, body, pk):
+        provider = self.providers.get(int(pk))
+        if provider is None:
+            return 404, {"detail": "No OAuth2Provider matches the given query."}
+        errors = self._provider_errors(body, partial=True, pk=int(pk))
+        if errors:
+            return 400, errors
+        provider.update(body)
+        return 200, self._provider_out(provider)
+
+    def _provider_delete(self, query, body, pk):
+        if self.providers.pop(int(pk), None) is None:
+            return 404, {"detail": "No OAuth2Provider matches the given query."}
+        for app in self.applications.values():  # on_delete=SET_NULL, as in authentik
+            if app["provider"] == int(pk):
+                app["provider"] = None
+        return 204, None
+
+    # applications
+
+    def _app_errors(self, body, partial: bool, slug: str | None = None) -> dict:
+        errors: dict[str, list[str]] = {}
+        for field in ("name", "slug"):
+            if not partial and not body.get(field):
+                errors[field] = ["This field is required."]
+        new_slug = body.get("slug")
+        if new_slug and not SLUG.match(new_slug):
+            errors["slug"] = [
+                "Enter a valid “slug” consisting of letters, numbers, underscores or hyphens."
+            ]
+        elif new_slug and new_slug != slug and new_slug in self.applications:
+            errors["slug"] = ["application with this slug already exists."]
+        provider = body.get("provider")
+        if provider is not None:
+            if provider not in self.providers:
+                errors["provider"] = [f'Invalid pk "{provider}" - object does not exist.']
+            elif any(
+                a["provider"] == provider and a["slug"] != slug for a in self.applications.values()
+            ):
+                errors["provider"] = ["application with this provider already exists."]
+        return errors
+
+    def _app_out(self, app: dict) -> dict:
+        out = dict(app)
+        provider = self.providers.get(app["provider"]) if app["provider"] else None
+        out["provider_obj"] = (
+            {
+                key: self._provider_out(provider)[key]
+                for key in (
+                    "pk",
+                    "name",
+                    "authentication_flow",
+                    "authorization_flow",
+                    "invalidation_flow",
+                    "property_mappings",
+                    "component",
+                    "assigned_application_slug",
+                    "assigned_application_name",
+                    "assigned_backchannel_application_slug",
+                    "assigned_backchannel_application_name",
+                    "verbose_name",
+                    "verbose_name_plural",
+                    "meta_model_name",
+                )
+            }  # fmt: skip
+            if provider
+            else None
+        )
+        out["launch_url"] = app["meta_launch_url"] or None
+        return out
+
+    def _app_create(self, query, body):
+        errors = self._app_errors(body, partial=False)
+        if errors:
+            return 400, errors
+        app = {
+            "pk": str(uuid.uuid4()),
+            "pbm_uuid": str(uuid.uuid4()),
+            "provider": None,
+            "backchannel_providers": [],
+            "backchannel_providers_obj": [],
+            "open_in_new_tab": False,
+            "meta_launch_url": "",
+            "meta_icon": None,
+            "meta_icon_url": None,
+            "meta_icon_themed_urls": None,
+            "meta_description": "",
+            "meta_publisher": "",
+            "policy_engine_mode": "any",
+            "group": "",
+            "meta_hide": False,
+        }
+        app.update(body)
+        self.applications[app["slug"]] = app
+        return 201, self._app_out(app)
+
+    def _app_get(self, query, body, slug):
+        app = self.applications.get(slug)
+        if app is None:
+            return 404, {"detail": "No Application matches the given query."}
+        return 200, self._app_out(app)
+
+    def _app_patch(self, query, body, slug):
+        app = self.applications.get(slug)
+        if app is None:
+            return 404, {"detail": "No Application matches the given query."}
+        errors = self._app_errors(body, partial=True, slug=slug)
+        if errors:
+            return 400, errors
+        app.update(body)
+        if app["slug"] != slug:
+            self.applications[app["slug"]] = self.applications.pop(slug)
+        return 200, self._app_out(app)
+
+    def _app_delete(self, query, body, slug):
+        app = self.applications.pop(slug, None)
+        if app is None:
+            return 404, {"detail": "No Application matches the given query."}
+        # Bindings belong to their target and go with it (PolicyBindingModel cascade).
+        for pk in [pk for pk, b in self.bindings.items() if b["target"] == app["pbm_uuid"]]:
+            del self.bindings[pk]
+        return 204, None
+
+    # policy bindings
+
+    def _binding_create(self, query, body):
+        targets = {a["pbm_uuid"] for a in self.applications.values()}
+        errors: dict[str, list[str]] = {}
+        if body.get("target") not in targets:
+            errors["target"] = [f'Invalid pk "{body.get("target")}" - object does not exist.']
+        if body.get("group") and body["group"] not in self.groups:
+            errors["group"] = [f'Invalid pk "{body["group"]}" - object does not exist.']
+        if "order" not in body:
+            errors["order"] = ["This field is required."]
+        if errors:
+            return 400, errors
+        pk = str(uuid.uuid4())
+        group = self.groups.get(body.get("group"))
+        binding = {
+            "pk": pk,
+            "policy": None,
+            "group": None,
+            "user": None,
+            "policy_obj": None,
+            "group_obj": None,
+            "user_obj": None,
+            "negate": False,
+            "enabled": True,
+            "timeout": 30,
+            "failure_result": False,
+            "expires": None,
+            "expiring": False,
+            **body,
+        }
+        if group:
+            binding["group_obj"] = {
+                "pk": group["pk"],
+                "num_pk": group["num_pk"],
+                "name": group["name"],
+                "is_superuser": False,
+                "parents": [],
+                "attributes": {},
+            }
+        self.bindings[pk] = binding
+        return 201, binding
+
+    def _binding_delete(self, query, body, pk):
+        if self.bindings.pop(pk, None) is None:
+            return 404, {"detail": "No PolicyBinding matches the given query."}
+        return 204, None
+
+
+def _page(rows: list, query: dict) -> dict:
+    page = int(query.get("page", ["1"])[0])
+    size = int(query.get("page_size", ["20"])[0])
+    total = max(1, -(-len(rows) // size))
+    chunk = rows[(page - 1) * size : page * size]
+    return {
+        "pagination": {
+            "next": page + 1 if page < total else 0,
+            "previous": page - 1 if page > 1 else 0,
+            "count": len(rows),
+            "current": page,
+            "total_pages": total,
+            "start_index": (page - 1) * size + 1 if chunk else 0,
+            "end_index": (page - 1) * size + len(chunk),
+        },
+        "results": chunk,
+        "autocomplete": {},
+    }
+
+
+def _handler(fake: FakeAuthentik):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format, *args):  # quiet: pytest shows failures, not traffic
+            return
+
+        def _serve(self, method: str):
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            auth = self.headers.get("Authorization")
+            if not auth:
+                return self._send(401, {"detail": "Authentication credentials were not provided."})
+            if auth != f"Bearer {fake.token}":
+                return self._send(401, {"detail": "Token invalid/expired"})
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                return self._send(400, {"detail": "JSON parse error."})
+            status, payload = fake.handle(method, parts.path, parse_qs(parts.query), body)
+            self._send(status, payload)
+
+        def _send(self, status: int, payload) -> None:
+            data = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(status)
+            if payload is not None:
+                self.send_header("Content-Type", "application/json")
+            if status == 429:
+                self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._serve("GET")
+
+        def do_POST(self):
+            self._serve("POST")
+
+        def do_PATCH(self):
+            self._serve("PATCH")
+
+        def do_PUT(self):
+            self._serve("PUT")
+
+        def do_DELETE(self):
+            self._serve("DELETE")
+
+    return Handler

@@ -1,0 +1,288 @@
+"""The sso step against a fake Authentik API, through the official authentik-client."""
+
+import json
+import socket
+
+import pytest
+
+from provisioning.errors import StepFailed, TransientError
+from provisioning.secrets import (
+    OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET,
+    PLACEHOLDER,
+    MemorySecrets,
+    PlanSecrets,
+)
+from provisioning.spec import PlanSpec, TenantSpec
+from provisioning.steps.base import Outcome, StepContext
+from provisioning.steps.sso import SsoStep
+
+PROVIDERS = "/api/v3/providers/oauth2/"
+APPLICATIONS = "/api/v3/core/applications/"
+REDIRECT = "https://wordpress-acme.local/wp-admin/admin-ajax.php?action=openid-connect-authorize"
+
+
+def make_spec(slug: str = "acme") -> TenantSpec:
+    plan = PlanSpec("small", 250, 1000, 256, 512, 5, 1, 10, 20)
+    return TenantSpec(
+        tenant_id=1,
+        slug=slug,
+        display_name="Acme Blog",
+        admin_email="owner@example.com",
+        host=f"wordpress-{slug}.local",
+        wordpress_version="6.8",
+        plan=plan,
+    )
+
+
+def make_step(secrets=None, slug: str = "acme") -> SsoStep:
+    secrets = MemorySecrets() if secrets is None else secrets
+    return SsoStep(StepContext(spec=make_spec(slug), secrets=secrets))
+
+
+@pytest.fixture
+def applied(authentik_api):
+    """A tenant whose sso step has run once: (step, its secrets, the fake)."""
+    secrets = MemorySecrets()
+    step = make_step(secrets)
+    assert step.apply().status == Outcome.DONE
+    return step, secrets, authentik_api
+
+
+def test_apply_creates_provider_and_application_with_the_stored_credentials(authentik_api):
+    secrets = MemorySecrets()
+    step = make_step(secrets)
+    assert "provider wp-acme is missing" in step.check()
+
+    outcome = step.apply()
+
+    assert outcome.message == "created provider wp-acme; created application wp-acme"
+    provider = authentik_api.provider_named("wp-acme")
+    assert provider["client_type"] == "confidential"
+    assert [u["url"] for u in provider["redirect_uris"]] == [REDIRECT]
+    assert provider["redirect_uris"][0]["matching_mode"] == "strict"
+    # The credentials WordPress will use are the ones Authentik holds, and live in the Secret.
+    assert provider["client_id"] == secrets.get(OIDC_CLIENT_ID)
+    assert provider["client_secret"] == secrets.get(OIDC_CLIENT_SECRET)
+    assert len(secrets.get(OIDC_CLIENT_SECRET)) >= 40
+    flows = {authentik_api.flows[pk]["slug"] for pk in (
+        provider["authorization_flow"], provider["invalidation_flow"])}  # fmt: skip
+    assert flows == {
+        "default-provider-authorization-implicit-consent",
+        "default-provider-invalidation-flow",
+    }
+    scopes = {
+        authentik_api.scope_mappings[pk]["scope_name"] for pk in provider["property_mappings"]
+    }
+    assert scopes == {"openid", "email", "profile"}
+    app = authentik_api.applications["wp-acme"]
+    assert app["provider"] == provider["pk"]
+    assert app["name"] == "Acme Blog"
+    assert app["meta_launch_url"] == "https://wordpress-acme.local/"
+
+
+def test_second_run_finds_nothing_to_do_and_writes_nothing(applied):
+    _, secrets, fake = applied
+    writes = fake.writes()
+
+    assert make_step(secrets).check() == []
+    assert fake.writes() == writes
+
+
+def test_a_drifted_redirect_uri_is_reported_and_repaired(applied):
+    step, secrets, fake = applied
+    provider = fake.provider_named("wp-acme")
+    provider["redirect_uris"] = [{"matching_mode": "regex", "url": "https://evil.example/.*"}]
+
+    differences = make_step(secrets).check()
+
+    assert differences == [
+        f"provider wp-acme: redirect URIs are https://evil.example/.* instead of {REDIRECT}"
+    ]
+    outcome = make_step(secrets).apply()
+    assert outcome.message == "updated provider wp-acme (redirect uris)"
+    assert fake.writes()[-1] == ("PATCH", f"{PROVIDERS}{provider['pk']}/")
+    assert provider["redirect_uris"] == [{"matching_mode": "strict", "url": REDIRECT}]
+    assert make_step(secrets).check() == []
+
+
+def test_a_changed_client_secret_is_restored_without_showing_it(applied):
+    _, secrets, fake = applied
+    provider = fake.provider_named("wp-acme")
+    provider["client_secret"] = "rotated-by-hand-in-the-authentik-admin"
+
+    differences = make_step(secrets).check()
+
+    assert differences == ["provider wp-acme: client secret differs from the stored one"]
+    make_step(secrets).apply()
+    assert provider["client_secret"] == secrets.get(OIDC_CLIENT_SECRET)
+
+
+def test_a_wrong_launch_url_and_a_deleted_application_are_repaired(applied):
+    _, secrets, fake = applied
+    fake.applications["wp-acme"]["meta_launch_url"] = "http://old.example/"
+    assert make_step(secrets).check() == [
+        "application wp-acme: launch URL is http://old.example/ instead of "
+        "https://wordpress-acme.local/"
+    ]
+    make_step(secrets).apply()
+    assert fake.applications["wp-acme"]["meta_launch_url"] == "https://wordpress-acme.local/"
+
+    del fake.applications["wp-acme"]
+    assert make_step(secrets).check() == ["application wp-acme is missing"]
+    assert make_step(secrets).apply().message == "created application wp-acme"
+    assert fake.applications["wp-acme"]["provider"] == fake.provider_named("wp-acme")["pk"]
+
+
+def test_destroy_removes_application_and_provider_and_a_second_destroy_is_fine(applied):
+    _, secrets, fake = applied
+
+    assert make_step(secrets).destroy().message == (
+        "deleted application wp-acme and provider wp-acme"
+    )
+    assert fake.applications == {}
+    assert fake.provider_named("wp-acme") is None
+    deletes = [w for w in fake.writes() if w[0] == "DELETE"]
+    assert deletes[0] == ("DELETE", f"{APPLICATIONS}wp-acme/")  # the application goes first
+
+    again = make_step(secrets).destroy()
+    assert again.status == Outcome.DONE
+    assert again.message == "already gone"
+
+
+def test_credentials_are_stored_before_the_create_so_a_failed_create_loses_nothing(
+    authentik_api,
+):
+    secrets = MemorySecrets()
+    authentik_api.fail_next(PROVIDERS, 503, method="POST")
+
+    with pytest.raises(TransientError):
+        make_step(secrets).apply()
+
+    stored = secrets.get(OIDC_CLIENT_SECRET)
+    assert stored and authentik_api.providers == {}
+    make_step(secrets).apply()
+    assert authentik_api.provider_named("wp-acme")["client_secret"] == stored
+
+
+@pytest.mark.parametrize("status", [500, 502, 429])
+def test_server_errors_and_rate_limits_are_transient(authentik_api, status):
+    authentik_api.fail_next(PROVIDERS, status)
+
+    with pytest.raises(TransientError, match=f"Authentik answered {status}"):
+        make_step().apply()
+
+
+def test_an_unreachable_authentik_is_transient(settings):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.PORTAL_AUTHENTIK_URL = f"http://127.0.0.1:{port}"
+    settings.PORTAL_AUTHENTIK_TOKEN = "some-token-value"
+
+    with pytest.raises(TransientError, match="did not answer"):
+        make_step().check()
+
+
+def test_a_validation_error_fails_the_step_naming_the_field_and_hiding_secrets(authentik_api):
+    secrets = MemorySecrets()
+    authentik_api.fail_next(
+        PROVIDERS,
+        400,
+        body={"redirect_uris": ["Enter a valid URL."], "code": "invalid"},
+        method="POST",
+    )
+
+    with pytest.raises(StepFailed) as failed:
+        make_step(secrets).apply()
+
+    message = str(failed.value)
+    assert message == (
+        "Authentik refused to create provider wp-acme (400): redirect_uris: Enter a valid URL."
+    )
+    assert authentik_api.token not in message
+
+
+def test_a_client_id_taken_by_another_provider_is_a_permanent_failure(authentik_api):
+    first = MemorySecrets()
+    make_step(first, slug="first").apply()
+    # A tenant whose Secret somehow holds the first tenant's client id: Authentik refuses.
+    copied = MemorySecrets({OIDC_CLIENT_ID: first.get(OIDC_CLIENT_ID)})
+
+    with pytest.raises(StepFailed, match="client_id: .*already exists") as failed:
+        make_step(copied, slug="second").apply()
+    assert copied.get(OIDC_CLIENT_SECRET) not in str(failed.value)
+
+
+def test_forbidden_and_a_bad_token_fail_the_step_in_words(authentik_api, settings):
+    authentik_api.fail_next(
+        PROVIDERS,
+        403,
+        body={"detail": "You do not have permission to perform this action."},
+        method="POST",
+    )
+    with pytest.raises(StepFailed, match="403 Forbidden.*do not have permission"):
+        make_step().apply()
+
+    settings.PORTAL_AUTHENTIK_TOKEN = "not-the-right-token"
+    with pytest.raises(StepFailed, match="rejected the API token") as failed:
+        make_step().check()
+    assert "not-the-right-token" not in str(failed.value)
+
+
+def test_an_unknown_flow_fails_the_step_naming_the_setting(authentik_api, settings):
+    settings.PORTAL_AUTHENTIK_AUTHORIZATION_FLOW = "no-such-flow"
+
+    with pytest.raises(
+        StepFailed, match="no flow with the slug 'no-such-flow'.*AUTHORIZATION_FLOW"
+    ):
+        make_step().apply()
+    assert authentik_api.writes() == []
+
+
+def test_a_real_authentik_needs_a_real_secret_store(authentik_api):
+    with pytest.raises(StepFailed, match="The Authentik client can't be created for real"):
+        make_step(PlanSecrets()).apply()
+    assert authentik_api.writes() == []
+
+
+def test_the_access_group_limits_the_application(authentik_api, settings):
+    settings.PORTAL_AUTHENTIK_ACCESS_GROUP = "wp-{slug}-users"
+    group = authentik_api.add_group("wp-acme-users")
+    secrets = MemorySecrets()
+
+    outcome = make_step(secrets).apply()
+
+    assert "limited application wp-acme to the group wp-acme-users" in outcome.message
+    (binding,) = authentik_api.bindings.values()
+    assert binding["group"] == group["pk"]
+    assert binding["target"] == authentik_api.applications["wp-acme"]["pbm_uuid"]
+    assert make_step(secrets).check() == []
+
+    authentik_api.bindings.clear()
+    assert make_step(secrets).check() == [
+        "application wp-acme is not limited to the group wp-acme-users"
+    ]
+
+
+def test_plan_mode_renders_the_calls_without_any_secret(settings):
+    settings.PORTAL_AUTHENTIK_URL = ""
+    # Even when the tenant's Secret holds real credentials, the plan file never shows them.
+    secrets = MemorySecrets(
+        {OIDC_CLIENT_ID: "real-client-id-1234", OIDC_CLIENT_SECRET: "s3cr3t-value"}
+    )
+    step = make_step(secrets)
+
+    outcome = step.apply()
+
+    assert outcome.status == Outcome.PLANNED
+    text = step.plan_file.read_text()
+    assert "real-client-id-1234" not in text and "s3cr3t-value" not in text
+    plan = json.loads(text)
+    create = next(c for c in plan["calls"] if c["method"] == "POST" and c["path"] == PROVIDERS)
+    assert create["body"]["client_secret"] == PLACEHOLDER
+    assert create["body"]["client_id"] == PLACEHOLDER
+    assert create["body"]["redirect_uris"] == [{"matching_mode": "strict", "url": REDIRECT}]
+    app = next(c for c in plan["calls"] if c["method"] == "POST" and c["path"] == APPLICATIONS)
+    assert app["body"]["meta_launch_url"] == "https://wordpress-acme.local/"
+    assert make_step(secrets).check() == []
