@@ -1,0 +1,105 @@
+"""Every URL of the portal x every role: the status each gets. A new URL must be added here."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.factories import TenantFactory
+
+ROLES = ("anonymous", "requester", "other_requester", "approver", "auditor")
+# Our own URL modules: every named pattern they define must be in the table below.
+OUR_URLCONFS = ("portal.", "tenants.", "provisioning.")
+# From others' URL modules, the ones the portal's pages lead to.
+ALSO = {"admin:index", "account_login", "account_logout"}
+
+L = "login"  # a redirect to a sign-in page (the portal's, or the admin's own)
+_ = None  # method not tested on this URL
+
+# name -> (needs the requester's tenant, GET per role, POST per role), roles in ROLES order.
+TABLE = {
+    "home": (False, (302, 302, 302, 302, 302), _),
+    "healthz": (False, (200, 200, 200, 200, 200), _),
+    "readyz": (False, (200, 200, 200, 200, 200), _),
+    "tenants:list": (False, (L, 200, 200, 200, 200), _),
+    # Auditors may look at the form, never send it.
+    "tenants:request": (False, (L, 200, 200, 200, 200), (L, 400, 400, 400, 403)),
+    # Someone else's tenant answers 404, exactly like a tenant that does not exist.
+    "tenants:detail": (True, (L, 200, 404, 200, 200), _),
+    "tenants:progress": (True, (L, 200, 404, 200, 200), _),
+    # The actions redirect back to the tenant, with a message when they can't be done.
+    "tenants:retry": (True, (L, 405, 405, 405, 405), (L, 302, 404, 302, 403)),
+    "tenants:reconcile": (True, (L, 405, 405, 405, 405), (L, 302, 404, 302, 403)),
+    # Without the typed confirmation the delete page comes back with its error.
+    "tenants:delete": (True, (L, 200, 404, 200, 200), (L, 400, 404, 400, 403)),
+    "tenants:approvals": (False, (L, 403, 403, 200, 200), _),
+    "tenants:approval": (True, (L, 403, 403, 200, 200), (L, 403, 403, 302, 403)),
+    "admin:index": (False, (L, L, L, 200, 200), _),
+    "account_login": (False, (200, 302, 302, 302, 302), _),
+    "account_logout": (False, (302, 200, 200, 200, 200), (302, 302, 302, 302, 302)),
+}
+
+
+def _named_patterns(resolver: URLResolver, namespace: str = "", urlconf: str = ""):
+    """(full name, module) of every named pattern: the URL module defining it, or failing
+    that (patterns included as a list, like the admin's) the module of its view."""
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            module = pattern.urlconf_name
+            inner = ":".join(filter(None, (namespace, pattern.namespace)))
+            yield from _named_patterns(pattern, inner, module if isinstance(module, str) else "")
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            full = f"{namespace}:{pattern.name}" if namespace else pattern.name
+            yield full, urlconf or getattr(pattern.callback, "__module__", "")
+
+
+def test_every_url_of_the_portal_is_in_the_table():
+    root = get_resolver()
+    ours = {
+        name
+        for name, module in _named_patterns(root, urlconf=root.urlconf_name)
+        if module.startswith(OUR_URLCONFS)
+    }
+    assert {"home", "healthz", "tenants:detail", "tenants:approval"} <= ours
+    missing = (ours | ALSO) - set(TABLE)
+    assert not missing, f"add these URLs to the role table: {sorted(missing)}"
+    assert not set(TABLE) - (ours | ALSO), "the table names URLs that no longer exist"
+
+
+@pytest.fixture
+def people(requester, other_requester, approver, auditor):
+    return {
+        "requester": requester,
+        "other_requester": other_requester,
+        "approver": approver,
+        "auditor": auditor,
+    }
+
+
+def _cases():
+    for name, (needs_tenant, get, post) in TABLE.items():
+        for method, expected in (("GET", get), ("POST", post)):
+            if expected is None:
+                continue
+            for role, status in zip(ROLES, expected, strict=True):
+                yield pytest.param(
+                    name, needs_tenant, method, role, status, id=f"{name}-{method}-{role}"
+                )
+
+
+@pytest.mark.parametrize(("name", "needs_tenant", "method", "role", "status"), _cases())
+def test_each_role_gets_the_expected_answer(
+    client, people, name, needs_tenant, method, role, status
+):
+    tenant = TenantFactory(owner=people["requester"])
+    url = reverse(name, args=[tenant.pk] if needs_tenant else [])
+    if role != "anonymous":
+        client.force_login(people[role])
+
+    response = client.get(url) if method == "GET" else client.post(url, {})
+
+    if status == L:
+        assert response.status_code == 302, response
+        assert "login" in response["Location"]
+    else:
+        assert response.status_code == status, response
+        if status == 404:
+            assert "not yours to see" in response.content.decode()
