@@ -81,3 +81,23 @@ def authentik_api(settings):
     settings.PORTAL_AUTHENTIK_READ_TIMEOUT = 5.0
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def kube_api(tmp_path):
+    """A fake Kubernetes API on a free loopback port (tests/fakes/kube.py): .url,
+    .kubeconfig_path, .objects, .writes, and fault controls (.fail, .delay, .mark_ready)."""
+    from tests.fakes.kube import FakeKube
+
+    fake = FakeKube().start(kubeconfig_dir=tmp_path)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def kube_cluster(kube_api, settings):
+    """The portal's settings pointed at the fake Kubernetes API (drivers leave plan mode)."""
+    settings.PORTAL_KUBECONFIG = str(kube_api.kubeconfig_path)
+    settings.PORTAL_KUBE_CONTEXT = ""
+    settings.PORTAL_KUBE_TIMEOUT = 2.0
+    return kube_api

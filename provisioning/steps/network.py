@@ -1,16 +1,21 @@
-"""The network step (first cut: plan mode only; the live driver comes with its issue)."""
+"""The network step: the tenant's NetworkPolicies (default deny, then what WordPress needs)."""
 
-import json
+from provisioning.manifests import network_manifests
+from provisioning.steps.base import Outcome
+from provisioning.steps.kube import KubeStep
 
-from provisioning.steps.base import Step
 
-
-class NetworkStep(Step):
-    """Owns the tenant's Network resources."""
+class NetworkStep(KubeStep):
+    """Owns the tenant's NetworkPolicies."""
 
     name = "network"
-    title = "Network"
-    plan_suffix = "json"
+    title = "Network policies"
+    force_kinds = frozenset({"NetworkPolicy"})
 
-    def render(self) -> str:
-        return json.dumps({"step": self.name, "tenant": self.spec.slug}, indent=2) + "\n"
+    def manifests(self) -> list[dict]:
+        return network_manifests(self.spec)
+
+    def live_destroy(self) -> Outcome:
+        # The policies live in the tenant's namespace: the namespace step's deletion (the last
+        # step of a teardown) removes them with it.
+        return Outcome.done("removed with the namespace")

@@ -1,16 +1,109 @@
-"""The wordpress step (first cut: plan mode only; the live driver comes with its issue)."""
+"""The wordpress step: the site's credentials, workload, Service, volume, Ingress, install Job."""
 
-import json
+from provisioning import secrets as keys
+from provisioning.errors import StepFailed
+from provisioning.manifests import wordpress_manifests
+from provisioning.manifests.common import COMPONENT_INSTALL, selector
+from provisioning.manifests.wordpress import NAME
+from provisioning.steps.base import Outcome
+from provisioning.steps.kube import KubeStep
 
-from provisioning.steps.base import Step
+_GENERATED = {
+    **dict.fromkeys(keys.WP_SALT_KEYS, keys.random_salt),
+    keys.WP_ADMIN_PASSWORD: keys.random_password,
+}
 
 
-class WordPressStep(Step):
-    """Owns the tenant's WordPress resources."""
+def _condition(obj: dict, kind: str) -> dict | None:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return condition
+    return None
+
+
+def rollout_waiting(deployment: dict) -> str | None:
+    """Why the Deployment isn't rolled out yet, or None when it is."""
+    status = deployment.get("status") or {}
+    if status.get("observedGeneration", 0) < deployment["metadata"].get("generation", 1):
+        return "the Deployment's new configuration is not picked up yet"
+    for condition in status.get("conditions") or []:
+        if condition.get("reason") == "ProgressDeadlineExceeded":
+            raise StepFailed(f"WordPress didn't roll out: {condition.get('message', '')}")
+    want = deployment["spec"].get("replicas", 1)
+    updated, available = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
+    if updated < want:
+        return f"{updated} of {want} WordPress pods updated"
+    if status.get("replicas", 0) > updated:
+        return "old WordPress pods are still stopping"
+    if available < want:
+        return f"{available} of {want} WordPress pods ready"
+    return None
+
+
+class WordPressStep(KubeStep):
+    """Owns WordPress: its generated keys and admin password (in the tenant's Secret), the
+    Deployment, Service, content PersistentVolumeClaim, Ingress and the install Job."""
 
     name = "wordpress"
     title = "WordPress"
-    plan_suffix = "json"
 
-    def render(self) -> str:
-        return json.dumps({"step": self.name, "tenant": self.spec.slug}, indent=2) + "\n"
+    def manifests(self) -> list[dict]:
+        return wordpress_manifests(self.spec)
+
+    def _job(self) -> dict:
+        return next(m for m in self.manifests() if m["kind"] == "Job")
+
+    def _stale_jobs(self) -> list[str]:
+        current = self._job()["metadata"]["name"]
+        jobs = self.driver.list(
+            "batch/v1", "Job", self.spec.namespace, selector(self.spec, COMPONENT_INSTALL)
+        )
+        return [j["metadata"]["name"] for j in jobs if j["metadata"]["name"] != current]
+
+    def live_check(self) -> list[str]:
+        missing = [
+            f"credential {key} not generated yet" for key in _GENERATED if not self._has(key)
+        ]
+        stale = [f"old install Job {name} still there" for name in self._stale_jobs()]
+        return missing + super().live_check() + stale
+
+    def _has(self, key: str) -> bool:
+        return self.ctx.secrets.get(key) is not None
+
+    def live_apply(self) -> Outcome:
+        for key, generate in _GENERATED.items():
+            keys.ensure(self.ctx.secrets, key, generate)  # stored before any pod can need it
+        for name in self._stale_jobs():
+            self.driver.delete("batch/v1", "Job", name, self.spec.namespace, "Background")
+        return super().live_apply()
+
+    def pending(self, changing: bool) -> list[str]:
+        out = []
+        deployment = self.driver.read("apps/v1", "Deployment", NAME, self.spec.namespace)
+        if deployment is not None:
+            reason = rollout_waiting(deployment)
+            if reason:
+                out.append(reason)
+        job_name = self._job()["metadata"]["name"]
+        job = self.driver.read("batch/v1", "Job", job_name, self.spec.namespace)
+        if job is None:
+            return out
+        failed = _condition(job, "Failed")
+        if failed and changing:
+            # Orphan keeps the failed pod (and its log) for whoever looks into it; the Job goes
+            # so that retrying the tenant runs the installation again.
+            self.driver.delete("batch/v1", "Job", job_name, self.spec.namespace, "Orphan")
+            raise StepFailed(
+                f"the WordPress install Job {job_name} failed "
+                f"({failed.get('reason', 'unknown')}): {failed.get('message', '')}"
+            )
+        if failed:
+            out.append(f"the install Job {job_name} failed ({failed.get('reason', 'unknown')})")
+        elif not _condition(job, "Complete"):
+            out.append(f"the install Job {job_name} is still running")
+        return out
+
+    def live_destroy(self) -> Outcome:
+        # Everything here lives in the tenant's namespace: the namespace step's deletion (the
+        # last step of a teardown) removes it.
+        return Outcome.done("removed with the namespace")

@@ -1,0 +1,378 @@
+"""WordPress of one tenant: Deployment, Service, content volume, Ingress and the install Job."""
+
+import hashlib
+import json
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from provisioning import secrets as keys
+from provisioning.manifests.common import (
+    COMPONENT_INSTALL,
+    COMPONENT_WEB,
+    cpu,
+    labels,
+    memory,
+    meta,
+    selector,
+    storage,
+)
+from provisioning.manifests.namespace import SERVICE_ACCOUNT
+from provisioning.spec import TenantSpec
+
+NAME = "wordpress"
+CONTENT_CLAIM = "wordpress-content"
+TLS_SECRET = "wordpress-tls"
+INSTALL_PREFIX = "wordpress-install-"
+OIDC_PLUGIN = "daggerhart-openid-connect-generic"
+S3_PLUGIN = "amazon-s3-and-cloudfront"
+WWW_DATA = 33  # the user (and group) the official images own their files as
+
+# Read by wp-config.php (the official image evals WORDPRESS_CONFIG_EXTRA): plugin settings come
+# from the environment, so the credentials stay in the Secret and out of every manifest.
+CONFIG_EXTRA = """\
+define('OIDC_CLIENT_ID', getenv('OIDC_CLIENT_ID') ?: '');
+define('OIDC_CLIENT_SECRET', getenv('OIDC_CLIENT_SECRET') ?: '');
+define('OIDC_ENDPOINT_LOGIN_URL', getenv('OIDC_BASE_URL') . '/application/o/authorize/');
+define('OIDC_ENDPOINT_TOKEN_URL', getenv('OIDC_BASE_URL') . '/application/o/token/');
+define('OIDC_ENDPOINT_USERINFO_URL', getenv('OIDC_BASE_URL') . '/application/o/userinfo/');
+define('OIDC_ENDPOINT_LOGOUT_URL', getenv('OIDC_ISSUER') . 'end-session/');
+define('OIDC_CLIENT_SCOPE', 'openid email profile');
+define('OIDC_LOGIN_TYPE', 'button');
+define('OIDC_LINK_EXISTING_USERS', true);
+define('OIDC_CREATE_IF_DOES_NOT_EXIST', true);
+define('AS3CF_SETTINGS', serialize([
+    'provider' => 'aws',
+    'access-key-id' => getenv('S3_ACCESS_KEY_ID') ?: '',
+    'secret-access-key' => getenv('S3_SECRET_ACCESS_KEY') ?: '',
+    'bucket' => getenv('S3_BUCKET'),
+    'region' => getenv('S3_REGION'),
+    'enable-object-prefix' => true,
+    'object-prefix' => getenv('S3_PREFIX'),
+    'copy-to-s3' => true,
+    'serve-from-s3' => true,
+    'remove-local-file' => true,
+]));
+if (!empty($_SERVER['HTTP_X_FORWARDED_PROTO']) && $_SERVER['HTTP_X_FORWARDED_PROTO'] === 'https') {
+    $_SERVER['HTTPS'] = 'on';
+}
+"""
+
+# The install Job's script: every command is a no-op on an installed, configured site.
+INSTALL_SCRIPT = """\
+set -eu
+cd /var/www/html
+wp core is-installed || wp core install --url="$WP_URL" --title="$WP_TITLE" \\
+  --admin_user="$WP_ADMIN_USER" --admin_password="$WORDPRESS_ADMIN_PASSWORD" \\
+  --admin_email="$WP_ADMIN_EMAIL" --skip-email
+for plugin in "$OIDC_PLUGIN" "$S3_PLUGIN"; do
+  wp plugin is-installed "$plugin" || wp plugin install "$plugin"
+  wp plugin is-active "$plugin" || wp plugin activate "$plugin"
+done
+mkdir -p wp-content/mu-plugins
+cat > wp-content/mu-plugins/portal-s3-endpoint.php <<'PHP'
+<?php
+// Written by the tenant portal: WP Offload Media talks to the platform's S3 endpoint.
+add_filter('as3cf_aws_s3_client_args', function ($args) {
+    if (getenv('S3_ENDPOINT_URL')) {
+        $args['endpoint'] = getenv('S3_ENDPOINT_URL');
+        $args['use_path_style_endpoint'] = true;
+    }
+    return $args;
+});
+PHP
+"""
+
+
+def image(spec: TenantSpec) -> str:
+    return settings.PORTAL_WORDPRESS_IMAGE.format(version=spec.wordpress_version)
+
+
+def db_host() -> str:
+    if settings.PORTAL_WORDPRESS_DB_HOST:
+        return settings.PORTAL_WORDPRESS_DB_HOST
+    if settings.PORTAL_MARIADB_URL:
+        parts = urlsplit(settings.PORTAL_MARIADB_URL)
+        return f"{parts.hostname}:{parts.port or 3306}"
+    return "mariadb:3306"
+
+
+def site_url(spec: TenantSpec) -> str:
+    return f"{'https' if settings.PORTAL_CERT_ISSUER else 'http'}://{spec.host}"
+
+
+def _secret_env(key: str, optional: bool = False) -> dict:
+    ref = {"name": keys.SECRET_NAME, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"name": key, "valueFrom": {"secretKeyRef": ref}}
+
+
+def environment(spec: TenantSpec) -> list[dict]:
+    base = settings.PORTAL_AUTHENTIK_URL or "https://authentik.local"
+    plain = {
+        "WORDPRESS_DB_HOST": db_host(),
+        "WORDPRESS_DB_NAME": spec.db_name,
+        "WORDPRESS_DB_USER": spec.db_user,
+        "OIDC_BASE_URL": base,
+        "OIDC_ISSUER": f"{base}/application/o/{spec.sso_slug}/",
+        "S3_BUCKET": spec.s3_bucket,
+        "S3_PREFIX": spec.s3_prefix,
+        "S3_REGION": settings.PORTAL_S3_REGION,
+        "S3_ENDPOINT_URL": settings.PORTAL_S3_ENDPOINT_URL,
+        "WORDPRESS_CONFIG_EXTRA": CONFIG_EXTRA,
+    }
+    env = [{"name": name, "value": value} for name, value in plain.items()]
+    env.append(_secret_env(keys.DB_PASSWORD))
+    env += [_secret_env(key) for key in keys.WP_SALT_KEYS]
+    # Written by the sso and storage steps, which may run in plan mode: WordPress still starts.
+    env += [
+        _secret_env(key, optional=True)
+        for key in (
+            keys.OIDC_CLIENT_ID,
+            keys.OIDC_CLIENT_SECRET,
+            keys.S3_ACCESS_KEY_ID,
+            keys.S3_SECRET_ACCESS_KEY,
+        )
+    ]
+    return env
+
+
+def resources(spec: TenantSpec) -> dict:
+    plan = spec.plan
+    return {
+        "requests": {
+            "cpu": cpu(plan.cpu_request_millicores),
+            "memory": memory(plan.memory_request_mib),
+        },
+        "limits": {"cpu": cpu(plan.cpu_limit_millicores), "memory": memory(plan.memory_limit_mib)},
+    }
+
+
+def pod_security() -> dict:
+    # The official Apache image runs as root only to bind port 80; as www-data it binds 80 when
+    # the pod allows unprivileged ports from 0 — the sysctl the image's documentation gives for
+    # running as an arbitrary user, and one Pod Security "baseline" and "restricted" permit.
+    # That keeps the stock image (no rebuilt variant, no Apache config to patch) non-root.
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": WWW_DATA,
+        "runAsGroup": WWW_DATA,
+        "fsGroup": WWW_DATA,
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+    }
+
+
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def _same_node_as_web(spec: TenantSpec) -> dict | None:
+    # A ReadWriteOnce volume mounts on one node only: every pod that mounts it goes there.
+    if settings.PORTAL_STORAGE_ACCESS_MODE != "ReadWriteOnce":
+        return None
+    return {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": selector(spec, COMPONENT_WEB)},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
+
+
+def _content_volume() -> dict:
+    return {"name": "content", "persistentVolumeClaim": {"claimName": CONTENT_CLAIM}}
+
+
+def deployment(spec: TenantSpec) -> dict:
+    pod = {
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(),
+        "containers": [
+            {
+                "name": "wordpress",
+                "image": image(spec),
+                "ports": [{"name": "http", "containerPort": 80}],
+                "env": environment(spec),
+                "resources": resources(spec),
+                "securityContext": CONTAINER_SECURITY,
+                # Core comes from the image (an upgrade is a new image); only wp-content persists.
+                "volumeMounts": [{"name": "content", "mountPath": "/var/www/html/wp-content"}],
+                "readinessProbe": {
+                    "httpGet": {"path": "/wp-login.php", "port": "http"},
+                    "periodSeconds": 10,
+                    "timeoutSeconds": 5,
+                    "failureThreshold": 3,
+                },
+                # Liveness asks Apache only: a database outage must not restart every pod.
+                "livenessProbe": {
+                    "tcpSocket": {"port": "http"},
+                    "initialDelaySeconds": 30,
+                    "periodSeconds": 20,
+                    "failureThreshold": 3,
+                },
+            }
+        ],
+        "volumes": [_content_volume()],
+    }
+    affinity = _same_node_as_web(spec)
+    if affinity:
+        pod["affinity"] = affinity
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(spec, NAME, COMPONENT_WEB),
+        "spec": {
+            "replicas": spec.plan.replicas,
+            "selector": {"matchLabels": selector(spec, COMPONENT_WEB)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "progressDeadlineSeconds": 600,
+            "template": {"metadata": {"labels": labels(spec, COMPONENT_WEB)}, "spec": pod},
+        },
+    }
+
+
+def service(spec: TenantSpec) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(spec, NAME, COMPONENT_WEB),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(spec, COMPONENT_WEB),
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def content_claim(spec: TenantSpec) -> dict:
+    claim = {
+        "accessModes": [settings.PORTAL_STORAGE_ACCESS_MODE],
+        "resources": {"requests": {"storage": storage(spec.plan.storage_gib)}},
+    }
+    if settings.PORTAL_STORAGE_CLASS:
+        claim["storageClassName"] = settings.PORTAL_STORAGE_CLASS
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta(spec, CONTENT_CLAIM, COMPONENT_WEB),
+        "spec": claim,
+    }
+
+
+def ingress(spec: TenantSpec) -> dict:
+    annotations = {
+        "nginx.ingress.kubernetes.io/limit-rps": str(settings.PORTAL_INGRESS_LIMIT_RPS),
+        "nginx.ingress.kubernetes.io/limit-connections": str(
+            settings.PORTAL_INGRESS_LIMIT_CONNECTIONS
+        ),
+        "nginx.ingress.kubernetes.io/proxy-body-size": settings.PORTAL_INGRESS_BODY_SIZE,
+    }
+    rule = {
+        "host": spec.host,
+        "http": {
+            "paths": [
+                {
+                    "path": "/",
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": NAME, "port": {"name": "http"}}},
+                }
+            ]
+        },
+    }
+    ingress_spec = {"ingressClassName": settings.PORTAL_INGRESS_CLASS, "rules": [rule]}
+    if settings.PORTAL_CERT_ISSUER:
+        annotations["cert-manager.io/cluster-issuer"] = settings.PORTAL_CERT_ISSUER
+        annotations["nginx.ingress.kubernetes.io/ssl-redirect"] = "true"
+        ingress_spec["tls"] = [{"hosts": [spec.host], "secretName": TLS_SECRET}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": meta(spec, NAME, COMPONENT_WEB, annotations),
+        "spec": ingress_spec,
+    }
+
+
+def install_job(spec: TenantSpec) -> dict:
+    """The one-off Job that installs and configures WordPress.
+
+    A Job's template can't change, so its name carries a hash of the template: a change (new
+    version, title, settings) makes a new Job, and the old one is deleted by the step.
+    """
+    env = [
+        *environment(spec),
+        {"name": "WP_URL", "value": site_url(spec)},
+        {"name": "WP_TITLE", "value": spec.display_name},
+        {"name": "WP_ADMIN_USER", "value": "admin"},
+        {"name": "WP_ADMIN_EMAIL", "value": spec.admin_email},
+        {"name": "OIDC_PLUGIN", "value": OIDC_PLUGIN},
+        {"name": "S3_PLUGIN", "value": S3_PLUGIN},
+        _secret_env(keys.WP_ADMIN_PASSWORD),
+    ]
+    core_mount = {"name": "core", "mountPath": "/var/www/html"}
+    content_mount = {"name": "content", "mountPath": "/var/www/html/wp-content"}
+    pod = {
+        "restartPolicy": "Never",
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "securityContext": {k: v for k, v in pod_security().items() if k != "sysctls"},
+        # wp-cli needs the same core and wp-config.php as the site: copied from its image.
+        "initContainers": [
+            {
+                "name": "core",
+                "image": image(spec),
+                "command": [
+                    "sh",
+                    "-c",
+                    "cp -a /usr/src/wordpress/. /var/www/html/ && "
+                    "cp /usr/src/wordpress/wp-config-docker.php /var/www/html/wp-config.php",
+                ],
+                "resources": resources(spec),
+                "securityContext": CONTAINER_SECURITY,
+                "volumeMounts": [core_mount],
+            }
+        ],
+        "containers": [
+            {
+                "name": "install",
+                "image": settings.PORTAL_WPCLI_IMAGE,
+                "command": ["sh", "-c", INSTALL_SCRIPT],
+                "env": env,
+                "resources": resources(spec),
+                "securityContext": CONTAINER_SECURITY,
+                "volumeMounts": [core_mount, content_mount],
+            }
+        ],
+        "volumes": [{"name": "core", "emptyDir": {}}, _content_volume()],
+    }
+    affinity = _same_node_as_web(spec)
+    if affinity:
+        pod["affinity"] = affinity
+    template = {"metadata": {"labels": labels(spec, COMPONENT_INSTALL)}, "spec": pod}
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta(spec, INSTALL_PREFIX + digest, COMPONENT_INSTALL),
+        "spec": {"backoffLimit": 4, "activeDeadlineSeconds": 1200, "template": template},
+    }
+
+
+def wordpress_manifests(spec: TenantSpec) -> list[dict]:
+    return [
+        content_claim(spec),
+        deployment(spec),
+        service(spec),
+        ingress(spec),
+        install_job(spec),
+    ]

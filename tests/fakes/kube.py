@@ -1,0 +1,792 @@
+"""A stateful stand-in for the Kubernetes API over real HTTP on loopback, for the official client.
+
+It keeps objects in memory and answers the calls the portal makes the way an API server does:
+GET / LIST (label selectors) / POST / PUT (resourceVersion conflicts) / PATCH (server-side apply
+with field managers, conflicts, force and pruning; JSON merge patch; strategic merge patch for
+maps) / DELETE (namespaces can stay Terminating for a number of GETs). It assigns uid,
+resourceVersion, generation and creationTimestamp, turns a Secret's stringData into base64 data,
+and rejects what a real server rejects for those calls: unknown or ill-typed fields (strict schema
+of the pinned Kubernetes version), bad names and labels, a missing or terminating namespace, an
+apply without fieldManager, mismatched name/kind/namespace, changes to immutable fields (a Job's
+template, a Deployment's selector, a PVC's spec other than a larger size) and invalid base64.
+
+Tests steer it in-process: `fail()` makes the next N matching requests answer a status before
+anything is stored, `delay()` holds them (for client timeouts), `mark_ready()` plays the
+controllers (Deployments rolled out, Jobs complete), `fail_job()` and `edit()` (a hand edit by
+another field manager). `writes` records every write and whether it changed anything.
+"""
+
+import base64
+import binascii
+import copy
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import kubernetes_validate
+import yaml
+
+from provisioning.schema import KUBERNETES_VERSION
+
+# (group/version as in the URL, plural) -> (kind, namespaced)
+RESOURCES = {
+    ("api/v1", "namespaces"): ("Namespace", False),
+    ("api/v1", "resourcequotas"): ("ResourceQuota", True),
+    ("api/v1", "limitranges"): ("LimitRange", True),
+    ("api/v1", "serviceaccounts"): ("ServiceAccount", True),
+    ("api/v1", "secrets"): ("Secret", True),
+    ("api/v1", "services"): ("Service", True),
+    ("api/v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True),
+    ("api/v1", "configmaps"): ("ConfigMap", True),
+    ("apis/apps/v1", "deployments"): ("Deployment", True),
+    ("apis/batch/v1", "jobs"): ("Job", True),
+    ("apis/networking.k8s.io/v1", "ingresses"): ("Ingress", True),
+    ("apis/networking.k8s.io/v1", "networkpolicies"): ("NetworkPolicy", True),
+}
+_PATH = re.compile(r"^/(api/v1|apis/[^/]+/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_IDENTITY = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str):
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: str
+    remaining: int
+    status: int = 0
+    message: str = ""
+    seconds: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.remaining > 0 and method == self.method and re.search(self.pattern, path)
+
+
+@dataclass
+class Write:
+    method: str
+    path: str
+    changed: bool
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _leaves(value, prefix: tuple = ()) -> dict[tuple, object]:
+    """Leaf paths of a configuration: maps are walked, lists and scalars are atomic."""
+    if isinstance(value, dict) and value:
+        out = {}
+        for key, sub in value.items():
+            out.update(_leaves(sub, (*prefix, key)))
+        return out
+    return {prefix: value}
+
+
+def _get(obj, path: tuple):
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return None
+        obj = obj[key]
+    return obj
+
+
+def _remove(obj: dict, path: tuple) -> None:
+    parents = [obj]
+    for key in path[:-1]:
+        obj = obj.get(key)
+        if not isinstance(obj, dict):
+            return
+        parents.append(obj)
+    obj.pop(path[-1], None)
+    for depth in range(len(path) - 1, 0, -1):  # drop maps the removal left empty
+        if parents[depth] == {}:
+            parents[depth - 1].pop(path[depth - 1], None)
+
+
+def _merge(base: dict, patch: dict) -> dict:
+    """RFC 7386 JSON merge patch (null removes); also how apply merges a configuration."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _selector_matches(selector: str, labels: dict) -> bool:
+    for term in re.findall(r"[^,(]+(?:\([^)]*\))?", selector or ""):
+        term = term.strip()
+        if not term:
+            continue
+        if m := re.fullmatch(r"([^!=\s]+)\s+(in|notin)\s+\(([^)]*)\)", term):
+            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
+            if (labels.get(key) in values) != (op == "in"):
+                return False
+        elif m := re.fullmatch(r"([^!=\s]+)\s*(==|=|!=)\s*(\S*)", term):
+            key, op, value = m.groups()
+            if (labels.get(key) == value) != (op != "!="):
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+class FakeKube:
+    """The fake API server; start() it, point a kubeconfig at `url`, stop() when done."""
+
+    def __init__(self, terminating_gets: int = 0):
+        self.objects: dict[tuple, dict] = {}
+        self.managers: dict[tuple, dict[str, dict[tuple, str]]] = {}  # key -> manager -> paths
+        self.writes: list[Write] = []
+        self.requests: list[tuple[str, str]] = []
+        self.faults: list[Fault] = []
+        self.terminating_gets = terminating_gets  # GETs a deleted namespace stays Terminating
+        self._terminating: dict[str, int] = {}
+        self._rv = 100
+        self.lock = threading.RLock()
+        self.kubeconfig_path: Path | None = None
+        for name in ("default", "kube-system"):
+            self._store(("api/v1", "namespaces", "", name), self._new_namespace(name))
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def start(self, kubeconfig_dir: Path | None = None) -> "FakeKube":
+        fake = self
+
+        class Handler(_Handler):
+            server_fake = fake
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        if kubeconfig_dir is not None:
+            self.kubeconfig_path = Path(kubeconfig_dir) / "kubeconfig"
+            self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig()))
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def kubeconfig(self) -> dict:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "users": [{"name": "portal", "user": {"token": "fake-token"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "portal"}}],
+            "current-context": "fake",
+        }
+
+    # --- controls for tests ---------------------------------------------------------------------
+
+    def fail(self, method: str, pattern: str, status: int, times: int = 1, message: str = ""):
+        """The next `times` requests whose method and path (regex) match answer `status`."""
+        with self.lock:
+            self.faults.append(Fault(method.upper(), pattern, times, status, message))
+
+    def delay(self, method: str, pattern: str, seconds: float, times: int = 1):
+        """The next `times` matching requests are held `seconds` before being served."""
+        with self.lock:
+            self.faults.append(Fault(method.upper(), pattern, times, seconds=seconds))
+
+    def get(self, kind: str, name: str, namespace: str = "") -> dict | None:
+        with self.lock:
+            for key, obj in self.objects.items():
+                if obj["kind"] == kind and key[2] == namespace and key[3] == name:
+                    return copy.deepcopy(obj)
+        return None
+
+    def list(self, kind: str, namespace: str | None = None) -> list[dict]:
+        with self.lock:
+            return [
+                copy.deepcopy(obj)
+                for key, obj in self.objects.items()
+                if obj["kind"] == kind and (namespace is None or key[2] == namespace)
+            ]
+
+    @property
+    def changing_writes(self) -> list[Write]:
+        return [w for w in self.writes if w.changed]
+
+    def mark_ready(self, namespace: str | None = None) -> None:
+        """Play the controllers: Deployments rolled out, Jobs complete, claims bound."""
+        with self.lock:
+            for key, obj in self.objects.items():
+                if namespace is not None and key[2] != namespace:
+                    continue
+                if obj["kind"] == "Deployment":
+                    n = obj["spec"].get("replicas", 1)
+                    obj["status"] = {
+                        "observedGeneration": obj["metadata"]["generation"],
+                        "replicas": n,
+                        "updatedReplicas": n,
+                        "readyReplicas": n,
+                        "availableReplicas": n,
+                        "conditions": [
+                            {"type": "Available", "status": "True", "reason": "MinimumReplicas"}
+                        ],
+                    }
+                elif obj["kind"] == "Job" and not obj.get("status", {}).get("conditions"):
+                    obj["status"] = {
+                        "succeeded": 1,
+                        "startTime": _now(),
+                        "completionTime": _now(),
+                        "conditions": [
+                            {"type": "SuccessCriteriaMet", "status": "True"},
+                            {"type": "Complete", "status": "True"},
+                        ],
+                    }
+
+    def fail_job(self, namespace: str, name: str, reason: str, message: str) -> None:
+        with self.lock:
+            job = self.objects[("apis/batch/v1", "jobs", namespace, name)]
+            job["status"] = {
+                "failed": 1,
+                "conditions": [
+                    {"type": "FailureTarget", "status": "True", "reason": reason},
+                    {"type": "Failed", "status": "True", "reason": reason, "message": message},
+                ],
+            }
+
+    def edit(self, kind: str, name: str, namespace: str, patch: dict, manager: str) -> None:
+        """A hand edit (kubectl edit) of another field manager: an update, as the API sees it."""
+        gv, plural = next(k for k, v in RESOURCES.items() if v[0] == kind)
+        with self.lock:
+            self._patch_merge((gv, plural, namespace, name), patch, manager)
+
+    # --- request handling -----------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers, body: bytes) -> tuple[int, dict]:
+        parts = urlsplit(raw_path)
+        path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        with self.lock:
+            self.requests.append((method, path))
+            fault = next((f for f in self.faults if f.matches(method, path)), None)
+            if fault:
+                fault.remaining -= 1
+        if fault and fault.seconds:
+            time.sleep(fault.seconds)
+        elif fault:
+            reason = HTTPStatus(fault.status).phrase.replace(" ", "")
+            raise ApiError(fault.status, reason, fault.message or f"injected {fault.status}")
+        m = _PATH.match(path)
+        if not m or (m.group(1), m.group(3)) not in RESOURCES:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        gv, namespace, plural, name = m.group(1), m.group(2) or "", m.group(3), m.group(4)
+        kind, namespaced = RESOURCES[(gv, plural)]
+        if namespaced != bool(namespace) and not (namespaced and method == "GET" and not name):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        key = (gv, plural, namespace, name)
+        with self.lock:
+            self._current_path = raw_path
+            if method == "GET":
+                return (200, self._read(key)) if name else (200, self._list(gv, plural, namespace))
+            if method == "DELETE" and name:
+                return self._delete(key)
+            manager = query.get("fieldManager") or "unknown"
+            content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+            if method == "POST" and not name:
+                return self._create(gv, plural, namespace, self._parse(body, content_type), manager)
+            if method == "PUT" and name:
+                return self._replace(key, self._parse(body, content_type), manager)
+            if method == "PATCH" and name:
+                patch = self._parse(body, content_type)
+                if content_type == "application/apply-patch+yaml":
+                    if "fieldManager" not in query:
+                        raise ApiError(
+                            400,
+                            "BadRequest",
+                            "PatchOptions.meta.k8s.io is invalid: fieldManager: Required value: "
+                            "is required for apply patch",
+                        )
+                    return self._apply(key, patch, manager, query.get("force") == "true")
+                if content_type in (
+                    "application/merge-patch+json",
+                    "application/strategic-merge-patch+json",
+                ):
+                    return 200, self._patch_merge(key, patch, manager)
+                raise ApiError(415, "UnsupportedMediaType", f"{content_type} is not supported")
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+
+    def _parse(self, body: bytes, content_type: str) -> dict:
+        try:
+            data = (
+                yaml.safe_load(body) if content_type.endswith("yaml") else json.loads(body or b"")
+            )
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ApiError(400, "BadRequest", f"error decoding request body: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ApiError(400, "BadRequest", "the request body is not an object")
+        return data
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def _not_found(self, key: tuple) -> ApiError:
+        gv, plural, _, name = key
+        group = gv.split("/")[1] if gv.startswith("apis/") else ""
+        resource = f"{plural}.{group}" if group else plural
+        return ApiError(404, "NotFound", f'{resource} "{name}" not found')
+
+    def _read(self, key: tuple) -> dict:
+        obj = self.objects.get(key)
+        if obj is None:
+            raise self._not_found(key)
+        if obj["kind"] == "Namespace" and key[3] in self._terminating:
+            if self._terminating[key[3]] <= 0:
+                self._finalize_namespace(key[3])
+                raise self._not_found(key)
+            self._terminating[key[3]] -= 1
+        return copy.deepcopy(obj)
+
+    def _list(self, gv: str, plural: str, namespace: str) -> dict:
+        kind, _ = RESOURCES[(gv, plural)]
+        selector = parse_qs(urlsplit(self._current_path).query).get("labelSelector", [""])[-1]
+        items = [
+            copy.deepcopy(obj)
+            for key, obj in sorted(self.objects.items())
+            if key[:2] == (gv, plural)
+            and (not namespace or key[2] == namespace)
+            and _selector_matches(selector, obj["metadata"].get("labels") or {})
+        ]
+        api_version = gv.removeprefix("api/").removeprefix("apis/")
+        return {
+            "apiVersion": api_version,
+            "kind": f"{kind}List",
+            "metadata": {"resourceVersion": str(self._rv)},
+            "items": items,
+        }
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def _create(self, gv, plural, namespace, obj, manager) -> tuple[int, dict]:
+        name = (obj.get("metadata") or {}).get("name")
+        if not name:
+            raise ApiError(422, "Invalid", "metadata.name: Required value: name is required")
+        key = (gv, plural, namespace, name)
+        if key in self.objects:
+            raise ApiError(409, "AlreadyExists", f"{self._not_found(key).message[:-10]} exists")
+        obj = self._admit(key, None, obj)
+        self.managers[key] = {manager: dict.fromkeys(self._owned_paths(obj), "Update")}
+        self._store(key, obj, method="POST")
+        return 201, copy.deepcopy(obj)
+
+    def _replace(self, key, obj, manager) -> tuple[int, dict]:
+        old = self.objects.get(key)
+        if old is None:
+            raise self._not_found(key)
+        sent_rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {key[1]} "{key[3]}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+            )
+        obj.setdefault("status", old.get("status"))
+        new = self._admit(key, old, obj)
+        self._take_changed(key, old, new, manager)
+        return 200, self._store(key, new, method="PUT", old=old)
+
+    def _patch_merge(self, key, patch, manager) -> dict:
+        old = self.objects.get(key)
+        if old is None:
+            raise self._not_found(key)
+        if old["kind"] == "Secret":
+            patch = self._string_data(patch)
+        new = self._admit(key, old, _merge(old, patch))
+        self._take_changed(key, old, new, manager)
+        return self._store(key, new, method="PATCH", old=old)
+
+    def _apply(self, key, config, manager, force) -> tuple[int, dict]:
+        gv, plural, namespace, name = key
+        kind, _ = RESOURCES[(gv, plural)]
+        api_version = gv.removeprefix("api/").removeprefix("apis/")
+        if config.get("apiVersion") != api_version or config.get("kind") != kind:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({config.get('apiVersion')}) or kind "
+                f"({config.get('kind')}) does not match the expected {api_version} {kind}",
+            )
+        meta = config.get("metadata") or {}
+        if meta.get("name") != name:
+            raise ApiError(
+                400, "BadRequest", "the name of the object does not match the name on the URL"
+            )
+        if kind == "Secret":
+            config = self._string_data(config)
+        old = self.objects.get(key)
+        live = copy.deepcopy(old) if old else {}
+        owners = self.managers.get(key, {})
+        applied = {
+            p: v
+            for p, v in _leaves(config).items()
+            if ".".join(map(str, p)) not in _IDENTITY and p[:1] != ("status",)
+        }
+        conflicts = [
+            (other, path)
+            for other, paths in owners.items()
+            if other != manager
+            for path in applied
+            if path in paths and _get(live, path) != applied[path]
+        ]
+        if conflicts and not force:
+            detail = "; ".join(
+                f'conflict with "{o}": .{".".join(map(str, p))}' for o, p in conflicts
+            )
+            raise ApiError(
+                409, "Conflict", f"Apply failed with {len(conflicts)} conflict(s): {detail}"
+            )
+        for other, path in conflicts:
+            owners[other].pop(path, None)
+        mine = owners.get(manager, {})
+        for path in set(mine) - set(applied):  # fields this manager stopped setting
+            if not any(path in paths for o, paths in owners.items() if o != manager):
+                _remove(live, path)
+        new = _merge(live, config)
+        new = self._admit(key, old, new)
+        new_owners = copy.deepcopy(owners)
+        new_owners[manager] = dict.fromkeys(applied, "Apply")
+        changed_owners = new_owners != owners
+        self.managers[key] = new_owners
+        if old is None:
+            self._store(key, new, method="PATCH")
+            return 201, copy.deepcopy(new)
+        return 200, self._store(key, new, method="PATCH", old=old, force_change=changed_owners)
+
+    def _delete(self, key) -> tuple[int, dict]:
+        obj = self.objects.get(key)
+        if obj is None:
+            raise self._not_found(key)
+        if obj["kind"] == "Namespace":
+            name = key[3]
+            if name not in self._terminating:
+                obj["metadata"]["deletionTimestamp"] = _now()
+                obj["status"] = {"phase": "Terminating"}
+                self._bump(obj)
+                self._terminating[name] = self.terminating_gets
+                self.writes.append(Write("DELETE", self._current_path, True))
+            return 200, copy.deepcopy(obj)
+        del self.objects[key]
+        self.managers.pop(key, None)
+        self.writes.append(Write("DELETE", self._current_path, True))
+        return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {}}
+
+    def _finalize_namespace(self, name: str) -> None:
+        for key in [
+            k for k in self.objects if k[2] == name or k == ("api/v1", "namespaces", "", name)
+        ]:
+            del self.objects[key]
+            self.managers.pop(key, None)
+        self._terminating.pop(name, None)
+
+    # --- what the API server does with every write ----------------------------------------------
+
+    def _owned_paths(self, obj: dict) -> list[tuple]:
+        return [
+            p
+            for p in _leaves(obj)
+            if p[:1] != ("status",)
+            and ".".join(map(str, p)) not in _IDENTITY
+            and p[:2]
+            not in {
+                ("metadata", "uid"),
+                ("metadata", "resourceVersion"),
+                ("metadata", "generation"),
+                ("metadata", "creationTimestamp"),
+            }
+        ]
+
+    def _take_changed(self, key, old, new, manager) -> None:
+        owners = self.managers.setdefault(key, {})
+        old_leaves, new_leaves = _leaves(old), _leaves(new)
+        changed = [p for p in self._owned_paths(new) if old_leaves.get(p) != new_leaves.get(p)]
+        gone = [p for p in old_leaves if p not in new_leaves]
+        for paths in owners.values():
+            for p in changed + gone:
+                paths.pop(p, None)
+        owners.setdefault(manager, {}).update(dict.fromkeys(changed, "Update"))
+
+    def _string_data(self, obj: dict) -> dict:
+        obj = copy.deepcopy(obj)
+        for k, v in (obj.pop("stringData", None) or {}).items():
+            obj.setdefault("data", {})[k] = base64.b64encode(str(v).encode()).decode()
+        return obj
+
+    def _admit(self, key, old: dict | None, obj: dict) -> dict:
+        """Defaulting, validation and immutability, as the API server's write path does."""
+        gv, plural, namespace, name = key
+        kind, namespaced = RESOURCES[(gv, plural)]
+        obj = copy.deepcopy(obj)
+        obj["apiVersion"] = gv.removeprefix("api/").removeprefix("apis/")
+        obj["kind"] = kind
+        meta = obj.setdefault("metadata", {})
+        if meta.get("name") != name:
+            raise ApiError(400, "BadRequest", "the name of the object does not match the URL")
+        if namespaced:
+            if meta.setdefault("namespace", namespace) != namespace:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request",
+                )
+            ns = self.objects.get(("api/v1", "namespaces", "", namespace))
+            if ns is None:
+                raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found')
+            if old is None and namespace in self._terminating:
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    f'{plural} "{name}" is forbidden: unable to create new content in '
+                    f"namespace {namespace} because it is being terminated",
+                )
+        label_name = kind in ("Namespace", "Service")
+        pattern, limit = (_LABEL, 63) if label_name else (_SUBDOMAIN, 253)
+        if len(name) > limit or not pattern.match(name):
+            raise ApiError(
+                422, "Invalid", f'{kind} "{name}" is invalid: metadata.name: Invalid value'
+            )
+        for field in ("labels", "annotations"):
+            for k, v in (meta.get(field) or {}).items():
+                prefix, _, part = k.rpartition("/")
+                if (prefix and not _SUBDOMAIN.match(prefix)) or not _NAME_PART.match(part):
+                    raise ApiError(
+                        422, "Invalid", f'{kind} "{name}" is invalid: metadata.{field}: "{k}"'
+                    )
+                if field == "labels" and (len(v) > 63 or not _LABEL_VALUE.match(v)):
+                    raise ApiError(
+                        422, "Invalid", f'{kind} "{name}" is invalid: metadata.labels: "{v}"'
+                    )
+        if old is not None:
+            for field in ("uid", "creationTimestamp", "generation", "resourceVersion"):
+                meta[field] = old["metadata"][field]
+            if "deletionTimestamp" in old["metadata"]:
+                meta["deletionTimestamp"] = old["metadata"]["deletionTimestamp"]
+        getattr(self, f"_admit_{kind.lower()}", lambda key, old, obj: None)(key, old, obj)
+        meta.pop("managedFields", None)
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            where = ".".join(map(str, exc.absolute_path))
+            code, reason = (
+                (400, "BadRequest") if exc.validator == "additionalProperties" else (422, "Invalid")
+            )
+            raise ApiError(
+                code, reason, f'{kind} "{name}" is invalid: {where}: {exc.message}'
+            ) from exc
+        return obj
+
+    def _admit_namespace(self, key, old, obj) -> None:
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = key[3]
+        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+        if old is None:
+            obj["status"] = {"phase": "Active"}
+
+    def _admit_secret(self, key, old, obj) -> None:
+        for k, v in (obj.get("data") or {}).items():
+            if not _SECRET_KEY.match(k):
+                raise ApiError(422, "Invalid", f'Secret "{key[3]}" is invalid: data[{k}]')
+            try:
+                base64.b64decode(v, validate=True)
+            except (binascii.Error, TypeError) as exc:
+                raise ApiError(400, "BadRequest", f"illegal base64 data in data[{k}]") from exc
+        obj.setdefault("type", "Opaque")
+        if old is not None and old.get("type") != obj["type"]:
+            raise ApiError(
+                422, "Invalid", f'Secret "{key[3]}" is invalid: type: field is immutable'
+            )
+
+    def _admit_service(self, key, old, obj) -> None:
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("type", "ClusterIP")
+        ip = (
+            old["spec"]["clusterIP"] if old else f"10.96.{len(self.objects) % 250}.{self._rv % 250}"
+        )
+        if spec.setdefault("clusterIP", ip) != ip:
+            raise ApiError(
+                422, "Invalid", f'Service "{key[3]}" is invalid: spec.clusterIP: field is immutable'
+            )
+        spec["clusterIPs"] = [ip]
+        for port in spec.get("ports", []):
+            port.setdefault("protocol", "TCP")
+            port.setdefault("targetPort", port.get("port"))
+
+    def _admit_deployment(self, key, old, obj) -> None:
+        spec = obj.get("spec") or {}
+        selector = (spec.get("selector") or {}).get("matchLabels") or {}
+        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        if not selector or any(labels.get(k) != v for k, v in selector.items()):
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Deployment.apps "{key[3]}" is invalid: spec.template.metadata.labels: '
+                "Invalid value: `selector` does not match template `labels`",
+            )
+        if old is not None and old["spec"]["selector"] != spec["selector"]:
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Deployment.apps "{key[3]}" is invalid: spec.selector: field is immutable',
+            )
+        spec.setdefault("replicas", 1)
+        self._generation(old, obj)
+        obj.setdefault("status", {})
+
+    def _admit_job(self, key, old, obj) -> None:
+        spec = obj.get("spec") or {}
+        pod = (spec.get("template") or {}).get("spec") or {}
+        if pod.get("restartPolicy") not in ("Never", "OnFailure"):
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Job.batch "{key[3]}" is invalid: spec.template.spec.restartPolicy: '
+                'Required value: valid values: "OnFailure", "Never"',
+            )
+        uid = old["metadata"]["uid"] if old else str(uuid.uuid4())
+        generated = {
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": key[3],
+        }
+        spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+        template_meta = spec["template"].setdefault("metadata", {})
+        template_meta["labels"] = {**(template_meta.get("labels") or {}), **generated}
+        if old is not None and old["spec"]["template"] != spec["template"]:
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Job.batch "{key[3]}" is invalid: spec.template: Invalid value: field is '
+                "immutable",
+            )
+        obj["metadata"]["uid"] = uid
+        self._generation(old, obj)
+
+    def _admit_persistentvolumeclaim(self, key, old, obj) -> None:
+        obj.setdefault("status", {"phase": "Bound"})
+        if old is None:
+            return
+        size = lambda o: _get(o, ("spec", "resources", "requests", "storage"))  # noqa: E731
+        from kubernetes.utils import parse_quantity
+
+        if parse_quantity(size(obj)) < parse_quantity(size(old)):
+            raise ApiError(
+                422,
+                "Invalid",
+                f'PersistentVolumeClaim "{key[3]}" is invalid: spec.resources.requests.storage: '
+                "Forbidden: field can not be less than previous value",
+            )
+        rest = lambda o: {**o["spec"], "resources": {}}  # noqa: E731
+        if rest(obj) != rest(old):
+            raise ApiError(
+                422,
+                "Invalid",
+                f'PersistentVolumeClaim "{key[3]}" is invalid: spec: Forbidden: spec is immutable '
+                "after creation except resources.requests and volumeAttributesClassName",
+            )
+
+    def _generation(self, old, obj) -> None:
+        generation = old["metadata"]["generation"] if old else 1
+        if old is not None and old.get("spec") != obj.get("spec"):
+            generation += 1
+        obj["metadata"]["generation"] = generation
+
+    def _new_namespace(self, name: str) -> dict:
+        return {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }
+
+    def _bump(self, obj: dict) -> None:
+        self._rv += 1
+        obj["metadata"]["resourceVersion"] = str(self._rv)
+
+    def _store(self, key, obj, method=None, old=None, force_change=False) -> dict:
+        meta = obj["metadata"]
+        if old is None:
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta["creationTimestamp"] = _now()
+            meta.setdefault("generation", 1)
+            changed = True
+        else:
+            strip = lambda o: {**o, "metadata": {**o["metadata"], "resourceVersion": ""}}  # noqa: E731
+            changed = strip(old) != strip(obj) or force_change
+        if changed:
+            self._bump(obj)
+            self.objects[key] = obj
+        if method:
+            self.writes.append(Write(method, self._current_path, changed))
+        return copy.deepcopy(self.objects[key])
+
+    _current_path = ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_fake: FakeKube
+
+    def log_message(self, format, *args):  # keep test output quiet
+        return
+
+    def _serve(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        fake = self.server_fake
+        try:
+            code, payload = fake.handle(self.command, self.path, self.headers, body)
+        except ApiError as exc:
+            code = exc.code
+            payload = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": exc.message,
+                "reason": exc.reason,
+                "code": exc.code,
+            }
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if code == 429:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client gave up (a timeout test): nothing to answer
+            pass
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
