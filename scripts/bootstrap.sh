@@ -23,8 +23,9 @@ fi
 extras=""
 [ "${1:-}" = "dev" ] && extras="[dev]"
 stamp=".venv/.installed${extras}"
-# Reinstall only when the dependency list changed: keeps repeated runs fast.
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+fresh() { [ -f "$1" ] && [ ! pyproject.toml -nt "$1" ]; }
+# Reinstall only when the dependency list changed (a dev install covers the plain one too).
+if ! fresh "$stamp" && ! { [ -z "$extras" ] && fresh ".venv/.installed[dev]"; }; then
   echo "Installing the portal${extras:+ with test tools} into .venv ..."
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".${extras}"
