@@ -32,9 +32,11 @@ class TenantRequestForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["wordpress_version"].choices = [
-            (v, v) for v in settings.PORTAL_WORDPRESS_VERSIONS
-        ]
+        versions = settings.PORTAL_WORDPRESS_VERSIONS
+        self.fields["wordpress_version"].choices = [(v, v) for v in versions]
+        self.fields["wordpress_version"].error_messages["invalid_choice"] = (
+            f"Choose one of the offered versions: {', '.join(versions)}."
+        )
         self.fields["plan"].label_from_instance = lambda p: f"{p.title} — {p.summary}"
         self.fields[
             "host"

@@ -113,6 +113,7 @@ class TenantRequestView(ActorMixin, View):
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
     scheme = getattr(settings, "PORTAL_TENANT_URL_SCHEME", "https")
+    live = tenant.is_busy or (run is not None and run.is_open)
     return {
         "tenant": tenant,
         "tenant_url": f"{scheme}://{tenant.host}/",
@@ -120,7 +121,9 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "run": run,
         "steps": list(run.steps.all()) if run else [],
         "drift": selectors.tenant_last_drift_check(tenant),
-        "live": tenant.is_busy or (run is not None and run.is_open),
+        "live": live,
+        # Quick while something is being built; slower while the request waits for a decision.
+        "poll": "2s" if live else ("5s" if tenant.state == Tenant.State.REQUESTED else None),
         "can_act": not roles.is_auditor(request.user),
         "is_approver": roles.is_approver(request.user),
     }

@@ -1,0 +1,124 @@
+"""In Chromium: a requester asks for a tenant, an admin approves it, the steps appear live."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tenants.models import Tenant
+from tests.factories import UserFactory, plan
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "pw-for-tests-only"  # tests.factories.UserFactory's
+# Set to a directory to keep screenshots of each page for a look by eye.
+SHOTS = os.environ.get("PORTAL_SCREENSHOT_DIR", "")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing; scripts/services.sh installs it (Debian chromium).")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; Django must still allow the test's own queries.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def sign_in(browser, live_server, username: str, *, width: int = 1280):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form").filter(has=page.locator("input[name=password]")).locator(
+        "button[type=submit], input[type=submit]"
+    ).first.click()
+    page.wait_for_url(re.compile(r"/tenants/"))
+    return page
+
+
+def test_request_approve_and_watch_it_build(browser, live_server, eager_celery):
+    from playwright.sync_api import expect
+
+    plan("small")  # seeded again after an earlier transactional test's flush
+    UserFactory(username="alice", role="requester")
+    UserFactory(username="carol", role="approver")
+
+    alice = sign_in(browser, live_server, "alice")
+    alice.get_by_role("link", name="Request a tenant").first.click()
+    alice.fill("#id_slug", "Kube-Shop")
+    alice.fill("#id_display_name", "Alice's <b>shop</b>")
+    alice.fill("#id_admin_email", "alice@example.com")
+    alice.get_by_role("button", name="Send request").click()
+    # The rule's message next to the field; what was typed is still there.
+    expect(alice.locator(".field.has-error")).to_contain_text("reserved for the platform")
+    expect(alice.locator("#id_display_name")).to_have_value("Alice's <b>shop</b>")
+    shot(alice, "request-errors")
+    alice.fill("#id_slug", "shop")
+    alice.select_option("#id_plan", value=str(plan("small").pk))
+    alice.get_by_role("button", name="Send request").click()
+    expect(alice.locator("#progress")).to_contain_text("Nothing is built until")
+    expect(alice.locator("h1")).to_contain_text("Alice's <b>shop</b>")  # as text, not markup
+    tenant = Tenant.objects.get(slug="shop")
+    # Marks this page load: still there later means the page never reloaded.
+    alice.evaluate("window.__sameLoad = true")
+
+    carol = sign_in(browser, live_server, "carol")
+    carol.get_by_role("link", name="Approvals").click()
+    shot(carol, "approvals")
+    carol.get_by_role("link", name="shop").click()
+    expect(carol.locator("body")).to_contain_text("Approving this claims")
+    shot(carol, "approval-detail")
+    carol.get_by_role("button", name="Approve").click()
+    expect(carol.locator(".messages")).to_contain_text("Approved shop")
+
+    # Alice's open page picks up the decision and the steps by polling alone.
+    steps = alice.locator("#progress tr.step")
+    expect(steps).to_have_count(6, timeout=20_000)
+    expect(alice.locator("#tenant-facts .state")).to_have_text("Ready", timeout=20_000)
+    expect(alice.locator("#progress")).to_contain_text("Planned (plan mode)")
+    expect(alice.get_by_role("link", name="wordpress-shop.local")).to_be_visible()
+    expect(alice.locator("#tenant-history")).to_contain_text("Tenant ready")
+    assert alice.evaluate("window.__sameLoad === true"), "the page was reloaded"
+    shot(alice, "detail-ready")
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.READY
+
+    # The list, at phone width, is usable and shows the tenant.
+    phone = sign_in(browser, live_server, "alice", width=390)
+    expect(phone.get_by_role("link", name="shop")).to_be_visible()
+    scroll_width = phone.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= 390, f"the page scrolls sideways at phone width ({scroll_width}px)"
+    shot(phone, "list-phone")
+    phone.goto(f"{live_server.url}{tenant.get_absolute_url()}")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(phone, "detail-phone")
+
+    # Keyboard only: the skip link is the first stop and leads to the content.
+    alice.goto(f"{live_server.url}/tenants/")
+    alice.keyboard.press("Tab")
+    expect(alice.locator(":focus")).to_have_text("Skip to content")
+    shot(alice, "list-desktop")
