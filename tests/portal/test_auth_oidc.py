@@ -218,3 +218,16 @@ def test_sign_out_ends_the_portal_session_and_the_providers(idp, live_server, br
     back = browser.post(urljoin(confirm.url, form_action), data={"xsrf": xsrf, "logout": "yes"})
     assert back.url == f"{live_server.url}/accounts/login/"
     assert "Sign in with Authentik" in back.text
+
+
+def test_an_authentik_name_taken_by_a_local_account_never_signs_in_as_it(
+    idp, live_server, browser, requester
+):
+    idp.sign_in_as("alice", groups=["portal-admins"], name="Other Alice", email="a2@example.org")
+
+    page = sign_in(browser, live_server.url)
+
+    assert "Other Alice" in page.text and "Platform admin" in page.text
+    newcomer = get_user_model().objects.get(email="a2@example.org")
+    assert newcomer.username != "alice"
+    assert roles.role_of(_user("alice")) == roles.Role.REQUESTER

@@ -5,6 +5,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,17 +75,20 @@ def start(*, slug: str, clients: list[dict]) -> FakeOidc:
         **os.environ,
         "FAKE_OIDC_CONFIG": json.dumps({"port": port, "slug": slug, "clients": clients}),
     }
+    # A file, not a pipe: node's warnings must never fill a pipe nobody reads.
+    errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives as long as the process)
     process = subprocess.Popen(
         [node, str(HERE / "server.js")],
         cwd=HERE,
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
         text=True,
     )
     line = process.stdout.readline().strip()  # "listening <issuer>" once it accepts connections
     if not line.startswith("listening "):
         process.kill()
-        raise RuntimeError(f"The fake OpenID Connect provider did not start: {line!r}")
+        errors.seek(0)
+        raise RuntimeError(f"The fake OpenID Connect provider did not start: {errors.read()}")
     return FakeOidc(process=process, issuer=line.split(" ", 1)[1], base=f"http://127.0.0.1:{port}")
