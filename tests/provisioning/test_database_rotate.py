@@ -1,8 +1,20 @@
 """tenant_rotate_db_password: what it refuses, and that it never runs half-configured."""
 
+import json
+import uuid
+from io import StringIO
+
+import pymysql
 import pytest
 from django.core.management import CommandError, call_command
 
+from provisioning.drivers.kubernetes import KubernetesSecrets
+from provisioning.secrets import DB_PASSWORD
+from provisioning.spec import spec_for
+from provisioning.steps.base import StepContext
+from provisioning.steps.database import DatabaseStep
+from provisioning.steps.namespace import NamespaceStep
+from provisioning.steps.wordpress import WordPressStep
 from tenants.models import AuditEvent, Tenant
 from tests import services
 from tests.factories import TenantFactory
@@ -43,3 +55,41 @@ def test_only_ready_tenants_are_rotated(db):
         call_command("tenant_rotate_db_password", tenant.slug)
     with pytest.raises(CommandError, match="No tenant"):
         call_command("tenant_rotate_db_password", "nobody-here")
+
+
+def test_rotation_stores_sets_restarts_and_audits_without_the_password(kube_cluster, settings, db):
+    services.require("MariaDB", services.MARIADB)
+    settings.PORTAL_MARIADB_URL = services.MARIADB_URL
+    tenant = TenantFactory(state=Tenant.State.READY, slug=f"r{uuid.uuid4().hex[:8]}")
+    spec = spec_for(tenant)
+    store = KubernetesSecrets(spec)
+    database = DatabaseStep(StepContext(spec=spec, secrets=store))
+    try:
+        for cls in (NamespaceStep, DatabaseStep, WordPressStep):
+            step = cls(StepContext(spec=spec, secrets=store))
+            for _ in range(3):
+                if step.check() == []:
+                    break
+                if step.apply().status == "waiting":
+                    kube_cluster.mark_ready(spec.namespace)
+        old = KubernetesSecrets(spec).get(DB_PASSWORD)
+
+        out = StringIO()
+        call_command("tenant_rotate_db_password", tenant.slug, stdout=out)
+
+        new = KubernetesSecrets(spec).get(DB_PASSWORD)
+        assert new != old and len(new) >= 32
+        assert "WordPress restarted" in out.getvalue()
+        pymysql.connect(host="127.0.0.1", user=spec.db_user, password=new).close()
+        with pytest.raises(pymysql.err.OperationalError):
+            pymysql.connect(host="127.0.0.1", user=spec.db_user, password=old)
+        template = kube_cluster.get("Deployment", "wordpress", spec.namespace)["spec"]["template"]
+        assert "kubectl.kubernetes.io/restartedAt" in template["metadata"]["annotations"]
+        event = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_DB_PASSWORD_ROTATED)
+        row = json.dumps([event.message, event.before, event.after, event.object_repr])
+        assert event.after["wordpress_restarted"] is True
+        assert new not in row and old not in row and new not in out.getvalue()
+        fresh = DatabaseStep(StepContext(spec=spec, secrets=KubernetesSecrets(spec)))
+        assert fresh.check() == []  # the next reconcile finds nothing to do
+    finally:
+        database.destroy()

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from portal import requestcontext
 from provisioning import drivers
 from provisioning.cli import tenant_by_slug
+from provisioning.drivers.kubernetes import restart_workload
 from provisioning.errors import StepFailed, TransientError
 from provisioning.locks import lock_acquire, lock_release
 from provisioning.spec import spec_for
@@ -48,26 +49,27 @@ class Command(BaseCommand):
                 action=AuditEvent.Action.TENANT_DB_PASSWORD_ROTATED,
                 obj=tenant,
                 after={"database_user": spec.db_user, "wordpress_restarted": restarted},
-                message=f"New password for {spec.db_user} stored in the tenant's Secret"
-                + ("; WordPress restarted." if restarted else f"; restart failed: {problem}"),
+                message=f"New password for {spec.db_user} stored in the tenant's Secret; "
+                + ("WordPress restarted." if restarted else f"WordPress not restarted: {problem}"),
             )
         finally:
             requestcontext.reset(token)
             lock_release(tenant_id=tenant.pk, holder=holder)
-        if not restarted:
+        if problem and restarted is None:
             raise CommandError(
                 f"{tenant.slug}: the password was rotated but WordPress could not be restarted "
                 f"({problem}); it can't reach its database until it is. Run tenant_reconcile."
             )
-        self.stdout.write(f"{tenant.slug}: database password rotated, WordPress restarted.")
+        self.stdout.write(
+            f"{tenant.slug}: database password rotated; "
+            + ("WordPress restarted." if restarted else f"{problem}.")
+        )
 
-    def _restart(self, spec) -> tuple[bool, str]:
+    def _restart(self, spec) -> tuple[bool | None, str]:
+        """(True, "") restarted; (False, why) nothing to restart; (None, why) it failed."""
         try:
-            from provisioning.drivers.kubernetes import restart_workload
-        except ImportError:
-            return False, "this portal has no restart_workload() in its Kubernetes driver"
-        try:
-            restart_workload(spec)
+            if restart_workload(spec):
+                return True, ""
+            return False, "no WordPress Deployment to restart yet"
         except (StepFailed, TransientError) as exc:
-            return False, str(exc)
-        return True, ""
+            return None, str(exc)
