@@ -20,3 +20,5 @@ from portal.settings import *  # noqa: E402,F403
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 CELERY_TASK_ALWAYS_EAGER = False
+# The live server's threads would otherwise keep connections open past the test database's drop.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
