@@ -249,6 +249,13 @@ class _Advance:
             if outcome.message:
                 write(outcome.message)
             return outcome
+        if row.waiting_since is not None and self.run.action == Run.Action.APPLY:
+            # It was applied and is settling: only apply can tell when it has settled, since
+            # check() compares the spec, and the spec may match long before it is ready.
+            outcome = step.apply()
+            if outcome.message and outcome.status != Outcome.WAITING:
+                write(outcome.message)
+            return outcome
         differences = step.check()
         if not differences:
             write("already matches")

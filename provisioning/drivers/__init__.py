@@ -16,7 +16,7 @@ def configured_systems() -> dict[str, bool]:
         ),
         "MariaDB": bool(settings.PORTAL_MARIADB_URL),
         "Authentik": bool(settings.PORTAL_AUTHENTIK_URL and settings.PORTAL_AUTHENTIK_TOKEN),
-        "S3": bool(settings.PORTAL_S3_ENDPOINT_URL or settings.PORTAL_IONOS_TOKEN),
+        "S3": bool(settings.PORTAL_S3_ENDPOINT_URL),
     }
 
 

@@ -1,0 +1,191 @@
+"""The engine's rules, driven directly: waiting, timeouts, crashes, locks, cancellation."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from provisioning import engine, runs
+from provisioning.errors import LockHeld, TransientError
+from provisioning.locks import lock_acquire
+from provisioning.models import Run, StepRun
+from provisioning.steps.base import Outcome, Step
+from tenants import services
+from tenants.models import Tenant
+from tests.factories import TenantFactory
+
+# What the scripted steps below do next, per step name: a list of outcomes or exceptions.
+SCRIPT: dict[str, list] = {}
+REMOVED: set[str] = set()
+
+
+class ScriptedStep(Step):
+    """Follows SCRIPT; an empty script means the resource matches and exists."""
+
+    plan_suffix = "txt"
+
+    def make_driver(self):
+        return self  # "configured": never plan mode
+
+    def _next(self):
+        queue = SCRIPT.get(self.name, [])
+        item = queue.pop(0) if queue else None
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def live_check(self) -> list[str]:
+        return ["missing"] if SCRIPT.get(self.name) else []
+
+    def live_apply(self) -> Outcome:
+        return self._next() or Outcome.done("made")
+
+    def live_destroy(self) -> Outcome:
+        outcome = self._next() or Outcome.done("removed")
+        if outcome.status == Outcome.DONE:
+            REMOVED.add(self.name)
+        return outcome
+
+
+class FirstStep(ScriptedStep):
+    name = "first"
+
+
+class SecondStep(ScriptedStep):
+    name = "second"
+
+
+@pytest.fixture(autouse=True)
+def scripted(settings):
+    settings.PORTAL_STEPS = [f"{__name__}.FirstStep", f"{__name__}.SecondStep"]
+    settings.PORTAL_WAIT_INTERVAL = 7
+    SCRIPT.clear()
+    REMOVED.clear()
+    yield
+    SCRIPT.clear()
+
+
+@pytest.fixture
+def approved(requester, approver, django_capture_on_commit_callbacks):
+    tenant = TenantFactory(owner=requester)
+    with django_capture_on_commit_callbacks(execute=False):  # no worker: we drive the engine
+        services.tenant_approve(tenant_id=tenant.pk, actor=approver)
+    return tenant
+
+
+def _step(tenant, name) -> StepRun:
+    return StepRun.objects.get(run__tenant=tenant, run__status__in=Run.OPEN, name=name)
+
+
+def _due_now(tenant) -> None:
+    Run.objects.filter(tenant=tenant).update(not_before=timezone.now() - timedelta(seconds=1))
+
+
+def test_approval_queues_the_run_only_when_the_decision_commits(
+    requester, approver, django_capture_on_commit_callbacks, eager_celery
+):
+    tenant = TenantFactory(owner=requester)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.tenant_approve(tenant_id=tenant.pk, actor=approver)
+        tenant.refresh_from_db()
+        assert tenant.state == Tenant.State.APPROVED  # nothing ran inside the transaction
+        assert tenant.runs.get().status == Run.Status.PENDING
+    assert callbacks, "the task is queued on commit"
+    for callback in callbacks:
+        callback()
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.READY
+
+
+def test_a_waiting_step_pauses_the_run_without_counting_an_attempt(approved):
+    SCRIPT["second"] = [Outcome.waiting("rollout 0 of 1 pods"), Outcome.waiting("rollout 0 of 1")]
+    assert engine.reconcile(approved.pk) == 7.0
+    step = _step(approved, "second")
+    assert step.status == StepRun.Status.WAITING and step.attempts == 0
+    assert "rollout 0 of 1 pods" in step.log
+    run = approved.runs.get()
+    assert run.status == Run.Status.WAITING and run.not_before > timezone.now()
+
+    # Looked at again too early, nothing runs: it says how long to wait.
+    assert 0 < engine.reconcile(approved.pk) <= 7.0
+    assert len(SCRIPT["second"]) == 1
+
+    _due_now(approved)
+    assert engine.reconcile(approved.pk) == 7.0  # second wait
+    _due_now(approved)
+    assert engine.reconcile(approved.pk) is None
+    approved.refresh_from_db()
+    assert approved.state == Tenant.State.READY
+    done = approved.runs.get().steps.get(name="second")
+    assert done.status == StepRun.Status.CHANGED and done.attempts == 1
+
+
+def test_waiting_too_long_fails_in_words(approved, settings):
+    settings.PORTAL_WAIT_TIMEOUT = 60
+    SCRIPT["first"] = [Outcome.waiting("namespace still terminating")] * 2
+    engine.reconcile(approved.pk)
+    StepRun.objects.filter(name="first").update(
+        waiting_since=timezone.now() - timedelta(seconds=61)
+    )
+    _due_now(approved)
+    assert engine.reconcile(approved.pk) is None
+    approved.refresh_from_db()
+    assert approved.state == Tenant.State.FAILED
+    assert approved.last_error == (
+        "The first step failed: gave up after waiting 60 seconds: namespace still terminating"
+    )
+
+
+def test_transient_errors_past_the_limit_fail_the_run(approved, settings):
+    settings.PORTAL_STEP_MAX_RETRIES = 3
+    SCRIPT["first"] = [TransientError("API answered 503")] * 3
+    for _ in range(3):
+        _due_now(approved)
+        engine.reconcile(approved.pk)
+    approved.refresh_from_db()
+    assert approved.state == Tenant.State.FAILED
+    assert approved.last_error == (
+        "The first step failed: API answered 503 (gave up after 3 attempts)"
+    )
+    assert approved.runs.get().steps.get(name="second").status == StepRun.Status.SKIPPED
+
+
+def test_a_bug_in_a_step_fails_the_run_without_leaking_details(approved):
+    SCRIPT["first"] = [KeyError("password=hunter2")]
+    assert engine.reconcile(approved.pk) is None
+    approved.refresh_from_db()
+    assert approved.state == Tenant.State.FAILED
+    assert approved.last_error == (
+        "The first step failed: internal error (KeyError); see the worker log."
+    )
+    assert "hunter2" not in approved.runs.get().error
+
+
+def test_a_tenant_held_by_another_worker_is_not_touched(approved):
+    assert lock_acquire(tenant_id=approved.pk, holder="another-worker")
+    with pytest.raises(LockHeld):
+        engine.reconcile(approved.pk)
+    assert approved.runs.get().status == Run.Status.PENDING
+
+
+def test_deletion_supersedes_provisioning_and_waits_until_everything_is_gone(
+    approved, approver, django_capture_on_commit_callbacks
+):
+    SCRIPT["second"] = [Outcome.waiting("rollout")]
+    engine.reconcile(approved.pk)
+    approved.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=False):
+        services.tenant_delete(tenant=approved, actor=approver)
+    assert approved.runs.get(action=runs.APPLY).status == Run.Status.CANCELLED
+
+    SCRIPT["first"] = [Outcome.waiting("namespace terminating")]
+    assert engine.reconcile(approved.pk) == 7.0
+    approved.refresh_from_db()
+    assert approved.state == Tenant.State.DELETING
+    assert REMOVED == {"second"}  # teardown walks backwards and stops at the wait
+
+    _due_now(approved)
+    assert engine.reconcile(approved.pk) is None
+    approved.refresh_from_db()
+    assert approved.state == Tenant.State.DELETED
+    assert REMOVED == {"first", "second"}
