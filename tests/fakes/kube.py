@@ -16,6 +16,8 @@ controllers (Deployments rolled out, Jobs complete), `fail_job()` and `edit()` (
 another field manager). `writes` records every write and whether it changed anything.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import copy
@@ -755,6 +757,7 @@ class FakeKube:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else every answer waits ~40 ms for a delayed ACK
     server_fake: FakeKube
 
     def log_message(self, format, *args):  # keep test output quiet

@@ -1,0 +1,289 @@
+"""The Kubernetes steps against the fake API over HTTP, through the official client."""
+
+import base64
+
+import pytest
+
+from provisioning import secrets as keys
+from provisioning.drivers.kubernetes import KubernetesSecrets, restart_workload
+from provisioning.errors import StepFailed, TransientError
+from provisioning.spec import spec_for
+from provisioning.steps.base import Outcome, StepContext
+from provisioning.steps.namespace import NamespaceStep
+from provisioning.steps.network import NetworkStep
+from provisioning.steps.wordpress import WordPressStep
+from tests.factories import TenantFactory, plan
+
+pytestmark = pytest.mark.django_db
+STEPS = (NamespaceStep, WordPressStep, NetworkStep)
+NS = "wp-shop"
+
+
+class Run:
+    """Runs the three steps as the engine does: check, then apply only on differences."""
+
+    def __init__(self, spec, fake):
+        self.spec, self.fake = spec, fake
+        self.store = KubernetesSecrets(spec)
+        self.log: list[str] = []
+
+    def step(self, cls):
+        ctx = StepContext(spec=self.spec, secrets=self.store, log=self.log.append)
+        return cls(ctx)
+
+    def provision(self) -> None:
+        for cls in STEPS:
+            step = self.step(cls)
+            for _ in range(3):
+                if not step.check():
+                    break
+                outcome = step.apply()
+                if outcome.status == Outcome.WAITING:
+                    self.fake.mark_ready(NS)  # the controllers finish the rollout and the Job
+            assert step.check() == []
+
+
+@pytest.fixture
+def tenant():
+    return TenantFactory(slug="shop", display_name="My shop", admin_email="o@example.com")
+
+
+@pytest.fixture
+def run(kube_cluster, tenant):
+    return Run(spec_for(tenant), kube_cluster)
+
+
+def secret_data(fake) -> dict[str, str]:
+    secret = fake.get("Secret", keys.SECRET_NAME, NS)
+    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+def test_provision_creates_every_object_with_labels_and_content(run, kube_cluster):
+    fake = kube_cluster
+    namespace_step = run.step(NamespaceStep)
+    assert "Namespace wp-shop is missing" in namespace_step.check()
+    assert namespace_step.apply().status == Outcome.DONE
+    run.store.put({keys.DB_PASSWORD: "db-password-from-the-database-step"})
+
+    wordpress = run.step(WordPressStep)
+    outcome = wordpress.apply()
+    assert outcome.status == Outcome.WAITING
+    assert "Deployment" in outcome.message and "install Job" in outcome.message
+    assert "install Job" in wordpress.apply().message  # still waiting, nothing new to write
+    fake.mark_ready(NS)
+    assert wordpress.check() == []
+    assert wordpress.apply().status == Outcome.DONE
+    assert run.step(NetworkStep).apply().status == Outcome.DONE
+
+    namespace = fake.get("Namespace", NS)
+    assert namespace["metadata"]["labels"]["portal.wp.ionos/tenant"] == "shop"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert fake.get("ResourceQuota", "tenant-quota", NS)["spec"]["hard"]["pods"] == "6"
+    assert fake.get("ServiceAccount", "wordpress", NS)["automountServiceAccountToken"] is False
+    data = secret_data(fake)
+    assert data[keys.DB_PASSWORD] == "db-password-from-the-database-step"
+    assert set(keys.WP_SALT_KEYS) <= set(data) and len(data[keys.WP_ADMIN_PASSWORD]) == 40
+    deployment = fake.get("Deployment", "wordpress", NS)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "docker.io/library/wordpress:6.8-php8.3-apache"
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
+    assert fake.get("Service", "wordpress", NS)["spec"]["clusterIP"].startswith("10.96.")
+    assert fake.get("Ingress", "wordpress", NS)["spec"]["rules"][0]["host"] == (
+        "wordpress-shop.local"
+    )
+    assert fake.get("PersistentVolumeClaim", "wordpress-content", NS)["spec"]["resources"] == {
+        "requests": {"storage": "5Gi"}
+    }
+    [job] = fake.list("Job", NS)
+    env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["WP_TITLE"] == "My shop" and env["WP_ADMIN_EMAIL"] == "o@example.com"
+    assert len(fake.list("NetworkPolicy", NS)) == 5
+    for kind in ("ResourceQuota", "Deployment", "Service", "Ingress", "NetworkPolicy", "Secret"):
+        for obj in fake.list(kind, NS):
+            assert obj["metadata"]["labels"]["portal.wp.ionos/tenant"] == "shop", kind
+    # No generated credential reached a step log or any object but the Secret.
+    everything = str([o for o in fake.objects.values() if o["kind"] != "Secret"]) + str(run.log)
+    for value in data.values():
+        assert value not in everything
+
+
+def test_reconciling_an_unchanged_tenant_writes_nothing(run, kube_cluster):
+    run.provision()
+    before = len(kube_cluster.writes)
+    for cls in STEPS:
+        assert run.step(cls).check() == []
+    assert kube_cluster.writes[before:] == []
+
+
+def test_a_plan_change_moves_quota_and_resources_and_keeps_the_credentials(
+    run, kube_cluster, tenant
+):
+    fake = kube_cluster
+    run.provision()
+    credentials = secret_data(fake)
+    tenant.plan = plan("medium")
+    run.spec = spec_for(tenant)
+    differences = run.step(NamespaceStep).check()
+    assert any("ResourceQuota tenant-quota: spec.hard.pods is" in d for d in differences)
+    run.provision()
+    assert fake.get("ResourceQuota", "tenant-quota", NS)["spec"]["hard"]["pods"] == "10"
+    assert fake.get("Namespace", NS)["metadata"]["labels"]["portal.wp.ionos/plan"] == "medium"
+    deployment = fake.get("Deployment", "wordpress", NS)
+    assert deployment["spec"]["replicas"] == 2
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
+    claim = fake.get("PersistentVolumeClaim", "wordpress-content", NS)
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert len(fake.list("Job", NS)) == 1  # the old install Job went
+    # The Secret was applied again (new plan label): its keys, owned by another manager, stay.
+    assert secret_data(fake) == credentials
+
+
+def test_a_field_the_portal_no_longer_sets_is_removed(run, kube_cluster, settings):
+    settings.PORTAL_CERT_ISSUER = "letsencrypt"
+    run.provision()
+    assert "tls" in kube_cluster.get("Ingress", "wordpress", NS)["spec"]
+    settings.PORTAL_CERT_ISSUER = ""
+    assert any("Ingress wordpress" in d for d in run.step(WordPressStep).check())
+    run.provision()
+    ingress = kube_cluster.get("Ingress", "wordpress", NS)
+    assert "tls" not in ingress["spec"]
+    assert "cert-manager.io/cluster-issuer" not in ingress["metadata"]["annotations"]
+
+
+def test_delete_waits_while_the_namespace_terminates(run, kube_cluster):
+    run.provision()
+    kube_cluster.terminating_gets = 2
+    for cls in (NetworkStep, WordPressStep):
+        assert run.step(cls).destroy().status == Outcome.DONE
+    step = run.step(NamespaceStep)
+    outcomes = [step.destroy() for _ in range(4)]
+    assert [o.status for o in outcomes] == [Outcome.WAITING] * 3 + [Outcome.DONE]
+    assert "terminating" in outcomes[0].message
+    assert kube_cluster.get("Namespace", NS) is None
+    assert kube_cluster.list("Deployment", NS) == []
+    assert step.destroy().status == Outcome.DONE  # already gone
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_server_errors_are_transient_and_a_later_call_succeeds(run, kube_cluster, status):
+    run.step(NamespaceStep).apply()
+    kube_cluster.fail("PATCH", r"/deployments/wordpress$", status, message="etcd is busy")
+    with pytest.raises(TransientError, match=f"{status}.*Deployment wp-shop/wordpress"):
+        run.step(WordPressStep).apply()
+    assert kube_cluster.get("Deployment", "wordpress", NS) is None  # the fault came first
+    assert run.step(WordPressStep).apply().status == Outcome.WAITING
+
+
+def test_a_timeout_is_transient_and_a_later_call_succeeds(run, kube_cluster, settings):
+    settings.PORTAL_KUBE_TIMEOUT = 0.5
+    kube_cluster.delay("GET", r"/namespaces/wp-shop$", seconds=2)
+    with pytest.raises(TransientError, match="didn't answer"):
+        run.step(NamespaceStep).check()
+    assert run.step(NamespaceStep).apply().status == Outcome.DONE
+
+
+def test_an_unreachable_api_is_transient(run, kube_cluster):
+    kube_cluster.stop()
+    with pytest.raises(TransientError, match="didn't answer"):
+        run.step(NamespaceStep).check()
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (409, 'Operation cannot be fulfilled on ingresses "wordpress"'),
+        (422, 'Ingress.networking.k8s.io "wordpress" is invalid: spec.rules[0].host'),
+    ],
+)
+def test_conflicts_and_invalid_objects_fail_the_step_naming_them(
+    run, kube_cluster, status, message
+):
+    run.step(NamespaceStep).apply()
+    kube_cluster.fail("PATCH", r"/ingresses/wordpress$", status, message=message)
+    with pytest.raises(StepFailed) as failure:
+        run.step(WordPressStep).apply()
+    assert "Ingress wp-shop/wordpress" in str(failure.value)
+    assert message in str(failure.value)
+
+
+def test_a_hand_edit_of_the_workload_stops_the_step_but_a_quota_edit_is_taken_back(
+    run, kube_cluster
+):
+    run.provision()
+    kube_cluster.edit("Deployment", "wordpress", NS, {"spec": {"replicas": 5}}, "kubectl-edit")
+    kube_cluster.edit(
+        "ResourceQuota", "tenant-quota", NS, {"spec": {"hard": {"pods": "50"}}}, "kubectl-edit"
+    )
+    namespace_step = run.step(NamespaceStep)
+    assert namespace_step.check() == [
+        'ResourceQuota tenant-quota: spec.hard.pods is "50", want "6"'
+    ]
+    namespace_step.apply()
+    assert kube_cluster.get("ResourceQuota", "tenant-quota", NS)["spec"]["hard"]["pods"] == "6"
+    wordpress = run.step(WordPressStep)
+    assert "Deployment wordpress: spec.replicas is 5, want 1" in wordpress.check()
+    with pytest.raises(StepFailed, match='conflict with "kubectl-edit": .spec.replicas'):
+        wordpress.apply()
+
+
+def test_a_failed_install_job_fails_the_step_with_its_reason(run, kube_cluster):
+    run.step(NamespaceStep).apply()
+    wordpress = run.step(WordPressStep)
+    wordpress.apply()
+    [job] = kube_cluster.list("Job", NS)
+    kube_cluster.fail_job(NS, job["metadata"]["name"], "BackoffLimitExceeded", "Job has reached")
+    assert any("failed (BackoffLimitExceeded)" in d for d in wordpress.check())
+    with pytest.raises(StepFailed, match="install Job .* failed \\(BackoffLimitExceeded\\)"):
+        wordpress.apply()
+    assert kube_cluster.list("Job", NS) == []  # a retry installs afresh
+
+
+def test_restart_rolls_the_workload_and_a_reapply_keeps_the_restart(run, kube_cluster):
+    run.provision()
+    before = kube_cluster.get("Deployment", "wordpress", NS)
+    assert restart_workload(run.spec) is True
+    after = kube_cluster.get("Deployment", "wordpress", NS)
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+    wordpress = run.step(WordPressStep)
+    assert wordpress.check() == ["the Deployment's new configuration is not picked up yet"]
+    assert wordpress.apply().status == Outcome.WAITING
+    kube_cluster.mark_ready(NS)
+    assert wordpress.check() == []
+    annotations = kube_cluster.get("Deployment", "wordpress", NS)["spec"]["template"]["metadata"]
+    assert "kubectl.kubernetes.io/restartedAt" in annotations["annotations"]
+
+
+def test_secret_values_never_reach_an_error(run, kube_cluster):
+    run.step(NamespaceStep).apply()
+    kube_cluster.fail("PATCH", r"/secrets/", 422, message="data[X]: Invalid value: s3cr3t-value")
+    with pytest.raises(StepFailed) as failure:
+        run.store.put({"X": "s3cr3t-value"})
+    assert "s3cr3t-value" not in str(failure.value) and "<redacted>" in str(failure.value)
+
+
+def test_the_fake_rejects_what_an_api_server_rejects(kube_cluster):
+    from provisioning.drivers.kubernetes import make_driver
+
+    api = make_driver()
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "x", "namespace": "nope"},
+    }
+    with pytest.raises(StepFailed, match='namespaces "nope" not found'):
+        api.apply(cm)
+    cm["metadata"]["namespace"] = "default"
+    cm["automount"] = True
+    with pytest.raises(StepFailed, match="400"):
+        api.apply(cm)
+    with pytest.raises(StepFailed, match="fieldManager: Required"):
+        api.request(
+            "PATCH",
+            "/api/v1/namespaces/default/serviceaccounts/x",
+            "apply without manager",
+            body={"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "x"}},
+            content_type="application/apply-patch+yaml",
+        )
