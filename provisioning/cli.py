@@ -34,3 +34,13 @@ def run_inline(tenant: Tenant, *, timeout: float, write) -> Tenant:
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
     tenant.refresh_from_db()
     return tenant
+
+
+def finish(tenant: Tenant, *, wait: bool, timeout: float, write) -> None:
+    """With --wait, drive the run here and say how the tenant ended."""
+    if not wait:
+        return
+    tenant = run_inline(tenant, timeout=timeout, write=write)
+    write(f"{tenant.slug}: {tenant.get_state_display()}")
+    if tenant.last_error:
+        write(f"  {tenant.last_error}")

@@ -64,16 +64,10 @@ class PlanAdmin(admin.ModelAdmin):
             self.delete_model(request, plan)
 
 
-@admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
-    """Read-only: tenants change through the portal's actions, which audit and reconcile."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nobody adds, changes or deletes these in the admin, superusers included."""
 
-    list_display = ("slug", "display_name", "state", "plan", "owner", "host", "created_at")
-    list_filter = ("state", "plan")
-    search_fields = ("slug", "display_name", "host", "owner__username")
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -81,6 +75,16 @@ class TenantAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Tenant)
+class TenantAdmin(ReadOnlyAdmin):
+    """Read-only: tenants change through the portal's actions, which audit and reconcile."""
+
+    list_display = ("slug", "display_name", "state", "plan", "owner", "host", "created_at")
+    list_filter = ("state", "plan")
+    search_fields = ("slug", "display_name", "host", "owner__username")
+    date_hierarchy = "created_at"
 
 
 class _Echo:
@@ -134,7 +138,7 @@ def _csv_safe(value) -> str:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor_name", "action", "object_repr", "ip", "message")
     list_filter = ("action", "created_at", "actor_name")
     search_fields = ("actor_name", "object_repr", "object_id", "message", "request_id", "ip")
@@ -144,15 +148,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         actions = super().get_actions(request)

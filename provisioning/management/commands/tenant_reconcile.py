@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal import requestcontext
 from portal.errors import ApplicationError
-from provisioning.cli import run_inline, tenant_by_slug
+from provisioning.cli import finish, tenant_by_slug
 from tenants import services
 from tenants.models import Tenant
 
@@ -39,10 +39,6 @@ class Command(BaseCommand):
                 except ApplicationError as exc:
                     raise CommandError(f"{tenant.slug}: {exc.message}") from exc
                 self.stdout.write(f"{tenant.slug}: reconcile queued")
-                if wait:
-                    tenant = run_inline(tenant, timeout=timeout, write=self.stdout.write)
-                    self.stdout.write(f"{tenant.slug}: {tenant.get_state_display()}")
-                    if tenant.last_error:
-                        self.stdout.write(f"  {tenant.last_error}")
+                finish(tenant, wait=wait, timeout=timeout, write=self.stdout.write)
         finally:
             requestcontext.reset(token)
