@@ -176,7 +176,7 @@ class FakeKube:
 
     # --- life cycle -----------------------------------------------------------------------------
 
-    def start(self, kubeconfig_dir: Path | None = None) -> "FakeKube":
+    def start(self, kubeconfig_dir: Path | None = None) -> FakeKube:
         fake = self
 
         class Handler(_Handler):
