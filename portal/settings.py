@@ -58,7 +58,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
-    "allauth.socialaccount.providers.openid_connect",
+    # allauth's openid_connect provider plus a checked nonce (same provider id and URLs).
+    "portal.auth.oidc",
     "portal",
     "tenants",
     "provisioning",

@@ -16,6 +16,7 @@ from django.shortcuts import render
 
 from portal.auth import endsession
 from portal.auth.claims import user_sync_from_claims
+from portal.auth.oidc.views import ID_TOKEN_ATTR, NonceMismatch
 from tenants.audit import audit_record
 from tenants.models import AuditEvent
 
@@ -53,7 +54,7 @@ class AccountAdapter(DefaultAccountAdapter):
                 source=provider.name,
                 new=signup,
             )
-            endsession.remember(request, provider)
+            endsession.remember(request, provider, id_token=getattr(sociallogin, ID_TOKEN_ATTR, ""))
         return super().post_login(
             request, user, signal_kwargs=signal_kwargs, signup=signup, **kwargs
         )
@@ -102,6 +103,8 @@ def _failure_reason(error, exception, extra_context: dict) -> str:
         if "state_id" in extra_context:
             return "the sign-in state was unknown, expired or tampered with."
         return f"the provider answered with an error ({error or 'unknown'})."
+    if isinstance(exception, NonceMismatch):
+        return str(exception)
     if isinstance(exception, OAuth2Error) and exception.__cause__ is not None:
         return f"the ID token was refused ({str(exception.__cause__)[:120]})."
     if isinstance(exception, requests.RequestException):

@@ -8,12 +8,13 @@ from django.urls import reverse
 
 logger = logging.getLogger(__name__)
 
-# Session key holding the end-session endpoint and client id of the provider the user came from.
+# Session key holding the end-session endpoint, client id and the raw ID token of the provider
+# the user came from. The session is the only place the raw token is kept: it ends at sign-out.
 SESSION_KEY = "portal_oidc_end_session"
 
 
-def remember(request, provider) -> None:
-    """Keep the provider's end_session_endpoint (from its discovery document) in the session."""
+def remember(request, provider, *, id_token: str = "") -> None:
+    """Keep the provider's end_session_endpoint and this sign-in's ID token in the session."""
     try:
         endpoint = provider.get_oauth2_adapter(request).openid_config.get("end_session_endpoint")
     except (requests.RequestException, ValueError) as exc:
@@ -21,7 +22,11 @@ def remember(request, provider) -> None:
         logger.warning("No end-session endpoint from %s: %s", provider.name, exc)
         return
     if endpoint:
-        request.session[SESSION_KEY] = {"endpoint": endpoint, "client_id": provider.app.client_id}
+        request.session[SESSION_KEY] = {
+            "endpoint": endpoint,
+            "client_id": provider.app.client_id,
+            "id_token": id_token,
+        }
 
 
 def url(request) -> str | None:
@@ -29,11 +34,14 @@ def url(request) -> str | None:
     stored = request.session.get(SESSION_KEY)
     if not stored:
         return None
-    # The ID token is not kept (SOCIALACCOUNT_STORE_TOKENS is off), so the client id names us,
-    # as OpenID Connect RP-Initiated Logout allows in place of id_token_hint.
+    # id_token_hint tells the provider whose session ends and proves the request comes from
+    # this sign-in; client_id alongside it is allowed by RP-Initiated Logout and names us even
+    # when the hint is missing (a session from before the hint was kept).
     params = {
         "client_id": stored["client_id"],
         "post_logout_redirect_uri": request.build_absolute_uri(reverse("account_login")),
     }
+    if stored.get("id_token"):
+        params["id_token_hint"] = stored["id_token"]
     separator = "&" if "?" in stored["endpoint"] else "?"
     return f"{stored['endpoint']}{separator}{urlencode(params)}"

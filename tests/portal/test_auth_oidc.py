@@ -1,14 +1,20 @@
 """Sign-in through a real OpenID Connect provider on loopback, walked with a real HTTP client."""
 
+import base64
+import json
 import re
 import time
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import pytest
 import requests
+from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
 
 from portal import roles
+from portal.auth import endsession
 from portal.auth.config import oidc_providers
 from tenants.models import AuditEvent
 from tests.fakes import oidc
@@ -72,15 +78,27 @@ def sign_in(browser, base: str) -> requests.Response:
     return _start_sign_in(browser, base, timeout=10)
 
 
-def callback_url(browser, base: str) -> str:
-    """Walk the flow up to the provider's redirect back to the portal; return that URL."""
+def redirects(browser, base: str) -> list[str]:
+    """Walk the flow up to the provider's redirect back to the portal; return every redirect,
+    the authorization request first and the callback URL last."""
     response = _start_sign_in(browser, base, allow_redirects=False, timeout=10)
+    seen = []
     for _ in range(10):
-        location = urljoin(response.url, response.headers["Location"])
-        if location.startswith(base + CALLBACK):
-            return location
-        response = browser.get(location, allow_redirects=False, timeout=10)
+        seen.append(urljoin(response.url, response.headers["Location"]))
+        if seen[-1].startswith(base + CALLBACK):
+            return seen
+        response = browser.get(seen[-1], allow_redirects=False, timeout=10)
     raise AssertionError("the provider never redirected back to the portal")
+
+
+def callback_url(browser, base: str) -> str:
+    return redirects(browser, base)[-1]
+
+
+def claims_of(id_token: str) -> dict:
+    """The payload of a compact JWT, unverified: the test only reads what the provider sent."""
+    payload = id_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def signed_in(browser, base: str) -> bool:
@@ -207,6 +225,8 @@ def test_sign_out_ends_the_portal_session_and_the_providers(idp, live_server, br
     assert parse_qs(location.query) == {
         "client_id": [CLIENT_ID],
         "post_logout_redirect_uri": [f"{live_server.url}/accounts/login/"],
+        # The very ID token the provider issued at this sign-in, kept in the session till now.
+        "id_token_hint": [idp.issued_id_tokens()[-1]],
     }
     assert not signed_in(browser, live_server.url)
     assert AuditEvent.objects.filter(action=AuditEvent.Action.USER_LOGOUT).count() == 1
@@ -231,3 +251,80 @@ def test_an_authentik_name_taken_by_a_local_account_never_signs_in_as_it(
     newcomer = get_user_model().objects.get(email="a2@example.org")
     assert newcomer.username != "alice"
     assert roles.role_of(_user("alice")) == roles.Role.REQUESTER
+
+
+def test_each_sign_in_sends_a_fresh_nonce_and_the_id_token_carries_it_back(
+    idp, live_server, browser
+):
+    idp.sign_in_as("ivan")
+    nonces = []
+    for _ in range(2):
+        browser.cookies.clear()
+        seen = redirects(browser, live_server.url)
+        nonce = parse_qs(urlsplit(seen[0]).query)["nonce"][0]
+
+        page = browser.get(seen[-1])
+
+        assert page.url == f"{live_server.url}/tenants/" and "Ivan" in page.text
+        assert claims_of(idp.issued_id_tokens()[-1])["nonce"] == nonce
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1] and len(nonces[0]) >= 32
+
+
+@pytest.mark.parametrize(
+    ("nonce", "reason"),
+    [
+        ("a-nonce-from-some-other-sign-in", "nonce did not match"),
+        (None, "carried no nonce"),
+    ],
+    ids=["wrong-nonce", "no-nonce"],
+)
+def test_an_id_token_without_this_sign_ins_nonce_ends_on_the_error_page(
+    idp, live_server, browser, nonce, reason
+):
+    idp.sign_in_as("mallory", groups=["portal-admins"], id_token={"nonce": nonce})
+
+    page = sign_in(browser, live_server.url)
+
+    assert claims_of(idp.issued_id_tokens()[-1]).get("nonce") == nonce
+    _assert_failed_cleanly(browser, live_server.url, page, reason)
+    assert not get_user_model().objects.filter(username="mallory").exists()
+
+
+def _tables_holding(text: str) -> set[str]:
+    """Every table of the portal database with a row whose text contains `text`."""
+    with connection.cursor() as cursor:
+        found = set()
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(
+                f'SELECT 1 FROM "{table}" AS t WHERE strpos(t::text, %s) > 0 LIMIT 1', [text]
+            )
+            if cursor.fetchone():
+                found.add(table)
+    return found
+
+
+def test_the_raw_id_token_is_kept_in_the_session_only_and_goes_with_it(idp, live_server, browser):
+    idp.sign_in_as("judy", groups=["portal-auditors"])
+    page = sign_in(browser, live_server.url)
+    id_token = idp.issued_id_tokens()[-1]
+    header, payload, signature = id_token.split(".")
+
+    # Sessions are stored base64-encoded: look into the signed-in session itself.
+    session = SessionStore(session_key=browser.cookies["sessionid"])
+    assert session[endsession.SESSION_KEY]["id_token"] == id_token
+    account = SocialAccount.objects.get(user__username="judy")
+    assert account.extra_data["id_token"]["sub"] == "judy"  # the checked claims, not the token
+    assert not SocialToken.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.USER_LOGIN).exists()
+    # The search does see the socialaccount rows: the checked nonce claim is in there.
+    assert "socialaccount_socialaccount" in _tables_holding(claims_of(id_token)["nonce"])
+    for part in (payload, signature):
+        assert _tables_holding(part) <= {"django_session"}
+
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    browser.post(f"{live_server.url}/accounts/logout/", data={"csrfmiddlewaretoken": token})
+
+    assert not SessionStore().exists(session.session_key)
+    for part in (payload, signature):
+        assert _tables_holding(part) == set()

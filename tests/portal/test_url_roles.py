@@ -14,7 +14,8 @@ ALSO = {"admin:index", "account_login", "account_logout"}
 L = "login"  # a redirect to a sign-in page (the portal's, or the admin's own)
 _ = None  # method not tested on this URL
 
-# name -> (needs the requester's tenant, GET per role, POST per role), roles in ROLES order.
+# name -> (needs the requester's tenant, or the URL's keyword arguments; GET per role, POST per
+# role), roles in ROLES order.
 TABLE = {
     "home": (False, (302, 302, 302, 302, 302), _),
     "healthz": (False, (200, 200, 200, 200, 200), _),
@@ -35,6 +36,12 @@ TABLE = {
     "admin:index": (False, (L, L, L, 200, 200), _),
     "account_login": (False, (200, 302, 302, 302, 302), _),
     "account_logout": (False, (302, 200, 200, 200, 200), (302, 302, 302, 302, 302)),
+    # The sign-in callback (portal.auth.oidc): no such provider while Authentik is unset.
+    "openid_connect_callback": (
+        {"provider_id": "authentik"},
+        (404, 404, 404, 404, 404),
+        (404, 404, 404, 404, 404),
+    ),
 }
 
 
@@ -90,7 +97,8 @@ def test_each_role_gets_the_expected_answer(
     client, people, name, needs_tenant, method, role, status
 ):
     tenant = TenantFactory(owner=people["requester"])
-    url = reverse(name, args=[tenant.pk] if needs_tenant else [])
+    kwargs = needs_tenant if isinstance(needs_tenant, dict) else {}
+    url = reverse(name, args=[tenant.pk] if needs_tenant is True else [], kwargs=kwargs)
     if role != "anonymous":
         client.force_login(people[role])
 

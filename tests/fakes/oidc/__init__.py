@@ -42,7 +42,8 @@ class FakeOidc:
         email: str = "",
         id_token: dict | None = None,
     ) -> None:
-        """The next logins are this user; id_token claims (iss, exp) override the signed ones."""
+        """The next logins are this user; id_token claims (iss, exp, nonce) override the signed
+        ones, and a claim set to None is left out of the ID token."""
         user = {
             "sub": sub,
             "preferred_username": sub,
@@ -52,6 +53,12 @@ class FakeOidc:
         }
         body = {"user": user, "id_token": id_token or {}}
         requests.post(f"{self.base}/_fake/login", json=body, timeout=5).raise_for_status()
+
+    def issued_id_tokens(self) -> list[str]:
+        """Every ID token the token endpoint handed out so far, oldest first, as sent."""
+        response = requests.get(f"{self.base}/_fake/id_tokens", timeout=5)
+        response.raise_for_status()
+        return response.json()
 
     def stop(self) -> None:
         if self.process.stdin:

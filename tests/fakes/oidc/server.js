@@ -3,9 +3,10 @@
 // Config comes as JSON in FAKE_OIDC_CONFIG: {port, slug, clients: [oidc-provider client metadata]}.
 // Logins and consents are automatic. Who signs in is set by the test through the control
 // endpoint POST /_fake/login {"user": {sub, preferred_username, email, name, groups},
-// "id_token": {claim overrides, e.g. "iss" or "exp"}}: overrides re-sign the issued ID token so
-// a test can get a wrong issuer or an expired token. The process exits when stdin closes, so it
-// never outlives the test run that started it.
+// "id_token": {claim overrides, e.g. "iss", "exp" or "nonce"; null removes the claim}}: overrides
+// re-sign the issued ID token so a test can get a wrong issuer, an expired token or a wrong or
+// missing nonce. GET /_fake/id_tokens lists the ID tokens handed out so far, as sent. The process
+// exits when stdin closes, so it never outlives the test run that started it.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
@@ -18,6 +19,7 @@ const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'fake', alg: 'RS256', use: 'sig' };
 
 let current = { user: { sub: 'nobody', groups: [] }, id_token: {} };
+const issued = [];
 
 const provider = new Provider(issuer, {
   clients: config.clients,
@@ -68,6 +70,7 @@ function b64(value) {
 function resign(idToken, overrides) {
   const [header, payload] = idToken.split('.');
   const claims = { ...JSON.parse(Buffer.from(payload, 'base64url')), ...overrides };
+  for (const [name, value] of Object.entries(overrides)) if (value === null) delete claims[name];
   const head = JSON.parse(Buffer.from(header, 'base64url'));
   const signingInput = `${b64(head)}.${b64(claims)}`;
   const signature = crypto.sign('RSA-SHA256', Buffer.from(signingInput), privateKey);
@@ -80,6 +83,7 @@ provider.use(async (ctx, next) => {
   if (ctx.oidc?.route === 'token' && ctx.body?.id_token && Object.keys(overrides).length) {
     ctx.body = { ...ctx.body, id_token: resign(ctx.body.id_token, overrides) };
   }
+  if (ctx.oidc?.route === 'token' && ctx.body?.id_token) issued.push(ctx.body.id_token);
 });
 
 const callback = provider.callback();
@@ -95,6 +99,8 @@ const server = http.createServer(async (req, res) => {
     if (req.url === '/_fake/login' && req.method === 'POST') {
       current = await readJson(req);
       res.writeHead(204).end();
+    } else if (req.url === '/_fake/id_tokens' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issued));
     } else if (req.url.startsWith(`${prefix}/interaction/`)) {
       const result = { login: { accountId: current.user.sub } };
       await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });

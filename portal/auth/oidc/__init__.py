@@ -1,0 +1,1 @@
+"""allauth's openid_connect provider with a nonce in every sign-in, checked in the ID token."""
