@@ -343,6 +343,21 @@ PORTAL_IONOS_API_URL = env.str("PORTAL_IONOS_API_URL", default="https://api.iono
 # Managed Kubernetes cluster id whose kubeconfig the IONOS API hands out; default unset.
 PORTAL_IONOS_CLUSTER_ID = env.str("PORTAL_IONOS_CLUSTER_ID", default="")
 
+# --- IONOS Cloud (per-tenant S3 users and keys, the cluster's kubeconfig by id) ---------------
+
+# Who issues a tenant's S3 keys: iam (an IAM user per tenant) or ionos (an IONOS user per
+# tenant with its own S3 key, through the IONOS API); default iam.
+PORTAL_S3_CREDENTIALS = env.str("PORTAL_S3_CREDENTIALS", default="iam")
+# Mail domain of the IONOS users made for tenants (<PORTAL_S3_TENANT_USER_PATTERN>@<this>); the
+# platform's own domain, needed in ionos mode; default unset.
+PORTAL_IONOS_TENANT_USER_DOMAIN = env.str("PORTAL_IONOS_TENANT_USER_DOMAIN", default="")
+# Seconds one IONOS API request may take (connecting: at most 5); default 15.
+PORTAL_IONOS_TIMEOUT = env.float("PORTAL_IONOS_TIMEOUT", default=15.0)
+# Seconds a kubeconfig fetched by cluster id is kept in the process; default 900.
+PORTAL_IONOS_KUBECONFIG_CACHE_SECONDS = env.int(
+    "PORTAL_IONOS_KUBECONFIG_CACHE_SECONDS", default=900
+)
+
 # --- Authentik (the sso step: one OAuth2 provider and application per tenant) ----------------
 
 # Slug of the flow that authorizes a tenant's WordPress; default

@@ -18,11 +18,15 @@ def statement_ids(slug: str) -> tuple[str, str]:
     return f"tenant-{slug}-objects", f"tenant-{slug}-list"
 
 
-def tenant_statements(bucket: str, slug: str, principal_arn: str) -> list[dict]:
-    """Allow principal_arn the objects under tenants/<slug>/ and a listing of that prefix only."""
+def tenant_statements(bucket: str, slug: str, principal_arn: str, kind: str = "AWS") -> list[dict]:
+    """Allow the principal the objects under tenants/<slug>/ and a listing of that prefix only.
+
+    kind is the principal's type: "AWS" for an ARN, "CanonicalUser" for an S3 canonical user id
+    (IONOS users on user-owned buckets).
+    """
     prefix = f"tenants/{slug}/"
     objects_sid, list_sid = statement_ids(slug)
-    principal = {"AWS": [principal_arn]}
+    principal = {kind: [principal_arn]}
     return [
         {
             "Sid": objects_sid,
@@ -78,7 +82,8 @@ def _matches(patterns, value: str, case_sensitive: bool = True) -> bool:
 def _principal_matches(principal, arn: str) -> bool:
     if principal == "*":
         return True
-    return _matches(principal.get("AWS", []), arn)
+    # An ARN never equals a canonical user id, so one lookup serves both kinds.
+    return any(_matches(principal.get(kind, []), arn) for kind in ("AWS", "CanonicalUser"))
 
 
 def _conditions_hold(conditions: dict, context: dict[str, str]) -> bool:

@@ -101,3 +101,22 @@ def kube_cluster(kube_api, settings):
     settings.PORTAL_KUBE_CONTEXT = ""
     settings.PORTAL_KUBE_TIMEOUT = 2.0
     return kube_api
+
+
+@pytest.fixture
+def ionos_api(settings):
+    """A fake IONOS Cloud API v6 on a free loopback port (tests/fakes/ionos.py): .users,
+    .s3keys, .kubeconfigs, .requests/.writes(), .add_cluster(), .fail_next(); the settings
+    point the portal at it, and no kubeconfig is left cached from another test."""
+    from provisioning.drivers import ionos
+    from tests.fakes.ionos import FakeIonos
+
+    fake = FakeIonos().start()
+    settings.PORTAL_IONOS_API_URL = fake.url
+    settings.PORTAL_IONOS_TOKEN = fake.token
+    settings.PORTAL_IONOS_TIMEOUT = 2.0
+    settings.PORTAL_IONOS_TENANT_USER_DOMAIN = "tenants.example.com"
+    ionos.kubeconfig_forget()
+    yield fake
+    ionos.kubeconfig_forget()
+    fake.stop()

@@ -5,7 +5,9 @@ import json
 from django.conf import settings
 
 from provisioning import s3policy
+from provisioning.drivers.ionos import IonosApi, IonosTenantUser
 from provisioning.drivers.objectstore import ObjectStore
+from provisioning.errors import StepFailed
 from provisioning.secrets import (
     PLACEHOLDER,
     S3_ACCESS_KEY_ID,
@@ -17,24 +19,91 @@ from provisioning.steps.base import Outcome, Step
 UNCHANGED = "unchanged"  # the engine's status for "ran, found nothing to do"
 
 
+class IamTenantUser:
+    """The tenant's IAM user and its access keys, its ARN the policy's principal
+    (PORTAL_S3_CREDENTIALS=iam)."""
+
+    kind = "AWS"
+
+    def __init__(self, store: ObjectStore, name: str, slug: str):
+        self.store = store
+        self.name = name
+        self.slug = slug
+        self.label = f"IAM user {name}"
+        self.principal: str | None = None
+
+    def find(self) -> bool:
+        self.principal = self.store.user_arn(self.name)
+        return self.principal is not None
+
+    def create(self) -> None:
+        self.principal = self.store.user_create(self.name, self.slug)
+
+    def key_ids(self) -> list[str]:
+        return self.store.access_key_ids(self.name)
+
+    def key_create(self) -> tuple[str, str]:
+        return self.store.access_key_create(self.name)
+
+    def key_delete(self, key_id: str) -> None:
+        self.store.access_key_delete(self.name, key_id)
+
+    def delete(self) -> bool:
+        return self.store.user_delete(self.name)
+
+
 class StorageStep(Step):
-    """Owns tenants/<slug>/ in the platform bucket, the tenant's IAM user and access key, and
-    the tenant's statements in the bucket policy (the bucket itself is shared: created, never
-    deleted)."""
+    """Owns tenants/<slug>/ in the platform bucket, the tenant's user (IAM, or IONOS with
+    PORTAL_S3_CREDENTIALS=ionos) and its one access key, and the tenant's statements in the
+    bucket policy (the bucket itself is shared: created, never deleted)."""
 
     name = "storage"
     title = "S3"
     plan_suffix = "json"
 
     def make_driver(self) -> ObjectStore | None:
-        return ObjectStore.from_settings()
+        store = ObjectStore.from_settings()
+        if store is not None:
+            self.tenant_user = self._tenant_user(store)
+        return store
 
     @property
     def user_name(self) -> str:
         return settings.PORTAL_S3_TENANT_USER_PATTERN.format(slug=self.spec.slug)
 
+    @property
+    def ionos(self) -> bool:
+        mode = settings.PORTAL_S3_CREDENTIALS
+        if mode not in ("iam", "ionos"):
+            raise StepFailed(f"PORTAL_S3_CREDENTIALS is {mode!r}; it takes iam or ionos.")
+        return mode == "ionos"
+
+    @property
+    def ionos_email(self) -> str:
+        return f"{self.user_name}@{settings.PORTAL_IONOS_TENANT_USER_DOMAIN}".lower()
+
+    def _tenant_user(self, store: ObjectStore) -> "IamTenantUser | IonosTenantUser":
+        if not self.ionos:
+            return IamTenantUser(store, self.user_name, self.spec.slug)
+        api = IonosApi.from_settings()
+        if api is None or not settings.PORTAL_IONOS_TENANT_USER_DOMAIN:
+            raise StepFailed(
+                "PORTAL_S3_CREDENTIALS=ionos needs PORTAL_IONOS_TOKEN and "
+                "PORTAL_IONOS_TENANT_USER_DOMAIN (the mail domain of the tenants' IONOS users)."
+            )
+        return IonosTenantUser(api, self.ionos_email, self.spec.slug)
+
     def render(self) -> str:
-        principal = f"arn:aws:iam::<account>:user/{self.user_name}"
+        if self.ionos:
+            who = {"ionos_user": self.ionos_email}
+            principal = f"<s3CanonicalUserId of {self.ionos_email}>"
+            statements = s3policy.tenant_statements(
+                self.spec.s3_bucket, self.spec.slug, principal, IonosTenantUser.kind
+            )
+        else:
+            who = {"iam_user": self.user_name}
+            principal = f"arn:aws:iam::<account>:user/{self.user_name}"
+            statements = s3policy.tenant_statements(self.spec.s3_bucket, self.spec.slug, principal)
         plan = {
             "bucket": {
                 "name": self.spec.s3_bucket,
@@ -43,18 +112,21 @@ class StorageStep(Step):
                 "default_encryption": settings.PORTAL_S3_ENCRYPTION,
             },
             "prefix": self.spec.s3_prefix,
-            "iam_user": self.user_name,
+            **who,
             "secret": {S3_ACCESS_KEY_ID: PLACEHOLDER, S3_SECRET_ACCESS_KEY: PLACEHOLDER},
-            "bucket_policy_statements": s3policy.tenant_statements(
-                self.spec.s3_bucket, self.spec.slug, principal
-            ),
+            "bucket_policy_statements": statements,
         }
         return json.dumps(plan, indent=2) + "\n"
 
     # --- live -----------------------------------------------------------------------------------
 
-    def _statements_match(self, policy: dict, arn: str) -> bool:
-        wanted = s3policy.tenant_statements(self.spec.s3_bucket, self.spec.slug, arn)
+    def _wanted(self, principal: str) -> list[dict]:
+        return s3policy.tenant_statements(
+            self.spec.s3_bucket, self.spec.slug, principal, self.tenant_user.kind
+        )
+
+    def _statements_match(self, policy: dict, principal: str) -> bool:
+        wanted = self._wanted(principal)
         sids = s3policy.statement_ids(self.spec.slug)
         present = [s for s in policy.get("Statement", []) if s.get("Sid") in sids]
         key = lambda s: s["Sid"]  # noqa: E731
@@ -65,59 +137,61 @@ class StorageStep(Step):
     def live_check(self) -> list[str]:
         require_real(self.ctx.secrets, "The tenant's S3 credentials")
         store: ObjectStore = self.driver
+        who = self.tenant_user
         differences = store.bucket_differences()
-        arn = store.user_arn(self.user_name)
-        if arn is None:
-            return [*differences, f"IAM user {self.user_name} is missing"]
+        if not who.find():
+            return [*differences, f"{who.label} is missing"]
         stored = self.ctx.secrets.get(S3_ACCESS_KEY_ID)
-        keys = store.access_key_ids(self.user_name)
+        keys = who.key_ids()
         if stored is None or self.ctx.secrets.get(S3_SECRET_ACCESS_KEY) is None:
             differences.append("no S3 access key in the tenant's Secret yet")
         elif stored not in keys:
             differences.append("the stored S3 access key is no longer the user's")
         if set(keys) - {stored}:
             differences.append(f"{len(set(keys) - {stored})} access key(s) the Secret doesn't hold")
-        if not self._statements_match(store.policy(), arn):
+        if who.principal is None:
+            differences.append(f"{who.label} has no S3 identity yet")
+        elif not self._statements_match(store.policy(), who.principal):
             differences.append("the bucket policy lacks the tenant's statements")
         return differences
 
     def live_apply(self) -> Outcome:
         require_real(self.ctx.secrets, "The tenant's S3 credentials")
         store: ObjectStore = self.driver
+        who = self.tenant_user
         done = [f"bucket: {d}, fixed" for d in store.bucket_ensure()]
-        arn = store.user_arn(self.user_name)
-        if arn is None:
-            arn = store.user_create(self.user_name, self.spec.slug)
-            done.append(f"created IAM user {self.user_name}")
-        done += self._key_ensure(store)
+        if not who.find():
+            who.create()
+            done.append(f"created {who.label}")
+        done += self._key_ensure(who)
+        if who.principal is None:
+            # IONOS sets up a new user's S3 identity on its own time: ask again later.
+            return Outcome.waiting(f"{who.label} has no S3 identity yet")
         with store.policy_lock():
             policy = store.policy()
-            if not self._statements_match(policy, arn):
+            if not self._statements_match(policy, who.principal):
                 sids = s3policy.statement_ids(self.spec.slug)
                 others = [s for s in policy.get("Statement", []) if s.get("Sid") not in sids]
-                policy["Statement"] = [
-                    *others,
-                    *s3policy.tenant_statements(self.spec.s3_bucket, self.spec.slug, arn),
-                ]
+                policy["Statement"] = [*others, *self._wanted(who.principal)]
                 store.policy_put(policy)
-                done.append(f"bucket policy allows {self.user_name} on {self.spec.s3_prefix}")
+                done.append(f"bucket policy allows {who.label} on {self.spec.s3_prefix}")
         if not done:
             return Outcome(UNCHANGED, "already matches")
         return Outcome.done("; ".join(done))
 
-    def _key_ensure(self, store: ObjectStore) -> list[str]:
+    def _key_ensure(self, who: "IamTenantUser | IonosTenantUser") -> list[str]:
         """One access key, held in the Secret; keys nobody holds (a crash after create) go."""
         done = []
         stored = self.ctx.secrets.get(S3_ACCESS_KEY_ID)
         has_secret = self.ctx.secrets.get(S3_SECRET_ACCESS_KEY) is not None
-        keys = store.access_key_ids(self.user_name)
+        keys = who.key_ids()
         keep = stored if stored in keys and has_secret else None
         for key_id in keys:
             if key_id != keep:
-                store.access_key_delete(self.user_name, key_id)
+                who.key_delete(key_id)
                 done.append("deleted an access key the Secret didn't hold")
         if keep is None:
-            key_id, secret = store.access_key_create(self.user_name)
+            key_id, secret = who.key_create()
             # The provider generates the key: store it at once, before anything else uses it.
             self.ctx.secrets.put({S3_ACCESS_KEY_ID: key_id, S3_SECRET_ACCESS_KEY: secret})
             done.append("created an access key and stored it in the tenant's Secret")
@@ -132,8 +206,8 @@ class StorageStep(Step):
             kept = [s for s in policy.get("Statement", []) if s.get("Sid") not in sids]
             if len(kept) != len(policy.get("Statement", [])):
                 store.policy_put({**policy, "Statement": kept})
-        store.user_delete(self.user_name)
+        self.tenant_user.delete()
         return Outcome.done(
             f"deleted {deleted} object versions under {self.spec.s3_prefix}, "
-            f"the tenant's policy statements and IAM user {self.user_name}"
+            f"the tenant's policy statements and {self.tenant_user.label}"
         )

@@ -1,0 +1,300 @@
+"""The IONOS Cloud API v6 through the official ionoscloud SDK: users, S3 keys, kubeconfigs."""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import ionoscloud
+import urllib3
+import yaml
+from django.conf import settings
+from ionoscloud.exceptions import ApiException, OpenApiException
+
+from provisioning.errors import StepFailed, TransientError
+from provisioning.secrets import random_password
+
+PAGE = 100  # the most users one GET /um/users returns
+
+
+@dataclass(frozen=True)
+class IonosUser:
+    id: str
+    email: str
+    s3_canonical_user_id: str | None
+
+
+def _message(exc: ApiException) -> str:
+    """IONOS's own words from its error body ({"httpStatus", "messages": [{"message"}]})."""
+    try:
+        messages = json.loads(exc.body or "{}").get("messages") or []
+        text = "; ".join(str(m.get("message", "")) for m in messages if isinstance(m, dict))
+    except (TypeError, ValueError, AttributeError):
+        text = ""
+    return text or str(exc.reason or "")
+
+
+@contextmanager
+def translated(what: str, redact: tuple[str, ...] = ()) -> Iterator[None]:
+    """The SDK's errors as the engine's two kinds; never a secret or the token in the words."""
+
+    def clean(text: str) -> str:
+        for value in (*redact, settings.PORTAL_IONOS_TOKEN):
+            if value:
+                text = text.replace(value, "<redacted>")
+        return text
+
+    try:
+        yield
+    except ApiException as exc:
+        status = exc.status or 0
+        text = clean(f"the IONOS API answered {status} for {what}: {_message(exc)}")
+        if status == 0 or status == 429 or status >= 500:
+            raise TransientError(text) from None
+        if status == 401:
+            raise StepFailed(f"{text} (check PORTAL_IONOS_TOKEN)") from None
+        if status == 403:
+            raise StepFailed(f"{text} (the token's user lacks the right to do this)") from None
+        raise StepFailed(text) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        # Refused connections, resets and timeouts: the same call may work in a moment.
+        raise TransientError(
+            f"the IONOS API could not be reached for {what} ({exc.__class__.__name__})"
+        ) from None
+    except OpenApiException as exc:
+        raise StepFailed(clean(f"the IONOS SDK refused to {what}: {exc}")) from None
+
+
+def api_client(url: str, token: str) -> ionoscloud.ApiClient:
+    configuration = ionoscloud.Configuration(host=url, token=token)
+    # The engine retries with backoff; the SDK must not sleep and retry on its own.
+    configuration.max_retries = 1
+    configuration.retries = False
+    return ionoscloud.ApiClient(configuration)
+
+
+class IonosApi:
+    """The calls the portal makes on the IONOS Cloud API, with one client per instance."""
+
+    def __init__(self, *, url: str, token: str, timeout: float = 15.0):
+        self.client = api_client(url, token)
+        self.timeout = (min(5.0, timeout), timeout)
+        self.users = ionoscloud.UserManagementApi(self.client)
+        self.s3keys = ionoscloud.UserS3KeysApi(self.client)
+        self.k8s = ionoscloud.KubernetesApi(self.client)
+
+    @classmethod
+    def from_settings(cls) -> "IonosApi | None":
+        if not settings.PORTAL_IONOS_TOKEN:
+            return None
+        return cls(
+            url=settings.PORTAL_IONOS_API_URL,
+            token=settings.PORTAL_IONOS_TOKEN,
+            timeout=float(settings.PORTAL_IONOS_TIMEOUT),
+        )
+
+    # --- users ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _user(user) -> IonosUser:
+        props = user.properties
+        return IonosUser(
+            id=user.id,
+            email=(props.email or "").lower(),
+            s3_canonical_user_id=props.s3_canonical_user_id or None,
+        )
+
+    def user_by_email(self, email: str) -> IonosUser | None:
+        """The contract's user with this e-mail (IONOS compares them case-insensitively)."""
+        offset = 0
+        with translated(f"list users (looking for {email})"):
+            while True:
+                page = self.users.um_users_get(
+                    depth=1, offset=offset, limit=PAGE, _request_timeout=self.timeout
+                )
+                items = page.items or []
+                for user in items:
+                    if user.properties and (user.properties.email or "").lower() == email.lower():
+                        return self._user(user)
+                if len(items) < PAGE:
+                    return None
+                offset += PAGE
+
+    def user_get(self, user_id: str) -> IonosUser | None:
+        with translated(f"read user {user_id}"):
+            try:
+                return self._user(
+                    self.users.um_users_find_by_id(user_id, depth=1, _request_timeout=self.timeout)
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+    def user_create(self, email: str, firstname: str, lastname: str) -> IonosUser:
+        """A plain user (no administrator, no forced 2FA) with a password nobody will know."""
+        password = random_password(40)  # never stored or shown: only its S3 keys are used
+        body = ionoscloud.UserPost(
+            properties=ionoscloud.UserPropertiesPost(
+                firstname=firstname,
+                lastname=lastname,
+                email=email,
+                password=password,
+                administrator=False,
+                force_sec_auth=False,
+                active=True,
+            )
+        )
+        with translated(f"create user {email}", redact=(password,)):
+            return self._user(self.users.um_users_post(body, _request_timeout=self.timeout))
+
+    def user_delete(self, user_id: str) -> bool:
+        """Delete the user (its S3 keys go with it); False if it was gone already."""
+        with translated(f"delete user {user_id}"):
+            try:
+                self.users.um_users_delete(user_id, _request_timeout=self.timeout)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+        return True
+
+    # --- S3 keys --------------------------------------------------------------------------------
+
+    def s3_key_ids(self, user_id: str) -> list[str]:
+        with translated(f"list the S3 keys of user {user_id}"):
+            keys = self.s3keys.um_users_s3keys_get(user_id, depth=0, _request_timeout=self.timeout)
+        return [key.id for key in keys.items or []]
+
+    def s3_key_create(self, user_id: str) -> tuple[str, str]:
+        """A new key: (access key id, secret). IONOS shows the secret in this answer only."""
+        with translated(f"create an S3 key for user {user_id}"):
+            key = self.s3keys.um_users_s3keys_post(user_id, _request_timeout=self.timeout)
+        secret = key.properties.secret_key if key.properties else None
+        if not key.id or not secret:
+            raise StepFailed(f"the IONOS API made S3 key {key.id} without handing out its secret")
+        return key.id, secret
+
+    def s3_key_delete(self, user_id: str, key_id: str) -> bool:
+        with translated(f"delete S3 key {key_id} of user {user_id}"):
+            try:
+                self.s3keys.um_users_s3keys_delete(user_id, key_id, _request_timeout=self.timeout)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+        return True
+
+    # --- Managed Kubernetes ---------------------------------------------------------------------
+
+    def kubeconfig(self, cluster_id: str) -> str:
+        with translated(f"the kubeconfig of Kubernetes cluster {cluster_id}"):
+            try:
+                text = self.k8s.k8s_kubeconfig_get(cluster_id, _request_timeout=self.timeout)
+            except ApiException as exc:
+                if exc.status == 404:
+                    raise StepFailed(
+                        f"the IONOS API knows no Kubernetes cluster {cluster_id}: "
+                        "check PORTAL_IONOS_CLUSTER_ID"
+                    ) from None
+                raise
+        if not isinstance(text, str) or "clusters" not in text:
+            raise StepFailed(f"the IONOS API gave no usable kubeconfig for cluster {cluster_id}")
+        return text
+
+
+# --- the cluster's kubeconfig, fetched once per process and kept for a while --------------------
+
+_kubeconfigs: dict[tuple[str, str], tuple[float, str]] = {}  # -> (fetched at, YAML)
+_kubeconfigs_lock = threading.Lock()
+
+
+def kubeconfig_for_cluster(cluster_id: str) -> str:
+    """The kubeconfig (YAML) of the Managed Kubernetes cluster, from the IONOS API.
+
+    Kept in this process for PORTAL_IONOS_KUBECONFIG_CACHE_SECONDS, so building clients does
+    not call IONOS each time. Raises StepFailed (no token, unknown cluster, refused) or
+    TransientError (IONOS unreachable or busy).
+    """
+    api = IonosApi.from_settings()
+    if api is None:
+        raise StepFailed("a kubeconfig by cluster id needs PORTAL_IONOS_TOKEN")
+    key = (settings.PORTAL_IONOS_API_URL, cluster_id)
+    ttl = float(settings.PORTAL_IONOS_KUBECONFIG_CACHE_SECONDS)
+    with _kubeconfigs_lock:  # one fetch at a time: a burst of workers asks IONOS once
+        cached = _kubeconfigs.get(key)
+        if cached and time.monotonic() - cached[0] < ttl:
+            return cached[1]
+        text = api.kubeconfig(cluster_id)
+        _kubeconfigs[key] = (time.monotonic(), text)
+        return text
+
+
+def kubeconfig(cluster_id: str) -> dict:
+    """The same kubeconfig as a dict, for kubernetes.config.load_kube_config_from_dict()."""
+    try:
+        loaded = yaml.safe_load(kubeconfig_for_cluster(cluster_id))
+    except yaml.YAMLError as exc:
+        raise StepFailed(f"the kubeconfig of cluster {cluster_id} is not YAML: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise StepFailed(f"the kubeconfig of cluster {cluster_id} is not a mapping")
+    return loaded
+
+
+def kubeconfig_forget(cluster_id: str | None = None) -> None:
+    """Drop the cached kubeconfig (all of them without an id), e.g. after the API said 401."""
+    with _kubeconfigs_lock:
+        for key in [k for k in _kubeconfigs if cluster_id in (None, k[1])]:
+            del _kubeconfigs[key]
+
+
+# --- a tenant's S3 identity on IONOS, as the storage step uses it ---------------------------------
+
+
+class IonosTenantUser:
+    """One IONOS user per tenant, its S3 keys, and its S3 canonical user id as the principal of
+    the tenant's bucket-policy statements (PORTAL_S3_CREDENTIALS=ionos)."""
+
+    kind = "CanonicalUser"  # the bucket-policy principal type of an IONOS user
+
+    def __init__(self, api: IonosApi, email: str, slug: str):
+        self.api = api
+        self.email = email.lower()
+        self.slug = slug
+        self.label = f"IONOS user {self.email}"
+        self.user: IonosUser | None = None
+
+    @property
+    def principal(self) -> str | None:
+        return self.user.s3_canonical_user_id if self.user else None
+
+    def find(self) -> bool:
+        self.user = self.api.user_by_email(self.email)
+        if self.user and not self.user.s3_canonical_user_id:
+            # A list may lag behind; the user itself says whether its S3 identity exists yet.
+            self.user = self.api.user_get(self.user.id) or self.user
+        return self.user is not None
+
+    def create(self) -> None:
+        self.user = self.api.user_create(self.email, "WordPress", f"tenant {self.slug}")
+        if not self.user.s3_canonical_user_id:
+            self.user = self.api.user_get(self.user.id) or self.user
+
+    def key_ids(self) -> list[str]:
+        return self.api.s3_key_ids(self.user.id) if self.user else []
+
+    def key_create(self) -> tuple[str, str]:
+        return self.api.s3_key_create(self.user.id)
+
+    def key_delete(self, key_id: str) -> None:
+        self.api.s3_key_delete(self.user.id, key_id)
+
+    def delete(self) -> bool:
+        """Delete its keys, then the user; False if it was gone already."""
+        if not self.find():
+            return False
+        for key_id in self.key_ids():
+            self.key_delete(key_id)
+        return self.api.user_delete(self.user.id)
