@@ -425,7 +425,8 @@ PORTAL_INGRESS_LIMIT_RPS = env.int("PORTAL_INGRESS_LIMIT_RPS", default=10)
 PORTAL_INGRESS_LIMIT_CONNECTIONS = env.int("PORTAL_INGRESS_LIMIT_CONNECTIONS", default=20)
 # Largest upload through the ingress (NGINX proxy-body-size); default 64m.
 PORTAL_INGRESS_BODY_SIZE = env.str("PORTAL_INGRESS_BODY_SIZE", default="64m")
-# Namespace of the ingress controller, the only source of traffic into tenants; default ingress-nginx.
+# Namespace of the ingress controller, the only source of traffic into tenants;
+# default ingress-nginx.
 PORTAL_INGRESS_NAMESPACE = env.str("PORTAL_INGRESS_NAMESPACE", default="ingress-nginx")
 # Storage class of the tenants' content volumes; default unset (the cluster's default class).
 PORTAL_STORAGE_CLASS = env.str("PORTAL_STORAGE_CLASS", default="")
