@@ -40,7 +40,7 @@ def test_a_matching_tenant_is_checked_and_left_alone(
 
 
 def test_drift_is_found_recorded_and_repaired(
-    ready_tenant, django_capture_on_commit_callbacks, settings
+    ready_tenant, django_capture_on_commit_callbacks, settings, client_for, requester
 ):
     plan_file = settings.PORTAL_PLAN_DIR / "drifty" / "network.yaml"
     if not plan_file.exists():
@@ -56,6 +56,10 @@ def test_drift_is_found_recorded_and_repaired(
     assert event.message == "Repaired." and event.after == {"differences": check.drift}
     ready_tenant.refresh_from_db()
     assert ready_tenant.state == Tenant.State.READY  # a drift repair is not a new provisioning
+
+    page = client_for(requester).get(ready_tenant.get_absolute_url()).content.decode()
+    assert "Last drift check" in page
+    assert f"found 1 difference: network: plan {plan_file.name} changed" in page
 
 
 def test_report_mode_only_reports(ready_tenant, django_capture_on_commit_callbacks, settings):
