@@ -120,3 +120,19 @@ def ionos_api(settings):
     yield fake
     ionos.kubeconfig_forget()
     fake.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    """An S3- and IAM-compatible server (moto) on a free loopback port, for the whole session."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -11,7 +11,7 @@ from provisioning.secrets import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, MemoryS
 from provisioning.steps.base import StepContext
 from provisioning.steps.storage import StorageStep
 from tests.provisioning.test_database import make_spec
-from tests.provisioning.test_storage import client, moto_url, s3, versions_under  # noqa: F401
+from tests.provisioning.test_storage import client, s3, versions_under  # noqa: F401
 
 USERS = "/cloudapi/v6/um/users"
 

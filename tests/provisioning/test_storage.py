@@ -1,13 +1,11 @@
 """The storage step against an S3-compatible server on loopback (moto), through boto3."""
 
 import json
-import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from provisioning import s3policy
 from provisioning.errors import StepFailed, TransientError
@@ -17,17 +15,6 @@ from provisioning.steps.storage import StorageStep
 from tests.provisioning.test_database import make_spec
 
 ADMIN = {"aws_access_key_id": "admin-key", "aws_secret_access_key": "admin-secret"}
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture
