@@ -86,6 +86,13 @@ def api_client() -> client.ApiClient | None:
     if target is None:
         return None
     key = (os.getpid(), *target)  # a forked worker builds its own connection pool
+    if target[0] == "ionos":
+        from provisioning.drivers import ionos
+
+        # The IONOS API may hand out a new kubeconfig (a rotated token): a new one, a new
+        # client. Cheap: the IONOS driver keeps the kubeconfig for a while.
+        text = ionos.kubeconfig_for_cluster(target[1])
+        key = (*key, hashlib.sha256(text.encode()).hexdigest())
     with _clients_lock:
         if key not in _clients:
             _clients[key] = _build(target)
@@ -116,6 +123,13 @@ def translate(exc: Exception, what: str, redact: tuple[str, ...] = ()) -> Except
                 message = message.replace(value, "<redacted>")
         text = f"the Kubernetes API answered {exc.status} ({exc.reason}) for {what}: {message}"
         if exc.status in (0, 429) or exc.status >= 500:
+            return TransientError(text)
+        target = _target()
+        if exc.status == 401 and target and target[0] == "ionos":
+            # The cluster's token was rotated: fetch the kubeconfig again on the retry.
+            from provisioning.drivers import ionos
+
+            ionos.kubeconfig_forget(target[1])
             return TransientError(text)
         return StepFailed(text)
     return TransientError(f"the Kubernetes API didn't answer for {what} ({exc.__class__.__name__})")

@@ -202,3 +202,28 @@ def test_kubernetes_driver_reaches_the_cluster_by_id(ionos_api, kube_api, settin
     namespace = kube_client.CoreV1Api(api).read_namespace("kube-system")
     assert namespace.metadata.name == "kube-system"
     assert kubeconfig_gets(ionos_api, cluster_id) == 1
+
+
+def test_a_rotated_cluster_token_is_picked_up_after_the_cluster_says_401(
+    ionos_api, kube_api, settings
+):
+    from kubernetes.client.exceptions import ApiException
+
+    from provisioning.drivers import kubernetes
+
+    original = kube_api.kubeconfig_path.read_text()
+    cluster_id = ionos_api.add_cluster(original)
+    settings.PORTAL_KUBECONFIG = ""
+    settings.PORTAL_KUBE_IN_CLUSTER = False
+    settings.PORTAL_IONOS_CLUSTER_ID = cluster_id
+    before = kubernetes.api_client()
+
+    # IONOS rotates the cluster's credentials; the cluster refuses the old token.
+    ionos_api.kubeconfigs[cluster_id] = original.replace("fake-token", "rotated-token")
+    error = kubernetes.translate(ApiException(status=401, reason="Unauthorized"), "Namespace x")
+    assert isinstance(error, TransientError)  # retried, with the new kubeconfig
+
+    after = kubernetes.api_client()
+    assert after is not before
+    assert after.configuration.api_key["BearerToken"] == "Bearer rotated-token"
+    assert kubeconfig_gets(ionos_api, cluster_id) == 2
