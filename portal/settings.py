@@ -220,7 +220,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 PORTAL_STEP_MAX_RETRIES = env.int("PORTAL_STEP_MAX_RETRIES", default=8)
 # First retry delay in seconds, doubled each attempt, with jitter; default 2.
 PORTAL_RETRY_BASE_DELAY = env.float("PORTAL_RETRY_BASE_DELAY", default=2.0)
-# Longest retry delay in seconds; default 300.
+# Longest retry delay in seconds (keep it below PORTAL_BROKER_VISIBILITY_TIMEOUT: Redis hands a
+# task held longer than that to another worker); default 300.
 PORTAL_RETRY_MAX_DELAY = env.float("PORTAL_RETRY_MAX_DELAY", default=300.0)
 # Seconds a reconcile holds a tenant's lock before another worker may take it over; default 360.
 PORTAL_TENANT_LOCK_TTL = env.int("PORTAL_TENANT_LOCK_TTL", default=360)

@@ -98,6 +98,8 @@ class _Advance:
     # --- the run --------------------------------------------------------------------------------
 
     def _claim(self) -> bool:
+        # Under the tenant's lease, a run still marked running was left by a dead worker: it
+        # may be taken over. Without the lease nobody gets here, so two claims can't both win.
         first_start = self.run.status == Run.Status.PENDING
         now = timezone.now()
         rows = Run.objects.filter(pk=self.run.pk, status__in=Run.OPEN).update(
