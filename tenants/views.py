@@ -69,7 +69,11 @@ class ActorMixin(LoginRequiredMixin):
 
 class TenantListView(LoginRequiredMixin, View):
     def get(self, request):
-        filters = {k: request.GET.get(k, "").strip() for k in ("state", "plan", "owner", "q")}
+        # PostgreSQL refuses NUL in a string literal (a 500); a NUL is never meant, so drop it.
+        filters = {
+            k: request.GET.get(k, "").replace("\x00", "").strip()
+            for k in ("state", "plan", "owner", "q")
+        }
         sort = request.GET.get("sort", "-created")
         qs = selectors.tenant_list(user=request.user, **filters).order_by(
             SORTS.get(sort, "-created_at"), "-id"
