@@ -19,7 +19,11 @@ class TenantRequestForm(forms.Form):
     )
     display_name = forms.CharField(label="Site title", max_length=100)
     plan = forms.ModelChoiceField(
-        queryset=Plan.objects.filter(is_active=True), empty_label=None, label="Plan"
+        queryset=Plan.objects.filter(is_active=True),
+        empty_label=None,
+        label="Plan",
+        # Also what a retired plan's id gets: Django's own words don't say what to do.
+        error_messages={"invalid_choice": "Choose one of the offered plans."},
     )
     wordpress_version = forms.ChoiceField(label="WordPress version")
     admin_email = forms.EmailField(label="Admin e-mail")
