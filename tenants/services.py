@@ -44,6 +44,9 @@ def _check_request(
     check("slug", validation.validate_slug, slug)
     check("host", validation.validate_host, host)
     check("wordpress_version", validation.validate_wordpress_version, wordpress_version)
+    if "slug" in errors and host == validation.default_host(slug):
+        # The host was made from the bad name: the name's message says it all.
+        errors.pop("host", None)
     if not plan.is_active:
         errors.setdefault("plan", []).append("This plan is no longer offered; choose another.")
     live = Tenant.objects.filter(state__in=Tenant.LIVE_STATES).exclude(pk=exclude_pk)
