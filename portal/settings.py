@@ -157,8 +157,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        name: {"level": PORTAL_LOG_LEVEL, "handlers": ["console"], "propagate": False}
-        for name in ("portal", "tenants", "provisioning")
+        **{
+            name: {"level": PORTAL_LOG_LEVEL, "handlers": ["console"], "propagate": False}
+            for name in ("portal", "tenants", "provisioning")
+        },
+        # At DEBUG these log whole API responses, and some hold a tenant's new credentials
+        # (an S3 secret key): never below INFO, whatever the root level.
+        **{name: {"level": "INFO"} for name in ("botocore", "boto3", "ionoscloud")},
     },
 }
 
