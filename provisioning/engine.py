@@ -188,11 +188,12 @@ class _Advance:
             self.run.steps.filter(status=StepRun.Status.PENDING).update(
                 status=StepRun.Status.SKIPPED
             )
-            Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
+            ours = Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
                 status=Run.Status.FAILED, finished_at=now, error=cause[:LOG_LIMIT]
             )
             self.run.status = Run.Status.FAILED
-            if self.run.action != Run.Action.CHECK:
+            # A run superseded meanwhile (a deletion) no longer speaks for the tenant.
+            if ours and self.run.action != Run.Action.CHECK:
                 if tenant_transition(tenant_id=self.tenant.pk, to=State.FAILED):
                     Tenant.objects.filter(pk=self.tenant.pk).update(last_error=cause)
                     audit_record(action=Action.TENANT_FAILED, obj=self.tenant, message=cause)
@@ -281,9 +282,8 @@ class _Advance:
         delay = backoff(row.attempts)
         self._logger(row)(f"attempt {row.attempts} hit a passing error: {message}")
         StepRun.objects.filter(pk=row.pk).update(status=StepRun.Status.RETRYING, error=message)
-        Run.objects.filter(pk=self.run.pk).update(
-            status=Run.Status.WAITING, not_before=timezone.now() + timedelta(seconds=delay)
-        )
+        if not self._pause(timezone.now() + timedelta(seconds=delay)):
+            return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
 
     def _waiting(self, row: StepRun, message: str) -> float | None:
@@ -302,7 +302,14 @@ class _Advance:
             status=StepRun.Status.WAITING, waiting_since=since, attempts=row.attempts - 1
         )
         delay = float(settings.PORTAL_WAIT_INTERVAL)
-        Run.objects.filter(pk=self.run.pk).update(
-            status=Run.Status.WAITING, not_before=now + timedelta(seconds=delay)
-        )
+        if not self._pause(now + timedelta(seconds=delay)):
+            return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
+
+    def _pause(self, until) -> bool:
+        """Park the run until then; False if it is no longer running (a deletion cancelled it,
+        and a cancelled run must stay cancelled, not come back to build)."""
+        rows = Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
+            status=Run.Status.WAITING, not_before=until
+        )
+        return rows == 1
