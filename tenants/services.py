@@ -134,6 +134,8 @@ def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
         )
         if not won:
             tenant.refresh_from_db()
+            if tenant.decided_by is None and not tenant.desired_present:
+                raise ApplicationError("This request was withdrawn; there is nothing to decide.")
             who = tenant.decided_by.get_username() if tenant.decided_by else "someone"
             raise ApplicationError(
                 f"This request was already decided by {who}: it is now "
@@ -183,8 +185,12 @@ def tenant_retry(*, tenant: Tenant, actor) -> Tenant:
 
 def tenant_reconcile(*, tenant: Tenant, actor, reason: str = "manual") -> Tenant:
     """Ask the engine to converge a ready or failed tenant again."""
-    if not _may_administer(actor) and tenant.owner_id != actor.pk:
-        raise ApplicationError("Only the owner or a platform admin can reconcile a tenant.")
+    if not _may_administer(actor):
+        if tenant.owner_id != actor.pk:
+            raise ApplicationError("Only the owner or a platform admin can reconcile a tenant.")
+        if tenant.state == Tenant.State.FAILED:
+            # Building a failed tenant again is a retry, which platform admins decide.
+            raise ApplicationError("A failed tenant is retried by a platform admin.")
     if tenant.state not in (Tenant.State.READY, Tenant.State.FAILED) or not tenant.desired_present:
         raise ApplicationError("Only a ready or failed tenant can be reconciled.")
     with transaction.atomic():

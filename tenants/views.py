@@ -193,7 +193,8 @@ class TenantDeleteView(_TenantActionView):
         withdrawn = tenant.state == Tenant.State.REQUESTED
         services.tenant_delete(tenant=tenant, actor=request.user)
         if withdrawn:
-            messages.success(request, f"Your request for {tenant.slug} was withdrawn.")
+            whose = "Your request" if tenant.owner_id == request.user.pk else "The request"
+            messages.success(request, f"{whose} for {tenant.slug} was withdrawn.")
         else:
             messages.success(request, f"{tenant.slug} is being deleted.")
 
