@@ -74,10 +74,9 @@ class TenantListView(LoginRequiredMixin, View):
             k: request.GET.get(k, "").replace("\x00", "").strip()
             for k in ("state", "plan", "owner", "q")
         }
-        sort = request.GET.get("sort", "-created")
-        qs = selectors.tenant_list(user=request.user, **filters).order_by(
-            SORTS.get(sort, "-created_at"), "-id"
-        )
+        sort = request.GET.get("sort", "")
+        sort = sort if sort in SORTS else "-created"  # links only ever carry a known order
+        qs = selectors.tenant_list(user=request.user, **filters).order_by(SORTS[sort], "-id")
         return render(
             request,
             "tenants/list.html",

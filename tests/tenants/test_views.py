@@ -264,3 +264,9 @@ def test_auditor_reads_but_cannot_request(client, auditor):
 def test_anonymous_is_sent_to_sign_in(client):
     response = client.get(reverse("tenants:list"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_an_unknown_sort_falls_back_to_newest_first_in_every_link(client_for, approver):
+    page = client_for(approver).get("/tenants/?sort=%22onclick%3Dx%20__class__").content.decode()
+    assert "__class__" not in page and "onclick" not in page
+    assert "sort=-created" in page or "sort=created" in page
