@@ -409,6 +409,9 @@ PORTAL_S3_TIMEOUT = env.int("PORTAL_S3_TIMEOUT", default=10)
 PORTAL_S3_TENANT_USER_PATTERN = env.str("PORTAL_S3_TENANT_USER_PATTERN", default="wp-tenant-{slug}")
 # Default encryption of the platform bucket: AES256 (SSE-S3); default AES256.
 PORTAL_S3_ENCRYPTION = env.str("PORTAL_S3_ENCRYPTION", default="AES256")
+# Most bytes the shared bucket policy may grow to with tenants' statements (ionos mode; S3 caps
+# it at 20 KB): the storage step refuses a tenant that would pass it; default 20480.
+PORTAL_S3_POLICY_MAX_BYTES = env.int("PORTAL_S3_POLICY_MAX_BYTES", default=20480)
 
 # --- Kubernetes (each tenant's namespace, WordPress, ingress and network policies) -------------
 

@@ -53,9 +53,10 @@ class IamTenantUser:
 
 
 class StorageStep(Step):
-    """Owns tenants/<slug>/ in the platform bucket, the tenant's user (IAM, or IONOS with
-    PORTAL_S3_CREDENTIALS=ionos) and its one access key, and the tenant's statements in the
-    bucket policy (the bucket itself is shared: created, never deleted)."""
+    """Owns tenants/<slug>/ in the platform bucket, the tenant's user and its one access key, and
+    what lets that user reach the prefix: with PORTAL_S3_CREDENTIALS=iam the user's own inline
+    policy, with ionos (IONOS users take no IAM policies) the tenant's statements in the shared
+    bucket policy, whose size S3 caps. The bucket itself is shared: created, never deleted."""
 
     name = "storage"
     title = "S3"
@@ -95,15 +96,21 @@ class StorageStep(Step):
 
     def render(self) -> str:
         if self.ionos:
-            who = {"ionos_user": self.ionos_email}
             principal = f"<s3CanonicalUserId of {self.ionos_email}>"
-            statements = s3policy.tenant_statements(
-                self.spec.s3_bucket, self.spec.slug, principal, IonosTenantUser.kind
-            )
+            access = {
+                "ionos_user": self.ionos_email,
+                "bucket_policy_statements": s3policy.tenant_statements(
+                    self.spec.s3_bucket, self.spec.slug, principal, IonosTenantUser.kind
+                ),
+            }
         else:
-            who = {"iam_user": self.user_name}
-            principal = f"arn:aws:iam::<account>:user/{self.user_name}"
-            statements = s3policy.tenant_statements(self.spec.s3_bucket, self.spec.slug, principal)
+            access = {
+                "iam_user": self.user_name,
+                "iam_user_policy": {
+                    "name": s3policy.USER_POLICY_NAME,
+                    "document": self._user_policy(),
+                },
+            }
         plan = {
             "bucket": {
                 "name": self.spec.s3_bucket,
@@ -112,26 +119,32 @@ class StorageStep(Step):
                 "default_encryption": settings.PORTAL_S3_ENCRYPTION,
             },
             "prefix": self.spec.s3_prefix,
-            **who,
+            **access,
             "secret": {S3_ACCESS_KEY_ID: PLACEHOLDER, S3_SECRET_ACCESS_KEY: PLACEHOLDER},
-            "bucket_policy_statements": statements,
         }
         return json.dumps(plan, indent=2) + "\n"
 
     # --- live -----------------------------------------------------------------------------------
+
+    def _user_policy(self) -> dict:
+        return s3policy.tenant_user_policy(self.spec.s3_bucket, self.spec.slug)
 
     def _wanted(self, principal: str) -> list[dict]:
         return s3policy.tenant_statements(
             self.spec.s3_bucket, self.spec.slug, principal, self.tenant_user.kind
         )
 
-    def _statements_match(self, policy: dict, principal: str) -> bool:
-        wanted = self._wanted(principal)
+    def _own_statements(self, policy: dict) -> list[dict]:
         sids = s3policy.statement_ids(self.spec.slug)
-        present = [s for s in policy.get("Statement", []) if s.get("Sid") in sids]
-        key = lambda s: s["Sid"]  # noqa: E731
-        return sorted(map(s3policy.normalized, present), key=key) == sorted(
-            map(s3policy.normalized, wanted), key=key
+        return [s for s in s3policy.statements(policy) if s.get("Sid") in sids]
+
+    def _user_policy_matches(self, store: ObjectStore) -> bool | None:
+        """Whether the IAM user's inline policy is the wanted one; None if it has none."""
+        present = store.user_policy(self.user_name, s3policy.USER_POLICY_NAME)
+        if present is None:
+            return None
+        return s3policy.same_statements(
+            s3policy.statements(present), s3policy.statements(self._user_policy())
         )
 
     def live_check(self) -> list[str]:
@@ -151,8 +164,20 @@ class StorageStep(Step):
             differences.append(f"{len(set(keys) - {stored})} access key(s) the Secret doesn't hold")
         if who.principal is None:
             differences.append(f"{who.label} has no S3 identity yet")
-        elif not self._statements_match(store.policy(), who.principal):
-            differences.append("the bucket policy lacks the tenant's statements")
+            return differences
+        present = self._own_statements(store.policy())
+        if self.ionos:
+            if not s3policy.same_statements(present, self._wanted(who.principal)):
+                differences.append("the bucket policy lacks the tenant's statements")
+            return differences
+        matches = self._user_policy_matches(store)
+        if matches is None:
+            differences.append(f"{who.label} has no policy {s3policy.USER_POLICY_NAME}")
+        elif not matches:
+            differences.append(f"{who.label}'s policy {s3policy.USER_POLICY_NAME} differs")
+        if present:
+            # Older portals put every tenant in the bucket policy, which S3 caps at 20 KB.
+            differences.append("the bucket policy still holds the tenant's statements")
         return differences
 
     def live_apply(self) -> Outcome:
@@ -167,17 +192,60 @@ class StorageStep(Step):
         if who.principal is None:
             # IONOS sets up a new user's S3 identity on its own time: ask again later.
             return Outcome.waiting(f"{who.label} has no S3 identity yet")
-        with store.policy_lock():
-            policy = store.policy()
-            if not self._statements_match(policy, who.principal):
-                sids = s3policy.statement_ids(self.spec.slug)
-                others = [s for s in policy.get("Statement", []) if s.get("Sid") not in sids]
-                policy["Statement"] = [*others, *self._wanted(who.principal)]
-                store.policy_put(policy)
-                done.append(f"bucket policy allows {who.label} on {self.spec.s3_prefix}")
+        if self.ionos:
+            done += self._statements_ensure(store, who)
+        else:
+            if not self._user_policy_matches(store):
+                store.user_policy_put(
+                    self.user_name, s3policy.USER_POLICY_NAME, self._user_policy()
+                )
+                done.append(f"{who.label}'s own policy allows it {self.spec.s3_prefix}")
+            # Only once the user's own policy grants the prefix, so access never lapses.
+            if self._statements_remove(store):
+                done.append("removed the tenant's statements from the bucket policy")
         if not done:
             return Outcome(UNCHANGED, "already matches")
         return Outcome.done("; ".join(done))
+
+    def _statements_ensure(self, store: ObjectStore, who: IonosTenantUser) -> list[str]:
+        """Put the tenant's statements in the bucket policy, unless it would outgrow the cap."""
+        with store.policy_lock():
+            policy = store.policy()
+            wanted = self._wanted(who.principal)
+            if s3policy.same_statements(self._own_statements(policy), wanted):
+                return []
+            sids = s3policy.statement_ids(self.spec.slug)
+            others = [s for s in s3policy.statements(policy) if s.get("Sid") not in sids]
+            policy["Statement"] = [*others, *wanted]
+            self._refuse_oversize(policy, others)
+            store.policy_put(policy)
+        return [f"bucket policy allows {who.label} on {self.spec.s3_prefix}"]
+
+    def _refuse_oversize(self, policy: dict, others: list[dict]) -> None:
+        size, limit = s3policy.size(policy), settings.PORTAL_S3_POLICY_MAX_BYTES
+        if size <= limit:
+            return
+        held = len(s3policy.tenants_in({"Statement": others}))
+        raise StepFailed(
+            f"S3 bucket {self.spec.s3_bucket} is full: its policy holds the statements of "
+            f"{held} tenants and would grow to {size} bytes with this one, over "
+            f"PORTAL_S3_POLICY_MAX_BYTES ({limit}; S3 refuses bucket policies over 20 KB). "
+            "Nothing was changed. New tenants need another bucket, but PORTAL_S3_BUCKET is read "
+            "for every tenant, so changing it would move the existing ones too: delete tenants "
+            "no longer used, or have the portal record each tenant's bucket first."
+        )
+
+    def _statements_remove(self, store: ObjectStore) -> bool:
+        """Take the tenant's statements out of the bucket policy; False if it held none."""
+        # Only this tenant's run writes its statements, so a read without the lock may decide.
+        if not self._own_statements(store.policy()):
+            return False
+        with store.policy_lock():
+            policy = store.policy()
+            sids = s3policy.statement_ids(self.spec.slug)
+            kept = [s for s in s3policy.statements(policy) if s.get("Sid") not in sids]
+            store.policy_put({**policy, "Statement": kept})
+        return True
 
     def _key_ensure(self, who: "IamTenantUser | IonosTenantUser") -> list[str]:
         """One access key, held in the Secret; keys nobody holds (a crash after create) go."""
@@ -200,14 +268,10 @@ class StorageStep(Step):
     def live_destroy(self) -> Outcome:
         store: ObjectStore = self.driver
         deleted = store.prefix_delete(self.spec.s3_prefix)
-        with store.policy_lock():
-            policy = store.policy()
-            sids = s3policy.statement_ids(self.spec.slug)
-            kept = [s for s in policy.get("Statement", []) if s.get("Sid") not in sids]
-            if len(kept) != len(policy.get("Statement", [])):
-                store.policy_put({**policy, "Statement": kept})
+        self._statements_remove(store)
+        # An IAM user goes with its inline policy (IAM refuses to delete a user holding one).
         self.tenant_user.delete()
         return Outcome.done(
             f"deleted {deleted} object versions under {self.spec.s3_prefix}, "
-            f"the tenant's policy statements and {self.tenant_user.label}"
+            f"{self.tenant_user.label} and what let it reach the prefix"
         )

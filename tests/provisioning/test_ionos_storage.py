@@ -205,3 +205,48 @@ def test_two_slugs_never_share_a_user(tenant, ionos_api):
     second.apply()
     assert ionos_user(ionos_api, first)["id"] != ionos_user(ionos_api, second)["id"]
     assert first.ctx.secrets.get(S3_ACCESS_KEY_ID) != second.ctx.secrets.get(S3_ACCESS_KEY_ID)
+
+
+def test_a_full_bucket_policy_refuses_the_next_tenant_and_changes_nothing(
+    tenant,
+    moto_url,  # noqa: F811
+    settings,
+):
+    bucket = settings.PORTAL_S3_BUCKET
+    first, second = tenant(), tenant()
+    first.apply()
+    second.apply()
+    before = client(moto_url).get_bucket_policy(Bucket=bucket)["Policy"]
+    settings.PORTAL_S3_POLICY_MAX_BYTES = len(before.encode()) + 100  # no room for a third
+    third = tenant()
+    with pytest.raises(StepFailed) as refused:
+        third.apply()
+    text = str(refused.value)
+    assert f"S3 bucket {bucket} is full" in text
+    assert "holds the statements of 2 tenants" in text
+    assert "PORTAL_S3_POLICY_MAX_BYTES" in text and "Nothing was changed" in text
+    assert client(moto_url).get_bucket_policy(Bucket=bucket)["Policy"] == before
+
+    # The tenants already in it are not disturbed.
+    assert first.check() == [] and first.apply().status == "unchanged"
+    # A deleted tenant makes room: the refused one gets in when retried.
+    second.destroy()
+    assert third.apply().status == "done"
+    assert third.check() == []
+    after = client(moto_url).get_bucket_policy(Bucket=bucket)["Policy"]
+    assert len(after.encode()) <= settings.PORTAL_S3_POLICY_MAX_BYTES
+    assert s3policy.tenants_in(json.loads(after)) == {first.spec.slug, third.spec.slug}
+
+
+def test_the_default_limit_holds_about_thirty_tenants(tenant):
+    """The measured capacity of one bucket policy in ionos mode, through the step itself."""
+    slug = "t{:02d}" + "x" * 27  # 30 characters, the longest a slug may be
+    taken = []
+    with pytest.raises(StepFailed, match="is full") as refused:
+        for n in range(60):
+            step = tenant(slug.format(n))
+            step.apply()
+            taken.append(step)
+    assert f"holds the statements of {len(taken)} tenants" in str(refused.value)
+    assert len(taken) >= 28
+    assert all(step.check() == [] for step in taken[:3])

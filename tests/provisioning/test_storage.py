@@ -50,7 +50,42 @@ def versions_under(url: str, bucket: str, prefix: str) -> list[tuple[str, str]]:
     return found
 
 
-def test_apply_sets_up_bucket_user_key_and_policy(s3, moto_url, settings):
+def iam(url: str):
+    return boto3.client("iam", endpoint_url=url, region_name="us-east-1", **ADMIN)
+
+
+def user_policy(url: str, step: StorageStep) -> dict | None:
+    """The tenant's inline IAM policy as the server holds it, or None."""
+    try:
+        answer = iam(url).get_user_policy(
+            UserName=step.user_name, PolicyName=s3policy.USER_POLICY_NAME
+        )
+    except iam(url).exceptions.NoSuchEntityException:
+        return None
+    return answer["PolicyDocument"]
+
+
+def bucket_policy(url: str, bucket: str) -> dict | None:
+    try:
+        return json.loads(client(url).get_bucket_policy(Bucket=bucket)["Policy"])
+    except client(url).exceptions.ClientError as exc:
+        assert exc.response["Error"]["Code"] == "NoSuchBucketPolicy"
+        return None
+
+
+def as_old_portal_left_it(url: str, bucket: str, *steps: StorageStep, keep: list[dict] = ()):
+    """What portals before the user policies left: each tenant's two statements in the bucket
+    policy, its IAM user without a policy of its own."""
+    statements = list(keep)
+    for step in steps:
+        iam(url).delete_user_policy(UserName=step.user_name, PolicyName=s3policy.USER_POLICY_NAME)
+        arn = iam(url).get_user(UserName=step.user_name)["User"]["Arn"]
+        statements += s3policy.tenant_statements(bucket, step.spec.slug, arn)
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    client(url).put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+def test_apply_sets_up_bucket_user_key_and_the_users_own_policy(s3, moto_url, settings):
     step = s3()
     assert step.apply().status == "done"
     bucket = settings.PORTAL_S3_BUCKET
@@ -69,52 +104,188 @@ def test_apply_sets_up_bucket_user_key_and_policy(s3, moto_url, settings):
     listed = tenant.list_objects_v2(Bucket=bucket, Prefix=step.spec.s3_prefix)
     assert [o["Key"] for o in listed["Contents"]] == [own]
 
-    policy = json.loads(admin.get_bucket_policy(Bucket=bucket)["Policy"])
-    arn = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1", **ADMIN).get_user(
-        UserName=step.user_name
-    )["User"]["Arn"]
-    assert s3policy.allowed(policy, arn, "s3:PutObject", f"arn:aws:s3:::{bucket}/{own}")
-    assert not s3policy.allowed(
-        policy, arn, "s3:GetObject", f"arn:aws:s3:::{bucket}/tenants/someone-else/x"
-    )
+    # The grant is the user's own: the shared bucket policy, capped at 20 KB, stays empty.
+    assert bucket_policy(moto_url, bucket) is None
+    mine = user_policy(moto_url, step)
+    arn = iam(moto_url).get_user(UserName=step.user_name)["User"]["Arn"]
+
+    def may(action: str, key: str | None = None, **context) -> bool:
+        resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
+        return s3policy.account_allowed(arn, action, resource, context, user_policies=(mine,))
+
+    assert may("s3:PutObject", own) and may("s3:DeleteObject", own)
+    assert may("s3:ListBucket", **{"s3:prefix": step.spec.s3_prefix})
+    assert not may("s3:GetObject", "tenants/someone-else/x")
+    assert not may("s3:ListBucket", **{"s3:prefix": "tenants/"})
+    assert not may("s3:ListBucket")
 
 
 def test_second_apply_changes_nothing(s3, moto_url, settings):
     step = s3()
     step.apply()
     secrets_before = dict(step.ctx.secrets.values)
-    policy_before = client(moto_url).get_bucket_policy(Bucket=settings.PORTAL_S3_BUCKET)
+    policy_before = user_policy(moto_url, step)
     assert step.check() == []
     assert step.apply().status == "unchanged"
     assert step.ctx.secrets.values == secrets_before
-    after = client(moto_url).get_bucket_policy(Bucket=settings.PORTAL_S3_BUCKET)
-    assert after["Policy"] == policy_before["Policy"]
+    assert user_policy(moto_url, step) == policy_before
+    assert bucket_policy(moto_url, settings.PORTAL_S3_BUCKET) is None
 
 
-def test_two_tenants_share_the_policy_and_a_lost_key_is_replaced(s3, moto_url, settings):
+def test_two_tenants_each_get_their_own_policy_and_a_lost_key_is_replaced(s3, moto_url, settings):
     first, second = s3(), s3()
     first.apply()
     second.apply()
     assert first.check() == [] and second.check() == []
-    sids = {
-        s["Sid"]
-        for s in json.loads(
-            client(moto_url).get_bucket_policy(Bucket=settings.PORTAL_S3_BUCKET)["Policy"]
-        )["Statement"]
-    }
-    assert sids == {
-        *s3policy.statement_ids(first.spec.slug),
-        *s3policy.statement_ids(second.spec.slug),
-    }
+    bucket = settings.PORTAL_S3_BUCKET
+    assert bucket_policy(moto_url, bucket) is None
+    theirs = user_policy(moto_url, second)
+    assert s3policy.user_allowed(
+        theirs, "s3:GetObject", f"arn:aws:s3:::{bucket}/{second.spec.s3_prefix}a.jpg"
+    )
+    assert not s3policy.user_allowed(
+        theirs, "s3:GetObject", f"arn:aws:s3:::{bucket}/{first.spec.s3_prefix}a.jpg"
+    )
 
     # A crash after the key was created but before it was stored: the Secret is empty.
     first.ctx.secrets.values.clear()
     assert "no S3 access key in the tenant's Secret yet" in first.check()
     first.apply()
     assert first.check() == []
-    iam = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1", **ADMIN)
-    keys = iam.list_access_keys(UserName=first.user_name)["AccessKeyMetadata"]
+    keys = iam(moto_url).list_access_keys(UserName=first.user_name)["AccessKeyMetadata"]
     assert [k["AccessKeyId"] for k in keys] == [first.ctx.secrets.get(S3_ACCESS_KEY_ID)]
+
+
+def test_tenants_of_older_portals_move_out_of_the_bucket_policy(s3, moto_url, settings):
+    bucket = settings.PORTAL_S3_BUCKET
+    first, second = s3(), s3()
+    first.apply()
+    second.apply()
+    platform = {
+        "Sid": "platform-backups",
+        "Effect": "Allow",
+        "Principal": {"AWS": ["arn:aws:iam::123456789012:user/backup"]},
+        "Action": ["s3:GetObject"],
+        "Resource": [f"arn:aws:s3:::{bucket}/*"],
+    }
+    as_old_portal_left_it(moto_url, bucket, first, second, keep=[platform])
+    differences = first.check()
+    assert f"IAM user {first.user_name} has no policy tenant-prefix" in differences
+    assert "the bucket policy still holds the tenant's statements" in differences
+
+    outcome = first.apply()  # what drift repair does
+    assert "removed the tenant's statements from the bucket policy" in outcome.message
+    assert first.check() == []
+    arn = iam(moto_url).get_user(UserName=first.user_name)["User"]["Arn"]
+    own = f"arn:aws:s3:::{bucket}/{first.spec.s3_prefix}a.jpg"
+    assert s3policy.account_allowed(
+        arn,
+        "s3:PutObject",
+        own,
+        bucket_policy=bucket_policy(moto_url, bucket),
+        user_policies=(user_policy(moto_url, first),),
+    )
+    # The other tenant and the platform's own statement are left as they were.
+    left = {s["Sid"] for s in bucket_policy(moto_url, bucket)["Statement"]}
+    assert left == {"platform-backups", *s3policy.statement_ids(second.spec.slug)}
+
+    second.apply()
+    assert second.check() == []
+    assert bucket_policy(moto_url, bucket)["Statement"] == [platform]
+
+
+def test_a_changed_user_policy_is_reported_and_repaired(s3, moto_url):
+    step = s3()
+    step.apply()
+    wide = s3policy.tenant_user_policy(step.spec.s3_bucket, "*")  # every tenant's prefix
+    iam(moto_url).put_user_policy(
+        UserName=step.user_name,
+        PolicyName=s3policy.USER_POLICY_NAME,
+        PolicyDocument=json.dumps(wide),
+    )
+    assert step.check() == [f"IAM user {step.user_name}'s policy tenant-prefix differs"]
+    step.apply()
+    assert step.check() == []
+    assert not s3policy.user_allowed(
+        user_policy(moto_url, step),
+        "s3:GetObject",
+        f"arn:aws:s3:::{step.spec.s3_bucket}/tenants/other/a.jpg",
+    )
+
+
+def test_destroy_of_an_old_tenant_removes_its_policy_statements_and_user(s3, moto_url, settings):
+    bucket = settings.PORTAL_S3_BUCKET
+    doomed, neighbour = s3(), s3()
+    doomed.apply()
+    neighbour.apply()
+    as_old_portal_left_it(moto_url, bucket, doomed)
+    # Half migrated: the user got its own policy, the statements were not removed yet; and
+    # somebody attached another policy by hand (IAM deletes no user holding policies).
+    for name, policy in (
+        (s3policy.USER_POLICY_NAME, s3policy.tenant_user_policy(bucket, doomed.spec.slug)),
+        ("by-hand", wide_open()),
+    ):
+        iam(moto_url).put_user_policy(
+            UserName=doomed.user_name, PolicyName=name, PolicyDocument=json.dumps(policy)
+        )
+
+    assert doomed.destroy().status == "done"
+    assert bucket_policy(moto_url, bucket) is None
+    with pytest.raises(iam(moto_url).exceptions.NoSuchEntityException):
+        iam(moto_url).get_user(UserName=doomed.user_name)
+    assert neighbour.check() == []
+
+
+def wide_open() -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+
+
+def test_hundreds_of_tenants_leave_the_bucket_policy_as_it_was(s3, moto_url, settings):
+    bucket = settings.PORTAL_S3_BUCKET
+    first = s3()
+    first.apply()
+    platform = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "platform-backups",
+                "Effect": "Allow",
+                "Principal": {"AWS": ["arn:aws:iam::123456789012:user/backup"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/*"],
+            }
+        ],
+    }
+    client(moto_url).put_bucket_policy(Bucket=bucket, Policy=json.dumps(platform))
+    before = client(moto_url).get_bucket_policy(Bucket=bucket)["Policy"]
+
+    steps = [first, *(s3() for _ in range(TENANTS - 1))]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda step: step.apply(), steps[1:]))
+    assert {o.status for o in outcomes} == {"done"}
+    assert client(moto_url).get_bucket_policy(Bucket=bucket)["Policy"] == before
+    # Every tenant still reaches its own prefix and nobody else's.
+    last, neighbour = steps[-1], steps[-2]
+    assert last.check() == []
+    arn = iam(moto_url).get_user(UserName=last.user_name)["User"]["Arn"]
+    mine = (user_policy(moto_url, last),)
+    for owner, expected in ((last, True), (neighbour, False), (first, False)):
+        assert (
+            s3policy.account_allowed(
+                arn,
+                "s3:GetObject",
+                f"arn:aws:s3:::{bucket}/{owner.spec.s3_prefix}a.jpg",
+                bucket_policy=platform,
+                user_policies=mine,
+            )
+            is expected
+        )
+
+
+TENANTS = 200
 
 
 def test_destroy_removes_thousands_of_versions_and_nothing_of_another_tenant(
@@ -148,13 +319,9 @@ def test_destroy_removes_thousands_of_versions_and_nothing_of_another_tenant(
     assert versions_under(moto_url, bucket, doomed.spec.s3_prefix) == []
     assert sorted(versions_under(moto_url, bucket, "tenants/")) == sorted(kept_before)
 
-    policy = json.loads(admin.get_bucket_policy(Bucket=bucket)["Policy"])
-    assert {s["Sid"] for s in policy["Statement"]} == set(
-        s3policy.statement_ids(neighbour.spec.slug)
-    )
-    iam = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1", **ADMIN)
-    with pytest.raises(iam.exceptions.NoSuchEntityException):
-        iam.get_user(UserName=doomed.user_name)
+    with pytest.raises(iam(moto_url).exceptions.NoSuchEntityException):
+        iam(moto_url).get_user(UserName=doomed.user_name)
+    assert user_policy(moto_url, neighbour) is not None
     assert neighbour.check() == []
     assert doomed.destroy().status == "done"  # gone already counts as removed
 
@@ -183,7 +350,9 @@ def test_plan_mode_writes_the_plan_with_placeholders(settings):
     plan = json.loads(step.plan_file.read_text())
     assert plan["secret"] == {S3_ACCESS_KEY_ID: "<generated>", S3_SECRET_ACCESS_KEY: "<generated>"}
     assert plan["prefix"] == "tenants/my-site/"
-    assert plan["bucket_policy_statements"][0]["Resource"] == [
-        "arn:aws:s3:::wordpress-media/tenants/my-site/*"
-    ]
+    assert plan["iam_user"] == "wp-tenant-my-site"
+    assert plan["iam_user_policy"]["name"] == "tenant-prefix"
+    granted = plan["iam_user_policy"]["document"]["Statement"]
+    assert granted[0]["Resource"] == ["arn:aws:s3:::wordpress-media/tenants/my-site/*"]
+    assert "bucket_policy_statements" not in plan
     assert secrets.values == {}
