@@ -28,6 +28,8 @@ class TenantSpec:
     wordpress_version: str
     plan: PlanSpec
     present: bool = True
+    # The platform bucket fixed for the tenant when it was approved; empty: today's setting.
+    bucket: str = ""
 
     @property
     def namespace(self) -> str:
@@ -43,7 +45,7 @@ class TenantSpec:
 
     @property
     def s3_bucket(self) -> str:
-        return settings.PORTAL_S3_BUCKET
+        return self.bucket or settings.PORTAL_S3_BUCKET
 
     @property
     def s3_prefix(self) -> str:
@@ -72,6 +74,7 @@ def spec_for(tenant) -> TenantSpec:
         host=tenant.host,
         wordpress_version=tenant.wordpress_version,
         present=tenant.desired_present,
+        bucket=tenant.s3_bucket,
         plan=PlanSpec(
             name=plan.name,
             cpu_request_millicores=plan.cpu_request_millicores,

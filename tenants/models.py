@@ -135,6 +135,10 @@ class Tenant(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
 
+    # The S3 bucket holding the tenant's prefix, fixed at approval so that pointing
+    # PORTAL_S3_BUCKET at a new bucket moves only tenants approved from then on.
+    s3_bucket = models.CharField(max_length=63, blank=True)
+
     # The failing step and its cause in words, for the pages; empty unless failed.
     last_error = models.TextField(blank=True)
 

@@ -131,6 +131,7 @@ def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
             decided_by=actor,
             decided_at=timezone.now(),
             rejection_reason=reason,
+            s3_bucket=settings.PORTAL_S3_BUCKET if to == Tenant.State.APPROVED else "",
         )
         if not won:
             tenant.refresh_from_db()

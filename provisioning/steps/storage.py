@@ -230,9 +230,9 @@ class StorageStep(Step):
             f"S3 bucket {self.spec.s3_bucket} is full: its policy holds the statements of "
             f"{held} tenants and would grow to {size} bytes with this one, over "
             f"PORTAL_S3_POLICY_MAX_BYTES ({limit}; S3 refuses bucket policies over 20 KB). "
-            "Nothing was changed. New tenants need another bucket, but PORTAL_S3_BUCKET is read "
-            "for every tenant, so changing it would move the existing ones too: delete tenants "
-            "no longer used, or have the portal record each tenant's bucket first."
+            "Nothing was changed. Point PORTAL_S3_BUCKET at a new bucket: tenants approved from "
+            "then on go there (each tenant keeps the bucket it was approved with), or delete "
+            "tenants no longer used."
         )
 
     def _statements_remove(self, store: ObjectStore) -> bool:

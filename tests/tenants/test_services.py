@@ -33,3 +33,24 @@ def test_deciding_on_a_withdrawn_request_says_it_was_withdrawn(requester, approv
     services.tenant_delete(tenant=tenant, actor=requester)
     with pytest.raises(ApplicationError, match="This request was withdrawn"):
         services.tenant_approve(tenant_id=tenant.pk, actor=approver)
+
+
+def test_a_tenant_keeps_the_bucket_it_was_approved_with(
+    requester, approver, settings, django_capture_on_commit_callbacks
+):
+    from provisioning.spec import spec_for
+
+    settings.PORTAL_S3_BUCKET = "media-first"
+    early = TenantFactory(owner=requester)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.tenant_approve(tenant_id=early.pk, actor=approver)
+
+    settings.PORTAL_S3_BUCKET = "media-second"  # the first bucket is full
+    late = TenantFactory(owner=requester)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.tenant_approve(tenant_id=late.pk, actor=approver)
+
+    early.refresh_from_db()
+    late.refresh_from_db()
+    assert spec_for(early).s3_bucket == "media-first"
+    assert spec_for(late).s3_bucket == "media-second"
