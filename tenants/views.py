@@ -58,12 +58,11 @@ class ApproverRequiredMixin(LoginRequiredMixin):
 
 
 class ActorMixin(LoginRequiredMixin):
-    """Actions that change something are refused for auditors, who only read."""
+    """Pages that change something, forms included, are refused to auditors, who only read."""
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated and roles.is_auditor(request.user):
-            if request.method not in ("GET", "HEAD"):
-                raise PermissionDenied
+            raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -387,6 +387,8 @@ def test_every_page_of_a_tenant_in_every_state_renders_for_every_role(
                 assert status in (403, 404)
             elif user == requester and "approvals" in url:
                 assert status == 403
+            elif user == auditor and "delete" in url:
+                assert status == 403  # auditors read; the delete form is not theirs
             else:
                 assert status == 200, (user.username, url)
 

@@ -22,15 +22,16 @@ TABLE = {
     "readyz": (False, (200, 200, 200, 200, 200), _),
     "tenants:list": (False, (L, 200, 200, 200, 200), _),
     # Auditors may look at the form, never send it.
-    "tenants:request": (False, (L, 200, 200, 200, 200), (L, 400, 400, 400, 403)),
+    # Auditors read; the forms that change things are not theirs to open either.
+    "tenants:request": (False, (L, 200, 200, 200, 403), (L, 400, 400, 400, 403)),
     # Someone else's tenant answers 404, exactly like a tenant that does not exist.
     "tenants:detail": (True, (L, 200, 404, 200, 200), _),
     "tenants:progress": (True, (L, 200, 404, 200, 200), _),
     # The actions redirect back to the tenant, with a message when they can't be done.
-    "tenants:retry": (True, (L, 405, 405, 405, 405), (L, 302, 404, 302, 403)),
-    "tenants:reconcile": (True, (L, 405, 405, 405, 405), (L, 302, 404, 302, 403)),
+    "tenants:retry": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    "tenants:reconcile": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # Without the typed confirmation the delete page comes back with its error.
-    "tenants:delete": (True, (L, 200, 404, 200, 200), (L, 400, 404, 400, 403)),
+    "tenants:delete": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),
     "tenants:approvals": (False, (L, 403, 403, 200, 200), _),
     "tenants:approval": (True, (L, 403, 403, 200, 200), (L, 403, 403, 302, 403)),
     "admin:index": (False, (L, L, L, 200, 200), _),
