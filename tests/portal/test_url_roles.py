@@ -93,7 +93,7 @@ def _cases():
                 )
 
 
-@pytest.mark.parametrize(("name", "needs_tenant", "method", "role", "status"), _cases())
+@pytest.mark.parametrize(("name", "needs_tenant", "method", "role", "status"), list(_cases()))
 def test_each_role_gets_the_expected_answer(
     client, people, name, needs_tenant, method, role, status
 ):
