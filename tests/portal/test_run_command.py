@@ -79,6 +79,37 @@ def test_run_command_serves_the_portal_and_stops_cleanly(tmp_path):
         assert signed_in.status_code == 200
         assert signed_in.url.rstrip("/").endswith("/tenants"), signed_in.url
         assert "Plan mode" in signed_in.text  # nothing is connected on a fresh machine
+
+        # The embedded worker builds an approved tenant (SQLite, folder broker, plan mode).
+        script = (
+            "from django.contrib.auth import get_user_model;"
+            "from tenants import services; from tenants.models import Plan;"
+            "bob = get_user_model().objects.create_user('bob', 'bob@example.com');"
+            "t = services.tenant_request_submit(owner=bob, slug='bobs-blog',"
+            " display_name='Blog', plan=Plan.objects.get(name='small'),"
+            " wordpress_version='6.8', admin_email='bob@example.com');"
+            f"services.tenant_approve(tenant_id=t.pk, actor=get_user_model().objects.get("
+            f"username='{match[1]}'));"
+            "print(t.pk)"
+        )
+        made = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "shell", "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert made.returncode == 0, made.stderr
+        detail = f"{base}/tenants/{made.stdout.strip().splitlines()[-1]}/"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            page = session.get(detail, timeout=10).text
+            if "Ready" in page:
+                break
+            time.sleep(1)
+        assert "Ready" in page, Path(log.name).read_text()[-3000:]
+        assert (tmp_path / "var" / "plan" / "bobs-blog").is_dir()
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         try:
