@@ -46,3 +46,17 @@ class TenantFactory(factory.django.DjangoModelFactory):
     admin_email = "owner@example.com"
     host = factory.LazyAttribute(lambda t: f"wordpress-{t.slug}.local")
     owner = factory.SubFactory(UserFactory)
+
+
+def request_form_data(**overrides) -> dict:
+    """What a requester types into the request form; a None override leaves the field out."""
+    data = {
+        "slug": "myblog",
+        "display_name": "My blog",
+        "plan": plan("small").pk,
+        "wordpress_version": "6.8",
+        "admin_email": "me@example.com",
+        "host": "",
+        **overrides,
+    }
+    return {k: v for k, v in data.items() if v is not None}

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from provisioning.models import Run
 from tenants.models import Plan, Tenant
-from tests.factories import TenantFactory, UserFactory, plan
+from tests.factories import TenantFactory, UserFactory, plan, request_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -17,17 +17,7 @@ REQUEST_URL = reverse("tenants:request")
 State = Tenant.State
 
 
-def form_data(**overrides) -> dict:
-    data = {
-        "slug": "myblog",
-        "display_name": "My blog",
-        "plan": plan("small").pk,
-        "wordpress_version": "6.8",
-        "admin_email": "me@example.com",
-        "host": "",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
+form_data = request_form_data
 
 
 def errors_of(response) -> dict[str, list[str]]:

@@ -3,22 +3,12 @@
 import pytest
 from django.urls import reverse
 
-from tests.factories import TenantFactory, UserFactory, plan
+from tests.factories import TenantFactory, UserFactory, plan, request_form_data
 
 URL = reverse("tenants:request")
 
 
-def form_data(**overrides) -> dict:
-    data = {
-        "slug": "myblog",
-        "display_name": "My blog",
-        "plan": plan("small").pk,
-        "wordpress_version": "6.8",
-        "admin_email": "me@example.com",
-        "host": "",
-    }
-    data.update(overrides)
-    return data
+form_data = request_form_data
 
 
 def field_errors(response, field: str) -> list[str]:
