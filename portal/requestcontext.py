@@ -1,5 +1,8 @@
 """Who is acting, from where, under which request id: set per request, read by the audit."""
 
+import getpass
+import uuid
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -28,13 +31,15 @@ def reset(token) -> None:
     _current.reset(token)
 
 
-def bind_command(command: str):
-    """Context for a management command: the operator's login name, a request id of its own."""
-    import getpass
-    import uuid
-
-    return bind(
+@contextmanager
+def operator():
+    """Act as the operator at the command line: their login name, a request id of its own."""
+    token = bind(
         RequestContext(
             request_id=f"cli-{uuid.uuid4().hex[:12]}", actor_name=f"cli:{getpass.getuser()}"
         )
     )
+    try:
+        yield
+    finally:
+        reset(token)

@@ -20,13 +20,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, slug: str, wait=False, timeout=900.0, **options):
         tenant = tenant_by_slug(slug)
-        token = requestcontext.bind_command("tenant_deprovision")
-        try:
+        with requestcontext.operator():
             try:
                 services.tenant_delete(tenant=tenant, actor=None)
             except ApplicationError as exc:
                 raise CommandError(f"{tenant.slug}: {exc.message}") from exc
             self.stdout.write(f"{tenant.slug}: deletion queued")
             finish(tenant, wait=wait, timeout=timeout, write=self.stdout.write)
-        finally:
-            requestcontext.reset(token)

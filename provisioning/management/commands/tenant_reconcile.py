@@ -31,8 +31,7 @@ class Command(BaseCommand):
             )
         else:
             tenants = [tenant_by_slug(slug)]
-        token = requestcontext.bind_command("tenant_reconcile")
-        try:
+        with requestcontext.operator():
             for tenant in tenants:
                 try:
                     services.tenant_reconcile(tenant=tenant, actor=None, reason="manual")
@@ -40,5 +39,3 @@ class Command(BaseCommand):
                     raise CommandError(f"{tenant.slug}: {exc.message}") from exc
                 self.stdout.write(f"{tenant.slug}: reconcile queued")
                 finish(tenant, wait=wait, timeout=timeout, write=self.stdout.write)
-        finally:
-            requestcontext.reset(token)

@@ -38,22 +38,25 @@ class Command(BaseCommand):
         # The engine's lock: no reconcile may write the Secret or restart WordPress meanwhile.
         if not lock_acquire(tenant_id=tenant.pk, holder=holder):
             raise CommandError(f"{tenant.slug} is being reconciled right now; try again shortly.")
-        token = requestcontext.bind_command("tenant_rotate_db_password")
         try:
-            try:
-                step.rotate_password()
-            except (StepFailed, TransientError) as exc:
-                raise CommandError(f"{tenant.slug}: the password was not rotated: {exc}") from exc
-            restarted, problem = self._restart(spec)
-            audit_record(
-                action=AuditEvent.Action.TENANT_DB_PASSWORD_ROTATED,
-                obj=tenant,
-                after={"database_user": spec.db_user, "wordpress_restarted": restarted},
-                message=f"New password for {spec.db_user} stored in the tenant's Secret; "
-                + ("WordPress restarted." if restarted else f"WordPress not restarted: {problem}"),
-            )
+            with requestcontext.operator():
+                try:
+                    step.rotate_password()
+                except (StepFailed, TransientError) as exc:
+                    raise CommandError(
+                        f"{tenant.slug}: the password was not rotated: {exc}"
+                    ) from exc
+                restarted, problem = self._restart(spec)
+                outcome = (
+                    "WordPress restarted." if restarted else f"WordPress not restarted: {problem}"
+                )
+                audit_record(
+                    action=AuditEvent.Action.TENANT_DB_PASSWORD_ROTATED,
+                    obj=tenant,
+                    after={"database_user": spec.db_user, "wordpress_restarted": restarted},
+                    message=f"New password for {spec.db_user} in the tenant's Secret; {outcome}",
+                )
         finally:
-            requestcontext.reset(token)
             lock_release(tenant_id=tenant.pk, holder=holder)
         if problem and restarted is None:
             raise CommandError(
