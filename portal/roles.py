@@ -71,6 +71,4 @@ def user_set_role(*, user, role: Role) -> None:
         user.groups.add(auditors)
     user.is_staff = user.is_superuser or role in (Role.APPROVER, Role.AUDITOR)
     user.save(update_fields=["is_staff"])
-    user._portal_role = None
-    if hasattr(user, "_portal_role"):
-        del user._portal_role
+    user.__dict__.pop("_portal_role", None)  # role_of() works it out afresh
