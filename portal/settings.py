@@ -399,6 +399,9 @@ PORTAL_MARIADB_USER_HOST = env.str("PORTAL_MARIADB_USER_HOST", default="%")
 PORTAL_MARIADB_REQUIRE_SSL = env.bool("PORTAL_MARIADB_REQUIRE_SSL", default=False)
 # Seconds to wait for a MariaDB connection (reads and writes get three times that); default 10.
 PORTAL_MARIADB_TIMEOUT = env.int("PORTAL_MARIADB_TIMEOUT", default=10)
+# Schema on the MariaDB server where the portal records the databases and users it made (its
+# ownership marker: it adopts or drops nothing without a row there); default tenant_portal.
+PORTAL_MARIADB_REGISTRY = env.str("PORTAL_MARIADB_REGISTRY", default="tenant_portal")
 # IAM endpoint for the per-tenant S3 users and keys; default unset (the S3 endpoint itself).
 PORTAL_S3_IAM_ENDPOINT_URL = env.str("PORTAL_S3_IAM_ENDPOINT_URL", default="")
 # S3 addressing style: path or virtual (bucket in the host name); default path.

@@ -18,6 +18,8 @@ _DENIED = {1044, 1045, 1142, 1227, 1370, 1410, 1698}
 # Codes worth retrying: too many connections, lock wait, deadlock, server shutting down.
 _PASSING = {1040, 1053, 1205, 1213, 1317}
 _TRUE = {"1", "true", "yes", "on", "required", "require"}
+_NO_TABLE = {1049, 1146}  # unknown database, unknown table: the registry was never written
+REGISTRY_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,25 @@ def literal(value: str) -> str:
 class MariaDB:
     """One admin session per call: short-lived, with timeouts, TLS when the URL asks for it."""
 
-    def __init__(self, url: str, timeout: int = 10):
+    def __init__(self, url: str, timeout: int = 10, registry: str = "tenant_portal"):
         self.target = MariaDBTarget.from_url(url)
         self.timeout = timeout
+        if not REGISTRY_NAME.fullmatch(registry):
+            raise StepFailed(
+                f"PORTAL_MARIADB_REGISTRY {registry!r} is not allowed: lower-case letters, "
+                "digits and _, starting with a letter."
+            )
+        self.registry = Registry(registry)
 
     @classmethod
     def from_settings(cls) -> "MariaDB | None":
         if not settings.PORTAL_MARIADB_URL:
             return None
-        return cls(settings.PORTAL_MARIADB_URL, timeout=settings.PORTAL_MARIADB_TIMEOUT)
+        return cls(
+            settings.PORTAL_MARIADB_URL,
+            timeout=settings.PORTAL_MARIADB_TIMEOUT,
+            registry=settings.PORTAL_MARIADB_REGISTRY,
+        )
 
     def _connect(self, user: str, password: str, database: str | None = None):
         t = self.target
@@ -103,7 +115,7 @@ class MariaDB:
         with translated(secret):
             conn = self._connect(self.target.user, self.target.password)
             try:
-                yield Session(conn)
+                yield Session(conn, self.registry)
             finally:
                 conn.close()
 
@@ -123,8 +135,9 @@ class MariaDB:
 class Session:
     """Statements run as the admin; parameters go through PyMySQL's quoting, never f-strings."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, registry: "Registry"):
         self.conn = conn
+        self.registry = registry
 
     def run(self, sql: str, args: Sequence[str | int] = ()) -> None:
         with self.conn.cursor() as cursor:
@@ -148,6 +161,76 @@ class Session:
             if exc.args and exc.args[0] == 1141:  # "There is no such grant defined"
                 return None
             raise
+
+    # --- the registry of what the portal made ------------------------------------------------
+
+    def owner(self, kind: str, name: str, host: str = "") -> str | None:
+        """The tenant whose row claims this database or user, or None (not the portal's)."""
+        try:
+            found = self.rows(*self.registry.owner(kind, name, host))
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in _NO_TABLE:
+                return None
+            raise
+        return found[0][0] if found else None
+
+    def claim(self, kind: str, name: str, host: str, tenant: str) -> None:
+        """Record that the portal makes this for the tenant: before it exists, so a crash
+        between the two leaves a claim (the next run creates it), never an unmarked object."""
+        for statement in self.registry.create():
+            self.run(*statement)
+        self.run(*self.registry.claim(kind, name, host, tenant))
+
+    def release(self, kind: str, name: str, host: str = "") -> None:
+        try:
+            self.run(*self.registry.release(kind, name, host))
+        except pymysql.err.MySQLError as exc:
+            if not (exc.args and exc.args[0] in _NO_TABLE):
+                raise
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The portal's own schema on the server, one row per database and user it made.
+
+    The marker cannot live on the objects themselves: MariaDB users take no COMMENT or
+    ATTRIBUTE (10.11 refuses both), and a database's COMMENT can be rewritten by its tenant,
+    who holds ALTER on it. No tenant is granted anything on this schema.
+    """
+
+    schema: str
+
+    @property
+    def table(self) -> str:
+        return f"`{self.schema}`.`owned`"
+
+    def create(self) -> list[tuple[str, list]]:
+        return [
+            (f"CREATE DATABASE IF NOT EXISTS `{self.schema}` CHARACTER SET utf8mb4", []),
+            (
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, "
+                "host VARCHAR(255) NOT NULL, tenant VARCHAR(64) NOT NULL, "
+                "created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+                "PRIMARY KEY (kind, name, host))",
+                [],
+            ),
+        ]
+
+    # The schema name was checked against REGISTRY_NAME; every value goes as a parameter.
+
+    def owner(self, kind: str, name: str, host: str) -> tuple[str, list]:
+        sql = f"SELECT tenant FROM {self.table} WHERE kind = %s AND name = %s AND host = %s"  # noqa: S608
+        return sql, [kind, name, host]
+
+    def claim(self, kind: str, name: str, host: str, tenant: str) -> tuple[str, list]:
+        # INSERT IGNORE: a row there already is kept; the caller checked whose it is.
+        sql = f"INSERT IGNORE INTO {self.table} (kind, name, host, tenant) VALUES (%s, %s, %s, %s)"  # noqa: S608
+        return sql, [kind, name, host, tenant]
+
+    def release(self, kind: str, name: str, host: str) -> tuple[str, list]:
+        sql = f"DELETE FROM {self.table} WHERE kind = %s AND name = %s AND host = %s"  # noqa: S608
+        return sql, [kind, name, host]
 
 
 _PASSWORD_IN_GRANT = re.compile(r" IDENTIFIED (?:BY PASSWORD|VIA \S+ USING) '[^']*'")

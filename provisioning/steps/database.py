@@ -5,7 +5,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from provisioning.drivers.mariadb import MariaDB, Session, literal, native_hash, redact_grants
+from provisioning.drivers.mariadb import (
+    MariaDB,
+    Registry,
+    Session,
+    literal,
+    native_hash,
+    redact_grants,
+)
 from provisioning.errors import StepFailed
 from provisioning.secrets import (
     DB_PASSWORD,
@@ -164,9 +171,14 @@ class DatabaseStep(Step):
 
     def render(self) -> str:
         names = self.names
-        lines = [f"-- MariaDB for tenant {self.spec.slug}: what apply runs on a fresh server."]
+        registry = Registry(settings.PORTAL_MARIADB_REGISTRY)
+        slug = self.spec.slug
+        lines = [f"-- MariaDB for tenant {slug}: what apply runs on a fresh server."]
         for sql, args in (
+            *registry.create(),
+            registry.claim("database", names.database, "", slug),
             names.create_database(),
+            registry.claim("user", names.user, names.host, slug),
             names.create_user(PLACEHOLDER),  # a plan never holds a real credential
             names.grant(),
         ):
@@ -199,11 +211,48 @@ class DatabaseStep(Step):
         state["grants"] = names.grant_differences(grants)
         return [*differences, *state["limits"], *state["grants"]], state
 
+    def _owned(self) -> list[tuple[str, str, str]]:
+        """(kind, name, host) of what this step makes, as the registry records it."""
+        names = self.names
+        return [("database", names.database, ""), ("user", names.user, names.host)]
+
+    @staticmethod
+    def _label(kind: str, name: str, host: str) -> str:
+        return f"{kind} {name}@{host}" if host else f"{kind} {name}"
+
+    def _foreign(self, db: Session) -> list[str]:
+        """What exists under the tenant's names without the tenant's row in the registry."""
+        names = self.names
+        exists = {
+            "database": db.database_exists(names.database),
+            "user": db.grants(names.user, names.host) is not None,
+        }
+        found = []
+        for kind, name, host in self._owned():
+            owner = db.owner(kind, name, host) if exists[kind] else self.spec.slug
+            if owner != self.spec.slug:
+                whose = f"tenant {owner}'s" if owner else "not the portal's"
+                found.append(f"{self._label(kind, name, host)} ({whose})")
+        return found
+
+    def _refuse_foreign(self, db: Session) -> None:
+        foreign = self._foreign(db)
+        if foreign:
+            registry = db.registry.table
+            raise StepFailed(
+                f"MariaDB already has {' and '.join(foreign)}: the portal adopts only what its "
+                f"registry {registry} records for tenant {self.spec.slug}, so nothing was "
+                "changed. Drop or rename it, or pick another slug."
+            )
+
     def live_check(self) -> list[str]:
         names = self.names  # a crafted name stops here, before any SQL
         require_real(self.ctx.secrets, "The MariaDB database")
         password = self.ctx.secrets.get(DB_PASSWORD)
         with self.driver.session(secret=password or "") as db:
+            foreign = self._foreign(db)
+            if foreign:
+                return [f"{what} exists and is not this tenant's" for what in foreign]
             differences, _ = self._differences(db, password)
         if password is None:
             differences.insert(0, f"no password for {names.user} in the tenant's Secret yet")
@@ -212,14 +261,18 @@ class DatabaseStep(Step):
     def live_apply(self) -> Outcome:
         names = self.names
         require_real(self.ctx.secrets, "The MariaDB database")
+        with self.driver.session() as db:  # before a password exists: nothing to leak yet
+            self._refuse_foreign(db)
         password = ensure(self.ctx.secrets, DB_PASSWORD)  # stored before MariaDB sees it
         done = []
         with self.driver.session(secret=password) as db:
             _, state = self._differences(db, password)
             if not state["database"]:
+                db.claim("database", names.database, "", self.spec.slug)
                 db.run(*names.create_database())
                 done.append(f"created database {names.database}")
             if not state["user"]:
+                db.claim("user", names.user, names.host, self.spec.slug)
                 db.run(*names.create_user(password))
                 done.append(f"created user {names.user}@{names.host}")
             else:
@@ -240,10 +293,22 @@ class DatabaseStep(Step):
 
     def live_destroy(self) -> Outcome:
         names = self.names
+        drops = {"database": names.drop_database(), "user": names.drop_user()}
         with self.driver.session() as db:
-            db.run(*names.drop_user())
-            db.run(*names.drop_database())
-        return Outcome.done(f"dropped user {names.user}@{names.host} and database {names.database}")
+            foreign = self._foreign(db)
+            done, left = [], []
+            for kind, name, host in reversed(self._owned()):  # the user first, then its data
+                label = self._label(kind, name, host)
+                if any(what.startswith(label + " ") for what in foreign):
+                    left.append(label)
+                    continue
+                db.run(*drops[kind])
+                db.release(kind, name, host)
+                done.append(label)
+        message = "dropped " + " and ".join(done) if done else "dropped nothing"
+        if left:
+            message += f"; left {' and '.join(left)} alone: not this tenant's"
+        return Outcome.done(message)
 
     def rotate_password(self) -> None:
         """A new password: stored in the Secret first, then set on the user (WordPress restarts
@@ -258,5 +323,6 @@ class DatabaseStep(Step):
         with self.driver.session(secret=password) as db:
             if db.grants(names.user, names.host) is None:
                 raise StepFailed(f"MariaDB has no user {names.user}@{names.host}: reconcile first.")
+            self._refuse_foreign(db)
             self.ctx.secrets.put({DB_PASSWORD: password})
             db.run(*names.set_password(password))

@@ -75,6 +75,8 @@ def mariadb(settings):
     for spec in created:
         query(conn, "DROP USER IF EXISTS %s@'%%'", [spec.db_user])
         query(conn, f"DROP DATABASE IF EXISTS `{spec.db_name}`")
+        if query(conn, "SHOW DATABASES LIKE 'tenant\\_portal'"):
+            query(conn, "DELETE FROM tenant_portal.owned WHERE tenant = %s", [spec.slug])
     conn.close()
 
 
@@ -217,7 +219,7 @@ def test_unreachable_server_is_retried_and_denial_explained(settings):
     message = str(failed.value)
     assert "refused the portal's admin account" in message
     assert "Wr0ngAdminPw" not in message
-    assert step.ctx.secrets.get(DB_PASSWORD) not in message
+    assert step.ctx.secrets.get(DB_PASSWORD) is None  # refused before a password was made
 
 
 def test_real_mariadb_needs_a_real_secret_store(mariadb):
@@ -235,8 +237,17 @@ def test_plan_mode_writes_the_exact_sql_without_the_password(settings):
     assert step.apply().status == "planned"
     assert step.plan_file.read_text() == (
         "-- MariaDB for tenant my-site: what apply runs on a fresh server.\n"
+        "CREATE DATABASE IF NOT EXISTS `tenant_portal` CHARACTER SET utf8mb4;\n"
+        "CREATE TABLE IF NOT EXISTS `tenant_portal`.`owned` (kind VARCHAR(16) NOT NULL, "
+        "name VARCHAR(64) NOT NULL, host VARCHAR(255) NOT NULL, tenant VARCHAR(64) NOT NULL, "
+        "created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+        "PRIMARY KEY (kind, name, host));\n"
+        "INSERT IGNORE INTO `tenant_portal`.`owned` (kind, name, host, tenant) "
+        "VALUES ('database', 'wp_my_site', '', 'my-site');\n"
         "CREATE DATABASE IF NOT EXISTS `wp_my_site` CHARACTER SET utf8mb4"
         " COLLATE utf8mb4_unicode_ci;\n"
+        "INSERT IGNORE INTO `tenant_portal`.`owned` (kind, name, host, tenant) "
+        "VALUES ('user', 'wp_my_site', '%', 'my-site');\n"
         "CREATE USER 'wp_my_site'@'%' IDENTIFIED BY '<generated>'"
         " REQUIRE SSL WITH MAX_USER_CONNECTIONS 12;\n"
         "GRANT ALL PRIVILEGES ON `wp\\_my\\_site`.* TO 'wp_my_site'@'%';\n"
@@ -255,3 +266,104 @@ def test_tls_is_asked_for_by_the_url():
         3306,
     )
     assert not MariaDBTarget.from_url("mysql://root@127.0.0.1:3306/").tls
+
+
+# --- ownership: the registry row is the tenant's marker -----------------------------------------
+
+
+def owned_rows(conn, spec: TenantSpec) -> list[tuple]:
+    sql = "SELECT kind, name, host FROM tenant_portal.owned WHERE tenant = %s ORDER BY kind"
+    return query(conn, sql, [spec.slug])
+
+
+def test_apply_records_what_it_made_and_adopts_its_own(mariadb):
+    step = mariadb()
+    step.apply()
+    conn = admin()
+    name = step.spec.db_name
+    assert owned_rows(conn, step.spec) == [("database", name, ""), ("user", name, "%")]
+    # A later run (a new worker, the same tenant) finds its rows and carries on.
+    again = DatabaseStep(StepContext(spec=step.spec, secrets=step.ctx.secrets))
+    assert again.check() == []
+    assert again.apply().status == "unchanged"
+    conn.close()
+
+
+@pytest.mark.parametrize("taken", ["database", "user", "both"])
+def test_a_name_taken_by_someone_else_fails_and_changes_nothing(mariadb, taken):
+    step = mariadb()
+    spec = step.spec
+    conn = admin()
+    if taken in ("database", "both"):
+        query(conn, f"CREATE DATABASE `{spec.db_name}`")
+        query(conn, f"CREATE TABLE `{spec.db_name}`.data (id INT)")
+    if taken in ("user", "both"):
+        query(conn, "CREATE USER %s@'%%' IDENTIFIED BY 'their-own-pw'", [spec.db_user])
+        query(conn, "GRANT SELECT ON `mysql`.* TO %s@'%%'", [spec.db_user])
+    before = query(conn, "SELECT User, Host, authentication_string FROM mysql.user "
+                         "WHERE User = %s", [spec.db_user])  # fmt: skip
+    grants = query(conn, "SHOW GRANTS FOR %s@'%%'", [spec.db_user]) if taken != "database" else []
+
+    assert any("is not this tenant's" in d for d in step.check())
+    with pytest.raises(StepFailed) as failed:
+        step.apply()
+    message = str(failed.value)
+    if taken != "user":
+        assert f"database {spec.db_name} (not the portal's)" in message
+    if taken != "database":
+        assert f"user {spec.db_user}@% (not the portal's)" in message
+    assert "nothing was changed" in message
+    with pytest.raises(StepFailed, match="nothing was changed"):
+        step.rotate_password() if taken != "database" else step.apply()
+
+    assert step.ctx.secrets.values == {}  # no password made for a user it may not touch
+    after = query(conn, "SELECT User, Host, authentication_string FROM mysql.user "
+                        "WHERE User = %s", [spec.db_user])  # fmt: skip
+    assert after == before
+    if taken != "database":
+        assert query(conn, "SHOW GRANTS FOR %s@'%%'", [spec.db_user]) == grants
+        login(spec, "their-own-pw").close()
+    if taken != "user":
+        assert query(conn, f"SHOW TABLES FROM `{spec.db_name}`") == [("data",)]
+    else:
+        assert query(conn, "SHOW DATABASES LIKE %s", [spec.db_name]) == []  # not created either
+    assert owned_rows(conn, spec) == []
+    conn.close()
+
+
+def test_another_tenants_claim_is_named(mariadb):
+    step = mariadb()
+    step.apply()
+    conn = admin()
+    query(conn, "UPDATE tenant_portal.owned SET tenant = 'someone-else' WHERE tenant = %s",
+          [step.spec.slug])  # fmt: skip
+    with pytest.raises(StepFailed, match="tenant someone-else's"):
+        step.apply()
+    query(conn, "DELETE FROM tenant_portal.owned WHERE tenant = 'someone-else'")
+    conn.close()
+
+
+def test_destroy_leaves_what_is_not_the_tenants(mariadb):
+    step = mariadb()
+    spec = step.spec
+    conn = admin()
+    query(conn, f"CREATE DATABASE `{spec.db_name}`")
+    query(conn, "CREATE USER %s@'%%' IDENTIFIED BY 'their-own-pw'", [spec.db_user])
+
+    outcome = step.destroy()
+    assert outcome.status == "done"
+    assert "left user" in outcome.message and "not this tenant's" in outcome.message
+    assert query(conn, "SHOW DATABASES LIKE %s", [spec.db_name]) == [(spec.db_name,)]
+    login(spec, "their-own-pw").close()
+    conn.close()
+
+
+def test_a_claim_left_by_a_crash_before_create_is_finished(mariadb):
+    step = mariadb()
+    step.apply()
+    conn = admin()
+    query(conn, "DROP USER %s@'%%'", [step.spec.db_user])  # as if the worker died after the claim
+    assert step.check() == [f"user {step.spec.db_user}@% is missing"]
+    step.apply()
+    assert step.check() == []
+    conn.close()
