@@ -1,46 +1,64 @@
-"""Authentik's API v3 through the official client: OAuth2 providers, applications, bindings."""
+"""The portal's calls to Authentik: OAuth2 providers, applications, group bindings, look-ups.
 
-import json
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+Only the fields the portal needs are read, and an unknown, missing or null field is no error
+unless the portal can't do without it — so one driver works with Authentik 2025.4 to the newest.
+"""
 
-import authentik_client as ak
-import urllib3
-from authentik_client.exceptions import ApiException, NotFoundException
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
 
-from provisioning.errors import StepFailed, TransientError
+from provisioning.drivers.authentik_http import AuthentikHttp, Missing, Resource, unusable
+from provisioning.errors import StepFailed
 
-T = TypeVar("T")
-HIDDEN = "<hidden>"
+FLOWS = Resource("/flows/instances/", "authentik_flows.flow")
+SCOPES = Resource("/propertymappings/provider/scope/", "authentik_providers_oauth2.scopemapping")
+KEYPAIRS = Resource("/crypto/certificatekeypairs/", "authentik_crypto.certificatekeypair")
+GROUPS = Resource("/core/groups/", "authentik_core.group")
+PROVIDERS = Resource("/providers/oauth2/", "authentik_providers_oauth2.oauth2provider")
+APPLICATIONS = Resource("/core/applications/", "authentik_core.application")
+BINDINGS = Resource("/policies/bindings/", "authentik_policies.policybinding")
+
+
+@dataclass(frozen=True)
+class Provider:
+    pk: int | str
+    name: str
+    client_type: str | None
+    client_id: str | None
+    client_secret: str | None
+    authorization_flow: str | None
+    invalidation_flow: str | None
+    property_mappings: list[str]
+    signing_key: str | None
+    redirect_uris: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Application:
+    pk: str  # also the target of its policy bindings (authentik's pbm_uuid, not always sent)
+    slug: str
+    name: str | None
+    provider: int | str | None
+    meta_launch_url: str
+    meta_publisher: str
+
+
+@dataclass(frozen=True)
+class Binding:
+    pk: str
+    group: str | None
+    enabled: bool
 
 
 class AuthentikDriver:
     """Speaks to one Authentik; every failure leaves as TransientError or StepFailed."""
 
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        *,
-        connect_timeout: float = 5,
-        read_timeout: float = 30,
-        verify_tls: bool = True,
-    ):
-        self.url = url.rstrip("/")
-        self._token = token
-        config = ak.Configuration(host=f"{self.url}/api/v3", access_token=token)
-        config.verify_ssl = verify_tls
-        # The engine retries with backoff and records each attempt; urllib3 must not retry too.
-        config.retries = False
-        self._client = ak.ApiClient(config)
-        self._timeout = (connect_timeout, read_timeout)
-        self.providers = ak.ProvidersApi(self._client)
-        self.core = ak.CoreApi(self._client)
-        self.flows = ak.FlowsApi(self._client)
-        self.mappings = ak.PropertymappingsApi(self._client)
-        self.crypto = ak.CryptoApi(self._client)
-        self.policies = ak.PoliciesApi(self._client)
+    def __init__(self, url: str, token: str, **transport: Any):
+        self.http = AuthentikHttp(url, token, **transport)
+        self.url = self.http.url
 
     @classmethod
     def from_settings(cls) -> "AuthentikDriver":
@@ -55,19 +73,17 @@ class AuthentikDriver:
     # --- lookups of what the platform already has ------------------------------------------------
 
     def flow_pk(self, slug: str, setting: str) -> str:
-        found = self._call(f"look up flow {slug}", self.flows.flows_instances_list, slug=slug)
-        if not found.results:
+        what = f"look up flow {slug}"
+        found = _matching(self.http.find(what, FLOWS, slug=slug), "slug", slug)
+        if not found:
             raise StepFailed(f"Authentik has no flow with the slug {slug!r} (see {setting}).")
-        return str(found.results[0].pk)
+        return _text(found[0], "pk", what)
 
     def scope_mapping_pks(self, scopes: Iterable[str]) -> list[str]:
         pks = []
         for scope in scopes:
-            found = self._call(
-                f"look up scope mapping {scope}",
-                self.mappings.propertymappings_provider_scope_list,
-                scope_name=scope,
-            ).results
+            what = f"look up scope mapping {scope}"
+            found = _matching(self.http.find(what, SCOPES, scope_name=scope), "scope_name", scope)
             if not found:
                 raise StepFailed(
                     f"Authentik has no scope mapping for the scope {scope!r} "
@@ -75,198 +91,175 @@ class AuthentikDriver:
                 )
             # Prefer authentik's own mapping over look-alikes someone added by hand.
             managed = f"goauthentik.io/providers/oauth2/scope-{scope}"
-            chosen = next((m for m in found if m.managed == managed), found[0])
-            pks.append(str(chosen.pk))
+            chosen = next((m for m in found if m.get("managed") == managed), found[0])
+            pks.append(_text(chosen, "pk", what))
         return pks
 
     def signing_key_pk(self, name: str) -> str:
-        found = self._call(
-            f"look up certificate {name}", self.crypto.crypto_certificatekeypairs_list, name=name
-        )
-        if not found.results:
+        what = f"look up certificate {name}"
+        found = _matching(self.http.find(what, KEYPAIRS, name=name), "name", name)
+        if not found:
             raise StepFailed(
                 f"Authentik has no certificate-key pair named {name!r} "
                 "(see PORTAL_AUTHENTIK_SIGNING_KEY)."
             )
-        return str(found.results[0].pk)
+        return _text(found[0], "pk", what)
 
     def group_pk(self, name: str) -> str:
-        found = self._call(f"look up group {name}", self.core.core_groups_list, name=name)
-        if not found.results:
+        what = f"look up group {name}"
+        found = _matching(self.http.find(what, GROUPS, name=name), "name", name)
+        if not found:
             raise StepFailed(
                 f"Authentik has no group named {name!r} (see PORTAL_AUTHENTIK_ACCESS_GROUP)."
             )
-        return str(found.results[0].pk)
+        return _text(found[0], "pk", what)
 
     # --- OAuth2 providers ------------------------------------------------------------------------
 
-    def provider(self, name: str) -> ak.OAuth2Provider | None:
-        found = self._call(
-            f"look up provider {name}", self.providers.providers_oauth2_list, name=name
-        )
-        return next((p for p in found.results if p.name == name), None)
+    def provider(self, name: str) -> Provider | None:
+        what = f"look up provider {name}"
+        found = _matching(self.http.find(what, PROVIDERS, name=name), "name", name)
+        return _provider(found[0], what) if found else None
 
-    def provider_create(self, fields: dict[str, Any]) -> ak.OAuth2Provider:
-        request = ak.OAuth2ProviderRequest.from_dict(fields)
-        return self._call(
-            f"create provider {fields['name']}",
-            self.providers.providers_oauth2_create,
-            request,
-            hide=_secrets_in(fields),
-        )
+    def provider_create(self, fields: dict[str, Any]) -> Provider:
+        what = f"create provider {fields['name']}"
+        answer = self.http.create(what, PROVIDERS, fields, hide=_secrets_in(fields))
+        return _provider(answer, what)
 
-    def provider_update(self, pk: int, name: str, fields: dict[str, Any]) -> ak.OAuth2Provider:
-        request = ak.PatchedOAuth2ProviderRequest.from_dict(fields)
-        return self._call(
-            f"update provider {name}",
-            self.providers.providers_oauth2_partial_update,
-            pk,
-            request,
-            hide=_secrets_in(fields),
-        )
+    def provider_update(self, pk: int | str, name: str, fields: dict[str, Any]) -> Provider:
+        what = f"update provider {name}"
+        answer = self.http.update(what, PROVIDERS, str(pk), fields, hide=_secrets_in(fields))
+        return _provider(answer, what)
 
-    def provider_delete(self, name: str) -> bool:
-        """Delete the provider by name; False when there was none."""
-        found = self.provider(name)
-        if found is None:
-            return False
-        return self._delete(
-            f"delete provider {name}", self.providers.providers_oauth2_destroy, found.pk
-        )
+    def provider_delete(self, pk: int | str, name: str) -> bool:
+        """Delete the provider; False when it was gone already."""
+        return self.http.delete(f"delete provider {name}", PROVIDERS, str(pk))
 
     # --- applications ----------------------------------------------------------------------------
 
-    def application(self, slug: str) -> ak.Application | None:
+    def application(self, slug: str) -> Application | None:
+        what = f"look up application {slug}"
         try:
-            return self._call(
-                f"look up application {slug}", self.core.core_applications_retrieve, slug
-            )
-        except _Missing:
+            return _application(self.http.get(what, APPLICATIONS, slug), what)
+        except Missing:
             return None
 
-    def application_create(self, fields: dict[str, Any]) -> ak.Application:
-        request = ak.ApplicationRequest.from_dict(fields)
-        return self._call(
-            f"create application {fields['slug']}", self.core.core_applications_create, request
-        )
+    def application_create(self, fields: dict[str, Any]) -> Application:
+        what = f"create application {fields['slug']}"
+        return _application(self.http.create(what, APPLICATIONS, fields), what)
 
-    def application_update(self, slug: str, fields: dict[str, Any]) -> ak.Application:
-        request = ak.PatchedApplicationRequest.from_dict(fields)
-        return self._call(
-            f"update application {slug}", self.core.core_applications_partial_update, slug, request
-        )
+    def application_update(self, slug: str, fields: dict[str, Any]) -> Application:
+        what = f"update application {slug}"
+        return _application(self.http.update(what, APPLICATIONS, slug, fields), what)
 
     def application_delete(self, slug: str) -> bool:
         """Delete the application (its policy bindings go with it); False when there was none."""
-        return self._delete(f"delete application {slug}", self.core.core_applications_destroy, slug)
+        return self.http.delete(f"delete application {slug}", APPLICATIONS, slug)
 
     # --- who may open an application -------------------------------------------------------------
 
-    def group_bindings(self, target: str) -> list[ak.PolicyBinding]:
-        found = self._call(
-            "look up the application's bindings",
-            self.policies.policies_bindings_list,
-            target=target,
-        )
-        return [b for b in found.results if b.group]
+    def group_bindings(self, target: str) -> list[Binding]:
+        what = "look up the application's bindings"
+        rows = self.http.find(what, BINDINGS, target=target)
+        # A server that ignores the filter answers every binding: keep the target's own.
+        rows = [r for r in rows if str(r.get("target", target)) == target]
+        return [b for b in (_binding(r, what) for r in rows) if b.group]
 
-    def group_binding_create(self, target: str, group: str) -> ak.PolicyBinding:
-        request = ak.PolicyBindingRequest(target=target, group=group, order=0, enabled=True)
-        return self._call("bind the access group", self.policies.policies_bindings_create, request)
+    def group_binding_create(self, target: str, group: str) -> Binding:
+        what = "bind the access group"
+        body = {"target": target, "group": group, "order": 0, "enabled": True}
+        return _binding(self.http.create(what, BINDINGS, body), what)
 
     def binding_delete(self, pk: str) -> bool:
-        return self._delete("remove a group binding", self.policies.policies_bindings_destroy, pk)
-
-    # --- calling and errors ----------------------------------------------------------------------
-
-    def _delete(self, what: str, fn: Callable[..., Any], *args: Any) -> bool:
-        try:
-            self._call(what, fn, *args)
-        except _Missing:
-            return False  # gone already: exactly what a delete wants
-        return True
-
-    def _call(
-        self, what: str, fn: Callable[..., T], *args: Any, hide: Iterable[str] = (), **kwargs: Any
-    ) -> T:
-        """Call the client; translate its failures into the engine's two kinds of error."""
-        hide = [self._token, *hide]
-        try:
-            return fn(*args, **kwargs, _request_timeout=self._timeout)
-        except NotFoundException as exc:
-            raise _Missing(what) from exc
-        except ApiException as exc:
-            raise _api_error(what, exc, hide) from None
-        except urllib3.exceptions.HTTPError as exc:
-            # Connection refused, reset, timed out: the same call may well work in a minute.
-            raise TransientError(
-                f"Authentik at {self.url} did not answer ({exc.__class__.__name__}) "
-                f"while trying to {what}."
-            ) from None
+        return self.http.delete("remove a group binding", BINDINGS, pk)
 
     def __repr__(self) -> str:  # never the token
         return f"<AuthentikDriver {self.url}>"
 
 
-class _Missing(TransientError):
-    """A 404 from Authentik. Where not expected, the object vanished meanwhile: try again."""
+# --- reading answers: only what the portal uses ---------------------------------------------------
 
-    def __init__(self, what: str):
-        super().__init__(f"Authentik lost the object while trying to {what}; trying again.")
+
+def _provider(row: dict, what: str) -> Provider:
+    return Provider(
+        pk=_key(row, "pk", what),
+        name=_text(row, "name", what),
+        client_type=_maybe_text(row, "client_type", what),
+        client_id=_maybe_text(row, "client_id", what),
+        client_secret=_maybe_text(row, "client_secret", what),
+        authorization_flow=_maybe_text(row, "authorization_flow", what),
+        invalidation_flow=_maybe_text(row, "invalidation_flow", what),
+        property_mappings=[str(pk) for pk in _list(row, "property_mappings", what)],
+        signing_key=_maybe_text(row, "signing_key", what),
+        redirect_uris=_redirect_uris(row, what),
+    )
+
+
+def _redirect_uris(row: dict, what: str) -> list[dict[str, str]]:
+    value = row.get("redirect_uris")
+    if isinstance(value, str):  # before 2024.10: one URL a line, compared strictly
+        return [{"matching_mode": "strict", "url": u} for u in value.split() if u]
+    uris = []
+    for uri in _list(row, "redirect_uris", what):
+        if not isinstance(uri, dict) or not isinstance(uri.get("url"), str):
+            raise unusable(what, "redirect_uris")
+        uris.append({"matching_mode": str(uri.get("matching_mode") or "strict"), "url": uri["url"]})
+    return uris
+
+
+def _application(row: dict, what: str) -> Application:
+    return Application(
+        pk=_text(row, "pk", what),
+        slug=_text(row, "slug", what),
+        name=_maybe_text(row, "name", what),
+        provider=row.get("provider") if isinstance(row.get("provider"), int | str) else None,
+        meta_launch_url=_maybe_text(row, "meta_launch_url", what) or "",
+        meta_publisher=_maybe_text(row, "meta_publisher", what) or "",
+    )
+
+
+def _binding(row: dict, what: str) -> Binding:
+    return Binding(
+        pk=_text(row, "pk", what),
+        group=_maybe_text(row, "group", what),
+        enabled=row.get("enabled") is not False,
+    )
+
+
+def _matching(rows: list[dict], field: str, value: str) -> list[dict]:
+    """Exact matches only: unknown filters are ignored (200, the whole list), and some
+    filters match case-insensitively or by prefix."""
+    return [r for r in rows if r.get(field) == value]
+
+
+def _key(row: dict, field: str, what: str) -> int | str:
+    value = row.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        raise unusable(what, field)
+    return value
+
+
+def _text(row: dict, field: str, what: str) -> str:
+    return str(_key(row, field, what))
+
+
+def _maybe_text(row: dict, field: str, what: str) -> str | None:
+    value = row.get(field)
+    if value is None:
+        return None
+    if isinstance(value, dict | list | bool):
+        raise unusable(what, field)
+    return str(value)
+
+
+def _list(row: dict, field: str, what: str) -> list:
+    value = row.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise unusable(what, field)
+    return value
 
 
 def _secrets_in(fields: dict[str, Any]) -> list[str]:
     return [str(fields[k]) for k in ("client_secret", "client_id") if fields.get(k)]
-
-
-def _api_error(what: str, exc: ApiException, hide: list[str]) -> Exception:
-    status = exc.status or 0
-    said = _redact(_explain(exc.body), hide)
-    if status == 429 or status >= 500:
-        return TransientError(f"Authentik answered {status} while trying to {what}: {said}")
-    if status == 0:  # the client's own wrapping of a TLS failure: configuration, not luck
-        return StepFailed(f"Authentik's TLS connection failed while trying to {what}: {said}")
-    if status == 401:
-        return StepFailed(
-            f"Authentik rejected the API token (401) while trying to {what}: {said} "
-            "Check PORTAL_AUTHENTIK_TOKEN."
-        )
-    if status == 403:
-        return StepFailed(
-            f"Authentik refused to {what} (403 Forbidden): {said} The token's user needs "
-            "permissions on OAuth2 providers, applications and policy bindings."
-        )
-    return StepFailed(f"Authentik refused to {what} ({status}): {said}")
-
-
-def _explain(body: str | bytes | None) -> str:
-    """Authentik's error body in words: `field: message` pairs or its `detail`."""
-    if not body:
-        return "no details given."
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body[:300]
-    if isinstance(data, dict):
-        if isinstance(data.get("detail"), str):
-            return data["detail"]
-        parts = [f"{field}: {_words(value)}" for field, value in data.items() if field != "code"]
-        return "; ".join(parts) + "." if parts else "no details given."
-    return _words(data)
-
-
-def _words(value: Any) -> str:
-    if isinstance(value, list):
-        return " ".join(_words(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_words(v)}" for k, v in value.items())
-    return str(value).rstrip(".")
-
-
-def _redact(text: str, hide: list[str]) -> str:
-    for value in hide:
-        if value and len(value) >= 8:
-            text = text.replace(value, HIDDEN)
-    return text

@@ -144,7 +144,7 @@ class SsoStep(Step):
             },
         ]
         if refs.group:
-            target = f"<pbm_uuid of application {name}>"
+            target = f"<pk of application {name}>"
             calls += [
                 get("/core/groups/", "group", name=self.access_group),
                 get("/policies/bindings/", "the group binding if it exists", target=target),
@@ -246,22 +246,22 @@ class SsoStep(Step):
                 done.append(f"updated application {name} ({', '.join(_words(patch))})")
 
         if refs.group and not self._bound(app, refs.group):
-            d.group_binding_create(str(app.pbm_uuid), refs.group)
+            d.group_binding_create(str(app.pk), refs.group)
             done.append(f"limited application {name} to the group {self.access_group}")
         return Outcome.done("; ".join(done) or "nothing to change")
 
     def live_destroy(self) -> Outcome:
         name = self.spec.sso_slug
         # The application first: it points at the provider (and takes its bindings with it).
-        gone = [
-            f"application {name}" if self.driver.application_delete(name) else None,
-            f"provider {name}" if self.driver.provider_delete(name) else None,
-        ]
+        gone = [f"application {name}" if self.driver.application_delete(name) else None]
+        provider = self.driver.provider(name)
+        if provider is not None and self.driver.provider_delete(provider.pk, name):
+            gone.append(f"provider {name}")
         deleted = [what for what in gone if what]
         return Outcome.done(f"deleted {' and '.join(deleted)}" if deleted else "already gone")
 
     def _bound(self, app, group: str) -> bool:
-        bindings = self.driver.group_bindings(str(app.pbm_uuid))
+        bindings = self.driver.group_bindings(str(app.pk))
         return any(str(b.group) == group and b.enabled is not False for b in bindings)
 
 
@@ -271,26 +271,26 @@ class SsoStep(Step):
 def _provider_drift(actual, want: dict[str, Any]) -> dict[str, str]:
     """Field -> why it differs. Words only: never a credential's value."""
     drift = {}
-    uris = [{"matching_mode": _value(u.matching_mode), "url": u.url} for u in actual.redirect_uris]
+    uris = actual.redirect_uris
     if uris != want["redirect_uris"]:
         shown = ", ".join(u["url"] for u in uris) or "none"
         drift["redirect_uris"] = (
             f"redirect URIs are {shown} instead of {want['redirect_uris'][0]['url']}"
         )
-    if _value(actual.client_type) != want["client_type"]:
-        drift["client_type"] = f"client type is {_value(actual.client_type)}, not confidential"
+    if actual.client_type != want["client_type"]:
+        drift["client_type"] = f"client type is {actual.client_type or 'unset'}, not confidential"
     if actual.client_id != want["client_id"]:
         drift["client_id"] = "client id differs from the stored one"
     if actual.client_secret != want["client_secret"]:
         drift["client_secret"] = "client secret differs from the stored one"
     for field in ("authorization_flow", "invalidation_flow"):
-        if _str(getattr(actual, field)) != want[field]:
+        if getattr(actual, field) != want[field]:
             drift[field] = f"{field.replace('_', ' ')} is not the configured one"
-    if sorted(map(str, actual.property_mappings or [])) != sorted(want["property_mappings"]):
+    if sorted(actual.property_mappings) != sorted(want["property_mappings"]):
         drift["property_mappings"] = "scope mappings differ from " + ", ".join(
             settings.PORTAL_AUTHENTIK_SCOPES
         )
-    if _str(actual.signing_key) != want["signing_key"]:
+    if actual.signing_key != want["signing_key"]:
         drift["signing_key"] = "signing key is not the configured one"
     return drift
 
@@ -309,14 +309,6 @@ def _application_drift(actual, want: dict[str, Any]) -> dict[str, str]:
 
 def _words(patch: dict[str, Any]) -> list[str]:
     return [field.replace("_", " ") for field in patch]
-
-
-def _value(enum) -> str | None:
-    return getattr(enum, "value", enum)
-
-
-def _str(value) -> str | None:
-    return None if value is None else str(value)
 
 
 def _without_none(fields: dict[str, Any]) -> dict[str, Any]:

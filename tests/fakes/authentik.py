@@ -1,7 +1,8 @@
 """A small stateful fake of Authentik's API v3: the endpoints the sso step uses, on loopback.
 
-Field names, status codes, error bodies and the pagination envelope follow authentik's
-OpenAPI schema, so the official `authentik-client` parses every answer as it would a real one.
+Field names, status codes, error bodies and the pagination envelope follow what a real
+Authentik 2025.8.1 answered (tests/recordings/authentik-2025.8.1/, held to it by
+tests/provisioning/test_authentik_conformance.py).
 """
 
 import json
@@ -396,7 +397,6 @@ class FakeAuthentik:
             return 400, errors
         app = {
             "pk": str(uuid.uuid4()),
-            "pbm_uuid": str(uuid.uuid4()),
             "provider": None,
             "backchannel_providers": [],
             "backchannel_providers_obj": [],
@@ -438,14 +438,14 @@ class FakeAuthentik:
         if app is None:
             return 404, {"detail": "No Application matches the given query."}
         # Bindings belong to their target and go with it (PolicyBindingModel cascade).
-        for pk in [pk for pk, b in self.bindings.items() if b["target"] == app["pbm_uuid"]]:
+        for pk in [pk for pk, b in self.bindings.items() if b["target"] == app["pk"]]:
             del self.bindings[pk]
         return 204, None
 
     # policy bindings
 
     def _binding_create(self, query, body):
-        targets = {a["pbm_uuid"] for a in self.applications.values()}
+        targets = {a["pk"] for a in self.applications.values()}
         errors: dict[str, list[str]] = {}
         if body.get("target") not in targets:
             errors["target"] = [f'Invalid pk "{body.get("target")}" - object does not exist.']
@@ -521,10 +521,13 @@ def _handler(fake: FakeAuthentik):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             auth = self.headers.get("Authorization")
+            # authentik answers 403, not 401, whatever is wrong with the credentials.
             if not auth:
-                return self._send(401, {"detail": "Authentication credentials were not provided."})
+                return self._send(403, {"detail": "Authentication credentials were not provided."})
+            if not auth.startswith("Bearer "):
+                return self._send(403, {"detail": "Unsupported authentication type"})
             if auth != f"Bearer {fake.token}":
-                return self._send(401, {"detail": "Token invalid/expired"})
+                return self._send(403, {"detail": "Token invalid/expired"})
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError:

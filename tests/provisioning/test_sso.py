@@ -1,4 +1,4 @@
-"""The sso step against a fake Authentik API, through the official authentik-client."""
+"""The sso step against the fake Authentik API (tests/fakes/authentik.py) on loopback."""
 
 import json
 import socket
@@ -214,20 +214,73 @@ def test_a_client_id_taken_by_another_provider_is_a_permanent_failure(authentik_
     assert copied.get(OIDC_CLIENT_SECRET) not in str(failed.value)
 
 
-def test_forbidden_and_a_bad_token_fail_the_step_in_words(authentik_api, settings):
+def test_a_missing_permission_fails_the_step_naming_it(authentik_api):
     authentik_api.fail_next(
         PROVIDERS,
         403,
         body={"detail": "You do not have permission to perform this action."},
         method="POST",
     )
-    with pytest.raises(StepFailed, match="403 Forbidden.*do not have permission"):
+    with pytest.raises(StepFailed) as failed:
         make_step().apply()
+    assert str(failed.value) == (
+        "Authentik refused to create provider wp-acme (403 Forbidden): You do not have "
+        "permission to perform this action. The token's user needs the permission "
+        "authentik_providers_oauth2.add_oauth2provider."
+    )
 
+
+def test_a_bad_token_is_a_403_that_names_the_setting(authentik_api, settings):
+    # A real 2025.8.1 answers a bad bearer token with 403, not 401 (raw-shapes.jsonl #27).
     settings.PORTAL_AUTHENTIK_TOKEN = "not-the-right-token"
-    with pytest.raises(StepFailed, match="rejected the API token") as failed:
+    with pytest.raises(StepFailed) as failed:
         make_step().check()
-    assert "not-the-right-token" not in str(failed.value)
+    message = str(failed.value)
+    assert message == (
+        "Authentik rejected the API token (403) while trying to look up flow "
+        "default-provider-authorization-implicit-consent: Token invalid/expired "
+        "Check PORTAL_AUTHENTIK_TOKEN."
+    )
+    assert "not-the-right-token" not in message
+    assert authentik_api.requests == []  # refused before any handler ran: nothing else tried
+
+
+def test_a_401_names_the_token_setting_too(authentik_api):
+    authentik_api.fail_next("/api/v3/flows/instances/", 401, body={"detail": "Invalid token."})
+    with pytest.raises(StepFailed, match=r"rejected the API token \(401\).*PORTAL_AUTHENTIK_TOKEN"):
+        make_step().check()
+
+
+def test_an_answer_without_a_field_the_portal_needs_names_the_call_and_field(authentik_api):
+    authentik_api.fail_next(PROVIDERS, 200, body={"results": [{"name": "wp-acme"}]}, method="GET")
+    with pytest.raises(StepFailed) as failed:
+        make_step().check()
+    assert str(failed.value).startswith(
+        "Authentik's answer to look up provider wp-acme has no usable 'pk'"
+    )
+
+
+def test_a_list_answer_without_results_names_the_call(authentik_api):
+    authentik_api.fail_next(PROVIDERS, 200, body={"detail": "something else"}, method="GET")
+    with pytest.raises(
+        StepFailed, match="answer to look up provider wp-acme has no usable 'results'"
+    ):
+        make_step().check()
+
+
+def test_unknown_missing_and_null_fields_are_no_error(applied):
+    _, secrets, fake = applied
+    provider = fake.provider_named("wp-acme")
+    provider["a_field_from_a_newer_authentik"] = {"nested": [1, 2]}
+    for field in ("sub_mode", "issuer_mode", "jwt_federation_sources"):
+        del provider[field]
+    del provider["client_type"]  # missing where the portal wants a value: drift, not a crash
+    fake.applications["wp-acme"]["meta_launch_url"] = None
+
+    assert make_step(secrets).check() == [
+        "provider wp-acme: client type is unset, not confidential",
+        "application wp-acme: launch URL is empty instead of https://wordpress-acme.local/",
+    ]
 
 
 def test_an_unknown_flow_fails_the_step_naming_the_setting(authentik_api, settings):
@@ -256,7 +309,7 @@ def test_the_access_group_limits_the_application(authentik_api, settings):
     assert "limited application wp-acme to the group wp-acme-users" in outcome.message
     (binding,) = authentik_api.bindings.values()
     assert binding["group"] == group["pk"]
-    assert binding["target"] == authentik_api.applications["wp-acme"]["pbm_uuid"]
+    assert binding["target"] == authentik_api.applications["wp-acme"]["pk"]
     assert make_step(secrets).check() == []
 
     authentik_api.bindings.clear()
