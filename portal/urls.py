@@ -5,12 +5,15 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from portal import health
+from portal.adminfilters import protect_all
 from portal.auth.admin_login import AdminLoginForm
 
 admin.site.site_header = "Tenant portal administration"
 admin.site.site_title = "Tenant portal admin"
 # With Authentik configured, only superusers may use the admin's own password form.
 admin.site.login_form = AdminLoginForm
+# Every change list drops filter values the database would refuse instead of answering 500.
+protect_all(admin.site)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tenants:list", permanent=False), name="home"),
