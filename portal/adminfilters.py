@@ -131,7 +131,9 @@ def protect(model_admin: admin.ModelAdmin) -> None:
     """Gives one registered admin the mixin, keeping its class otherwise as it is."""
     cls = type(model_admin)
     if not isinstance(model_admin, SafeChangeListMixin):
-        model_admin.__class__ = type(cls.__name__, (SafeChangeListMixin, cls), {})
+        # Same name and module, so the admin's views still read as the app's own.
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        model_admin.__class__ = type(cls.__name__, (SafeChangeListMixin, cls), namespace)
 
 
 def protect_all(site: admin.AdminSite) -> None:
