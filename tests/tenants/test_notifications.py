@@ -1,5 +1,9 @@
 """E-mails to requesters and approvers, read from Django's locmem outbox."""
 
+import re
+from pathlib import Path
+
+from django.conf import settings
 from django.core import mail
 
 from provisioning.models import Run, StepRun
@@ -72,3 +76,21 @@ def test_no_mail_without_an_address(approver):
     tenant = TenantFactory(owner=owner, slug="quiet")
     notifications.notify_ready(tenant.pk)
     assert mail.outbox == []
+
+
+def test_the_failure_mail_prints_the_error_as_written(requester):
+    tenant = TenantFactory(owner=requester, slug="odd", state="failed")
+    Tenant.objects.filter(pk=tenant.pk).update(last_error='Quota <exceeded> & "retry" later')
+    notifications.notify_failed(tenant.pk)
+    [message] = mail.outbox
+    assert 'Quota <exceeded> & "retry" later' in message.body
+
+
+def test_no_template_marks_text_safe():
+    templates = Path(settings.BASE_DIR) / "templates"
+    marked = [
+        str(path.relative_to(templates))
+        for path in templates.rglob("*")
+        if path.is_file() and re.search(r"\|\s*safe\b", path.read_text())
+    ]
+    assert not marked, f"|safe in {marked}: mails turn autoescape off instead"
