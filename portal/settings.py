@@ -253,8 +253,13 @@ PORTAL_PLAN_DIR = Path(env.str("PORTAL_PLAN_DIR", default=str(VAR_DIR / "plan"))
 
 # Host of a tenant's site; {slug} is replaced; default the platform's wordpress-{slug}.local.
 PORTAL_TENANT_HOST_PATTERN = env.str("PORTAL_TENANT_HOST_PATTERN", default="wordpress-{slug}.local")
-# Scheme of a tenant site's URLs (its launch URL, its OIDC redirect); default https.
-PORTAL_TENANT_URL_SCHEME = env.str("PORTAL_TENANT_URL_SCHEME", default="https")
+# TLS for tenant sites ends before the ingress (a load balancer) and the ingress controller
+# honours its X-Forwarded-Proto (ingress-nginx use-forwarded-headers): their URLs are https even
+# without PORTAL_CERT_ISSUER; default off.
+PORTAL_TENANT_TLS_UPSTREAM = env.bool("PORTAL_TENANT_TLS_UPSTREAM", default=False)
+# Scheme of tenant sites' URLs, for older configurations only: it follows from PORTAL_CERT_ISSUER
+# and PORTAL_TENANT_TLS_UPSTREAM, and the portal refuses to start if this disagrees; default unset.
+PORTAL_TENANT_URL_SCHEME = env.str("PORTAL_TENANT_URL_SCHEME", default="")
 # Namespace of a tenant; default wp-{slug}.
 PORTAL_NAMESPACE_PATTERN = env.str("PORTAL_NAMESPACE_PATTERN", default="wp-{slug}")
 # WordPress versions a requester may choose, newest first; default 6.8, 6.7, 6.6.

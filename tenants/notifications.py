@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 
 from portal.roles import APPROVER_GROUP
+from provisioning.tenanturl import tenant_url
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ def _send(template: str, tenant: Tenant, recipients: list[str], **extra) -> None
     recipients = sorted({r for r in recipients if r})
     if not recipients:
         return
-    context = {"tenant": tenant, **extra}
+    context = {"tenant": tenant, "tenant_url": tenant_url(tenant, "/"), **extra}
     subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
     body = render_to_string(f"emails/{template}.txt", context)
     try:

@@ -13,6 +13,7 @@ from django.views import View
 from portal import roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
+from provisioning.tenanturl import tenant_url
 from tenants import selectors, services
 from tenants.forms import RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
@@ -114,11 +115,10 @@ class TenantRequestView(ActorMixin, View):
 
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
-    scheme = getattr(settings, "PORTAL_TENANT_URL_SCHEME", "https")
     live = tenant.is_busy or (run is not None and run.is_open)
     return {
         "tenant": tenant,
-        "tenant_url": f"{scheme}://{tenant.host}/",
+        "tenant_url": tenant_url(tenant, "/"),
         "history": selectors.tenant_history(tenant)[:50],
         "run": run,
         "steps": list(run.steps.all()) if run else [],

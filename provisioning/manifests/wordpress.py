@@ -19,6 +19,7 @@ from provisioning.manifests.common import (
 )
 from provisioning.manifests.namespace import SERVICE_ACCOUNT
 from provisioning.spec import TenantSpec
+from provisioning.tenanturl import tenant_url
 
 NAME = "wordpress"
 CONTENT_CLAIM = "wordpress-content"
@@ -31,6 +32,8 @@ WWW_DATA = 33  # the user (and group) the official images own their files as
 # Read by wp-config.php (the official image evals WORDPRESS_CONFIG_EXTRA): plugin settings come
 # from the environment, so the credentials stay in the Secret and out of every manifest.
 CONFIG_EXTRA = """\
+define('WP_HOME', getenv('WP_URL'));
+define('WP_SITEURL', getenv('WP_URL'));
 define('OIDC_CLIENT_ID', getenv('OIDC_CLIENT_ID') ?: '');
 define('OIDC_CLIENT_SECRET', getenv('OIDC_CLIENT_SECRET') ?: '');
 define('OIDC_ENDPOINT_LOGIN_URL', getenv('OIDC_BASE_URL') . '/application/o/authorize/');
@@ -97,10 +100,6 @@ def db_host() -> str:
     return "mariadb:3306"
 
 
-def site_url(spec: TenantSpec) -> str:
-    return f"{'https' if settings.PORTAL_CERT_ISSUER else 'http'}://{spec.host}"
-
-
 def _secret_env(key: str, optional: bool = False) -> dict:
     ref = {"name": keys.SECRET_NAME, "key": key}
     if optional:
@@ -114,6 +113,7 @@ def environment(spec: TenantSpec) -> list[dict]:
         "WORDPRESS_DB_HOST": db_host(),
         "WORDPRESS_DB_NAME": spec.db_name,
         "WORDPRESS_DB_USER": spec.db_user,
+        "WP_URL": tenant_url(spec),
         "OIDC_BASE_URL": base,
         "OIDC_ISSUER": f"{base}/application/o/{spec.sso_slug}/",
         "S3_BUCKET": spec.s3_bucket,
@@ -311,7 +311,6 @@ def install_job(spec: TenantSpec) -> dict:
     """
     env = [
         *environment(spec),
-        {"name": "WP_URL", "value": site_url(spec)},
         {"name": "WP_TITLE", "value": spec.display_name},
         {"name": "WP_ADMIN_USER", "value": "admin"},
         {"name": "WP_ADMIN_EMAIL", "value": spec.admin_email},

@@ -16,6 +16,7 @@ from provisioning.secrets import (
     require_real,
 )
 from provisioning.steps.base import Outcome, Step
+from provisioning.tenanturl import tenant_url
 
 # Where the "OpenID Connect Generic" WordPress plugin receives the authorization code.
 REDIRECT_PATH = "/wp-admin/admin-ajax.php?action=openid-connect-authorize"
@@ -53,11 +54,11 @@ class SsoStep(Step):
 
     @property
     def site_url(self) -> str:
-        return f"{settings.PORTAL_TENANT_URL_SCHEME}://{self.spec.host}/"
+        return tenant_url(self.spec, "/")
 
     @property
     def redirect_uri(self) -> str:
-        return f"{settings.PORTAL_TENANT_URL_SCHEME}://{self.spec.host}{REDIRECT_PATH}"
+        return tenant_url(self.spec, REDIRECT_PATH)
 
     @property
     def access_group(self) -> str:

@@ -22,6 +22,12 @@ APPLICATIONS = "/api/v3/core/applications/"
 REDIRECT = "https://wordpress-acme.local/wp-admin/admin-ajax.php?action=openid-connect-authorize"
 
 
+@pytest.fixture(autouse=True)
+def _tls(settings):
+    """Tenant sites with certificates from cert-manager: their URLs are https."""
+    settings.PORTAL_CERT_ISSUER = "letsencrypt-prod"
+
+
 def make_spec(slug: str = "acme") -> TenantSpec:
     plan = PlanSpec("small", 250, 1000, 256, 512, 5, 1, 10, 20)
     return TenantSpec(
