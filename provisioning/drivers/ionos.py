@@ -17,6 +17,9 @@ from provisioning.errors import StepFailed, TransientError
 from provisioning.secrets import random_password
 
 PAGE = 100  # the most users one GET /um/users returns
+# IONOS users take no labels or tags: the names the API keeps are the portal's marker, the first
+# name saying it is the portal's, the last name whose tenant (its slug).
+MARKER_FIRSTNAME = "tenant-portal"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,13 @@ class IonosUser:
     id: str
     email: str
     s3_canonical_user_id: str | None
+    firstname: str = ""
+    lastname: str = ""
+
+    @property
+    def tenant(self) -> str | None:
+        """The tenant whose marker the user carries, or None when it carries none."""
+        return self.lastname if self.firstname == MARKER_FIRSTNAME and self.lastname else None
 
 
 def _message(exc: ApiException) -> str:
@@ -104,6 +114,8 @@ class IonosApi:
             id=user.id,
             email=(props.email or "").lower(),
             s3_canonical_user_id=props.s3_canonical_user_id or None,
+            firstname=props.firstname or "",
+            lastname=props.lastname or "",
         )
 
     def user_by_email(self, email: str) -> IonosUser | None:
@@ -258,6 +270,7 @@ class IonosTenantUser:
     the tenant's bucket-policy statements (PORTAL_S3_CREDENTIALS=ionos)."""
 
     kind = "CanonicalUser"  # the bucket-policy principal type of an IONOS user
+    marker = f"first name {MARKER_FIRSTNAME}, last name the tenant's slug"
 
     def __init__(self, api: IonosApi, email: str, slug: str):
         self.api = api
@@ -277,8 +290,11 @@ class IonosTenantUser:
             self.user = self.api.user_get(self.user.id) or self.user
         return self.user is not None
 
+    def tenant(self) -> str | None:
+        return self.user.tenant if self.user else None
+
     def create(self) -> None:
-        self.user = self.api.user_create(self.email, "WordPress", f"tenant {self.slug}")
+        self.user = self.api.user_create(self.email, MARKER_FIRSTNAME, self.slug)
         if not self.user.s3_canonical_user_id:
             self.user = self.api.user_get(self.user.id) or self.user
 
@@ -292,8 +308,8 @@ class IonosTenantUser:
         self.api.s3_key_delete(self.user.id, key_id)
 
     def delete(self) -> bool:
-        """Delete its keys, then the user; False if it was gone already."""
-        if not self.find():
+        """Delete its keys, then the user (found before); False if it was gone already."""
+        if self.user is None:
             return False
         for key_id in self.key_ids():
             self.key_delete(key_id)

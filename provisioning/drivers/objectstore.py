@@ -30,6 +30,8 @@ BATCH = 1000  # the most keys one DeleteObjects call takes
 # Every store reads the same API models: one loader parses them once per process, where a fresh
 # session spends ~0.1 s of CPU on them for each step of each tenant (hundreds per drift pass).
 _LOADER = botocore.loaders.create_loader()
+# The tag that marks an IAM user as the portal's for one tenant (its value: the slug).
+TENANT_TAG = "portal.wp.ionos/tenant"
 # Any constant works: it names the advisory lock that orders edits of the shared bucket policy.
 _POLICY_LOCK_KEY = 740_221_007
 
@@ -266,8 +268,18 @@ class ObjectStore:
 
     def user_create(self, name: str, slug: str) -> str:
         with translated(f"create IAM user {name}"):
-            tags = [{"Key": "portal.wp.ionos/tenant", "Value": slug}]
+            tags = [{"Key": TENANT_TAG, "Value": slug}]
             return self.iam.create_user(UserName=name, Tags=tags)["User"]["Arn"]
+
+    def user_tenant(self, name: str) -> str | None:
+        """The slug in the user's tenant tag, or None when it carries none."""
+        with translated(f"read the tags of IAM user {name}"):
+            pages = self.iam.get_paginator("list_user_tags").paginate(UserName=name)
+            for page in pages:
+                for tag in page.get("Tags", []):
+                    if tag.get("Key") == TENANT_TAG:
+                        return tag.get("Value")
+        return None
 
     def access_key_ids(self, name: str) -> list[str]:
         with translated(f"list the access keys of {name}"):

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from provisioning import s3policy
 from provisioning.drivers.ionos import IonosApi, IonosTenantUser
-from provisioning.drivers.objectstore import ObjectStore
+from provisioning.drivers.objectstore import TENANT_TAG, ObjectStore
 from provisioning.errors import StepFailed
 from provisioning.secrets import (
     PLACEHOLDER,
@@ -24,6 +24,7 @@ class IamTenantUser:
     (PORTAL_S3_CREDENTIALS=iam)."""
 
     kind = "AWS"
+    marker = f"tag {TENANT_TAG} with the tenant's slug"
 
     def __init__(self, store: ObjectStore, name: str, slug: str):
         self.store = store
@@ -35,6 +36,9 @@ class IamTenantUser:
     def find(self) -> bool:
         self.principal = self.store.user_arn(self.name)
         return self.principal is not None
+
+    def tenant(self) -> str | None:
+        return self.store.user_tenant(self.name)
 
     def create(self) -> None:
         self.principal = self.store.user_create(self.name, self.slug)
@@ -154,6 +158,9 @@ class StorageStep(Step):
         differences = store.bucket_differences()
         if not who.find():
             return [*differences, f"{who.label} is missing"]
+        whose = self._foreign(who)
+        if whose:
+            return [*differences, f"{who.label} exists and is {whose}"]
         stored = self.ctx.secrets.get(S3_ACCESS_KEY_ID)
         keys = who.key_ids()
         if stored is None or self.ctx.secrets.get(S3_SECRET_ACCESS_KEY) is None:
@@ -184,8 +191,16 @@ class StorageStep(Step):
         require_real(self.ctx.secrets, "The tenant's S3 credentials")
         store: ObjectStore = self.driver
         who = self.tenant_user
+        found = who.find()
+        whose = self._foreign(who) if found else None
+        if whose:
+            raise StepFailed(
+                f"{who.label} already exists and is {whose}: the portal adopts only users that "
+                f"carry tenant {self.spec.slug}'s marker ({who.marker}), so nothing was changed. "
+                "Delete or rename that user, or pick another slug."
+            )
         done = [f"bucket: {d}, fixed" for d in store.bucket_ensure()]
-        if not who.find():
+        if not found:
             who.create()
             done.append(f"created {who.label}")
         done += self._key_ensure(who)
@@ -265,13 +280,22 @@ class StorageStep(Step):
             done.append("created an access key and stored it in the tenant's Secret")
         return done
 
+    def _foreign(self, who: "IamTenantUser | IonosTenantUser") -> str | None:
+        """Whose the found user is when not this tenant's: the words for a message, or None."""
+        owner = who.tenant()
+        if owner == self.spec.slug:
+            return None
+        return f"tenant {owner}'s" if owner else "not the portal's"
+
     def live_destroy(self) -> Outcome:
         store: ObjectStore = self.driver
+        who = self.tenant_user
         deleted = store.prefix_delete(self.spec.s3_prefix)
         self._statements_remove(store)
+        message = f"deleted {deleted} object versions under {self.spec.s3_prefix}"
+        whose = self._foreign(who) if who.find() else None
+        if whose:
+            return Outcome.done(f"{message}; left {who.label} alone: it is {whose}")
         # An IAM user goes with its inline policy (IAM refuses to delete a user holding one).
-        self.tenant_user.delete()
-        return Outcome.done(
-            f"deleted {deleted} object versions under {self.spec.s3_prefix}, "
-            f"{self.tenant_user.label} and what let it reach the prefix"
-        )
+        who.delete()
+        return Outcome.done(f"{message}, {who.label} and what let it reach the prefix")

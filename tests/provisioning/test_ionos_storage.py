@@ -250,3 +250,55 @@ def test_the_default_limit_holds_about_thirty_tenants(tenant):
     assert f"holds the statements of {len(taken)} tenants" in str(refused.value)
     assert len(taken) >= 28
     assert all(step.check() == [] for step in taken[:3])
+
+
+# --- ownership: the IONOS user's names are the marker (IONOS users take no labels) --------------
+
+
+def a_person(fake, step: StorageStep, firstname: str = "Jane", lastname: str = "Doe") -> dict:
+    """A user someone made by hand under the tenant's address, holding an S3 key of its own."""
+    email = f"wp-tenant-{step.spec.slug}@tenants.example.com"
+    body = {"properties": {"firstname": firstname, "lastname": lastname, "email": email,
+                           "password": "their-password"}}  # fmt: skip
+    _, user = fake.handle("POST", USERS, {}, body)
+    fake.handle("POST", f"{USERS}/{user['id']}/s3keys", {}, {})
+    fake.requests.clear()
+    return user
+
+
+def test_the_ionos_user_carries_the_marker_and_is_adopted(tenant, ionos_api):
+    step = tenant()
+    step.apply()
+    props = ionos_user(ionos_api, step)["properties"]
+    assert (props["firstname"], props["lastname"]) == ("tenant-portal", step.spec.slug)
+    again = StorageStep(StepContext(spec=step.spec, secrets=step.ctx.secrets))
+    assert again.check() == []
+    assert again.apply().status == "unchanged"
+
+
+@pytest.mark.parametrize(
+    "names", [("Jane", "Doe"), ("WordPress", "tenant x"), ("tenant-portal", "b")]
+)
+def test_an_ionos_user_not_the_tenants_fails_the_step_and_changes_nothing(tenant, ionos_api, names):
+    step = tenant()
+    user = a_person(ionos_api, step, *names)
+    keys = dict(ionos_api.s3keys[user["id"]])
+    label = f"IONOS user wp-tenant-{step.spec.slug}@tenants.example.com"
+    whose = "tenant b's" if names[0] == "tenant-portal" else "not the portal's"
+    assert step.check()[-1] == f"{label} exists and is {whose}"
+    with pytest.raises(StepFailed) as failed:
+        step.apply()
+    assert f"{label} already exists and is {whose}" in str(failed.value)
+    assert "nothing was changed" in str(failed.value)
+    assert ionos_api.writes() == []
+    assert ionos_api.s3keys[user["id"]] == keys
+    assert step.ctx.secrets.values == {}
+
+
+def test_destroy_leaves_an_ionos_user_that_is_not_the_tenants(tenant, ionos_api):
+    step = tenant()
+    user = a_person(ionos_api, step)
+    outcome = step.destroy()
+    assert "alone: it is not the portal's" in outcome.message
+    assert ionos_api.writes() == []
+    assert user["id"] in ionos_api.users and ionos_api.s3keys[user["id"]]

@@ -356,3 +356,64 @@ def test_plan_mode_writes_the_plan_with_placeholders(settings):
     assert granted[0]["Resource"] == ["arn:aws:s3:::wordpress-media/tenants/my-site/*"]
     assert "bucket_policy_statements" not in plan
     assert secrets.values == {}
+
+
+# --- ownership: the IAM user's tenant tag is the marker -----------------------------------------
+
+
+def a_stranger(url: str, name: str, tags: list[dict] = ()) -> str:
+    """An IAM user someone else made under the tenant's name, with a key and a policy of its own."""
+    client_iam = iam(url)
+    client_iam.create_user(UserName=name, Tags=list(tags))
+    client_iam.put_user_policy(UserName=name, PolicyName="theirs", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets",
+                                                 "Resource": "*"}]}))  # fmt: skip
+    return client_iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+
+
+def as_found(url: str, name: str) -> tuple:
+    client_iam = iam(url)
+    return (
+        [k["AccessKeyId"] for k in client_iam.list_access_keys(UserName=name)["AccessKeyMetadata"]],
+        client_iam.list_user_policies(UserName=name)["PolicyNames"],
+        client_iam.list_user_tags(UserName=name)["Tags"],
+    )
+
+
+def test_the_tenant_user_carries_the_tenant_tag_and_is_adopted_by_it(s3, moto_url):
+    step = s3()
+    step.apply()
+    tags = iam(moto_url).list_user_tags(UserName=step.user_name)["Tags"]
+    assert tags == [{"Key": "portal.wp.ionos/tenant", "Value": step.spec.slug}]
+    again = StorageStep(StepContext(spec=step.spec, secrets=step.ctx.secrets))
+    assert again.check() == []
+    assert again.apply().status == "unchanged"
+
+
+@pytest.mark.parametrize("tags", [[], [{"Key": "portal.wp.ionos/tenant", "Value": "other-one"}]])
+def test_an_iam_user_not_the_tenants_fails_the_step_and_changes_nothing(
+    s3, moto_url, settings, tags
+):
+    step = s3()
+    key_id = a_stranger(moto_url, step.user_name, tags)
+    before = as_found(moto_url, step.user_name)
+
+    whose = "tenant other-one's" if tags else "not the portal's"
+    assert step.check()[-1] == f"IAM user {step.user_name} exists and is {whose}"
+    with pytest.raises(StepFailed) as failed:
+        step.apply()
+    assert f"IAM user {step.user_name} already exists and is {whose}" in str(failed.value)
+    assert "nothing was changed" in str(failed.value)
+    assert as_found(moto_url, step.user_name) == before and key_id in before[0]
+    assert step.ctx.secrets.values == {}
+    bucket = settings.PORTAL_S3_BUCKET
+    assert bucket not in {b["Name"] for b in client(moto_url).list_buckets()["Buckets"]}
+
+
+def test_destroy_leaves_an_iam_user_that_is_not_the_tenants(s3, moto_url):
+    step = s3()
+    a_stranger(moto_url, step.user_name)
+    before = as_found(moto_url, step.user_name)
+    outcome = step.destroy()
+    assert f"left IAM user {step.user_name} alone: it is not the portal's" in outcome.message
+    assert as_found(moto_url, step.user_name) == before
