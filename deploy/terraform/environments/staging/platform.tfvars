@@ -1,0 +1,5 @@
+environment  = "staging"
+state_bucket = "wp-platform-tfstate"
+git_url      = "https://github.com/example/tenant-portal.git"
+git_branch   = "main"
+acme_email   = "platform@wp.example.com"
