@@ -343,8 +343,12 @@ PORTAL_S3_ACCESS_KEY_ID = env.str("PORTAL_S3_ACCESS_KEY_ID", default="")
 PORTAL_S3_SECRET_ACCESS_KEY = env.str("PORTAL_S3_SECRET_ACCESS_KEY", default="")
 # The platform bucket holding every tenant's prefix; default wordpress-media.
 PORTAL_S3_BUCKET = env.str("PORTAL_S3_BUCKET", default="wordpress-media")
-# Authentik base URL for its API, e.g. https://authentik.local; default unset (plan).
+# Authentik base URL for its API, called by the portal and by tenants' pods (token, userinfo),
+# e.g. http://authentik-server.authentik.svc; default unset (plan).
 PORTAL_AUTHENTIK_URL = env.str("PORTAL_AUTHENTIK_URL", default="").rstrip("/")
+# Authentik as browsers reach it, for tenant sites' sign-in and sign-out pages, e.g.
+# https://auth.example.com, when PORTAL_AUTHENTIK_URL is an in-cluster address; default that URL.
+PORTAL_AUTHENTIK_PUBLIC_URL = env.str("PORTAL_AUTHENTIK_PUBLIC_URL", default="").rstrip("/")
 # Authentik API token with rights on providers and applications; default unset.
 PORTAL_AUTHENTIK_TOKEN = env.str("PORTAL_AUTHENTIK_TOKEN", default="")
 # IONOS Cloud API token; default unset.

@@ -1,9 +1,12 @@
 """System checks: settings the tenants' sites can't work with stop the portal at start."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.checks import Error, register
 
-from provisioning import tenanturl
+from provisioning import authentikurls, tenanturl
+from provisioning.drivers import configured_systems
 
 
 @register()
@@ -26,3 +29,38 @@ def tenant_url_scheme(app_configs=None, **kwargs) -> list[Error]:
             id="provisioning.E001",
         )
     ]
+
+
+@register()
+def authentik_public_url(app_configs=None, **kwargs) -> list[Error]:
+    # Only where tenants' WordPress really runs: plan mode may show the placeholder address.
+    if not configured_systems()["Kubernetes"]:
+        return []
+    if not (settings.PORTAL_AUTHENTIK_PUBLIC_URL or settings.PORTAL_AUTHENTIK_URL):
+        return [
+            Error(
+                "Tenant sites would send browsers to sign in at "
+                f"{authentikurls.PLAN_URL}, a placeholder: no Authentik address is configured.",
+                hint="Set PORTAL_AUTHENTIK_PUBLIC_URL (and PORTAL_AUTHENTIK_URL for the API).",
+                id="provisioning.E002",
+            )
+        ]
+    public = authentikurls.public_url()
+    if urlsplit(public).scheme not in ("http", "https") or not urlsplit(public).hostname:
+        return [
+            Error(
+                f"The Authentik address browsers are sent to, {public!r}, is not an http(s) URL.",
+                hint="Set PORTAL_AUTHENTIK_PUBLIC_URL to e.g. https://auth.example.com.",
+                id="provisioning.E003",
+            )
+        ]
+    if authentikurls.looks_in_cluster(public):
+        return [
+            Error(
+                f"Tenant sites would send browsers to sign in at {public}, an address only the "
+                "cluster can resolve.",
+                hint="Set PORTAL_AUTHENTIK_PUBLIC_URL to the address browsers reach Authentik at.",
+                id="provisioning.E004",
+            )
+        ]
+    return []

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from provisioning import authentikurls
 from provisioning import secrets as keys
 from provisioning.manifests.common import (
     COMPONENT_INSTALL,
@@ -36,7 +37,7 @@ define('WP_HOME', getenv('WP_URL'));
 define('WP_SITEURL', getenv('WP_URL'));
 define('OIDC_CLIENT_ID', getenv('OIDC_CLIENT_ID') ?: '');
 define('OIDC_CLIENT_SECRET', getenv('OIDC_CLIENT_SECRET') ?: '');
-define('OIDC_ENDPOINT_LOGIN_URL', getenv('OIDC_BASE_URL') . '/application/o/authorize/');
+define('OIDC_ENDPOINT_LOGIN_URL', getenv('OIDC_PUBLIC_URL') . '/application/o/authorize/');
 define('OIDC_ENDPOINT_TOKEN_URL', getenv('OIDC_BASE_URL') . '/application/o/token/');
 define('OIDC_ENDPOINT_USERINFO_URL', getenv('OIDC_BASE_URL') . '/application/o/userinfo/');
 define('OIDC_ENDPOINT_LOGOUT_URL', getenv('OIDC_ISSUER') . 'end-session/');
@@ -108,14 +109,15 @@ def _secret_env(key: str, optional: bool = False) -> dict:
 
 
 def environment(spec: TenantSpec) -> list[dict]:
-    base = settings.PORTAL_AUTHENTIK_URL or "https://authentik.local"
     plain = {
         "WORDPRESS_DB_HOST": db_host(),
         "WORDPRESS_DB_NAME": spec.db_name,
         "WORDPRESS_DB_USER": spec.db_user,
         "WP_URL": tenant_url(spec),
-        "OIDC_BASE_URL": base,
-        "OIDC_ISSUER": f"{base}/application/o/{spec.sso_slug}/",
+        # The browser is sent to the public address; the pod itself calls the API address.
+        "OIDC_PUBLIC_URL": authentikurls.public_url(),
+        "OIDC_BASE_URL": authentikurls.api_url(),
+        "OIDC_ISSUER": authentikurls.issuer(spec),
         "S3_BUCKET": spec.s3_bucket,
         "S3_PREFIX": spec.s3_prefix,
         "S3_REGION": settings.PORTAL_S3_REGION,
