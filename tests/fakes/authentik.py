@@ -65,17 +65,22 @@ class FakeAuthentik:
         pk = str(uuid.uuid4())
         self.flows[pk] = {
             "pk": pk,
-            "policybindingmodel_ptr_id": pk,
+            "policybindingmodel_ptr_id": str(uuid.uuid4()),
             "name": slug.replace("-", " ").title(),
             "slug": slug,
             "title": slug,
             "designation": designation,
-            "background_url": "/static/dist/assets/images/flow_background.jpg",
-            "background_themed_urls": None,
+            # 2025.8 sends `background`; `background_url` (which newer clients want) is absent.
+            "background": "/static/dist/assets/images/flow_background.jpg",
             "stages": [],
             "policies": [],
             "cache_count": 0,
+            "policy_engine_mode": "any",
+            "compatibility_mode": False,
             "export_url": f"{API}/flows/instances/{slug}/export/",
+            "layout": "stacked",
+            "denied_action": "message_continue",
+            "authentication": "none",
         }
         return self.flows[pk]
 
@@ -91,7 +96,7 @@ class FakeAuthentik:
             "verbose_name_plural": "Scope Mappings",
             "meta_model_name": "authentik_providers_oauth2.scopemapping",
             "scope_name": scope,
-            "description": "",
+            "description": f"General Profile Information ({scope})",
         }
         return self.scope_mappings[pk]
 
@@ -100,14 +105,18 @@ class FakeAuthentik:
         self.keypairs[pk] = {
             "pk": pk,
             "name": name,
-            "fingerprint_sha256": None,
-            "fingerprint_sha1": None,
-            "cert_expiry": None,
-            "cert_subject": None,
+            "fingerprint_sha256": "43:7b:36:65",
+            "fingerprint_sha1": "d4:a5:57:24",
+            "cert_expiry": "2027-12-02T04:58:46Z",
+            "cert_subject": f"OU=Self-signed,O=authentik,CN={name}",
             "private_key_available": True,
-            "key_type": None,
-            "certificate_download_url": f"{API}/crypto/certificatekeypairs/{pk}/view_certificate/",
-            "private_key_download_url": f"{API}/crypto/certificatekeypairs/{pk}/view_private_key/",
+            "private_key_type": "rsa",
+            "certificate_download_url": (
+                f"{API}/crypto/certificatekeypairs/{pk}/view_certificate/?download"
+            ),
+            "private_key_download_url": (
+                f"{API}/crypto/certificatekeypairs/{pk}/view_private_key/?download"
+            ),
             "managed": None,
         }
         return self.keypairs[pk]
@@ -119,14 +128,13 @@ class FakeAuthentik:
             "num_pk": len(self.groups) + 1000,
             "name": name,
             "is_superuser": False,
-            "parents": [],
-            "parents_obj": None,
+            "parent": None,
+            "parent_name": None,
             "users": [],
-            "users_obj": None,
+            "users_obj": [],
             "attributes": {},
             "roles": [],
             "roles_obj": [],
-            "inherited_roles_obj": None,
             "children": [],
             "children_obj": None,
         }
@@ -177,16 +185,21 @@ class FakeAuthentik:
     def _routes(self):
         return [
             (r"/flows/instances/", {"GET": self._list(self.flows, "slug", "name")}),
+            (r"/flows/instances/([^/]+)/", {"GET": self._flow_get}),
             (
                 r"/propertymappings/provider/scope/",
                 {"GET": self._list(self.scope_mappings, "scope_name", "name", "managed")},
             ),
             (r"/crypto/certificatekeypairs/", {"GET": self._list(self.keypairs, "name")}),
-            (r"/core/groups/", {"GET": self._list(self.groups, "name")}),
+            (r"/crypto/certificatekeypairs/([^/]+)/", {"GET": self._keypair_get}),
+            (
+                r"/core/groups/",
+                {"GET": self._list(self.groups, "name"), "POST": self._group_create},
+            ),
             (
                 r"/providers/oauth2/",
                 {
-                    "GET": self._list(self.providers, "name", "client_id"),
+                    "GET": self._list(self.providers, "name", "client_id", out=self._provider_out),
                     "POST": self._provider_create,
                 },
             ),
@@ -200,7 +213,10 @@ class FakeAuthentik:
             ),
             (
                 r"/core/applications/",
-                {"GET": self._list(self.applications, "slug", "name"), "POST": self._app_create},
+                {
+                    "GET": self._list(self.applications, "slug", "name", out=self._app_out),
+                    "POST": self._app_create,
+                },
             ),
             (
                 r"/core/applications/([^/]+)/",
@@ -213,16 +229,37 @@ class FakeAuthentik:
             (r"/policies/bindings/([^/]+)/", {"DELETE": self._binding_delete}),
         ]
 
-    def _list(self, table: dict, *filters: str):
+    def _list(self, table: dict, *filters: str, out=dict):
+        """A list with exact-match filters; any other query parameter is ignored, as authentik
+        ignores filters it doesn't know (200 and the whole list)."""
+
         def handler(query, body):
             rows = [
-                row
+                out(row)
                 for row in table.values()
                 if all(str(row.get(f)) == query[f][0] for f in filters if f in query)
             ]
-            return 200, _page(rows, query)
+            return _page(rows, query)
 
         return handler
+
+    def _flow_get(self, query, body, slug):
+        flow = next((f for f in self.flows.values() if f["slug"] == slug), None)
+        if flow is None:
+            return 404, {"detail": "No Flow matches the given query."}
+        return 200, flow
+
+    def _keypair_get(self, query, body, pk):
+        if pk not in self.keypairs:
+            return 404, {"detail": "No CertificateKeyPair matches the given query."}
+        return 200, self.keypairs[pk]
+
+    def _group_create(self, query, body):
+        if not body.get("name"):
+            return 400, {"name": ["This field is required."]}
+        if any(g["name"] == body["name"] for g in self.groups.values()):
+            return 400, {"name": ["Group with this name already exists."]}
+        return 201, self.add_group(body["name"])
 
     # providers
 
@@ -239,25 +276,20 @@ class FakeAuthentik:
             "component": "ak-provider-oauth2-form",
             "assigned_application_slug": None,
             "assigned_application_name": None,
-            "assigned_backchannel_application_slug": None,
-            "assigned_backchannel_application_name": None,
             "verbose_name": "OAuth2/OpenID Provider",
             "verbose_name_plural": "OAuth2/OpenID Providers",
             "meta_model_name": "authentik_providers_oauth2.oauth2provider",
             "client_type": "confidential",
-            "grant_types": ["authorization_code", "refresh_token"],
             # authentik generates these when the caller gives none
             "client_id": uuid.uuid4().hex,
             "client_secret": uuid.uuid4().hex + uuid.uuid4().hex,
             "access_code_validity": "minutes=1",
             "access_token_validity": "hours=1",
             "refresh_token_validity": "days=30",
-            "refresh_token_threshold": "seconds=0",
             "include_claims_in_id_token": True,
             "signing_key": None,
             "encryption_key": None,
-            "logout_uri": "",
-            "logout_method": "backchannel",
+            "backchannel_logout_uri": "",
             "sub_mode": "hashed_user_id",
             "issuer_mode": "per_provider",
             "jwt_federation_sources": [],
@@ -351,7 +383,7 @@ class FakeAuthentik:
                 "Enter a valid “slug” consisting of letters, numbers, underscores or hyphens."
             ]
         elif new_slug and new_slug != slug and new_slug in self.applications:
-            errors["slug"] = ["application with this slug already exists."]
+            errors["slug"] = ["Application with this slug already exists."]
         provider = body.get("provider")
         if provider is not None:
             if provider not in self.providers:
@@ -359,7 +391,7 @@ class FakeAuthentik:
             elif any(
                 a["provider"] == provider and a["slug"] != slug for a in self.applications.values()
             ):
-                errors["provider"] = ["application with this provider already exists."]
+                errors["provider"] = ["Application with this provider already exists."]
         return errors
 
     def _app_out(self, app: dict) -> dict:
@@ -378,8 +410,6 @@ class FakeAuthentik:
                     "component",
                     "assigned_application_slug",
                     "assigned_application_name",
-                    "assigned_backchannel_application_slug",
-                    "assigned_backchannel_application_name",
                     "verbose_name",
                     "verbose_name_plural",
                     "meta_model_name",
@@ -403,13 +433,10 @@ class FakeAuthentik:
             "open_in_new_tab": False,
             "meta_launch_url": "",
             "meta_icon": None,
-            "meta_icon_url": None,
-            "meta_icon_themed_urls": None,
             "meta_description": "",
             "meta_publisher": "",
             "policy_engine_mode": "any",
             "group": "",
-            "meta_hide": False,
         }
         app.update(body)
         self.applications[app["slug"]] = app
@@ -469,19 +496,10 @@ class FakeAuthentik:
             "enabled": True,
             "timeout": 30,
             "failure_result": False,
-            "expires": None,
-            "expiring": False,
             **body,
         }
         if group:
-            binding["group_obj"] = {
-                "pk": group["pk"],
-                "num_pk": group["num_pk"],
-                "name": group["name"],
-                "is_superuser": False,
-                "parents": [],
-                "attributes": {},
-            }
+            binding["group_obj"] = dict(group)
         self.bindings[pk] = binding
         return 201, binding
 
@@ -491,12 +509,14 @@ class FakeAuthentik:
         return 204, None
 
 
-def _page(rows: list, query: dict) -> dict:
+def _page(rows: list, query: dict) -> tuple[int, dict]:
     page = int(query.get("page", ["1"])[0])
-    size = int(query.get("page_size", ["20"])[0])
+    size = int(query.get("page_size", ["100"])[0])
     total = max(1, -(-len(rows) // size))
+    if not 1 <= page <= total:
+        return 404, {"detail": "Invalid page."}
     chunk = rows[(page - 1) * size : page * size]
-    return {
+    return 200, {
         "pagination": {
             "next": page + 1 if page < total else 0,
             "previous": page - 1 if page > 1 else 0,
