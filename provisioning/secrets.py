@@ -1,8 +1,12 @@
 """Where a tenant's generated credentials live: its Kubernetes Secret, never the portal DB."""
 
+import json
 import secrets
 import string
+from collections.abc import Iterable
 from typing import Protocol
+
+from django.utils.crypto import salted_hmac
 
 from provisioning.errors import StepFailed
 
@@ -40,6 +44,19 @@ def ensure(store: SecretStore, key: str, generate=random_password) -> str:
         value = generate()
         store.put({key: value})
     return value
+
+
+def fingerprint(store: SecretStore, keys: Iterable[str]) -> str:
+    """A short keyed hash (HMAC with the portal's SECRET_KEY) of the values of keys.
+
+    It changes whenever one of them does, yet tells nothing about them to whoever reads the
+    manifest it goes in: without the portal's key no guess of a value can be checked.
+    """
+    values = {key: store.get(key) for key in sorted(keys)}
+    message = json.dumps(values, sort_keys=True)
+    return salted_hmac("provisioning.secrets.fingerprint", message, algorithm="sha256").hexdigest()[
+        :20
+    ]
 
 
 class PlanSecrets:

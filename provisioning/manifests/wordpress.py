@@ -108,6 +108,19 @@ def _secret_env(key: str, optional: bool = False) -> dict:
     return {"name": key, "valueFrom": {"secretKeyRef": ref}}
 
 
+# The credentials the site's pods read from the Secret: a change of any must restart them.
+POD_CREDENTIALS = (
+    keys.DB_PASSWORD,
+    *keys.WP_SALT_KEYS,
+    keys.OIDC_CLIENT_ID,
+    keys.OIDC_CLIENT_SECRET,
+    keys.S3_ACCESS_KEY_ID,
+    keys.S3_SECRET_ACCESS_KEY,
+)
+# On the pod template: a new value (the credentials' fingerprint) rolls the Deployment.
+CREDENTIALS_ANNOTATION = "portal.wp.ionos/credentials"
+
+
 def environment(spec: TenantSpec) -> list[dict]:
     plain = {
         "WORDPRESS_DB_HOST": db_host(),
@@ -192,7 +205,9 @@ def _content_volume() -> dict:
     return {"name": "content", "persistentVolumeClaim": {"claimName": CONTENT_CLAIM}}
 
 
-def deployment(spec: TenantSpec) -> dict:
+def deployment(spec: TenantSpec, credentials: str = "") -> dict:
+    """The site's Deployment; credentials: the fingerprint of the Secret's values it reads
+    (environment variables from a Secret are read once, when a container starts)."""
     pod = {
         "serviceAccountName": SERVICE_ACCOUNT,
         "automountServiceAccountToken": False,
@@ -227,6 +242,9 @@ def deployment(spec: TenantSpec) -> dict:
     affinity = _same_node_as_web(spec)
     if affinity:
         pod["affinity"] = affinity
+    template_meta = {"labels": labels(spec, COMPONENT_WEB)}
+    if credentials:
+        template_meta["annotations"] = {CREDENTIALS_ANNOTATION: credentials}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -239,7 +257,7 @@ def deployment(spec: TenantSpec) -> dict:
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             },
             "progressDeadlineSeconds": 600,
-            "template": {"metadata": {"labels": labels(spec, COMPONENT_WEB)}, "spec": pod},
+            "template": {"metadata": template_meta, "spec": pod},
         },
     }
 
@@ -369,10 +387,10 @@ def install_job(spec: TenantSpec) -> dict:
     }
 
 
-def wordpress_manifests(spec: TenantSpec) -> list[dict]:
+def wordpress_manifests(spec: TenantSpec, credentials: str = "") -> list[dict]:
     return [
         content_claim(spec),
-        deployment(spec),
+        deployment(spec, credentials),
         service(spec),
         ingress(spec),
         install_job(spec),

@@ -4,7 +4,7 @@ from provisioning import secrets as keys
 from provisioning.errors import StepFailed
 from provisioning.manifests import wordpress_manifests
 from provisioning.manifests.common import COMPONENT_INSTALL, selector
-from provisioning.manifests.wordpress import NAME
+from provisioning.manifests.wordpress import NAME, POD_CREDENTIALS
 from provisioning.steps.base import Outcome
 from provisioning.steps.kube import KubeStep
 
@@ -48,7 +48,10 @@ class WordPressStep(KubeStep):
     title = "WordPress"
 
     def manifests(self) -> list[dict]:
-        return wordpress_manifests(self.spec)
+        # The credentials' fingerprint in the pod template: a key the storage step replaced, a
+        # password the database step reset or a new OIDC secret restarts the pods.
+        credentials = keys.fingerprint(self.ctx.secrets, POD_CREDENTIALS)
+        return wordpress_manifests(self.spec, credentials)
 
     def _job(self) -> dict:
         return next(m for m in self.manifests() if m["kind"] == "Job")
