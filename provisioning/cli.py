@@ -1,6 +1,10 @@
 """What the tenant_* management commands share: finding a tenant, running the engine inline."""
 
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.management.base import CommandError
 
@@ -17,6 +21,18 @@ def tenant_by_slug(slug: str) -> Tenant:
     if tenant is None:
         raise CommandError(f"No tenant is called “{slug}”.")
     return tenant
+
+
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """End quietly when whoever reads the output stops reading (`tenant_plan x | head`)."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout once more at exit and would print a second traceback there.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 def run_inline(tenant: Tenant, *, timeout: float, write) -> Tenant:

@@ -4,10 +4,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${PORT:-8000}
+# Say so before minutes of set-up, not after: the web server would only fail at the end.
+port_free() {
+  python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as runserver binds
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+if ! port_free "$PORT"; then
+  echo "Port ${PORT} on 127.0.0.1 is in use already; PORT=8080 ./scripts/run.sh picks another." >&2
+  exit 1
+fi
 scripts/bootstrap.sh
 export DJANGO_SETTINGS_MODULE=portal.settings
 .venv/bin/python manage.py migrate --noinput
-.venv/bin/python manage.py portal_first_admin
+.venv/bin/python manage.py collectstatic --noinput --verbosity 0
+.venv/bin/python manage.py portal_first_admin --url "http://127.0.0.1:${PORT}/"
 
 pids=()
 stop() {
@@ -23,7 +38,15 @@ queues="portal,${PORTAL_PROVISIONING_QUEUE:-provisioning}"
   --schedule "${PORTAL_VAR_DIR:-var}/celerybeat-schedule" &
 pids+=($!)
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT}" --noreload &
-pids+=($!)
-echo "The portal runs on http://127.0.0.1:${PORT}/ (Ctrl-C stops the web server and the worker)."
+web=$!
+pids+=("$web")
+# Announce the address only once the web server answers on it.
+until ! port_free "$PORT"; do
+  kill -0 "$web" 2>/dev/null || break
+  sleep 0.2
+done
+if kill -0 "$web" 2>/dev/null; then
+  echo "The portal runs on http://127.0.0.1:${PORT}/ (Ctrl-C stops the web server and the worker)."
+fi
 # Stop everything as soon as either process ends.
 wait -n

@@ -63,9 +63,14 @@ def test_run_command_serves_the_portal_and_stops_cleanly(tmp_path):
         assert ready is not None and ready.status_code == 200, output[-3000:]
         assert ready.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
 
-        # The first administrator's password was printed once; it signs in.
+        # The first administrator's password was printed once, with the real address; it signs in.
         match = re.search(r"user name: (\S+)\s+password:\s+(\S+)", output)
         assert match, output[-3000:]
+        assert f"Sign in at {base}/accounts/login/" in output and "<port>" not in output
+        assert ".venv/bin/python manage.py changepassword" in output
+        assert "No directory at" not in output  # whitenoise finds the collected files
+        # The address is announced once the server answers there, not before.
+        assert output.index("Starting development server") < output.index("The portal runs on")
         session = requests.Session()
         page = session.get(f"{base}/accounts/login/", timeout=10)
         assert page.status_code == 200 and "Sign in" in page.text
@@ -123,3 +128,21 @@ def test_run_command_serves_the_portal_and_stops_cleanly(tmp_path):
                 os.killpg(proc.pid, signal.SIGKILL)
             log.close()
     assert not left, "processes of the run command were left behind"
+
+
+def test_run_command_on_a_taken_port_says_how_to_pick_another():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            ["./scripts/run.sh"],
+            cwd=ROOT,
+            env={**os.environ, "PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is in use already" in done.stderr
+    assert "PORT=8080 ./scripts/run.sh" in done.stderr

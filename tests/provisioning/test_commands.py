@@ -1,6 +1,9 @@
 """The tenant_plan, tenant_reconcile and tenant_deprovision commands, as an operator runs them."""
 
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,6 +12,9 @@ from provisioning.models import Run
 from tenants import services
 from tenants.models import AuditEvent, Tenant
 from tests.factories import TenantFactory
+from tests.workers import worker_env
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(*args) -> str:
@@ -74,3 +80,23 @@ def test_tenant_deprovision_wait_removes_everything(ready_tenant, settings):
     assert [s.name for s in run.steps.order_by("position")][0] == "network"
     with pytest.raises(CommandError, match="already gone"):
         _run("tenant_deprovision", "corner-shop")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tenant_plan_piped_into_head_ends_without_a_traceback(requester):
+    TenantFactory(owner=requester, slug="corner-shop")
+    # A reader that leaves after the first line, as `| head -1` does.
+    plan = subprocess.Popen(
+        [sys.executable, "manage.py", "tenant_plan", "corner-shop"],
+        cwd=ROOT,
+        env=worker_env({}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first = plan.stdout.readline()
+    plan.stdout.close()
+    stderr = plan.stderr.read().decode()
+    plan.wait(timeout=60)
+
+    assert first.startswith(b"# --- step namespace")
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

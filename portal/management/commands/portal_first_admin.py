@@ -7,6 +7,9 @@ from django.core.management.base import BaseCommand
 
 from portal.roles import Role, user_set_role
 
+# As typed in the project's folder, where run.sh put the virtualenv.
+CHANGEPASSWORD = ".venv/bin/python manage.py changepassword"
+
 
 class Command(BaseCommand):
     help = "Create the first platform administrator if there is none yet."
@@ -14,14 +17,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--email", default="admin@localhost")
+        parser.add_argument(
+            "--url", default="", help="The portal's address, to print where to sign in."
+        )
 
-    def handle(self, *args, username: str, email: str, **options):
+    def handle(self, *args, username: str, email: str, url: str, **options):
         users = get_user_model().objects
         existing = users.filter(is_superuser=True).order_by("pk").first()
         if existing is not None:
             self.stdout.write(
                 f"Administrator “{existing.get_username()}” exists already. Forgot the "
-                f"password? python manage.py changepassword {existing.get_username()}"
+                f"password? {CHANGEPASSWORD} {existing.get_username()}"
             )
             return
         password = secrets.token_urlsafe(18)
@@ -29,8 +35,7 @@ class Command(BaseCommand):
         user_set_role(user=user, role=Role.APPROVER)
         self.stdout.write(
             self.style.SUCCESS("Created the first administrator.")
-            + f"\n  Sign in at http://127.0.0.1:<port>/accounts/login/"
-            f"\n  user name: {username}\n  password:  {password}"
-            "\n  (shown only this once; change it with: python manage.py changepassword "
-            f"{username})"
+            + (f"\n  Sign in at {url.rstrip('/')}/accounts/login/" if url else "")
+            + f"\n  user name: {username}\n  password:  {password}"
+            f"\n  (shown only this once; change it with: {CHANGEPASSWORD} {username})"
         )

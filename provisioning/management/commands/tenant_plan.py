@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from provisioning.cli import tenant_by_slug
+from provisioning.cli import reader_may_leave, tenant_by_slug
 from provisioning.secrets import PlanSecrets
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
@@ -18,7 +18,8 @@ class Command(BaseCommand):
     def handle(self, *args, slug: str, **options):
         tenant = tenant_by_slug(slug)
         ctx = StepContext(spec=spec_for(tenant), secrets=PlanSecrets())
-        for cls in step_classes():
-            step = cls(ctx)
-            self.stdout.write(f"# --- step {step.name}: {step.plan_file.name}")
-            self.stdout.write(step.render().rstrip("\n"))
+        with reader_may_leave():
+            for cls in step_classes():
+                step = cls(ctx)
+                self.stdout.write(f"# --- step {step.name}: {step.plan_file.name}")
+                self.stdout.write(step.render().rstrip("\n"))
