@@ -7,6 +7,7 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 
+from provisioning.errors import StepFailed
 from provisioning.secrets import (
     OIDC_CLIENT_ID,
     OIDC_CLIENT_SECRET,
@@ -19,6 +20,9 @@ from provisioning.steps.base import Outcome, Step
 from provisioning.tenanturl import tenant_url
 
 # Where the "OpenID Connect Generic" WordPress plugin receives the authorization code.
+# The tenant's marker on its application (authentik's "publisher" field, shown nowhere that
+# matters); its provider is recognised by the client id stored in the tenant's Secret.
+PUBLISHER = "tenant-portal/{slug}"
 REDIRECT_PATH = "/wp-admin/admin-ajax.php?action=openid-connect-authorize"
 API = "/api/v3"
 
@@ -61,6 +65,10 @@ class SsoStep(Step):
         return tenant_url(self.spec, REDIRECT_PATH)
 
     @property
+    def publisher(self) -> str:
+        return PUBLISHER.format(slug=self.spec.slug)
+
+    @property
     def access_group(self) -> str:
         return settings.PORTAL_AUTHENTIK_ACCESS_GROUP.format(slug=self.spec.slug)
 
@@ -83,6 +91,7 @@ class SsoStep(Step):
             "slug": self.spec.sso_slug,
             "provider": provider_pk,
             "meta_launch_url": self.site_url,
+            "meta_publisher": self.publisher,
         }
 
     # --- plan mode -------------------------------------------------------------------------------
@@ -125,19 +134,24 @@ class SsoStep(Step):
         )
         # Plan files are written under var/: never a real credential, even if one is stored.
         provider = _without_none(self._provider_fields(refs, PLACEHOLDER, PLACEHOLDER))
+        # Both looked up first: one that exists but isn't the tenant's stops the step unchanged.
+        find_provider = get(
+            "/providers/oauth2/",
+            "the provider if it exists: the tenant's if its client_id is the stored one "
+            "(then PATCH what differs), else the step fails",
+            name=name,
+        )
+        find_application = {
+            "method": "GET",
+            "path": f"{API}/core/applications/{quote(name)}/",
+            "gives": f"the application if it exists: the tenant's if its meta_publisher is "
+            f"{self.publisher} (then PATCH what differs), else the step fails",
+        }
         calls: list[dict[str, Any]] = [
             *lookups,
-            get(
-                "/providers/oauth2/",
-                "the provider if it exists (then PATCH what differs)",
-                name=name,
-            ),
+            find_provider,
+            find_application,
             {"method": "POST", "path": f"{API}/providers/oauth2/", "body": provider},
-            {
-                "method": "GET",
-                "path": f"{API}/core/applications/{quote(name)}/",
-                "gives": "the application if it exists (then PATCH what differs)",
-            },
             {
                 "method": "POST",
                 "path": f"{API}/core/applications/",
@@ -162,6 +176,8 @@ class SsoStep(Step):
             "secrets": {OIDC_CLIENT_ID: PLACEHOLDER, OIDC_CLIENT_SECRET: PLACEHOLDER},
             "calls": calls,
             "destroy": [
+                {**find_provider, "gives": "the provider: deleted only if it is the tenant's"},
+                {**find_application, "gives": "the application: deleted only if the tenant's"},
                 {"method": "DELETE", "path": f"{API}/core/applications/{quote(name)}/"},
                 {"method": "DELETE", "path": f"{API}/providers/oauth2/<pk of provider {name}>/"},
             ],
@@ -189,10 +205,10 @@ class SsoStep(Step):
         name = self.spec.sso_slug
         client_id = self.ctx.secrets.get(OIDC_CLIENT_ID)
         client_secret = self.ctx.secrets.get(OIDC_CLIENT_SECRET)
+        provider, app = self._own(client_id)
         differences = []
         if client_id is None or client_secret is None:
             differences.append("the OIDC client credentials are not in the tenant's Secret yet")
-        provider = self.driver.provider(name)
         if provider is None:
             differences.append(f"provider {name} is missing")
         else:
@@ -200,7 +216,6 @@ class SsoStep(Step):
             differences += [
                 f"provider {name}: {why}" for why in _provider_drift(provider, want).values()
             ]
-        app = self.driver.application(name)
         if app is None:
             differences.append(f"application {name} is missing")
             return differences
@@ -222,10 +237,11 @@ class SsoStep(Step):
         refs = self._lookup()
         d = self.driver
         name = self.spec.sso_slug
+        # Both looked at before anything is written: someone else's object changes nothing.
+        provider, app = self._own(client_id)
         done = []
 
         want = self._provider_fields(refs, client_id, client_secret)
-        provider = d.provider(name)
         if provider is None:
             provider = d.provider_create(_without_none(want))
             done.append(f"created provider {name}")
@@ -236,7 +252,6 @@ class SsoStep(Step):
                 done.append(f"updated provider {name} ({', '.join(_words(patch))})")
 
         want_app = self._application_fields(provider.pk)
-        app = d.application(name)
         if app is None:
             app = d.application_create(want_app)
             done.append(f"created application {name}")
@@ -253,13 +268,66 @@ class SsoStep(Step):
 
     def live_destroy(self) -> Outcome:
         name = self.spec.sso_slug
+        d = self.driver
+        provider = d.provider(name)
+        ours = provider if self._is_ours(provider, self.ctx.secrets.get(OIDC_CLIENT_ID)) else None
+        app = d.application(name)
+        deleted, left = [], []
         # The application first: it points at the provider (and takes its bindings with it).
-        gone = [f"application {name}" if self.driver.application_delete(name) else None]
+        if app is not None:
+            if not self._is_our_app(app, ours):
+                left.append(f"application {name}")
+            elif d.application_delete(name):
+                deleted.append(f"application {name}")
+        if provider is not None:
+            if ours is None:
+                left.append(f"provider {name}")
+            elif d.provider_delete(provider.pk, name):
+                deleted.append(f"provider {name}")
+        said = [f"deleted {' and '.join(deleted)}"] if deleted else []
+        if left:
+            said.append(f"left {' and '.join(left)} alone: not tenant {self.spec.slug}'s")
+        return Outcome.done("; ".join(said) or "already gone")
+
+    # --- what is the tenant's --------------------------------------------------------------------
+
+    def _own(self, client_id: str | None) -> tuple[Any, Any]:
+        """The tenant's provider and application (None where missing). One of that name that
+        isn't the tenant's fails the step: the portal neither adopts nor changes it."""
+        name = self.spec.sso_slug
         provider = self.driver.provider(name)
-        if provider is not None and self.driver.provider_delete(provider.pk, name):
-            gone.append(f"provider {name}")
-        deleted = [what for what in gone if what]
-        return Outcome.done(f"deleted {' and '.join(deleted)}" if deleted else "already gone")
+        if provider is not None and not self._is_ours(provider, client_id):
+            raise self._taken(
+                f"a provider {name}", "its client id is not the one in the tenant's Secret"
+            )
+        app = self.driver.application(name)
+        if app is not None and not self._is_our_app(app, provider):
+            raise self._taken(
+                f"an application {name}",
+                f"its publisher is {app.meta_publisher or 'empty'!r}, not {self.publisher!r}, "
+                "and it is not bound to the tenant's provider",
+            )
+        return provider, app
+
+    def _is_ours(self, provider, client_id: str | None) -> bool:
+        return provider is not None and bool(client_id) and provider.client_id == client_id
+
+    def _is_our_app(self, app, our_provider) -> bool:
+        if app.meta_publisher == self.publisher:
+            return True
+        # Made by a portal from before the marker: unmarked, and bound to the tenant's provider.
+        return (
+            not app.meta_publisher
+            and our_provider is not None
+            and (app.provider == our_provider.pk)
+        )
+
+    def _taken(self, what: str, why: str) -> StepFailed:
+        return StepFailed(
+            f"Authentik already has {what} that is not tenant {self.spec.slug}'s ({why}). The "
+            "portal adopts only what carries the tenant's marker, so nothing was changed: "
+            "delete or rename it in Authentik, or pick another slug."
+        )
 
     def _bound(self, app, group: str) -> bool:
         bindings = self.driver.group_bindings(str(app.pk))
@@ -303,6 +371,10 @@ def _application_drift(actual, want: dict[str, Any]) -> dict[str, str]:
     if actual.meta_launch_url != want["meta_launch_url"]:
         shown = actual.meta_launch_url or "empty"
         drift["meta_launch_url"] = f"launch URL is {shown} instead of {want['meta_launch_url']}"
+    if actual.meta_publisher != want["meta_publisher"]:
+        drift["meta_publisher"] = (
+            f"is not marked as the tenant's (publisher {want['meta_publisher']})"
+        )
     if actual.name != want["name"]:
         drift["name"] = f"is named {actual.name!r} instead of {want['name']!r}"
     return drift

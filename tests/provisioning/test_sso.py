@@ -85,6 +85,7 @@ def test_apply_creates_provider_and_application_with_the_stored_credentials(auth
     assert app["provider"] == provider["pk"]
     assert app["name"] == "Acme Blog"
     assert app["meta_launch_url"] == "https://wordpress-acme.local/"
+    assert app["meta_publisher"] == "tenant-portal/acme"  # the tenant's marker
 
 
 def test_second_run_finds_nothing_to_do_and_writes_nothing(applied):
@@ -345,3 +346,112 @@ def test_plan_mode_renders_the_calls_without_any_secret(settings):
     app = next(c for c in plan["calls"] if c["method"] == "POST" and c["path"] == APPLICATIONS)
     assert app["body"]["meta_launch_url"] == "https://wordpress-acme.local/"
     assert make_step(secrets).check() == []
+
+
+# --- ownership: only what carries the tenant's marker is adopted or destroyed ---------------------
+
+
+def someone_elses_provider(fake, name: str = "wp-acme") -> dict:
+    flow = next(iter(fake.flows))
+    status, provider = fake.handle(
+        "POST",
+        PROVIDERS,
+        {},
+        {
+            "name": name,
+            "authorization_flow": flow,
+            "invalidation_flow": flow,
+            "redirect_uris": [{"matching_mode": "strict", "url": "https://other.example/cb"}],
+        },
+    )
+    assert status == 201
+    return provider
+
+
+def someone_elses_application(fake, publisher: str = "", provider: int | None = None) -> dict:
+    body = {"name": "Not ours", "slug": "wp-acme", "meta_publisher": publisher}
+    status, app = fake.handle("POST", APPLICATIONS, {}, {**body, "provider": provider})
+    assert status == 201
+    return app
+
+
+def test_a_provider_of_that_name_with_another_client_id_fails_the_step_and_stays(authentik_api):
+    foreign = someone_elses_provider(authentik_api)
+    before = authentik_api.writes()
+
+    with pytest.raises(StepFailed) as failed:
+        make_step().apply()
+
+    assert str(failed.value) == (
+        "Authentik already has a provider wp-acme that is not tenant acme's (its client id is "
+        "not the one in the tenant's Secret). The portal adopts only what carries the tenant's "
+        "marker, so nothing was changed: delete or rename it in Authentik, or pick another slug."
+    )
+    assert authentik_api.writes() == before
+    assert authentik_api.provider_named("wp-acme") == authentik_api.providers[foreign["pk"]]
+    assert authentik_api.providers[foreign["pk"]]["redirect_uris"][0]["url"] == (
+        "https://other.example/cb"
+    )
+    with pytest.raises(StepFailed, match="not tenant acme's"):
+        make_step().check()
+
+
+@pytest.mark.parametrize("publisher", ["", "tenant-portal/other", "someone"])
+def test_an_application_of_that_name_not_marked_as_the_tenants_fails_the_step(
+    authentik_api, publisher
+):
+    someone_elses_application(authentik_api, publisher)
+
+    with pytest.raises(StepFailed) as failed:
+        make_step().apply()
+
+    assert str(failed.value).startswith(
+        f"Authentik already has an application wp-acme that is not tenant acme's (its "
+        f"publisher is {publisher or 'empty'!r}, not 'tenant-portal/acme', and it is not bound "
+        "to the tenant's provider)."
+    )
+    assert authentik_api.writes() == [("POST", APPLICATIONS)]  # only the test's own: no provider
+    assert authentik_api.applications["wp-acme"]["name"] == "Not ours"
+
+
+def test_destroy_leaves_someone_elses_provider_and_application_alone(authentik_api):
+    provider = someone_elses_provider(authentik_api)
+    someone_elses_application(authentik_api, "someone", provider=provider["pk"])
+    before = authentik_api.writes()
+
+    outcome = make_step().destroy()
+
+    assert outcome.status == Outcome.DONE
+    assert outcome.message == (
+        "left application wp-acme and provider wp-acme alone: not tenant acme's"
+    )
+    assert authentik_api.writes() == before
+    assert "wp-acme" in authentik_api.applications and provider["pk"] in authentik_api.providers
+
+
+def test_an_unmarked_application_bound_to_the_tenants_provider_is_adopted(applied):
+    # What a portal from before the marker left behind (the recorded 2025.8.1 run, too).
+    _, secrets, fake = applied
+    fake.applications["wp-acme"]["meta_publisher"] = ""
+
+    assert make_step(secrets).check() == [
+        "application wp-acme: is not marked as the tenant's (publisher tenant-portal/acme)"
+    ]
+    assert make_step(secrets).apply().message == "updated application wp-acme (meta publisher)"
+    assert fake.applications["wp-acme"]["meta_publisher"] == "tenant-portal/acme"
+    assert make_step(secrets).check() == []
+    assert make_step(secrets).destroy().message == (
+        "deleted application wp-acme and provider wp-acme"
+    )
+
+
+def test_destroy_with_the_secret_lost_deletes_nothing(applied):
+    _, _, fake = applied
+    fake.applications["wp-acme"]["meta_publisher"] = ""
+
+    outcome = make_step(MemorySecrets()).destroy()
+
+    assert outcome.message == (
+        "left application wp-acme and provider wp-acme alone: not tenant acme's"
+    )
+    assert "wp-acme" in fake.applications and fake.provider_named("wp-acme")
