@@ -4,6 +4,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import threading
 from datetime import UTC, datetime
 
@@ -12,7 +13,6 @@ from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.utils import parse_quantity
 
 from provisioning.errors import StepFailed, TransientError
 from provisioning.secrets import SECRET_NAME
@@ -21,7 +21,8 @@ from provisioning.spec import TenantSpec
 FIELD_MANAGER = "tenant-portal"  # every server-side apply of the portal
 SECRETS_MANAGER = "tenant-portal-secrets"  # the credential keys of the tenant's Secret
 RESTART_MANAGER = "tenant-portal-restart"  # the restart annotation of the workload
-HASH_ANNOTATION = "portal.wp.ionos/applied-hash"
+# Every write that takes it: an unknown or duplicate field is an error, not a warning.
+_STRICT_QUERY = (("fieldValidation", "Strict"),)
 
 _PLURALS = {
     "Namespace": "namespaces",
@@ -107,11 +108,39 @@ def make_driver() -> "KubeApi | None":
 # --- errors -----------------------------------------------------------------------------------
 
 
-def _message(exc: ApiException) -> str:
+def _status(exc: ApiException) -> dict:
     try:
-        return json.loads(exc.body).get("message") or exc.reason
-    except (TypeError, ValueError, AttributeError):
-        return exc.reason or ""
+        body = json.loads(exc.body)
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _message(exc: ApiException) -> str:
+    return _status(exc).get("message") or exc.reason or ""
+
+
+# What a real kube-apiserver answers when the manifest doesn't fit its schema (recorded against
+# v1.32, tests/recordings/kubernetes-1.32/edge-cases.jsonl): server-side apply says 500 "field not
+# declared in schema" whatever fieldValidation is; a create or update with fieldValidation=Strict
+# says 400 "strict decoding error"; a value the schema refuses is 422 Invalid. None of them goes
+# away by retrying.
+_UNDECLARED = re.compile(r"(\.[^\s:]+): field not declared in schema")
+_STRICT = re.compile(r'strict decoding error: unknown field "([^"]+)"')
+
+
+def schema_field(exc: ApiException) -> str | None:
+    """The field an answer rejects for not fitting the API's schema, or None for other errors."""
+    message = _message(exc)
+    if exc.status == 500 and (found := _UNDECLARED.search(message)):
+        return found.group(1)
+    if exc.status == 400 and (found := _STRICT.search(message)):
+        return found.group(1)
+    if exc.status == 422:
+        causes = (_status(exc).get("details") or {}).get("causes") or []
+        fields = [c["field"] for c in causes if c.get("field")]
+        return ", ".join(dict.fromkeys(fields)) or "(see the message)"
+    return None
 
 
 def translate(exc: Exception, what: str, redact: tuple[str, ...] = ()) -> Exception:
@@ -121,6 +150,12 @@ def translate(exc: Exception, what: str, redact: tuple[str, ...] = ()) -> Except
         for value in redact:
             if value:
                 message = message.replace(value, "<redacted>")
+        field = schema_field(exc)
+        if field is not None:
+            return StepFailed(
+                f"{what.split(' ', 1)[-1]} doesn't fit the cluster's schema at {field}; "
+                f"the Kubernetes API answered {exc.status}: {message}"
+            )
         text = f"the Kubernetes API answered {exc.status} ({exc.reason}) for {what}: {message}"
         if exc.status in (0, 429) or exc.status >= 500:
             return TransientError(text)
@@ -140,21 +175,12 @@ def _what(api_version: str, kind: str, name: str, namespace: str = "") -> str:
 
 
 # --- comparing desired and live ---------------------------------------------------------------
-
-
-def config_hash(manifest: dict) -> str:
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _same(want, have) -> bool:
-    if want == have:
-        return True
-    if isinstance(want, str) and isinstance(have, str | int):
-        try:  # the API server writes quantities canonically: 1000m comes back as 1
-            return parse_quantity(want) == parse_quantity(have)
-        except ValueError:
-            return False
-    return False
+#
+# "Changed or not" is not guessed from the manifest: the API server defaults, normalizes
+# (quantities, dropped empty values) and prunes what the portal no longer sets. So the portal asks
+# it: a server-side dry-run apply answers the object as it would be stored, and that is compared
+# with the stored one, as Flux's kustomize-controller does (fluxcd/pkg/ssa). Only what an apply
+# can change is compared: labels, annotations and the body; status and server bookkeeping aren't.
 
 
 def _show(value) -> str:
@@ -163,41 +189,39 @@ def _show(value) -> str:
 
 
 def _compare(want, have, path: str, out: list[str], secret: bool) -> None:
-    if isinstance(want, dict):
-        if not isinstance(have, dict):
-            out.append(f"{path or 'object'} is missing")
-            return
-        for key, sub in want.items():
+    if isinstance(want, dict) and isinstance(have, dict):
+        for key in {**want, **have}:
+            sub = f"{path}.{key}".lstrip(".")
             if key not in have:
-                out.append(f"{path}.{key} is not set".lstrip("."))
+                out.append(f"{sub} is not set")
+            elif key not in want:
+                out.append(f"{sub} is set, want it unset")
             else:
-                _compare(sub, have[key], f"{path}.{key}".lstrip("."), out, secret)
-    elif isinstance(want, list):
-        if not isinstance(have, list) or len(have) != len(want):
-            count = len(have) if isinstance(have, list) else 0
-            out.append(f"{path} has {count} entries, want {len(want)}")
-            return
+                _compare(want[key], have[key], sub, out, secret)
+    elif isinstance(want, list) and isinstance(have, list) and len(want) == len(have):
         for i, (w, h) in enumerate(zip(want, have, strict=True)):
             _compare(w, h, f"{path}[{i}]", out, secret)
-    elif not _same(want, have):
-        if secret:
-            out.append(f"{path} differs")
-        else:
-            out.append(f"{path} is {_show(have)}, want {_show(want)}")
+    elif isinstance(want, list) and isinstance(have, list):
+        out.append(f"{path} has {len(have)} entries, want {len(want)}")
+    elif want != have:
+        out.append(f"{path} differs" if secret else f"{path} is {_show(have)}, want {_show(want)}")
 
 
-def differences(desired: dict, live: dict | None) -> list[str]:
-    """What differs in the fields the portal sets; other fields (defaults, status) are ignored."""
-    what = f"{desired['kind']} {desired['metadata']['name']}"
+def _comparable(obj: dict) -> dict:
+    meta = obj.get("metadata") or {}
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata", "status")}
+    labels = {"labels": meta.get("labels") or {}, "annotations": meta.get("annotations") or {}}
+    return {"metadata": labels, **body}
+
+
+def differences(would_be: dict, live: dict | None) -> list[str]:
+    """What an apply would change: the dry-run answer (`would_be`) against the stored object."""
+    what = f"{would_be['kind']} {would_be['metadata']['name']}"
     if live is None:
         return [f"{what} is missing"]
     out: list[str] = []
-    body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
-    _compare(body, live, "", out, secret=desired["kind"] == "Secret")
-    applied = (live.get("metadata", {}).get("annotations") or {}).get(HASH_ANNOTATION)
-    if not out and applied != config_hash(desired):
-        # Something the portal set before and no longer sets: only an apply removes it.
-        out.append("its configuration changed since the last apply")
+    secret = would_be["kind"] == "Secret"
+    _compare(_comparable(would_be), _comparable(live), "", out, secret)
     return [f"{what}: {d}" for d in out]
 
 
@@ -274,30 +298,25 @@ class KubeApi:
         )
         return result["items"]
 
-    def apply(self, manifest: dict, force: bool = False) -> dict:
-        """Server-side apply as the portal's field manager, creating the object if missing."""
+    def apply(self, manifest: dict, dry_run: bool = False) -> dict:
+        """Server-side apply as the portal's field manager, creating the object if missing.
+
+        With force: the fields the portal sets are the portal's; a hand edit of one (kubectl
+        scale, edit) is taken back rather than failing the tenant, and the check before it has
+        reported it as drift. With dry_run: nothing is stored, the answer is what would be.
+        """
         meta = manifest["metadata"]
-        body = {
-            **manifest,
-            "metadata": {
-                **meta,
-                "annotations": {
-                    **(meta.get("annotations") or {}),
-                    HASH_ANNOTATION: config_hash(manifest),
-                },
-            },
-        }
-        query = [("fieldManager", FIELD_MANAGER)]
-        if force:
-            query.append(("force", "true"))
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *_STRICT_QUERY]
+        if dry_run:
+            query.append(("dryRun", "All"))
         path = self.path(manifest["apiVersion"], manifest["kind"], meta.get("namespace", ""))
         what = _what(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"))
         return self.request(
             "PATCH",
             f"{path}/{meta['name']}",
-            f"applying {what}",
+            f"{'checking' if dry_run else 'applying'} {what}",
             query=query,
-            body=body,
+            body=manifest,
             content_type="application/apply-patch+yaml",
         )
 
@@ -319,7 +338,7 @@ class KubeApi:
             "PATCH",
             self.path(api_version, kind, namespace, name),
             f"updating {_what(api_version, kind, name, namespace)}",
-            query=[("fieldManager", manager)],
+            query=[("fieldManager", manager), *_STRICT_QUERY],
             body=patch,
             content_type="application/merge-patch+json",
             missing_ok=True,

@@ -1,6 +1,4 @@
-"""What the Kubernetes steps share: manifests applied server-side, compared field by field."""
-
-from typing import ClassVar
+"""What the Kubernetes steps share: manifests applied server-side, drift found by a dry run."""
 
 import yaml
 
@@ -13,11 +11,6 @@ class KubeStep(Step):
     """A step owning a list of Kubernetes objects of the tenant (given by `manifests()`)."""
 
     plan_suffix = "yaml"
-    # Kinds whose fields the portal takes back from anyone who changed them by hand (apply with
-    # force): the objects that limit and isolate the tenant, where a hand edit would weaken the
-    # platform's guarantees. For the workload a conflict stops the step instead, naming who owns
-    # the field, so that a human decides (an operator's deliberate change, an autoscaler).
-    force_kinds: ClassVar[frozenset[str]] = frozenset()
 
     def manifests(self) -> list[dict]:
         raise NotImplementedError
@@ -36,9 +29,13 @@ class KubeStep(Step):
         return []
 
     def _drifted(self) -> list[tuple[dict, list[str]]]:
+        """The manifests an apply would change, with what it would change: the API server's own
+        answer to a dry-run apply, compared with the stored object (no write when they match)."""
         out = []
         for manifest in self.manifests():
-            found = kubernetes.differences(manifest, self.driver.get(manifest))
+            live = self.driver.get(manifest)
+            would_be = self.driver.apply(manifest, dry_run=True) if live is not None else manifest
+            found = kubernetes.differences(would_be, live)
             if found:
                 out.append((manifest, found))
         return out
@@ -52,7 +49,7 @@ class KubeStep(Step):
         validate_all(manifests)
         applied = []
         for manifest, _ in self._drifted():
-            self.driver.apply(manifest, force=manifest["kind"] in self.force_kinds)
+            self.driver.apply(manifest)
             applied.append(f"{manifest['kind']} {manifest['metadata']['name']}")
         if applied:
             self.ctx.log("applied " + ", ".join(applied))

@@ -23,9 +23,6 @@ class NamespaceStep(KubeStep):
 
     name = "namespace"
     title = "Namespace, quota, limits"
-    force_kinds = frozenset(
-        {"Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret"}
-    )
 
     def manifests(self) -> list[dict]:
         return namespace_manifests(self.spec)

@@ -10,7 +10,6 @@ class NetworkStep(KubeStep):
 
     name = "network"
     title = "Network policies"
-    force_kinds = frozenset({"NetworkPolicy"})
 
     def manifests(self) -> list[dict]:
         return network_manifests(self.spec)

@@ -33,10 +33,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import kubernetes_validate
+import jsonschema
 import yaml
 
-from provisioning.schema import KUBERNETES_VERSION
+from tests.fakes.kube_normalize import (
+    drop,
+    normalize,
+    schema_check,
+    smd_path,
+    strict_path,
+    undeclared_fields,
+)
 
 # (group/version as in the URL, plural) -> (kind, namespaced)
 RESOURCES = {
@@ -53,7 +60,9 @@ RESOURCES = {
     ("apis/networking.k8s.io/v1", "ingresses"): ("Ingress", True),
     ("apis/networking.k8s.io/v1", "networkpolicies"): ("NetworkPolicy", True),
 }
-_PATH = re.compile(r"^/(api/v1|apis/[^/]+/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?$")
+_PATH = re.compile(
+    r"^/(api/v1|apis/[^/]+/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?(?:/(scale))?$"
+)
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -63,9 +72,9 @@ _IDENTITY = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str):
+    def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
         super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
+        self.code, self.reason, self.message, self.details = code, reason, message, details
 
 
 @dataclass
@@ -86,6 +95,13 @@ class Write:
     method: str
     path: str
     changed: bool
+
+
+def _agent(headers) -> str:
+    """The field manager of a write without one: the User-Agent's program name, as the API
+    server takes it (`kubectl/v1.32.0 (linux/amd64)` -> `kubectl`)."""
+    agent = (headers.get("User-Agent") or "unknown").split("/")[0].split(" ")[0]
+    return agent or "unknown"
 
 
 def _now() -> str:
@@ -166,6 +182,9 @@ class FakeKube:
         self.writes: list[Write] = []
         self.requests: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
+        self.dry_runs = 0  # dryRun=All writes answered (not in `writes`: nothing was stored)
+        self.warnings: list[str] = []  # the Warning headers of the request being answered
+        self.subresources: dict[tuple, dict[str, str]] = {}  # key -> manager -> subresource
         self.terminating_gets = terminating_gets  # GETs a deleted namespace stays Terminating
         self._terminating: dict[str, int] = {}
         self._rv = 100
@@ -286,6 +305,13 @@ class FakeKube:
         with self.lock:
             self._patch_merge((gv, plural, namespace, name), patch, manager)
 
+    def scale(self, name: str, namespace: str, replicas: int, manager: str = "kubectl") -> None:
+        """`kubectl scale deployment`: a PATCH of the scale subresource by another manager."""
+        body = json.dumps({"spec": {"replicas": replicas}}).encode()
+        key = ("apis/apps/v1", "deployments", namespace, name)
+        with self.lock:
+            self._scale(key, "PATCH", {"fieldManager": manager}, {}, body)
+
     # --- request handling -----------------------------------------------------------------------
 
     def handle(self, method: str, raw_path: str, headers, body: bytes) -> tuple[int, dict]:
@@ -293,6 +319,7 @@ class FakeKube:
         path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}
         with self.lock:
             self.requests.append((method, path))
+            self.warnings = []
             fault = next((f for f in self.faults if f.matches(method, path)), None)
             if fault:
                 fault.remaining -= 1
@@ -306,39 +333,133 @@ class FakeKube:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         gv, namespace, plural, name = m.group(1), m.group(2) or "", m.group(3), m.group(4)
         kind, namespaced = RESOURCES[(gv, plural)]
+        if m.group(5) and kind != "Deployment":
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if namespaced != bool(namespace) and not (namespaced and method == "GET" and not name):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         key = (gv, plural, namespace, name)
         with self.lock:
             self._current_path = raw_path
-            if method == "GET":
-                return (200, self._read(key)) if name else (200, self._list(gv, plural, namespace))
-            if method == "DELETE" and name:
-                return self._delete(key)
-            manager = query.get("fieldManager") or "unknown"
-            content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
-            if method == "POST" and not name:
-                return self._create(gv, plural, namespace, self._parse(body, content_type), manager)
-            if method == "PUT" and name:
-                return self._replace(key, self._parse(body, content_type), manager)
-            if method == "PATCH" and name:
+            if method != "GET" and query.get("dryRun") == "All":
+                return self._dry_run(method, key, query, headers, body)
+            return self._serve(method, key, m.group(5), query, headers, body)
+
+    def _dry_run(self, method, key, query, headers, body) -> tuple[int, dict]:
+        """Everything a write does, answered, then forgotten (dryRun=All)."""
+        saved = (
+            copy.deepcopy(self.objects),
+            copy.deepcopy(self.managers),
+            self._rv,
+            len(self.writes),
+            dict(self._terminating),
+        )
+        old = self.objects.get(key)
+        try:
+            code, answer = self._serve(method, key, None, query, headers, body)
+        finally:
+            self.objects, self.managers, self._rv = saved[0], saved[1], saved[2]
+            del self.writes[saved[3] :]
+            self._terminating = saved[4]
+        self.dry_runs += 1
+        if isinstance(answer.get("metadata"), dict) and "resourceVersion" in answer["metadata"]:
+            if old is None:  # nothing stored: a created object has no version yet
+                del answer["metadata"]["resourceVersion"]
+            else:
+                answer["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        return code, answer
+
+    def _serve(self, method, key, subresource, query, headers, body) -> tuple[int, dict]:
+        gv, plural, namespace, name = key
+        if subresource == "scale":
+            return self._scale(key, method, query, headers, body)
+        if method == "GET":
+            return (200, self._read(key)) if name else (200, self._list(gv, plural, namespace))
+        if method == "DELETE" and name:
+            return self._delete(key)
+        manager = query.get("fieldManager") or _agent(headers)
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+        strict = query.get("fieldValidation") == "Strict"
+        kind = RESOURCES[(gv, plural)][0]
+        if method == "POST" and not name:
+            obj = self._decode(self._parse(body, content_type), kind, strict)
+            return self._create(gv, plural, namespace, obj, manager)
+        if method == "PUT" and name:
+            return self._replace(
+                key, self._decode(self._parse(body, content_type), kind, strict), manager
+            )
+        if method == "PATCH" and name:
+            if content_type == "application/apply-patch+yaml":
+                if "fieldManager" not in query:
+                    raise ApiError(
+                        400,
+                        "BadRequest",
+                        "PatchOptions.meta.k8s.io is invalid: fieldManager: Required value: "
+                        "is required for apply patch",
+                    )
                 patch = self._parse(body, content_type)
-                if content_type == "application/apply-patch+yaml":
-                    if "fieldManager" not in query:
-                        raise ApiError(
-                            400,
-                            "BadRequest",
-                            "PatchOptions.meta.k8s.io is invalid: fieldManager: Required value: "
-                            "is required for apply patch",
-                        )
-                    return self._apply(key, patch, manager, query.get("force") == "true")
-                if content_type in (
-                    "application/merge-patch+json",
-                    "application/strategic-merge-patch+json",
-                ):
-                    return 200, self._patch_merge(key, patch, manager)
-                raise ApiError(415, "UnsupportedMediaType", f"{content_type} is not supported")
-        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+                return self._apply(key, patch, manager, query.get("force") == "true")
+            if content_type in (
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+            ):
+                patch = self._parse(body, content_type)
+                return 200, self._patch_merge(key, patch, manager, strict)
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json-patch+json, application/merge-patch+json, "
+                "application/apply-patch+yaml, application/strategic-merge-patch+json",
+            )
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {self._current_path}")
+
+    def _scale(self, key, method, query, headers, body) -> tuple[int, dict]:
+        """The Deployment's scale subresource, as `kubectl scale` uses it."""
+        obj = self.objects.get(key)
+        if obj is None:
+            raise self._not_found(key)
+        if method == "PATCH":
+            patch = self._parse(body, "application/json")
+            replicas = (patch.get("spec") or {}).get("replicas")
+            manager = query.get("fieldManager") or _agent(headers)
+            if replicas is not None:
+                self._patch_merge(key, {"spec": {"replicas": replicas}}, manager)
+                self.subresources.setdefault(key, {})[manager] = "scale"
+            obj = self.objects[key]
+        elif method != "GET":
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on scale")
+        meta = obj["metadata"]
+        labels = obj["spec"]["selector"].get("matchLabels") or {}
+        return 200, {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: meta[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            },
+            "spec": {"replicas": obj["spec"].get("replicas", 1)},
+            "status": {
+                "replicas": (obj.get("status") or {}).get("replicas", 0),
+                "selector": ",".join(f"{k}={v}" for k, v in labels.items()),
+            },
+        }
+
+    def _decode(self, obj: dict, kind: str, strict: bool) -> dict:
+        """Unknown fields of a create or update: 400 with fieldValidation=Strict, else dropped
+        with a warning (the default, Warn)."""
+        obj = copy.deepcopy(obj)
+        probe = {"apiVersion": "v1", "kind": kind, **obj} if "kind" not in obj else obj
+        for path in undeclared_fields(probe):
+            if strict:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f'{kind} in version "v1" cannot be handled as a {kind}: strict decoding '
+                    f'error: unknown field "{strict_path(path)}"',
+                )
+            self.warnings.append(f'unknown field "{strict_path(path)}"')
+            drop(obj, path)
+        return obj
 
     def _parse(self, body: bytes, content_type: str) -> dict:
         try:
@@ -419,13 +540,14 @@ class FakeKube:
         self._take_changed(key, old, new, manager)
         return 200, self._store(key, new, method="PUT", old=old)
 
-    def _patch_merge(self, key, patch, manager) -> dict:
+    def _patch_merge(self, key, patch, manager, strict: bool = False) -> dict:
         old = self.objects.get(key)
         if old is None:
             raise self._not_found(key)
         if old["kind"] == "Secret":
             patch = self._string_data(patch)
-        new = self._admit(key, old, _merge(old, patch))
+        merged = self._decode(_merge(old, patch), old["kind"], strict)
+        new = self._admit(key, old, merged)
         self._take_changed(key, old, new, manager)
         return self._store(key, new, method="PATCH", old=old)
 
@@ -445,6 +567,19 @@ class FakeKube:
             raise ApiError(
                 400, "BadRequest", "the name of the object does not match the name on the URL"
             )
+        undeclared = undeclared_fields(config)
+        if undeclared:
+            # Server-side apply builds a typed patch first; whatever fieldValidation says, a
+            # field its schema lacks makes that fail with a 500 (recorded, kube-apiserver 1.32).
+            group = f"{api_version}" if "/" in api_version else f"/{api_version}"
+            raise ApiError(
+                500,
+                "",
+                f"failed to create typed patch object ({namespace}/{name}; {group}, Kind={kind}): "
+                f"{smd_path(config, undeclared[0])}: field not declared in schema",
+            )
+        config = copy.deepcopy(config)
+        normalize(config, defaults=False)
         if kind == "Secret":
             config = self._string_data(config)
         old = self.objects.get(key)
@@ -463,12 +598,7 @@ class FakeKube:
             if path in paths and _get(live, path) != applied[path]
         ]
         if conflicts and not force:
-            detail = "; ".join(
-                f'conflict with "{o}": .{".".join(map(str, p))}' for o, p in conflicts
-            )
-            raise ApiError(
-                409, "Conflict", f"Apply failed with {len(conflicts)} conflict(s): {detail}"
-            )
+            raise self._conflict(key, conflicts)
         for other, path in conflicts:
             owners[other].pop(path, None)
         mine = owners.get(manager, {})
@@ -485,6 +615,32 @@ class FakeKube:
             self._store(key, new, method="PATCH")
             return 201, copy.deepcopy(new)
         return 200, self._store(key, new, method="PATCH", old=old, force_change=changed_owners)
+
+    def _conflict(self, key, conflicts: list[tuple[str, tuple]]) -> ApiError:
+        """409 as structured-merge-diff words it: who owns which field, one cause per field."""
+        causes, groups = [], {}
+        for other, path in conflicts:
+            who = f'"{other}"'
+            if sub := self.subresources.get(key, {}).get(other):
+                who += f' with subresource "{sub}" using {key[0].removeprefix("apis/")}'
+            field = "." + ".".join(map(str, path))
+            groups.setdefault(who, []).append(field)
+            causes.append(
+                {
+                    "reason": "FieldManagerConflict",
+                    "message": f"conflict with {who}",
+                    "field": field,
+                }
+            )
+        if len(conflicts) == 1:
+            [(who, [field])] = groups.items()
+            message = f"Apply failed with 1 conflict: conflict with {who}: {field}"
+        else:
+            message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(
+                f"conflicts with {who}:\n" + "\n".join(f"- {f}" for f in fields)
+                for who, fields in groups.items()
+            )
+        return ApiError(409, "Conflict", message, {"causes": causes})
 
     def _delete(self, key) -> tuple[int, dict]:
         obj = self.objects.get(key)
@@ -595,11 +751,12 @@ class FakeKube:
                 meta[field] = old["metadata"][field]
             if "deletionTimestamp" in old["metadata"]:
                 meta["deletionTimestamp"] = old["metadata"]["deletionTimestamp"]
+        normalize(obj)
         getattr(self, f"_admit_{kind.lower()}", lambda key, old, obj: None)(key, old, obj)
         meta.pop("managedFields", None)
         try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
+            schema_check(obj)
+        except jsonschema.ValidationError as exc:
             where = ".".join(map(str, exc.absolute_path))
             code, reason = (
                 (400, "BadRequest") if exc.validator == "additionalProperties" else (422, "Invalid")
@@ -777,7 +934,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "metadata": {},
                 "status": "Failure",
                 "message": exc.message,
-                "reason": exc.reason,
+                **({"reason": exc.reason} if exc.reason else {}),
+                **({"details": exc.details} if exc.details else {}),
                 "code": exc.code,
             }
         data = json.dumps(payload).encode()
@@ -787,6 +945,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             if code == 429:
                 self.send_header("Retry-After", "1")
+            for warning in fake.warnings:
+                self.send_header("Warning", f'299 - "{warning}"')
             self.end_headers()
             self.wfile.write(data)
         except OSError:  # the client gave up (a timeout test): nothing to answer
