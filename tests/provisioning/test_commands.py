@@ -69,7 +69,7 @@ def test_tenant_reconcile_refuses_a_tenant_not_yet_approved(requester):
 def test_tenant_deprovision_wait_removes_everything(ready_tenant, settings):
     plan_dir = settings.PORTAL_PLAN_DIR / "corner-shop"
     assert any(plan_dir.iterdir())
-    out = _run("tenant_deprovision", "corner-shop", "--wait")
+    out = _run("tenant_deprovision", "corner-shop", "--wait", "--yes")
     assert "corner-shop: Deleted" in out
     ready_tenant.refresh_from_db()
     assert ready_tenant.state == Tenant.State.DELETED
@@ -79,7 +79,24 @@ def test_tenant_deprovision_wait_removes_everything(ready_tenant, settings):
     # Teardown walks the steps backwards.
     assert [s.name for s in run.steps.order_by("position")][0] == "network"
     with pytest.raises(CommandError, match="already gone"):
+        _run("tenant_deprovision", "corner-shop", "--yes")
+
+
+@pytest.mark.parametrize(
+    ("typed", "refusal"),
+    [("", "no confirmation read"), ("corner-shoq\n", "“corner-shoq” is not “corner-shop”")],
+)
+def test_tenant_deprovision_asks_for_the_slug_again(ready_tenant, monkeypatch, typed, refusal):
+    monkeypatch.setattr("sys.stdin", StringIO(typed))
+    with pytest.raises(CommandError, match=refusal):
         _run("tenant_deprovision", "corner-shop")
+    ready_tenant.refresh_from_db()
+    assert ready_tenant.state == Tenant.State.READY
+
+    monkeypatch.setattr("sys.stdin", StringIO("corner-shop\n"))
+    assert "deletion queued" in _run("tenant_deprovision", "corner-shop")
+    ready_tenant.refresh_from_db()
+    assert ready_tenant.state == Tenant.State.DELETING
 
 
 @pytest.mark.django_db(transaction=True)
