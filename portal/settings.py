@@ -344,6 +344,9 @@ PORTAL_S3_REGION = env.str("PORTAL_S3_REGION", default="eu-central-2")
 # S3 admin access key id and secret; default unset.
 PORTAL_S3_ACCESS_KEY_ID = env.str("PORTAL_S3_ACCESS_KEY_ID", default="")
 PORTAL_S3_SECRET_ACCESS_KEY = env.str("PORTAL_S3_SECRET_ACCESS_KEY", default="")
+# Host the tenants' media is served from (a CDN or custom domain in front of the bucket), e.g.
+# media.example.com; default the bucket's own host at PORTAL_S3_ENDPOINT_URL.
+PORTAL_S3_DELIVERY_DOMAIN = env.str("PORTAL_S3_DELIVERY_DOMAIN", default="")
 # The platform bucket holding every tenant's prefix; default wordpress-media.
 PORTAL_S3_BUCKET = env.str("PORTAL_S3_BUCKET", default="wordpress-media")
 # Authentik base URL for its API, called by the portal and by tenants' pods (token, userinfo),

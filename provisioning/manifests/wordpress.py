@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from provisioning import authentikurls
+from provisioning import authentikurls, media
 from provisioning import secrets as keys
 from provisioning.manifests.common import (
     COMPONENT_INSTALL,
@@ -56,6 +56,15 @@ define('AS3CF_SETTINGS', serialize([
     'copy-to-s3' => true,
     'serve-from-s3' => true,
     'remove-local-file' => true,
+    // URLs on the platform's delivery host, not <bucket>.s3.<region>.amazonaws.com: only a
+    // delivery provider other than 'storage' takes a delivery domain.
+    'delivery-provider' => 'other',
+    'enable-delivery-domain' => true,
+    'delivery-domain' => getenv('S3_DELIVERY_DOMAIN'),
+    'force-https' => getenv('S3_DELIVERY_HTTPS') === 'true',
+    // No ACL on upload: reads come from the bucket policy, and buckets whose object ownership
+    // is enforced refuse ACLs (the mu-plugin drops the default ACL as well).
+    'object-ownership-enforced' => true,
 ]));
 if (!empty($_SERVER['HTTP_X_FORWARDED_PROTO']) && $_SERVER['HTTP_X_FORWARDED_PROTO'] === 'https') {
     $_SERVER['HTTPS'] = 'on';
@@ -76,7 +85,8 @@ done
 mkdir -p wp-content/mu-plugins
 cat > wp-content/mu-plugins/portal-s3-endpoint.php <<'PHP'
 <?php
-// Written by the tenant portal: WP Offload Media talks to the platform's S3 endpoint.
+// Written by the tenant portal: WP Offload Media talks to the platform's S3 endpoint
+// and uploads without ACLs.
 add_filter('as3cf_aws_s3_client_args', function ($args) {
     if (getenv('S3_ENDPOINT_URL')) {
         $args['endpoint'] = getenv('S3_ENDPOINT_URL');
@@ -84,6 +94,8 @@ add_filter('as3cf_aws_s3_client_args', function ($args) {
     }
     return $args;
 });
+// No canned ACL on upload (the plugin sends public-read by default).
+add_filter('as3cf_aws_s3_default_acl', '__return_null');
 PHP
 """
 
@@ -135,6 +147,8 @@ def environment(spec: TenantSpec) -> list[dict]:
         "S3_PREFIX": spec.s3_prefix,
         "S3_REGION": settings.PORTAL_S3_REGION,
         "S3_ENDPOINT_URL": settings.PORTAL_S3_ENDPOINT_URL,
+        "S3_DELIVERY_DOMAIN": media.delivery_domain(spec),
+        "S3_DELIVERY_HTTPS": "true" if media.delivery_https() else "false",
         "WORDPRESS_CONFIG_EXTRA": CONFIG_EXTRA,
     }
     env = [{"name": name, "value": value} for name, value in plain.items()]

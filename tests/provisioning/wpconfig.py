@@ -30,3 +30,35 @@ def constants(config_extra: str, env: dict[str, str]) -> dict[str, object]:
 
 def pod_env(container: dict) -> dict[str, str]:
     return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+_ENTRY = re.compile(r"^\s*'([\w-]+)' => (.+),$")
+
+
+def _value(expression: str, env: dict[str, str]) -> object:
+    if expression in ("true", "false"):
+        return expression == "true"
+    if m := re.fullmatch(r"getenv\('(\w+)'\) === '([^']*)'", expression):
+        return env.get(m[1], "") == m[2]
+    if m := re.fullmatch(r"getenv\('(\w+)'\)(?: \?: '')?", expression):
+        return env.get(m[1], "")
+    if m := re.fullmatch(r"'([^']*)'", expression):
+        return m[1]
+    raise ValueError(f"not understood: {expression}")
+
+
+def serialized(config_extra: str, name: str, env: dict[str, str]) -> dict[str, object]:
+    """The array of `define('NAME', serialize([...]));` (one 'key' => value per line)."""
+    lines = config_extra.splitlines()
+    start = lines.index(f"define('{name}', serialize([")
+    found: dict[str, object] = {}
+    for line in lines[start + 1 :]:
+        if line == "]));":
+            return found
+        if line.strip().startswith("//"):
+            continue
+        match = _ENTRY.match(line)
+        if not match:
+            raise ValueError(f"not understood: {line}")
+        found[match[1]] = _value(match[2], env)
+    raise ValueError(f"{name} is not closed")

@@ -1,0 +1,63 @@
+"""Tenant media displays: URLs on the platform's delivery host, uploads without ACLs."""
+
+import pytest
+
+from provisioning.manifests.wordpress import INSTALL_SCRIPT, deployment
+from provisioning.spec import spec_for
+from tests.factories import TenantFactory
+from tests.provisioning.wpconfig import pod_env, serialized
+
+pytestmark = pytest.mark.django_db
+
+IONOS = "https://s3.eu-central-3.ionoscloud.com"
+
+
+def offload_settings() -> dict[str, object]:
+    spec = spec_for(TenantFactory(slug="shop"))
+    env = pod_env(deployment(spec)["spec"]["template"]["spec"]["containers"][0])
+    return serialized(env["WORDPRESS_CONFIG_EXTRA"], "AS3CF_SETTINGS", env)
+
+
+def attachment_url(offload: dict[str, object], path: str) -> str:
+    """The URL WP Offload Media writes for an offloaded file with a delivery domain
+    (Item::get_provider_url: scheme, the sanitized delivery domain, the object key)."""
+    assert offload["serve-from-s3"] and offload["enable-delivery-domain"]
+    assert offload["delivery-provider"] != "storage"  # 'storage' ignores the delivery domain
+    scheme = "https" if offload["force-https"] else "http"
+    return f"{scheme}://{offload['delivery-domain']}/{offload['object-prefix']}{path}"
+
+
+def test_the_attachment_url_for_an_ionos_endpoint_is_the_buckets_ionos_host(settings):
+    settings.PORTAL_S3_ENDPOINT_URL = IONOS
+    settings.PORTAL_S3_REGION = "eu-central-3"
+    settings.PORTAL_S3_BUCKET = "wordpress-media"
+    offload = offload_settings()
+    assert attachment_url(offload, "2026/12/photo.jpg") == (
+        "https://wordpress-media.s3.eu-central-3.ionoscloud.com/tenants/shop/2026/12/photo.jpg"
+    )
+    assert "amazonaws.com" not in str(offload)
+
+
+def test_a_configured_cdn_serves_the_media(settings):
+    settings.PORTAL_S3_ENDPOINT_URL = IONOS
+    settings.PORTAL_S3_DELIVERY_DOMAIN = "media.example.com"
+    offload = offload_settings()
+    assert attachment_url(offload, "a.png") == "https://media.example.com/tenants/shop/a.png"
+
+
+def test_a_plain_http_lab_endpoint_gives_http_urls(settings):
+    settings.PORTAL_S3_ENDPOINT_URL = "http://s3.lab.example"
+    offload = offload_settings()
+    assert (
+        attachment_url(offload, "a.png")
+        == "http://wordpress-media.s3.lab.example/tenants/shop/a.png"
+    )
+
+
+def test_uploads_carry_no_acl():
+    offload = offload_settings()
+    # The plugin's own switch: with object ownership enforced it sends no ACL ...
+    assert offload["object-ownership-enforced"] is True
+    # ... and the mu-plugin empties the default canned ACL (Storage_Provider::get_default_acl's
+    # filter; the upload handler sets ACL only when it is not empty).
+    assert "add_filter('as3cf_aws_s3_default_acl', '__return_null');" in INSTALL_SCRIPT
