@@ -8,6 +8,7 @@ tests/provisioning/test_authentik_conformance.py).
 import json
 import re
 import threading
+import time
 import uuid
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,9 @@ class FakeAuthentik:
         self.bindings: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
         self._faults: dict[str, list[tuple[str | None, int, dict]]] = defaultdict(list)
+        self._delays: dict[str, list[float]] = defaultdict(list)
+        # Filters this fake pretends not to know, like an Authentik without them: ignored.
+        self.ignored_filters: set[str] = set()
         self._next_pk = 1
         for slug, designation in (
             ("default-provider-authorization-implicit-consent", "authorization"),
@@ -160,6 +164,16 @@ class FakeAuthentik:
         with self.lock:
             self._faults[path] += [(method, status, body)] * times
 
+    def delay_next(self, path: str, seconds: float) -> None:
+        """The next call to `path` is answered only after `seconds`."""
+        with self.lock:
+            self._delays[path].append(seconds)
+
+    def delay_for(self, path: str) -> float:
+        with self.lock:
+            delays = self._delays.get(path)
+            return delays.pop(0) if delays else 0
+
     # --- the API ---------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: dict, body) -> tuple[int, object]:
@@ -237,7 +251,11 @@ class FakeAuthentik:
             rows = [
                 out(row)
                 for row in table.values()
-                if all(str(row.get(f)) == query[f][0] for f in filters if f in query)
+                if all(
+                    str(row.get(f)) == query[f][0]
+                    for f in filters
+                    if f in query and f not in self.ignored_filters
+                )
             ]
             return _page(rows, query)
 
@@ -552,6 +570,7 @@ def _handler(fake: FakeAuthentik):
                 body = json.loads(raw) if raw else {}
             except ValueError:
                 return self._send(400, {"detail": "JSON parse error."})
+            time.sleep(fake.delay_for(parts.path))
             status, payload = fake.handle(method, parts.path, parse_qs(parts.query), body)
             self._send(status, payload)
 
