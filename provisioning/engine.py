@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from provisioning import drivers
@@ -57,9 +57,46 @@ def reconcile(tenant_id: int) -> float | None:
             return None
         if run.not_before and run.not_before > timezone.now():
             return (run.not_before - timezone.now()).total_seconds()
-        return _Advance(run, holder).go()
+        try:
+            return _Advance(run, holder).go()
+        except Exception as exc:
+            # The engine's own bookkeeping broke (a database error, a bug): end the run with
+            # a message rather than leave it running and the tenant provisioning for ever.
+            log.exception("engine crashed on run %s of tenant %s", run.pk, tenant_id)
+            _abort(run, f"internal error in the engine ({exc.__class__.__name__}); see the log.")
+            return _open_runs_delay(tenant_id)
     finally:
         lock_release(tenant_id=tenant_id, holder=holder)
+
+
+def _open_runs_delay(tenant_id: int) -> float | None:
+    more = Run.objects.filter(tenant_id=tenant_id, status__in=Run.OPEN).exists()
+    return 0 if more else None
+
+
+def _abort(run: Run, message: str) -> None:
+    """Fail the run outside the normal path, touching as little as possible."""
+    if not connection.is_usable():
+        connection.close()  # a broken connection is replaced on the next query
+    now = timezone.now()
+    cause = f"The run stopped: {message}"
+    with transaction.atomic():
+        ours = Run.objects.filter(pk=run.pk, status__in=Run.OPEN).update(
+            status=Run.Status.FAILED, finished_at=now, error=cause[:LOG_LIMIT]
+        )
+        StepRun.objects.filter(
+            run_id=run.pk, status__in=[StepRun.Status.PENDING, StepRun.Status.RUNNING]
+        ).update(status=StepRun.Status.SKIPPED)
+        if ours and run.action != Run.Action.CHECK and run.reason != "drift":
+            _tenant_failed(run.tenant_id, cause)
+
+
+def _tenant_failed(tenant_id: int, cause: str) -> None:
+    if tenant_transition(tenant_id=tenant_id, to=State.FAILED):
+        Tenant.objects.filter(pk=tenant_id).update(last_error=cause)
+        tenant = Tenant.objects.get(pk=tenant_id)
+        audit_record(action=Action.TENANT_FAILED, obj=tenant, message=cause)
+        transaction.on_commit(lambda: notifications.notify_failed(tenant_id))
 
 
 class _Advance:
@@ -145,8 +182,7 @@ class _Advance:
         return existing
 
     def _next_run_delay(self) -> float | None:
-        more = Run.objects.filter(tenant_id=self.tenant.pk, status__in=Run.OPEN).exists()
-        return 0 if more else None
+        return _open_runs_delay(self.tenant.pk)
 
     def _succeed(self) -> None:
         now = timezone.now()
@@ -194,11 +230,7 @@ class _Advance:
             self.run.status = Run.Status.FAILED
             # A run superseded meanwhile (a deletion) no longer speaks for the tenant.
             if ours and self.run.action != Run.Action.CHECK:
-                if tenant_transition(tenant_id=self.tenant.pk, to=State.FAILED):
-                    Tenant.objects.filter(pk=self.tenant.pk).update(last_error=cause)
-                    audit_record(action=Action.TENANT_FAILED, obj=self.tenant, message=cause)
-                    tenant_id = self.tenant.pk
-                    transaction.on_commit(lambda: notifications.notify_failed(tenant_id))
+                _tenant_failed(self.tenant.pk, cause)
         log.warning("tenant %s run %s: %s", self.tenant.slug, self.run.pk, cause)
 
     # --- one step -------------------------------------------------------------------------------
@@ -213,6 +245,16 @@ class _Advance:
 
     def _run_step(self, step: Step, row: StepRun) -> float | None:
         """Run one step; returns a delay when the run must pause, else None."""
+        cut_off = row.status == StepRun.Status.RUNNING
+        if cut_off and row.attempts >= settings.PORTAL_STEP_MAX_RETRIES:
+            # Each attempt is counted before it starts, so one cut off (the worker killed, the
+            # task's hard time limit) counts too: a step that always dies ends the run.
+            self._fail(
+                row,
+                f"cut off {row.attempts} times before it finished (the worker died or the "
+                f"step ran past the task's hard time limit of {settings.CELERY_TASK_TIME_LIMIT} s)",
+            )
+            return None
         now = timezone.now()
         row.attempts += 1
         StepRun.objects.filter(pk=row.pk).update(

@@ -33,4 +33,8 @@ def run_request(*, tenant, action: str, reason: str, actor=None) -> Run:
 def enqueue(tenant_id: int, countdown: float | None = None) -> None:
     from provisioning.tasks import reconcile_tenant
 
-    reconcile_tenant.apply_async((tenant_id,), countdown=countdown)
+    # No time limits in the message: Celery would otherwise bake in the sender's, and the
+    # worker's own must rule, since its lease is checked against them (provisioning.checks).
+    reconcile_tenant.apply_async(
+        (tenant_id,), countdown=countdown, time_limit=None, soft_time_limit=None
+    )

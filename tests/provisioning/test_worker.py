@@ -1,7 +1,5 @@
 """The engine under real Celery workers on Redis and PostgreSQL: crashes, retries, overlap."""
 
-import json
-
 import pytest
 from django.conf import settings
 
@@ -9,83 +7,11 @@ from provisioning import runs
 from provisioning.models import Run, StepRun
 from tenants import services
 from tenants.models import Tenant
-from tests import services as svc
-from tests.factories import TenantFactory
+from tests.provisioning.conftest import STEPS, approved_tenant, wait_state
 from tests.provisioning.probe import ledger
-from tests.workers import Worker, wait_until, worker_env
+from tests.workers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-STEPS = [
-    "provisioning.steps.namespace.NamespaceStep",
-    "provisioning.steps.database.DatabaseStep",
-    "tests.provisioning.probe.ProbeStep",
-    "provisioning.steps.sso.SsoStep",
-    "provisioning.steps.storage.StorageStep",
-    "provisioning.steps.wordpress.WordPressStep",
-    "provisioning.steps.network.NetworkStep",
-]
-
-
-@pytest.fixture
-def probe(tmp_path, monkeypatch, settings):
-    """The probe's folder, shared by the test and its workers; steered by control.json."""
-    folder = tmp_path / "probe"
-    folder.mkdir()
-    monkeypatch.setenv("PORTAL_PROBE_DIR", str(folder))
-    settings.PORTAL_STEPS = STEPS
-
-    def control(**values):
-        (folder / "control.json").write_text(json.dumps(values))
-
-    control.folder = folder
-    return control
-
-
-@pytest.fixture
-def workers(tmp_path, probe):
-    """Start real worker processes; each is stopped (or was killed) when the test ends."""
-    svc.require("Redis", svc.REDIS)
-    started: list[Worker] = []
-    env = worker_env(
-        {
-            "PORTAL_STEPS": ",".join(STEPS),
-            "PORTAL_PLAN_DIR": str(tmp_path / "plan"),
-            "PORTAL_PROBE_DIR": str(probe.folder),
-            # Short clocks so a dead worker's message and lease come back within seconds.
-            "PORTAL_BROKER_VISIBILITY_TIMEOUT": "4",
-            "PORTAL_BROKER_RESTORE_INTERVAL": "1",
-            "PORTAL_TENANT_LOCK_TTL": "4",
-            "PORTAL_RETRY_BASE_DELAY": "0.2",
-            "PORTAL_WAIT_INTERVAL": "1",
-            "PORTAL_STEP_MAX_RETRIES": "5",
-        }
-    )
-
-    def start(name: str = "w1") -> Worker:
-        worker = Worker(env, tmp_path / f"{name}-{len(started)}.log", name)
-        started.append(worker)
-        return worker
-
-    start.logs = lambda: "\n".join(f"--- {w.name}\n{w.log()[-3000:]}" for w in started)
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-def _approved_tenant(requester, approver) -> Tenant:
-    tenant = TenantFactory(owner=requester)
-    services.tenant_approve(tenant_id=tenant.pk, actor=approver)  # queues on commit
-    return tenant
-
-
-def _wait_state(tenant: Tenant, states: set[str], workers, timeout: float = 60) -> Tenant:
-    def reached():
-        tenant.refresh_from_db()
-        return tenant.state in states
-
-    wait_until(reached, timeout, f"tenant in {states}", workers.logs)
-    return tenant
 
 
 def _steps(run: Run) -> dict[str, StepRun]:
@@ -94,8 +20,8 @@ def _steps(run: Run) -> dict[str, StepRun]:
 
 def test_approved_tenant_becomes_ready_with_every_step_done(requester, approver, workers):
     workers("w1")
-    tenant = _approved_tenant(requester, approver)
-    _wait_state(tenant, {Tenant.State.READY}, workers)
+    tenant = approved_tenant(requester, approver)
+    wait_state(tenant, {Tenant.State.READY}, workers)
 
     run = tenant.runs.get()
     assert run.status == Run.Status.SUCCEEDED and run.reason == "approved"
@@ -108,8 +34,8 @@ def test_approved_tenant_becomes_ready_with_every_step_done(requester, approver,
 
 def test_second_reconcile_of_a_ready_tenant_writes_nothing(requester, approver, workers):
     workers("w1")
-    tenant = _approved_tenant(requester, approver)
-    _wait_state(tenant, {Tenant.State.READY}, workers)
+    tenant = approved_tenant(requester, approver)
+    wait_state(tenant, {Tenant.State.READY}, workers)
     plan_files = {p: p.read_text() for p in (settings.PORTAL_PLAN_DIR).rglob("*") if p.is_file()}
 
     services.tenant_reconcile(tenant=tenant, actor=approver)
@@ -132,7 +58,7 @@ def test_worker_killed_mid_step_leaves_a_tenant_the_next_worker_finishes(
 ):
     probe(hold=60)  # the probe's apply creates its resource, then hangs like a slow API call
     first = workers("w1")
-    tenant = _approved_tenant(requester, approver)
+    tenant = approved_tenant(requester, approver)
     wait_until(lambda: ledger("holding"), 60, "the probe step to be running", workers.logs)
     first.kill()
     probe()  # the slow outside call is gone with the worker
@@ -142,7 +68,7 @@ def test_worker_killed_mid_step_leaves_a_tenant_the_next_worker_finishes(
     assert _steps(tenant.runs.get())["probe"].status == StepRun.Status.RUNNING
 
     workers("w2")
-    _wait_state(tenant, {Tenant.State.READY}, workers, timeout=90)
+    wait_state(tenant, {Tenant.State.READY}, workers, timeout=90)
     run = tenant.runs.get()
     assert run.status == Run.Status.SUCCEEDED
     assert all(step.is_done for step in run.steps.all())
@@ -154,8 +80,8 @@ def test_worker_killed_mid_step_leaves_a_tenant_the_next_worker_finishes(
 def test_transient_errors_are_retried_and_recorded(requester, approver, workers, probe):
     probe(transient=2)
     workers("w1")
-    tenant = _approved_tenant(requester, approver)
-    _wait_state(tenant, {Tenant.State.READY}, workers)
+    tenant = approved_tenant(requester, approver)
+    wait_state(tenant, {Tenant.State.READY}, workers)
     step = _steps(tenant.runs.get())["probe"]
     assert step.status == StepRun.Status.CHANGED
     assert step.attempts == 3
@@ -167,8 +93,8 @@ def test_permanent_error_fails_naming_step_and_cause_and_retry_finishes(
 ):
     probe(fail="the probe quota is exhausted")
     workers("w1")
-    tenant = _approved_tenant(requester, approver)
-    _wait_state(tenant, {Tenant.State.FAILED}, workers)
+    tenant = approved_tenant(requester, approver)
+    wait_state(tenant, {Tenant.State.FAILED}, workers)
     assert tenant.last_error == "The probe step failed: the probe quota is exhausted"
     failed_run = tenant.runs.get()
     steps = _steps(failed_run)
@@ -177,7 +103,7 @@ def test_permanent_error_fails_naming_step_and_cause_and_retry_finishes(
 
     probe()  # the cause is fixed
     services.tenant_retry(tenant=tenant, actor=approver)
-    _wait_state(tenant, {Tenant.State.READY}, workers)
+    wait_state(tenant, {Tenant.State.READY}, workers)
     retry_run = tenant.runs.order_by("-id").first()
     assert retry_run.reason == "retry"
     retry_steps = _steps(retry_run)
@@ -190,8 +116,8 @@ def test_two_workers_never_reconcile_one_tenant_at_once(requester, approver, wor
     probe(delay=1)  # each apply takes a second before it writes, so overlapping runs would show
     workers("w1")
     workers("w2")
-    tenant = _approved_tenant(requester, approver)
-    _wait_state(tenant, {Tenant.State.READY}, workers)
+    tenant = approved_tenant(requester, approver)
+    wait_state(tenant, {Tenant.State.READY}, workers)
 
     (probe.folder / f"{tenant.slug}.resource").write_text("drifted\n")
     for _ in range(2):  # two people ask at the same moment
