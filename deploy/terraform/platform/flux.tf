@@ -32,5 +32,6 @@ resource "flux_bootstrap_git" "platform" {
     kubernetes_secret.portal,
     kubernetes_secret.authentik,
     kubernetes_secret.redis,
+    kubernetes_secret.grafana,
   ]
 }

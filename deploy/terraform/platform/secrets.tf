@@ -21,6 +21,11 @@ resource "random_password" "authentik_secret_key" {
   special = false
 }
 
+resource "random_password" "grafana" {
+  length  = 32
+  special = false
+}
+
 resource "random_password" "redis" {
   length  = 32
   special = false
@@ -33,7 +38,7 @@ resource "kubernetes_secret" "portal" {
   }
   data = merge(local.infra.portal_secrets, {
     DJANGO_SECRET_KEY = random_password.django_secret_key.result
-    CELERY_BROKER_URL = "redis://:${random_password.redis.result}@redis-master.portal-redis.svc:6379/0"
+    CELERY_BROKER_URL = "redis://:${random_password.redis.result}@redis.portal-redis.svc:6379/0"
   })
 }
 
@@ -60,5 +65,16 @@ resource "kubernetes_secret" "authentik" {
     AUTHENTIK_POSTGRESQL__USER     = local.infra.authentik_postgres.user
     AUTHENTIK_POSTGRESQL__PASSWORD = local.infra.authentik_postgres.password
     AUTHENTIK_POSTGRESQL__SSLMODE  = "require"
+  }
+}
+
+resource "kubernetes_secret" "grafana" {
+  metadata {
+    name      = "grafana"
+    namespace = kubernetes_namespace.secrets.metadata[0].name
+  }
+  data = {
+    admin-user     = "admin"
+    admin-password = random_password.grafana.result
   }
 }

@@ -1,0 +1,161 @@
+"""deploy/platform: the Flux layers render offline, every object fits its schema, the chart
+versions are pinned and the cluster entry points name folders that exist."""
+
+import re
+
+import pytest
+import yaml
+
+from tests.deploy.render import REPO, crd_errors, docs, render, validate_every
+
+PLATFORM = REPO / "deploy" / "platform"
+LAYERS = ["namespaces", "sources", "controllers", "configs", "apps"]
+ENVIRONMENTS = ["staging", "production"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_every_layer_renders_and_every_object_fits_its_schema(layer):
+    validate_every(render(PLATFORM / layer))
+
+
+def every_platform_object() -> list[dict]:
+    return [m for layer in LAYERS for m in render(PLATFORM / layer)]
+
+
+def test_the_platform_holds_what_the_issue_asks_for():
+    kinds = {(m["kind"], m["metadata"]["name"]) for m in every_platform_object()}
+    for release in ["ingress-nginx", "cert-manager", "external-secrets", "authentik"]:
+        assert ("HelmRelease", release) in kinds
+    assert ("HelmRelease", "kube-prometheus-stack") in kinds
+    assert ("ClusterIssuer", "letsencrypt") in kinds
+    assert ("ClusterSecretStore", "platform") in kinds
+    assert ("StatefulSet", "redis") in kinds
+    assert {k for k, _ in kinds} >= {"ServiceMonitor", "PrometheusRule", "ExternalSecret"}
+
+
+def test_every_chart_version_is_pinned_and_its_repository_is_declared():
+    objects = every_platform_object()
+    repositories = {m["metadata"]["name"] for m in objects if m["kind"] == "HelmRepository"}
+    releases = [m for m in objects if m["kind"] == "HelmRelease"]
+    assert releases
+    for release in releases:
+        chart = release["spec"]["chart"]["spec"]
+        version = chart.get("version", "")
+        assert version and not set(version) & set("*^~<>|x"), f"{chart['chart']} is not pinned"
+        assert chart["sourceRef"]["name"] in repositories
+
+
+def test_every_release_takes_its_values_from_a_configmap_of_the_same_folder():
+    objects = every_platform_object()
+    configmaps = {(m["metadata"].get("namespace"), m["metadata"]["name"]) for m in objects
+                  if m["kind"] == "ConfigMap"}  # fmt: skip
+    for release in (m for m in objects if m["kind"] == "HelmRelease"):
+        namespace = release["metadata"]["namespace"]
+        for source in release["spec"]["valuesFrom"]:
+            assert (namespace, source["name"]) in configmaps, release["metadata"]["name"]
+
+
+def test_every_platform_namespace_is_closed_by_default():
+    objects = every_platform_object()
+    namespaces = {m["metadata"]["name"] for m in objects if m["kind"] == "Namespace"}
+    assert namespaces >= {"ingress-nginx", "cert-manager", "external-secrets", "monitoring",
+                          "authentik", "portal-redis"}  # fmt: skip
+    closed = {
+        m["metadata"]["namespace"]
+        for m in objects
+        if m["kind"] == "NetworkPolicy"
+        and m["spec"]["podSelector"] == {}
+        and set(m["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not m["spec"].get("ingress")
+        and not m["spec"].get("egress")
+    }
+    assert namespaces - closed == set(), "namespaces without a default-deny policy"
+    for namespace in namespaces:
+        labels = next(m for m in objects if m["kind"] == "Namespace"
+                      and m["metadata"]["name"] == namespace)["metadata"]["labels"]  # fmt: skip
+        assert "pod-security.kubernetes.io/enforce" in labels, namespace
+
+
+def values_of(release: str) -> dict:
+    configmap = next(m for m in every_platform_object() if m["kind"] == "ConfigMap"
+                     and m["metadata"]["name"] == f"{release}-values")  # fmt: skip
+    return yaml.safe_load(configmap["data"]["values.yaml"])
+
+
+def test_ingress_nginx_keeps_the_client_address_from_the_ionos_loadbalancer():
+    controller = values_of("ingress-nginx")["controller"]
+    # IONOS puts the LoadBalancer IP on one node: Local keeps the source address, and only a
+    # DaemonSet makes sure that node runs a controller.
+    assert controller["service"]["externalTrafficPolicy"] == "Local"
+    assert controller["kind"] == "DaemonSet"
+    assert controller["service"]["loadBalancerIP"] == "${INGRESS_IP}"
+    assert controller["config"]["use-forwarded-headers"] == "false"
+    assert controller["config"]["limit-req-status-code"] == "429"
+
+
+def test_every_platform_ingress_is_rate_limited_and_gets_a_certificate():
+    hosts = {}
+    for release in ["kube-prometheus-stack", "authentik"]:
+        values = values_of(release)
+        ingress = values["grafana"]["ingress"] if "grafana" in values else values["server"]["ingress"]
+        hosts[release] = ingress
+        assert ingress["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+        assert int(ingress["annotations"]["nginx.ingress.kubernetes.io/limit-rps"]) > 0
+
+
+def test_authentik_uses_the_dbaas_database_and_no_secret_is_in_its_values():
+    values = values_of("authentik")
+    assert values["postgresql"]["enabled"] is False
+    assert values["global"]["envFrom"] == [{"secretRef": {"name": "authentik"}}]
+    text = str(values).lower()
+    assert "password" not in text and "secret_key" not in text
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_cluster_entry_point_names_folders_that_exist_in_order(environment):
+    path = PLATFORM / "clusters" / environment / "platform.yaml"
+    kustomizations = docs(path.read_text())
+    assert not crd_errors(kustomizations)
+    names = [k["metadata"]["name"] for k in kustomizations]
+    for kustomization in kustomizations:
+        folder = REPO / kustomization["spec"]["path"]
+        assert (folder / "kustomization.yaml").is_file(), f"{folder} is no Kustomize folder"
+        for dependency in kustomization["spec"].get("dependsOn", []):
+            assert names.index(dependency["name"]) < names.index(kustomization["metadata"]["name"])
+        substitute = kustomization["spec"]["postBuild"]["substituteFrom"]
+        assert substitute == [{"kind": "ConfigMap", "name": "platform-settings"}]
+    portal = next(k for k in kustomizations if k["metadata"]["name"] == "portal")
+    assert portal["spec"]["path"] == f"./deploy/portal/overlays/{environment}"
+
+
+def test_every_variable_the_platform_substitutes_is_one_terraform_writes():
+    text = "\n".join(p.read_text() for p in PLATFORM.rglob("*.yaml"))
+    used = set(re.findall(r"\$\{([A-Z_]+)\}", text))
+    flux_tf = (REPO / "deploy" / "terraform" / "platform" / "flux.tf").read_text()
+    written = set(re.findall(r"^\s+([A-Z_]+)\s+=", flux_tf, re.MULTILINE))
+    assert used, "no substitution at all?"
+    assert used - written == set(), "substituted but never written to platform-settings"
+
+
+def test_the_crd_check_rejects_a_misspelt_field_and_a_wrong_type():
+    bad = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "x", "namespace": "y"},
+        "spec": {"interval": "1h", "chart": {"spec": {"chart": "c", "versoin": "1",
+                 "sourceRef": {"kind": "HelmRepository", "name": "r"}}}},
+    }  # fmt: skip
+    (error,) = crd_errors([bad])
+    assert "versoin is not a field" in error
+    bad["spec"]["interval"] = 60
+    bad["spec"]["chart"]["spec"].pop("versoin")
+    (error,) = crd_errors([bad])
+    assert "interval must be string" in error
+
+
+def test_an_unknown_custom_kind_is_an_error_not_a_pass():
+    (error,) = crd_errors([{"apiVersion": "cert-manager.io/v1", "kind": "Issuerr",
+                            "metadata": {"name": "x"}}])  # fmt: skip
+    assert "no CRD schema" in error
+
+
