@@ -97,7 +97,9 @@ def test_every_platform_ingress_is_rate_limited_and_gets_a_certificate():
     hosts = {}
     for release in ["kube-prometheus-stack", "authentik"]:
         values = values_of(release)
-        ingress = values["grafana"]["ingress"] if "grafana" in values else values["server"]["ingress"]
+        ingress = (
+            values["grafana"]["ingress"] if "grafana" in values else values["server"]["ingress"]
+        )
         hosts[release] = ingress
         assert ingress["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
         assert int(ingress["annotations"]["nginx.ingress.kubernetes.io/limit-rps"]) > 0
@@ -128,13 +130,30 @@ def test_the_cluster_entry_point_names_folders_that_exist_in_order(environment):
     assert portal["spec"]["path"] == f"./deploy/portal/overlays/{environment}"
 
 
-def test_every_variable_the_platform_substitutes_is_one_terraform_writes():
-    text = "\n".join(p.read_text() for p in PLATFORM.rglob("*.yaml"))
-    used = set(re.findall(r"\$\{([A-Z_]+)\}", text))
-    flux_tf = (REPO / "deploy" / "terraform" / "platform" / "flux.tf").read_text()
-    written = set(re.findall(r"^\s+([A-Z_]+)\s+=", flux_tf, re.MULTILINE))
-    assert used, "no substitution at all?"
-    assert used - written == set(), "substituted but never written to platform-settings"
+def platform_settings() -> set[str]:
+    """The keys of the platform-settings ConfigMap: flux.tf's own and infrastructure's
+    portal_config."""
+    terraform = REPO / "deploy" / "terraform"
+    flux_tf = (terraform / "platform" / "flux.tf").read_text()
+    assert "merge(local.infra.portal_config," in flux_tf
+    outputs = (terraform / "infrastructure" / "outputs.tf").read_text()
+    portal_config = outputs[outputs.index('output "portal_config"') :]
+    portal_config = portal_config[: portal_config.index("\n}\n")]
+    assignment = re.compile(r"^\s+([A-Z][A-Z0-9_]+)\s+=", re.MULTILINE)
+    return set(assignment.findall(flux_tf)) | set(assignment.findall(portal_config))
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        *(f"deploy/platform/{layer}" for layer in LAYERS),
+        *(f"deploy/portal/overlays/{env}" for env in ENVIRONMENTS),
+    ],  # fmt: skip
+)
+def test_every_variable_flux_substitutes_is_one_terraform_writes(folder):
+    text = "\n".join(str(m) for m in render(REPO / folder))
+    used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", text))
+    assert used - platform_settings() == set(), "substituted but never written"
 
 
 def test_the_crd_check_rejects_a_misspelt_field_and_a_wrong_type():
@@ -157,5 +176,3 @@ def test_an_unknown_custom_kind_is_an_error_not_a_pass():
     (error,) = crd_errors([{"apiVersion": "cert-manager.io/v1", "kind": "Issuerr",
                             "metadata": {"name": "x"}}])  # fmt: skip
     assert "no CRD schema" in error
-
-

