@@ -94,13 +94,11 @@ def test_ingress_nginx_keeps_the_client_address_from_the_ionos_loadbalancer():
 
 
 def test_every_platform_ingress_is_rate_limited_and_gets_a_certificate():
-    hosts = {}
-    for release in ["kube-prometheus-stack", "authentik"]:
-        values = values_of(release)
-        ingress = (
-            values["grafana"]["ingress"] if "grafana" in values else values["server"]["ingress"]
-        )
-        hosts[release] = ingress
+    ingresses = [
+        values_of("kube-prometheus-stack")["grafana"]["ingress"],
+        values_of("authentik")["server"]["ingress"],
+    ]
+    for ingress in ingresses:
         assert ingress["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
         assert int(ingress["annotations"]["nginx.ingress.kubernetes.io/limit-rps"]) > 0
 
