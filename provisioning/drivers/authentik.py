@@ -74,21 +74,17 @@ class AuthentikDriver:
 
     def flow_pk(self, slug: str, setting: str) -> str:
         what = f"look up flow {slug}"
-        found = _matching(self.http.find(what, FLOWS, slug=slug), "slug", slug)
-        if not found:
-            raise StepFailed(f"Authentik has no flow with the slug {slug!r} (see {setting}).")
+        found = self._lookup(what, FLOWS, "slug", slug, f"flow with the slug {slug!r}", setting)
         return _text(found[0], "pk", what)
 
     def scope_mapping_pks(self, scopes: Iterable[str]) -> list[str]:
         pks = []
         for scope in scopes:
             what = f"look up scope mapping {scope}"
-            found = _matching(self.http.find(what, SCOPES, scope_name=scope), "scope_name", scope)
-            if not found:
-                raise StepFailed(
-                    f"Authentik has no scope mapping for the scope {scope!r} "
-                    "(see PORTAL_AUTHENTIK_SCOPES)."
-                )
+            thing = f"scope mapping for the scope {scope!r}"
+            found = self._lookup(
+                what, SCOPES, "scope_name", scope, thing, "PORTAL_AUTHENTIK_SCOPES"
+            )
             # Prefer authentik's own mapping over look-alikes someone added by hand.
             managed = f"goauthentik.io/providers/oauth2/scope-{scope}"
             chosen = next((m for m in found if m.get("managed") == managed), found[0])
@@ -97,22 +93,28 @@ class AuthentikDriver:
 
     def signing_key_pk(self, name: str) -> str:
         what = f"look up certificate {name}"
-        found = _matching(self.http.find(what, KEYPAIRS, name=name), "name", name)
-        if not found:
-            raise StepFailed(
-                f"Authentik has no certificate-key pair named {name!r} "
-                "(see PORTAL_AUTHENTIK_SIGNING_KEY)."
-            )
+        thing = f"certificate-key pair named {name!r}"
+        found = self._lookup(what, KEYPAIRS, "name", name, thing, "PORTAL_AUTHENTIK_SIGNING_KEY")
         return _text(found[0], "pk", what)
 
     def group_pk(self, name: str) -> str:
         what = f"look up group {name}"
-        found = _matching(self.http.find(what, GROUPS, name=name), "name", name)
-        if not found:
-            raise StepFailed(
-                f"Authentik has no group named {name!r} (see PORTAL_AUTHENTIK_ACCESS_GROUP)."
-            )
+        thing = f"group named {name!r}"
+        found = self._lookup(what, GROUPS, "name", name, thing, "PORTAL_AUTHENTIK_ACCESS_GROUP")
         return _text(found[0], "pk", what)
+
+    def _lookup(
+        self, what: str, res: Resource, field: str, value: str, thing: str, setting: str
+    ) -> list[dict]:
+        """The platform's objects whose `field` is `value`; none is the setting's to fix."""
+        found = _matching(self.http.find(what, res, **{field: value}), field, value)
+        if not found:
+            # Lists show only what the token's user may see: no permission looks like nothing.
+            raise StepFailed(
+                f"Authentik has no {thing} (see {setting}), or none the token's user may see "
+                f"(that needs the permission {res.permission('GET')})."
+            )
+        return found
 
     # --- OAuth2 providers ------------------------------------------------------------------------
 

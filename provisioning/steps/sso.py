@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -17,6 +17,9 @@ from provisioning.secrets import (
     require_real,
 )
 from provisioning.steps.base import Outcome, Step
+
+if TYPE_CHECKING:
+    from provisioning.drivers.authentik import Application, Provider
 from provisioning.tenanturl import tenant_url
 
 # Where the "OpenID Connect Generic" WordPress plugin receives the authorization code.
@@ -291,7 +294,7 @@ class SsoStep(Step):
 
     # --- what is the tenant's --------------------------------------------------------------------
 
-    def _own(self, client_id: str | None) -> tuple[Any, Any]:
+    def _own(self, client_id: str | None) -> "tuple[Provider | None, Application | None]":
         """The tenant's provider and application (None where missing). One of that name that
         isn't the tenant's fails the step: the portal neither adopts nor changes it."""
         name = self.spec.sso_slug
@@ -309,10 +312,10 @@ class SsoStep(Step):
             )
         return provider, app
 
-    def _is_ours(self, provider, client_id: str | None) -> bool:
+    def _is_ours(self, provider: "Provider | None", client_id: str | None) -> bool:
         return provider is not None and bool(client_id) and provider.client_id == client_id
 
-    def _is_our_app(self, app, our_provider) -> bool:
+    def _is_our_app(self, app: "Application", our_provider: "Provider | None") -> bool:
         if app.meta_publisher == self.publisher:
             return True
         # Made by a portal from before the marker: unmarked, and bound to the tenant's provider.
