@@ -344,6 +344,10 @@ PORTAL_S3_REGION = env.str("PORTAL_S3_REGION", default="eu-central-2")
 # S3 admin access key id and secret; default unset.
 PORTAL_S3_ACCESS_KEY_ID = env.str("PORTAL_S3_ACCESS_KEY_ID", default="")
 PORTAL_S3_SECRET_ACCESS_KEY = env.str("PORTAL_S3_SECRET_ACCESS_KEY", default="")
+# Anyone may read the tenants' media (objects under tenants/) through one bucket-policy
+# statement, as WordPress links it; off where a CDN reads the bucket with access of its own;
+# default on.
+PORTAL_S3_PUBLIC_READ = env.bool("PORTAL_S3_PUBLIC_READ", default=True)
 # Host the tenants' media is served from (a CDN or custom domain in front of the bucket), e.g.
 # media.example.com; default the bucket's own host at PORTAL_S3_ENDPOINT_URL.
 PORTAL_S3_DELIVERY_DOMAIN = env.str("PORTAL_S3_DELIVERY_DOMAIN", default="")

@@ -59,6 +59,25 @@ def tenant_statements(bucket: str, slug: str, principal_arn: str, kind: str = "A
     ]
 
 
+# The one statement that lets browsers fetch every tenant's media, as WordPress links it.
+PUBLIC_READ_SID = "tenants-public-read"
+
+
+def public_read_statement(bucket: str) -> dict:
+    """Anyone may GET objects under tenants/ (nothing else: no listing, no writes).
+
+    One statement for all tenants, so the shared policy doesn't grow with them; IONOS documents
+    the same form for public read access ("Principal": "*", "s3:GetObject" on a prefix).
+    """
+    return {
+        "Sid": PUBLIC_READ_SID,
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject"],
+        "Resource": [f"arn:aws:s3:::{bucket}/tenants/*"],
+    }
+
+
 def tenant_user_policy(bucket: str, slug: str) -> dict:
     """The identity-based policy of a tenant's IAM user: the same grants, no Principal (it holds
     for whoever it is attached to), and nothing in the shared bucket policy, whose size S3 caps.

@@ -86,6 +86,7 @@ class ObjectStore:
         addressing_style: str = "path",
         timeout: int = 10,
         encryption: str = "AES256",
+        public_read: bool = True,
     ):
         config = Config(
             connect_timeout=timeout,
@@ -105,6 +106,7 @@ class ObjectStore:
         self.region = region
         self.bucket = bucket
         self.encryption = encryption
+        self.public_read = public_read
         self.endpoint_url = endpoint_url
         self.s3 = session.create_client("s3", endpoint_url=endpoint_url, **account)
         self.iam = session.create_client(
@@ -131,11 +133,18 @@ class ObjectStore:
             addressing_style=settings.PORTAL_S3_ADDRESSING_STYLE,
             timeout=settings.PORTAL_S3_TIMEOUT,
             encryption=settings.PORTAL_S3_ENCRYPTION,
+            public_read=settings.PORTAL_S3_PUBLIC_READ,
         )
 
     # --- the bucket -----------------------------------------------------------------------------
 
     def bucket_differences(self) -> list[str]:
+        differences = self._settings_differences()
+        if any("missing" in d for d in differences):
+            return differences
+        return differences + self._public_read_differences()
+
+    def _settings_differences(self) -> list[str]:
         with translated(f"read bucket {self.bucket}"):
             try:
                 self.s3.head_bucket(Bucket=self.bucket)
@@ -155,11 +164,36 @@ class ObjectStore:
                 differences.append(f"bucket {self.bucket} has no default encryption")
         return differences
 
+    def _public_read_wanted(self) -> list[dict]:
+        return [s3policy.public_read_statement(self.bucket)] if self.public_read else []
+
+    def _public_read_present(self, policy: dict) -> list[dict]:
+        sid = s3policy.PUBLIC_READ_SID
+        return [s for s in s3policy.statements(policy) if s.get("Sid") == sid]
+
+    def _public_read_differences(self) -> list[str]:
+        present = self._public_read_present(self.policy())
+        if s3policy.same_statements(present, self._public_read_wanted()):
+            return []
+        if self.public_read:
+            return [f"bucket {self.bucket}'s policy doesn't let browsers read tenants/"]
+        return [f"bucket {self.bucket}'s policy lets anyone read tenants/ (PORTAL_S3_PUBLIC_READ)"]
+
+    def _public_read_ensure(self) -> None:
+        with self.policy_lock():
+            policy = self.policy()
+            sid = s3policy.PUBLIC_READ_SID
+            others = [s for s in s3policy.statements(policy) if s.get("Sid") != sid]
+            self.policy_put({**policy, "Statement": [*others, *self._public_read_wanted()]})
+
     def bucket_ensure(self) -> list[str]:
-        """Create the bucket if missing and turn on versioning and encryption; what changed."""
-        differences = self.bucket_differences()
+        """Create the bucket if missing, turn on versioning and encryption, and grant (or
+        withdraw) public read of tenants/ in its policy; what changed."""
+        settings_differ = self._settings_differences()
+        missing = any("missing" in d for d in settings_differ)
+        public = [] if missing else self._public_read_differences()
         with translated(f"set up bucket {self.bucket}"):
-            if any("missing" in d for d in differences):
+            if missing:
                 where = {}
                 if self.region != "us-east-1":
                     where = {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
@@ -168,7 +202,7 @@ class ObjectStore:
                 except ClientError as exc:
                     if "BucketAlreadyOwnedByYou" not in str(exc):  # another worker was quicker
                         raise
-            if differences:
+            if settings_differ:
                 self.s3.put_bucket_versioning(
                     Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"}
                 )
@@ -176,7 +210,9 @@ class ObjectStore:
                 self.s3.put_bucket_encryption(
                     Bucket=self.bucket, ServerSideEncryptionConfiguration={"Rules": [rule]}
                 )
-        return differences
+        if missing and self.public_read or public:
+            self._public_read_ensure()
+        return settings_differ + public
 
     def prefix_delete(self, prefix: str) -> int:
         """Delete every object version and delete marker under prefix; how many went."""

@@ -26,6 +26,8 @@ def s3(settings, moto_url, db):
     settings.PORTAL_S3_ACCESS_KEY_ID = ADMIN["aws_access_key_id"]
     settings.PORTAL_S3_SECRET_ACCESS_KEY = ADMIN["aws_secret_access_key"]
     settings.PORTAL_S3_BUCKET = f"media-{uuid.uuid4().hex[:12]}"
+    # The tenants' grants on their own; the public read of their media: test_s3_public_read.py.
+    settings.PORTAL_S3_PUBLIC_READ = False
 
     def tenant(slug: str = "") -> StorageStep:
         spec = make_spec(slug or f"t{uuid.uuid4().hex[:10]}")
