@@ -37,6 +37,8 @@ class FakeAuthentik:
         self._delays: dict[str, list[float]] = defaultdict(list)
         # Filters this fake pretends not to know, like an Authentik without them: ignored.
         self.ignored_filters: set[str] = set()
+        # Rewrites every answer on the wire (not the state), e.g. to look like another version.
+        self.reshape = None
         self._next_pk = 1
         for slug, designation in (
             ("default-provider-authorization-implicit-consent", "authorization"),
@@ -575,6 +577,8 @@ def _handler(fake: FakeAuthentik):
             self._send(status, payload)
 
         def _send(self, status: int, payload) -> None:
+            if fake.reshape and payload is not None and status < 400:
+                payload = fake.reshape(payload)
             data = b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
             if payload is not None:

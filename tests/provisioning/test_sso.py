@@ -460,3 +460,59 @@ def test_destroy_with_the_secret_lost_deletes_nothing(applied):
         "left application wp-acme and provider wp-acme alone: not tenant acme's"
     )
     assert "wp-acme" in fake.applications and fake.provider_named("wp-acme")
+
+
+# --- other Authentik versions: only the fields the portal reads matter -------------------------
+
+# Every field the sso step reads from an answer; the rest may be missing, null or new.
+READ = {
+    "results", "pagination", "next", "pk", "name", "slug", "scope_name", "managed",
+    "client_type", "client_id", "client_secret", "authorization_flow", "invalidation_flow",
+    "property_mappings", "signing_key", "redirect_uris", "matching_mode", "url", "provider",
+    "meta_launch_url", "meta_publisher", "group", "enabled", "target",
+}  # fmt: skip
+# Fields newer Authentiks send that 2025.8.1 doesn't (from their published API schemas).
+NEWER = {
+    "pbm_uuid": "0b6c2a36-1f49-4c6b-9d0e-3c1e0b9f2a11",
+    "background_url": "/static/dist/assets/images/flow_background.jpg",
+    "logout_uri": "",
+    "logout_method": "backchannel",
+    "grant_types": ["authorization_code"],
+    "redirect_uri_type": "authorization",
+    "expiring": True,
+}
+
+
+def _walk(value, change):
+    if isinstance(value, dict):
+        return change({k: _walk(v, change) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_walk(v, change) for v in value]
+    return value
+
+
+RESHAPES = {
+    "unread fields missing": lambda d: {k: v for k, v in d.items() if k in READ},
+    "unread fields null": lambda d: {k: (v if k in READ else None) for k, v in d.items()},
+    "newer fields added": lambda d: {**NEWER, **d},
+}
+
+
+@pytest.mark.parametrize("reshape", RESHAPES)
+def test_the_step_works_whatever_else_the_answers_hold(authentik_api, settings, reshape):
+    settings.PORTAL_AUTHENTIK_ACCESS_GROUP = "wp-{slug}-users"
+    authentik_api.add_group("wp-acme-users")
+    authentik_api.reshape = lambda payload: _walk(payload, RESHAPES[reshape])
+    secrets = MemorySecrets()
+
+    assert make_step(secrets).apply().message == (
+        "created provider wp-acme; created application wp-acme; "
+        "limited application wp-acme to the group wp-acme-users"
+    )
+    writes = authentik_api.writes()
+    assert make_step(secrets).check() == []
+    assert make_step(secrets).apply().message == "nothing to change"
+    assert authentik_api.writes() == writes
+    assert make_step(secrets).destroy().message == (
+        "deleted application wp-acme and provider wp-acme"
+    )
