@@ -85,11 +85,14 @@ class AuthentikHttp:
             found += results
             pagination = answer.get("pagination")
             following = pagination.get("next") if isinstance(pagination, dict) else None
-            # `next` is a page number, 0 when there is none (null on some versions).
-            if not isinstance(following, int) or following <= page:
+            # `next` is a page number, 0 when there is none; the schema calls it a number.
+            if not isinstance(following, int | float) or following <= page:
                 return found
-            page = following
-        return found
+            page = int(following)
+        raise StepFailed(
+            f"Authentik's answer to {what} runs over {MAX_PAGES} pages; the portal stops "
+            "there rather than guess. Is a filter ignored by this Authentik version?"
+        )
 
     def create(self, what: str, res: Resource, body: dict, hide: Iterable[str] = ()) -> dict:
         return self.call(what, "POST", res, json=body, hide=hide)

@@ -63,6 +63,17 @@ def test_every_page_of_a_list_is_read(authentik_api):
     assert hits(authentik_api, GROUPS) == 2
 
 
+def test_a_list_that_never_ends_fails_the_step(authentik_api):
+    # A server whose `next` always points further: the client stops and says so.
+    for page in range(1, 61):
+        body = {"pagination": {"next": page + 1}, "results": []}
+        authentik_api.fail_next(GROUPS, 200, body=body, method="GET")
+
+    with pytest.raises(StepFailed, match="look up group editors runs over 50 pages"):
+        driver(authentik_api).group_pk("editors")
+    assert hits(authentik_api, GROUPS) == 50
+
+
 def test_only_an_exact_match_counts_when_a_filter_is_ignored(authentik_api):
     authentik_api.ignored_filters.add("name")
     authentik_api.add_group("wp-acme-users-old")
