@@ -69,6 +69,19 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _IDENTITY = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
+_BY_KIND = {
+    kind: (gv, plural, namespaced) for (gv, plural), (kind, namespaced) in RESOURCES.items()
+}
+_SUBDOMAIN_RULE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_RULE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
 
 
 class ApiError(Exception):
@@ -95,6 +108,17 @@ class Write:
     method: str
     path: str
     changed: bool
+
+
+def _resource(gv: str, plural: str) -> str:
+    """How messages name a resource: `configmaps`, `deployments.apps`."""
+    group = gv.split("/")[1] if gv.startswith("apis/") else ""
+    return f"{plural}.{group}" if group else plural
+
+
+def _details(gv: str, name: str, kind: str) -> dict:
+    group = gv.split("/")[1] if gv.startswith("apis/") else ""
+    return {"name": name, **({"group": group} if group else {}), "kind": kind}
 
 
 def _agent(headers) -> str:
@@ -150,6 +174,19 @@ def _merge(base: dict, patch: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _selector_check(selector: str) -> None:
+    """400 for a selector the API server can't parse, in its words."""
+    for term in re.findall(r"[^,(]+(?:\([^)]*\))?", selector or ""):
+        words = term.split()
+        if len(words) >= 2 and words[1] not in ("in", "notin", "=", "==", "!=", "gt", "lt"):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"unable to parse requirement: found '{words[1].rstrip('!')}', expected: in, "
+                "notin, =, ==, !=, gt, lt",
+            )
 
 
 def _selector_matches(selector: str, labels: dict) -> bool:
@@ -265,6 +302,8 @@ class FakeKube:
             for key, obj in self.objects.items():
                 if namespace is not None and key[2] != namespace:
                     continue
+                if obj["kind"] == "PersistentVolumeClaim":
+                    obj["status"] = {"phase": "Bound", "accessModes": obj["spec"]["accessModes"]}
                 if obj["kind"] == "Deployment":
                     n = obj["spec"].get("replicas", 1)
                     obj["status"] = {
@@ -342,7 +381,7 @@ class FakeKube:
             self._current_path = raw_path
             if method != "GET" and query.get("dryRun") == "All":
                 return self._dry_run(method, key, query, headers, body)
-            return self._serve(method, key, m.group(5), query, headers, body)
+            return self._present(*self._serve(method, key, m.group(5), query, headers, body))
 
     def _dry_run(self, method, key, query, headers, body) -> tuple[int, dict]:
         """Everything a write does, answered, then forgotten (dryRun=All)."""
@@ -355,7 +394,7 @@ class FakeKube:
         )
         old = self.objects.get(key)
         try:
-            code, answer = self._serve(method, key, None, query, headers, body)
+            code, answer = self._present(*self._serve(method, key, None, query, headers, body))
         finally:
             self.objects, self.managers, self._rv = saved[0], saved[1], saved[2]
             del self.writes[saved[3] :]
@@ -367,6 +406,45 @@ class FakeKube:
             else:
                 answer["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         return code, answer
+
+    def _present(self, code: int, answer: dict) -> tuple[int, dict]:
+        """An answer as the API server writes it: objects with their managedFields, list items
+        without kind and apiVersion."""
+        if "items" in answer:
+            for item in answer["items"]:
+                self._managed_fields(item)
+                item.pop("kind", None)
+                item.pop("apiVersion", None)
+        elif answer.get("kind") in _BY_KIND and "metadata" in answer:
+            self._managed_fields(answer)
+        return code, answer
+
+    def _managed_fields(self, obj: dict) -> None:
+        gv, plural, namespaced = _BY_KIND[obj["kind"]]
+        meta = obj["metadata"]
+        key = (gv, plural, meta.get("namespace", "") if namespaced else "", meta["name"])
+        entries = []
+        for manager, paths in sorted(self.managers.get(key, {}).items()):
+            for operation in sorted(set(paths.values())):
+                fields: dict = {}
+                for path, op in paths.items():
+                    if op == operation:
+                        node = fields
+                        for part in path:
+                            node = node.setdefault(f"f:{part}", {})
+                entry = {
+                    "manager": manager,
+                    "operation": operation,
+                    "apiVersion": obj["apiVersion"],
+                    "time": _now(),
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": fields,
+                }
+                if sub := self.subresources.get(key, {}).get(manager):
+                    entry["subresource"] = sub
+                entries.append(entry)
+        if entries:
+            meta["managedFields"] = entries
 
     def _serve(self, method, key, subresource, query, headers, body) -> tuple[int, dict]:
         gv, plural, namespace, name = key
@@ -404,13 +482,7 @@ class FakeKube:
             ):
                 patch = self._parse(body, content_type)
                 return 200, self._patch_merge(key, patch, manager, strict)
-            raise ApiError(
-                415,
-                "UnsupportedMediaType",
-                "the body of the request was in an unknown format - accepted media types "
-                "include: application/json-patch+json, application/merge-patch+json, "
-                "application/apply-patch+yaml, application/strategic-merge-patch+json",
-            )
+            raise ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {self._current_path}")
 
     def _scale(self, key, method, query, headers, body) -> tuple[int, dict]:
@@ -476,9 +548,8 @@ class FakeKube:
 
     def _not_found(self, key: tuple) -> ApiError:
         gv, plural, _, name = key
-        group = gv.split("/")[1] if gv.startswith("apis/") else ""
-        resource = f"{plural}.{group}" if group else plural
-        return ApiError(404, "NotFound", f'{resource} "{name}" not found')
+        details = _details(gv, name, plural)
+        return ApiError(404, "NotFound", f'{_resource(gv, plural)} "{name}" not found', details)
 
     def _read(self, key: tuple) -> dict:
         obj = self.objects.get(key)
@@ -493,20 +564,30 @@ class FakeKube:
 
     def _list(self, gv: str, plural: str, namespace: str) -> dict:
         kind, _ = RESOURCES[(gv, plural)]
-        selector = parse_qs(urlsplit(self._current_path).query).get("labelSelector", [""])[-1]
-        items = [
-            copy.deepcopy(obj)
-            for key, obj in sorted(self.objects.items())
+        query = parse_qs(urlsplit(self._current_path).query)
+        selector = query.get("labelSelector", [""])[-1]
+        _selector_check(selector)
+        # In etcd's key order: namespace/name as one string.
+        found = sorted(
+            (f"{key[2]}/{key[3]}", obj)
+            for key, obj in self.objects.items()
             if key[:2] == (gv, plural)
             and (not namespace or key[2] == namespace)
             and _selector_matches(selector, obj["metadata"].get("labels") or {})
-        ]
+        )
+        start = query.get("continue", [""])[-1]
+        found = [(k, o) for k, o in found if not start or k > start]
+        limit = int(query.get("limit", ["0"])[-1] or 0)
+        meta = {"resourceVersion": str(self._rv)}
+        if limit and len(found) > limit:
+            found = found[:limit]
+            meta["continue"] = found[-1][0]  # opaque to clients: the last key served
         api_version = gv.removeprefix("api/").removeprefix("apis/")
         return {
-            "apiVersion": api_version,
             "kind": f"{kind}List",
-            "metadata": {"resourceVersion": str(self._rv)},
-            "items": items,
+            "apiVersion": api_version,
+            "metadata": meta,
+            "items": [copy.deepcopy(obj) for _, obj in found],
         }
 
     # --- writes ---------------------------------------------------------------------------------
@@ -517,7 +598,12 @@ class FakeKube:
             raise ApiError(422, "Invalid", "metadata.name: Required value: name is required")
         key = (gv, plural, namespace, name)
         if key in self.objects:
-            raise ApiError(409, "AlreadyExists", f"{self._not_found(key).message[:-10]} exists")
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{_resource(gv, plural)} "{name}" already exists',
+                _details(gv, name, plural),
+            )
         obj = self._admit(key, None, obj)
         self.managers[key] = {manager: dict.fromkeys(self._owned_paths(obj), "Update")}
         self._store(key, obj, method="POST")
@@ -565,7 +651,10 @@ class FakeKube:
         meta = config.get("metadata") or {}
         if meta.get("name") != name:
             raise ApiError(
-                400, "BadRequest", "the name of the object does not match the name on the URL"
+                400,
+                "BadRequest",
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL "
+                f"({name})",
             )
         undeclared = undeclared_fields(config)
         if undeclared:
@@ -658,7 +747,14 @@ class FakeKube:
         del self.objects[key]
         self.managers.pop(key, None)
         self.writes.append(Write("DELETE", self._current_path, True))
-        return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {}}
+        details = {**_details(key[0], key[3], key[1]), "uid": obj["metadata"]["uid"]}
+        return 200, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": details,
+        }
 
     def _finalize_namespace(self, name: str) -> None:
         for key in [
@@ -721,19 +817,33 @@ class FakeKube:
                 )
             ns = self.objects.get(("api/v1", "namespaces", "", namespace))
             if ns is None:
-                raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found')
+                raise self._not_found(("api/v1", "namespaces", "", namespace))
             if old is None and namespace in self._terminating:
+                cause = {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
                 raise ApiError(
                     403,
                     "Forbidden",
-                    f'{plural} "{name}" is forbidden: unable to create new content in '
-                    f"namespace {namespace} because it is being terminated",
+                    f'{_resource(gv, plural)} "{name}" is forbidden: unable to create new content '
+                    f"in namespace {namespace} because it is being terminated",
+                    {**_details(gv, name, plural), "causes": [cause]},
                 )
         label_name = kind in ("Namespace", "Service")
         pattern, limit = (_LABEL, 63) if label_name else (_SUBDOMAIN, 253)
         if len(name) > limit or not pattern.match(name):
+            rule = _LABEL_RULE if label_name else _SUBDOMAIN_RULE
+            problem = f'Invalid value: "{name}": {rule}'
+            group = gv.split("/")[1] if gv.startswith("apis/") else ""
+            cause = {"reason": "FieldValueInvalid", "message": problem, "field": "metadata.name"}
+            title = f"{kind}.{group}" if group else kind
             raise ApiError(
-                422, "Invalid", f'{kind} "{name}" is invalid: metadata.name: Invalid value'
+                422,
+                "Invalid",
+                f'{title} "{name}" is invalid: metadata.name: {problem}',
+                {**_details(gv, name, kind), "causes": [cause]},
             )
         for field in ("labels", "annotations"):
             for k, v in (meta.get(field) or {}).items():
@@ -797,6 +907,11 @@ class FakeKube:
                 422, "Invalid", f'Service "{key[3]}" is invalid: spec.clusterIP: field is immutable'
             )
         spec["clusterIPs"] = [ip]
+        if spec["type"] in ("ClusterIP", "NodePort", "LoadBalancer"):
+            spec.setdefault("sessionAffinity", "None")
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            spec.setdefault("internalTrafficPolicy", "Cluster")
         for port in spec.get("ports", []):
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
@@ -836,6 +951,8 @@ class FakeKube:
         generated = {
             "batch.kubernetes.io/controller-uid": uid,
             "batch.kubernetes.io/job-name": key[3],
+            "controller-uid": uid,
+            "job-name": key[3],
         }
         spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
         template_meta = spec["template"].setdefault("metadata", {})
@@ -851,26 +968,37 @@ class FakeKube:
         self._generation(old, obj)
 
     def _admit_persistentvolumeclaim(self, key, old, obj) -> None:
-        obj.setdefault("status", {"phase": "Bound"})
+        # Pending until a provisioner binds it (mark_ready plays that); protected from deletion
+        # while in use, as the admission plugin does.
+        obj.setdefault("status", {"phase": "Pending"})
+        finalizers = obj["metadata"].setdefault("finalizers", [])
+        if "kubernetes.io/pvc-protection" not in finalizers:
+            finalizers.append("kubernetes.io/pvc-protection")
         if old is None:
             return
         size = lambda o: _get(o, ("spec", "resources", "requests", "storage"))  # noqa: E731
         from kubernetes.utils import parse_quantity
 
+        immutable = (
+            "Forbidden: spec is immutable after creation except resources.requests and "
+            "volumeAttributesClassName for bound claims"
+        )
+        rest = lambda o: {**o["spec"], "resources": {}}  # noqa: E731
+        bound = (old.get("status") or {}).get("phase") == "Bound"
+        if rest(obj) != rest(old) or (not bound and size(obj) != size(old)):
+            cause = {"reason": "FieldValueForbidden", "message": immutable, "field": "spec"}
+            raise ApiError(
+                422,
+                "Invalid",
+                f'PersistentVolumeClaim "{key[3]}" is invalid: spec: {immutable}',
+                {**_details("api/v1", key[3], "PersistentVolumeClaim"), "causes": [cause]},
+            )
         if parse_quantity(size(obj)) < parse_quantity(size(old)):
             raise ApiError(
                 422,
                 "Invalid",
                 f'PersistentVolumeClaim "{key[3]}" is invalid: spec.resources.requests.storage: '
                 "Forbidden: field can not be less than previous value",
-            )
-        rest = lambda o: {**o["spec"], "resources": {}}  # noqa: E731
-        if rest(obj) != rest(old):
-            raise ApiError(
-                422,
-                "Invalid",
-                f'PersistentVolumeClaim "{key[3]}" is invalid: spec: Forbidden: spec is immutable '
-                "after creation except resources.requests and volumeAttributesClassName",
             )
 
     def _generation(self, old, obj) -> None:
@@ -935,7 +1063,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "status": "Failure",
                 "message": exc.message,
                 **({"reason": exc.reason} if exc.reason else {}),
-                **({"details": exc.details} if exc.details else {}),
+                **({"details": exc.details} if exc.details is not None else {}),
                 "code": exc.code,
             }
         data = json.dumps(payload).encode()
@@ -946,7 +1074,7 @@ class _Handler(BaseHTTPRequestHandler):
             if code == 429:
                 self.send_header("Retry-After", "1")
             for warning in fake.warnings:
-                self.send_header("Warning", f'299 - "{warning}"')
+                self.send_header("Warning", "299 - " + json.dumps(warning))
             self.end_headers()
             self.wfile.write(data)
         except OSError:  # the client gave up (a timeout test): nothing to answer

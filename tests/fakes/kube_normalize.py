@@ -102,6 +102,9 @@ def _container(container: dict, defaults: bool) -> None:
     for env in container.get("env") or []:
         if env.get("value") == "":
             del env["value"]  # `value` is omitempty: the server keeps {"name": ...} only
+    for key in ("env", "ports", "volumeMounts", "envFrom"):
+        if container.get(key) == []:
+            del container[key]  # omitempty lists: an empty one is not stored
     resources = container.get("resources") or {}
     _canonical_map(resources.get("requests"))
     _canonical_map(resources.get("limits"))
@@ -120,7 +123,7 @@ def _container(container: dict, defaults: bool) -> None:
     container.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
 
 
-def pod_template(template: dict, defaults: bool, restart_policy: str = "Always") -> None:
+def pod_template(template: dict, defaults: bool, restart_policy: str | None = "Always") -> None:
     spec = template.get("spec") or {}
     for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
         _container(container, defaults)
@@ -128,7 +131,8 @@ def pod_template(template: dict, defaults: bool, restart_policy: str = "Always")
         return
     template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
     spec = template.setdefault("spec", {})
-    spec.setdefault("restartPolicy", restart_policy)
+    if restart_policy:  # a Job's pods must say (Never or OnFailure): no default there
+        spec.setdefault("restartPolicy", restart_policy)
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("dnsPolicy", "ClusterFirst")
     if "serviceAccountName" in spec:
@@ -168,7 +172,7 @@ def _job(obj: dict, defaults: bool) -> None:
         ("manualSelector", False),
     ):
         spec.setdefault(key, value)
-    pod_template(spec.setdefault("template", {}), defaults, restart_policy="Never")
+    pod_template(spec.setdefault("template", {}), defaults, restart_policy=None)
 
 
 def _limit_range(obj: dict, defaults: bool) -> None:
