@@ -13,6 +13,9 @@ class RequestContext:
     request_id: str = ""
     # Who acts when no signed-in user does, e.g. "cli:root" for a management command.
     actor_name: str = ""
+    # The credential a signed-in user acts through when it is not a browser session, e.g.
+    # 'API token “ci”'; the audit names it beside the user.
+    via: str = ""
 
 
 _current: ContextVar[RequestContext] = ContextVar("portal_request", default=RequestContext())  # noqa: B039 (frozen)

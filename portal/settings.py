@@ -60,9 +60,13 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     # allauth's openid_connect provider plus a checked nonce (same provider id and URLs).
     "portal.auth.oidc",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "portal",
     "tenants",
     "provisioning",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -473,3 +477,35 @@ PORTAL_EGRESS_AUTHENTIK_CIDRS = env.list("PORTAL_EGRESS_AUTHENTIK_CIDRS", defaul
 PORTAL_EGRESS_AUTHENTIK_PORT = env.int("PORTAL_EGRESS_AUTHENTIK_PORT", default=443)
 # Where the install Job may download plugins from (HTTPS); default anywhere (wordpress.org).
 PORTAL_EGRESS_INSTALL_CIDRS = env.list("PORTAL_EGRESS_INSTALL_CIDRS", default=["0.0.0.0/0"])
+
+# --- REST API (/api/v1/) -----------------------------------------------------------------------
+
+# Longest life of a personal API token, in days; default 365.
+PORTAL_API_TOKEN_MAX_DAYS = env.int("PORTAL_API_TOKEN_MAX_DAYS", default=365)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PortalCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tenant portal API",
+    "DESCRIPTION": "Request, decide, inspect and delete WordPress tenants; the same rules and "
+    "audit as the portal's pages. Authenticate with `Authorization: Bearer <token>` (a personal "
+    "API token from your profile page) or a browser session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}

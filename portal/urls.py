@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("tenants/", include("tenants.urls")),
+    path("api/v1/", include("api.urls")),
 ]
 
 handler400 = "portal.errorpages.bad_request"

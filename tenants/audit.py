@@ -36,6 +36,12 @@ def _digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _actor_name(actor, ctx: requestcontext.RequestContext) -> str:
+    if actor is None:
+        return ctx.actor_name or SYSTEM_ACTOR
+    return f"{actor.get_username()} via {ctx.via}" if ctx.via else actor.get_username()
+
+
 def audit_record(
     *,
     action: str,
@@ -59,9 +65,7 @@ def audit_record(
         event = AuditEvent(
             created_at=timezone.now(),
             actor=actor,
-            actor_name=(
-                actor_name or (actor.get_username() if actor else ctx.actor_name or SYSTEM_ACTOR)
-            )[:150],
+            actor_name=(actor_name or _actor_name(actor, ctx))[:150],
             ip=ctx.ip,
             request_id=ctx.request_id,
             action=action,

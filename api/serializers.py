@@ -1,0 +1,239 @@
+"""What the API hands out and takes in; input is checked by the pages' own forms."""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from provisioning.models import Run, StepRun
+from tenants.forms import RejectForm, TenantRequestForm
+from tenants.models import AuditEvent, Plan, Tenant
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Plan
+        fields = [
+            "name",
+            "title",
+            "description",
+            "summary",
+            "cpu_request_millicores",
+            "cpu_limit_millicores",
+            "memory_request_mib",
+            "memory_limit_mib",
+            "storage_gib",
+            "replicas",
+            "max_pods",
+            "max_db_connections",
+            "is_active",
+        ]
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    plan = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    state_display = serializers.CharField(source="get_state_display", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "id",
+            "slug",
+            "display_name",
+            "plan",
+            "wordpress_version",
+            "admin_email",
+            "host",
+            "url",
+            "state",
+            "state_display",
+            "state_changed_at",
+            "desired_present",
+            "owner",
+            "created_at",
+            "updated_at",
+            "decided_by",
+            "decided_at",
+            "rejection_reason",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, tenant: Tenant) -> str:
+        return f"{settings.PORTAL_TENANT_URL_SCHEME}://{tenant.host}/"
+
+
+def _form_invalid(form) -> serializers.ValidationError:
+    return serializers.ValidationError(
+        {field: [str(e) for e in errors] for field, errors in form.errors.items()}
+    )
+
+
+class _FormBackedSerializer(serializers.Serializer):
+    """Declares the fields for the schema; the page's form does the checking, so a script
+    reads exactly the sentences the page shows."""
+
+    form_class = None
+
+    def make_form(self, data):
+        return self.form_class(data)
+
+    def to_internal_value(self, data):
+        if not hasattr(data, "get"):
+            raise serializers.ValidationError({"__all__": ["Send a JSON object."]})
+        form = self.make_form(data)
+        if not form.is_valid():
+            raise _form_invalid(form)
+        return form.cleaned_data
+
+
+class _ApiTenantRequestForm(TenantRequestForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Scripts name plans, as the API shows them, rather than by database id.
+        self.fields["plan"].to_field_name = "name"
+
+
+class TenantRequestSerializer(_FormBackedSerializer):
+    form_class = _ApiTenantRequestForm
+
+    slug = serializers.CharField(help_text="3–30 lower-case letters, digits and hyphens.")
+    display_name = serializers.CharField(max_length=100)
+    plan = serializers.CharField(help_text="The plan's name, e.g. small (see /api/v1/plans/).")
+    wordpress_version = serializers.CharField()
+    admin_email = serializers.EmailField()
+    host = serializers.CharField(required=False, allow_blank=True, help_text="Default: derived.")
+
+
+_CHOOSE = "Choose approve or reject."  # the approval page's words
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(
+        choices=["approve", "reject"],
+        error_messages={"required": _CHOOSE, "invalid_choice": _CHOOSE, "null": _CHOOSE},
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, help_text="Why, for a rejection: the requester reads it."
+    )
+
+    def validate(self, attrs):
+        if attrs["decision"] == "reject":
+            form = RejectForm({"reason": attrs.get("reason", "")})
+            if not form.is_valid():
+                raise _form_invalid(form)
+            attrs["reason"] = form.cleaned_data["reason"]
+        return attrs
+
+
+class StepRunSerializer(serializers.ModelSerializer):
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StepRun
+        fields = [
+            "name",
+            "position",
+            "status",
+            "attempts",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "waiting_since",
+            "log",
+            "error",
+        ]
+        read_only_fields = fields
+
+    def get_duration_seconds(self, row: StepRun) -> float | None:
+        return row.duration.total_seconds() if row.duration else None
+
+
+class RunSerializer(serializers.ModelSerializer):
+    steps = StepRunSerializer(many=True, read_only=True)
+    tenant = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "tenant",
+            "action",
+            "reason",
+            "requested_by_name",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "not_before",
+            "error",
+            "drift",
+            "steps",
+        ]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor_name",
+            "ip",
+            "request_id",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "message",
+            "prev_hash",
+            "hash",
+        ]
+        read_only_fields = fields
+
+
+class PendingRequestSerializer(TenantSerializer):
+    waiting_seconds = serializers.SerializerMethodField()
+
+    class Meta(TenantSerializer.Meta):
+        fields = [*TenantSerializer.Meta.fields, "waiting_seconds"]
+        read_only_fields = fields
+
+    def get_waiting_seconds(self, tenant: Tenant) -> float:
+        return (self.context["now"] - tenant.created_at).total_seconds()
+
+
+class CapacitySerializer(serializers.Serializer):
+    cpu_committed_millicores = serializers.IntegerField()
+    memory_committed_mib = serializers.IntegerField()
+    cpu_after_millicores = serializers.IntegerField()
+    memory_after_mib = serializers.IntegerField()
+    cpu_total_millicores = serializers.IntegerField()
+    memory_total_mib = serializers.IntegerField()
+    cpu_percent_after = serializers.IntegerField()
+    memory_percent_after = serializers.IntegerField()
+    fits = serializers.BooleanField()
+
+
+class ApprovalSerializer(PendingRequestSerializer):
+    capacity = serializers.SerializerMethodField()
+    own_request = serializers.SerializerMethodField()
+
+    class Meta(PendingRequestSerializer.Meta):
+        fields = [*PendingRequestSerializer.Meta.fields, "capacity", "own_request"]
+        read_only_fields = fields
+
+    @extend_schema_field(CapacitySerializer(allow_null=True))
+    def get_capacity(self, tenant: Tenant):
+        hint = self.context.get("capacity")
+        return CapacitySerializer(hint).data if hint else None
+
+    def get_own_request(self, tenant: Tenant) -> bool:
+        return tenant.owner_id == self.context["request"].user.pk
