@@ -97,7 +97,8 @@ class Tenant(models.Model):
     # Written once, enforced by tenants.states.transition(): every state change goes through it.
     TRANSITIONS: dict[str, frozenset[str]] = {
         State.REQUESTED: frozenset({State.APPROVED, State.REJECTED}),
-        State.REJECTED: frozenset(),
+        # A rejected request may be edited and sent again by its requester.
+        State.REJECTED: frozenset({State.REQUESTED}),
         State.APPROVED: frozenset({State.PROVISIONING, State.DELETING}),
         State.PROVISIONING: frozenset({State.READY, State.FAILED, State.DELETING}),
         State.READY: frozenset({State.PROVISIONING, State.FAILED, State.DELETING}),
@@ -198,6 +199,7 @@ class AuditEvent(models.Model):
         TENANT_REQUESTED = "tenant.requested", "Tenant requested"
         TENANT_APPROVED = "tenant.approved", "Tenant approved"
         TENANT_REJECTED = "tenant.rejected", "Tenant rejected"
+        TENANT_RESUBMITTED = "tenant.resubmitted", "Request edited and sent again"
         TENANT_PROVISIONING = "tenant.provisioning", "Provisioning started"
         TENANT_READY = "tenant.ready", "Tenant ready"
         TENANT_FAILED = "tenant.failed", "Provisioning failed"

@@ -65,6 +65,11 @@ def _check_request(
         raise ValidationError(errors)
 
 
+def _taken_meanwhile() -> ValidationError:
+    # Someone took the slug or host between our check and our write.
+    return ValidationError({"slug": ["That name or host was taken a moment ago; pick another."]})
+
+
 def tenant_request_submit(
     *,
     owner,
@@ -101,10 +106,77 @@ def tenant_request_submit(
                 after=tenant_snapshot(tenant),
             )
     except IntegrityError as exc:
-        # Someone took the slug or host between our check and our insert.
-        raise ValidationError(
-            {"slug": ["That name or host was taken a moment ago; pick another."]}
-        ) from exc
+        raise _taken_meanwhile() from exc
+    transaction.on_commit(lambda: notifications.notify_new_request(tenant.pk))
+    return tenant
+
+
+def tenant_request_resubmit(
+    *,
+    tenant_id: int,
+    actor,
+    slug: str,
+    display_name: str,
+    plan: Plan,
+    wordpress_version: str,
+    admin_email: str,
+    host: str = "",
+) -> Tenant:
+    """Send a rejected request again, changed as its requester sees fit; approvers are told."""
+    tenant = Tenant.objects.select_related("plan", "owner").filter(pk=tenant_id).first()
+    if tenant is None or actor is None or tenant.owner_id != actor.pk:
+        raise ApplicationError("Only the person who asked for this tenant can send it again.")
+    if tenant.state != Tenant.State.REJECTED:
+        raise ApplicationError(
+            f"Only a rejected request can be edited and sent again; this one is "
+            f"“{tenant.get_state_display()}”."
+        )
+    slug = validation.normalize_slug(slug)
+    host = validation.normalize_host(host) or validation.default_host(slug)
+    _check_request(
+        owner=actor,
+        slug=slug,
+        plan=plan,
+        wordpress_version=wordpress_version,
+        host=host,
+        exclude_pk=tenant.pk,
+    )
+    before = tenant_snapshot(tenant)
+    changes = {
+        "slug": slug,
+        "display_name": display_name.strip(),
+        "plan": plan,
+        "wordpress_version": wordpress_version,
+        "admin_email": admin_email.strip(),
+        "host": host,
+    }
+    for field, value in changes.items():
+        setattr(tenant, field, value)
+    tenant.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            # The decision is over; the rejection itself stays in the history (audit trail).
+            won = tenant_transition(
+                tenant_id=tenant.pk,
+                to=Tenant.State.REQUESTED,
+                only_from=[Tenant.State.REJECTED],
+                decided_by=None,
+                decided_at=None,
+                rejection_reason="",
+                **changes,
+            )
+            if not won:
+                raise ApplicationError("This request changed meanwhile; reload the page.")
+            tenant.refresh_from_db()
+            audit_record(
+                action=Action.TENANT_RESUBMITTED,
+                actor=actor,
+                obj=tenant,
+                before=before,
+                after=tenant_snapshot(tenant),
+            )
+    except IntegrityError as exc:
+        raise _taken_meanwhile() from exc
     transaction.on_commit(lambda: notifications.notify_new_request(tenant.pk))
     return tenant
 

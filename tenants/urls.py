@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.TenantListView.as_view(), name="list"),
     path("new/", views.TenantRequestView.as_view(), name="request"),
     path("<int:pk>/", views.TenantDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.TenantResubmitView.as_view(), name="resubmit"),
     path("<int:pk>/progress/", views.TenantProgressView.as_view(), name="progress"),
     path("<int:pk>/retry/", views.TenantRetryView.as_view(), name="retry"),
     path("<int:pk>/reconcile/", views.TenantReconcileView.as_view(), name="reconcile"),

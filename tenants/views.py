@@ -17,6 +17,7 @@ from provisioning.tenanturl import tenant_url
 from tenants import selectors, services
 from tenants.forms import RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
+from tenants.validation import default_host
 
 SORTS = {
     "name": "slug",
@@ -113,6 +114,55 @@ class TenantRequestView(ActorMixin, View):
         return render(request, self.template, {"form": form}, status=400)
 
 
+class TenantResubmitView(ActorMixin, View):
+    """A rejected request, edited by its requester and sent for a decision again."""
+
+    template = "tenants/request.html"
+
+    def _tenant(self, request, pk: int) -> Tenant:
+        # Someone else's request answers 404, like the tenant pages do.
+        return get_object_or_404(
+            Tenant.objects.select_related("plan", "decided_by"), pk=pk, owner=request.user
+        )
+
+    def _render(self, request, tenant: Tenant, form, status: int = 200):
+        context = {"form": form, "resubmit": tenant}
+        return render(request, self.template, context, status=status)
+
+    def get(self, request, pk: int):
+        tenant = self._tenant(request, pk)
+        if tenant.state != Tenant.State.REJECTED:
+            messages.info(request, "Only a rejected request can be edited and sent again.")
+            return redirect(tenant)
+        initial = {
+            "slug": tenant.slug,
+            "display_name": tenant.display_name,
+            "plan": tenant.plan_id,
+            "wordpress_version": tenant.wordpress_version,
+            "admin_email": tenant.admin_email,
+            "host": "" if tenant.host == default_host(tenant.slug) else tenant.host,
+        }
+        return self._render(request, tenant, TenantRequestForm(initial=initial))
+
+    def post(self, request, pk: int):
+        tenant = self._tenant(request, pk)
+        form = TenantRequestForm(request.POST)
+        if form.is_valid():
+            try:
+                tenant = services.tenant_request_resubmit(
+                    tenant_id=tenant.pk, actor=request.user, **form.cleaned_data
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return redirect(tenant)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, f"{tenant.slug} was sent again; an admin will decide.")
+                return redirect(tenant)
+        return self._render(request, tenant, form, status=400)
+
+
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
     live = tenant.is_busy or (run is not None and run.is_open)
@@ -128,6 +178,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "poll": "2s" if live else ("5s" if tenant.state == Tenant.State.REQUESTED else None),
         "can_act": not roles.is_auditor(request.user),
         "is_approver": roles.is_approver(request.user),
+        "is_owner": tenant.owner_id == request.user.pk,
     }
 
 

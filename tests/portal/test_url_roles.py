@@ -32,6 +32,8 @@ TABLE = {
     "tenants:reconcile": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # Without the typed confirmation the delete page comes back with its error.
     "tenants:delete": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),
+    # Only the requester edits a rejected request; this one isn't rejected: back to its page.
+    "tenants:resubmit": (True, (L, 302, 404, 404, 403), (L, 400, 404, 404, 403)),
     "tenants:approvals": (False, (L, 403, 403, 200, 200), _),
     "tenants:approval": (True, (L, 403, 403, 200, 200), (L, 403, 403, 302, 403)),
     "admin:index": (False, (L, L, L, 200, 200), _),
