@@ -23,6 +23,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("tenants/", include("tenants.urls")),
     path("api/v1/", include("api.urls")),
+    path("profile/tokens/", include("api.page_urls")),
 ]
 
 handler400 = "portal.errorpages.bad_request"

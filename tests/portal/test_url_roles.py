@@ -7,7 +7,7 @@ from tests.factories import TenantFactory
 
 ROLES = ("anonymous", "requester", "other_requester", "approver", "auditor")
 # Our own URL modules: every named pattern they define must be in the table below.
-OUR_URLCONFS = ("portal.", "tenants.", "provisioning.")
+OUR_URLCONFS = ("portal.", "tenants.", "provisioning.", "api.pages")
 # From others' URL modules, the ones the portal's pages lead to.
 ALSO = {"admin:index", "account_login", "account_logout"}
 
@@ -36,6 +36,9 @@ TABLE = {
     "tenants:resubmit": (True, (L, 302, 404, 404, 403), (L, 400, 404, 404, 403)),
     "tenants:approvals": (False, (L, 403, 403, 200, 200), _),
     "tenants:approval": (True, (L, 403, 403, 200, 200), (L, 403, 403, 302, 403)),
+    # Everybody signed in makes their own API tokens; a made-up token id is refused by message.
+    "api_tokens:list": (False, (L, 200, 200, 200, 200), (L, 400, 400, 400, 400)),
+    "api_tokens:revoke": ({"pk": 999999}, (L, 405, 405, 405, 405), (L, 302, 302, 302, 302)),
     "admin:index": (False, (L, L, L, 200, 200), _),
     "account_login": (False, (200, 302, 302, 302, 302), _),
     "account_logout": (False, (302, 200, 200, 200, 200), (302, 302, 302, 302, 302)),

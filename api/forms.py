@@ -1,0 +1,25 @@
+"""The form that makes a personal API token on the profile page."""
+
+from django import forms
+from django.conf import settings
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=60,
+        help_text="What uses it, e.g. ci-deploy; shown in the audit trail beside your name.",
+        error_messages={"required": "Give the token a name, e.g. what script uses it."},
+    )
+    # The range is the service's to check (api.tokens.token_create), in its own words.
+    days = forms.IntegerField(
+        label="Expires after (days)",
+        initial=90,
+        error_messages={"required": "Say how many days the token should work."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        most = settings.PORTAL_API_TOKEN_MAX_DAYS
+        self.fields["days"].widget.attrs.update(min=1, max=most)
+        self.fields["days"].help_text = f"Between 1 and {most} days."
