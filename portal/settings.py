@@ -443,6 +443,14 @@ PORTAL_S3_POLICY_MAX_BYTES = env.int("PORTAL_S3_POLICY_MAX_BYTES", default=20480
 
 # Seconds one Kubernetes API request may take (connecting: at most 5); default 15.
 PORTAL_KUBE_TIMEOUT = env.float("PORTAL_KUBE_TIMEOUT", default=15.0)
+# Who the portal is to Kubernetes, bound to PORTAL_KUBE_TENANT_ROLE in each tenant namespace by
+# the namespace step (system:serviceaccount:<ns>:<name>, or a user name); empty: no RoleBinding
+# (an identity with cluster-wide rights); default the ServiceAccount of deploy/portal.
+PORTAL_KUBE_PORTAL_SUBJECT = env.str(
+    "PORTAL_KUBE_PORTAL_SUBJECT", default="system:serviceaccount:tenant-portal:tenant-portal"
+)
+# The ClusterRole with the portal's rights inside one tenant namespace; default as in deploy/.
+PORTAL_KUBE_TENANT_ROLE = env.str("PORTAL_KUBE_TENANT_ROLE", default="tenant-portal-tenant")
 # WordPress image; {version} is the tenant's WordPress version; default the official Apache one.
 PORTAL_WORDPRESS_IMAGE = env.str(
     "PORTAL_WORDPRESS_IMAGE", default="docker.io/library/wordpress:{version}-php8.3-apache"

@@ -36,6 +36,7 @@ _PLURALS = {
     "Job": "jobs",
     "Ingress": "ingresses",
     "NetworkPolicy": "networkpolicies",
+    "RoleBinding": "rolebindings",
 }
 _clients: dict[tuple, client.ApiClient] = {}
 _clients_lock = threading.Lock()

@@ -1,11 +1,14 @@
 """The tenant's Namespace, its quota and limits, WordPress's ServiceAccount and the Secret."""
 
+from django.conf import settings
+
 from provisioning.manifests.common import cpu, labels, memory, meta, storage
 from provisioning.schema import KUBERNETES_VERSION
 from provisioning.secrets import SECRET_NAME
 from provisioning.spec import TenantSpec
 
 SERVICE_ACCOUNT = "wordpress"
+PORTAL_ACCESS = "tenant-portal"  # the RoleBinding that lets the portal in
 QUOTA = "tenant-quota"
 LIMITS = "tenant-limits"
 _PSA_VERSION = "v" + ".".join(KUBERNETES_VERSION.split(".")[:2])
@@ -84,6 +87,38 @@ def service_account(spec: TenantSpec) -> dict:
     }
 
 
+def portal_subject(name: str) -> dict:
+    """The RBAC subject of a Kubernetes user name (a ServiceAccount's has its own form)."""
+    parts = name.split(":")
+    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        return {"kind": "ServiceAccount", "name": parts[3], "namespace": parts[2]}
+    return {"kind": "User", "name": name, "apiGroup": "rbac.authorization.k8s.io"}
+
+
+def portal_access(spec: TenantSpec) -> dict | None:
+    """The portal's own rights in this namespace: the tenant ClusterRole, bound here only.
+
+    The portal holds no cluster-wide read of Secrets or workloads; it gets them namespace by
+    namespace. It may create this binding because its ClusterRole grants `bind` on that one
+    ClusterRole (RBAC refuses a binding to rights one doesn't hold otherwise), and the
+    ValidatingAdmissionPolicy in deploy/ keeps it to namespaces labelled as the portal's.
+    """
+    subject = settings.PORTAL_KUBE_PORTAL_SUBJECT
+    if not subject:
+        return None
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": meta(spec, PORTAL_ACCESS),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": settings.PORTAL_KUBE_TENANT_ROLE,
+        },
+        "subjects": [portal_subject(subject)],
+    }
+
+
 def credentials_secret(spec: TenantSpec) -> dict:
     """The Secret's frame only: its data keys are written by KubernetesSecrets, never here."""
     return {
@@ -95,8 +130,10 @@ def credentials_secret(spec: TenantSpec) -> dict:
 
 
 def namespace_manifests(spec: TenantSpec) -> list[dict]:
+    access = portal_access(spec)
     return [
         namespace(spec),
+        *([access] if access else []),  # before anything else: the rest needs its rights
         resource_quota(spec),
         limit_range(spec),
         service_account(spec),

@@ -28,11 +28,12 @@ class KubeStep(Step):
         """What still has to settle after an apply (a rollout, a Job); empty when nothing."""
         return []
 
-    def _drifted(self) -> list[tuple[dict, list[str]]]:
-        """The manifests an apply would change, with what it would change: the API server's own
-        answer to a dry-run apply, compared with the stored object (no write when they match)."""
+    def _drifted(self, manifests: list[dict] | None = None) -> list[tuple[dict, list[str]]]:
+        """The manifests (default: all) an apply would change, with what it would change: the API
+        server's own answer to a dry-run apply, compared with the stored object (no write when
+        they match)."""
         out = []
-        for manifest in self.manifests():
+        for manifest in self.manifests() if manifests is None else manifests:
             live = self.driver.get(manifest)
             would_be = self.driver.apply(manifest, dry_run=True) if live is not None else manifest
             found = kubernetes.differences(would_be, live)

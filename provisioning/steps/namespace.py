@@ -1,6 +1,7 @@
 """The namespace step: the tenant's Namespace, quota, limits, ServiceAccount and Secret."""
 
 from provisioning import secrets as keys
+from provisioning.drivers import kubernetes
 from provisioning.manifests import namespace_manifests
 from provisioning.steps.base import Outcome
 from provisioning.steps.kube import KubeStep
@@ -23,6 +24,9 @@ class NamespaceStep(KubeStep):
 
     name = "namespace"
     title = "Namespace, quota, limits"
+    # What must exist before anything inside the namespace can be read or written: the
+    # portal's rights there come from its RoleBinding (it holds none cluster-wide).
+    bootstrap_kinds = frozenset({"Namespace", "RoleBinding"})
 
     def manifests(self) -> list[dict]:
         return namespace_manifests(self.spec)
@@ -37,10 +41,17 @@ class NamespaceStep(KubeStep):
     def _live_namespace(self) -> dict | None:
         return self.driver.read("v1", "Namespace", self.spec.namespace)
 
+    def _bootstrap(self) -> list[dict]:
+        return [m for m in self.manifests() if m["kind"] in self.bootstrap_kinds]
+
     def live_check(self) -> list[str]:
         live = self._live_namespace()
         if live and live["metadata"].get("deletionTimestamp"):
             return [f"Namespace {self.spec.namespace} is being deleted"]
+        for manifest in self._bootstrap():
+            if self.driver.get(manifest) is None:
+                # Without it the portal may not even look inside: the rest counts as missing.
+                return kubernetes.differences(manifest, None)
         return super().live_check()
 
     def live_apply(self) -> Outcome:
@@ -48,6 +59,9 @@ class NamespaceStep(KubeStep):
         if live and live["metadata"].get("deletionTimestamp"):
             # Nothing can be created in it until it is gone; then it is built anew.
             return Outcome.waiting(f"namespace {self.spec.namespace} is still being deleted")
+        for manifest, _ in self._drifted(self._bootstrap()):
+            self.driver.apply(manifest)
+            self.ctx.log(f"applied {manifest['kind']} {manifest['metadata']['name']} first")
         return super().live_apply()
 
     def live_destroy(self) -> Outcome:

@@ -22,6 +22,7 @@ import base64
 import binascii
 import copy
 import json
+import os
 import re
 import threading
 import time
@@ -59,7 +60,11 @@ RESOURCES = {
     ("apis/batch/v1", "jobs"): ("Job", True),
     ("apis/networking.k8s.io/v1", "ingresses"): ("Ingress", True),
     ("apis/networking.k8s.io/v1", "networkpolicies"): ("NetworkPolicy", True),
+    ("apis/rbac.authorization.k8s.io/v1", "rolebindings"): ("RoleBinding", True),
 }
+# Set, every fake appends each request's RBAC attributes to this file (one JSON line each), so
+# that a run of the driver tests can be compared with the portal's RBAC (tests/deploy/).
+ACCESS_LOG = os.environ.get("PORTAL_TEST_KUBE_ACCESS_LOG", "")
 _PATH = re.compile(
     r"^/(api/v1|apis/[^/]+/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?(?:/(scale))?$"
 )
@@ -101,6 +106,17 @@ class Fault:
 
     def matches(self, method: str, path: str) -> bool:
         return self.remaining > 0 and method == self.method and re.search(self.pattern, path)
+
+
+@dataclass(frozen=True)
+class Access:
+    """A request as RBAC sees it: API group, resource, verb, namespace ("" cluster-wide), name."""
+
+    group: str
+    resource: str
+    verb: str
+    namespace: str
+    name: str
 
 
 @dataclass
@@ -213,7 +229,10 @@ def _selector_matches(selector: str, labels: dict) -> bool:
 class FakeKube:
     """The fake API server; start() it, point a kubeconfig at `url`, stop() when done."""
 
-    def __init__(self, terminating_gets: int = 0):
+    def __init__(self, terminating_gets: int = 0, authorize=None):
+        # authorize(access, body) -> bool: RBAC for the portal's requests (None: all allowed).
+        self.authorize = authorize
+        self.accesses: list[Access] = []
         self.objects: dict[tuple, dict] = {}
         self.managers: dict[tuple, dict[str, dict[tuple, str]]] = {}  # key -> manager -> paths
         self.writes: list[Write] = []
@@ -378,6 +397,7 @@ class FakeKube:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         key = (gv, plural, namespace, name)
         with self.lock:
+            self._authorize(method, key, m.group(5), query, headers, body)
             self._current_path = raw_path
             if method != "GET" and query.get("dryRun") == "All":
                 return self._dry_run(method, key, query, headers, body)
@@ -532,6 +552,44 @@ class FakeKube:
             self.warnings.append(f'unknown field "{strict_path(path)}"')
             drop(obj, path)
         return obj
+
+    def _authorize(
+        self, method: str, key: tuple, subresource: str | None, query: dict, headers, body: bytes
+    ) -> None:
+        """Record the request's RBAC attributes and answer 403 where `authorize` says no."""
+        gv, plural, namespace, name = key
+        group = gv.split("/")[1] if gv.startswith("apis/") else ""
+        if method == "GET":
+            verb = "get" if name else ("watch" if query.get("watch") else "list")
+        else:
+            verbs = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+            verb = verbs.get(method) or ("delete" if name else "deletecollection")
+        # RBAC sees a namespace request as one in that namespace.
+        scope = name if plural == "namespaces" else namespace
+        resource = f"{plural}/{subresource}" if subresource else plural
+        wanted = [Access(group, resource, verb, scope, name or "")]
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type == "application/apply-patch+yaml" and key not in self.objects:
+            # A server-side apply that creates the object is authorized as a create as well.
+            wanted.append(Access(group, resource, "create", scope, name))
+        parsed = None
+        if body and group == "rbac.authorization.k8s.io":
+            parsed = self._parse(body, content_type)  # the escalation check reads the roleRef
+        for access in wanted:
+            self.accesses.append(access)
+            if ACCESS_LOG:
+                with open(ACCESS_LOG, "a") as log:
+                    log.write(json.dumps(access.__dict__) + "\n")
+            if self.authorize is not None and not self.authorize(access, parsed):
+                what = f"{plural}.{group}" if group else plural
+                named = f' "{name}"' if name else ""
+                where = f' in the namespace "{namespace}"' if namespace else ""
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    f'{what}{named} is forbidden: User "portal" cannot {access.verb} '
+                    f'resource "{resource}" in API group "{group}"{where}',
+                )
 
     def _parse(self, body: bytes, content_type: str) -> dict:
         try:

@@ -1,0 +1,162 @@
+"""The portal's RBAC is what its Kubernetes driver uses: measured, enforced, nothing more."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from provisioning import engine
+from provisioning.drivers.kubernetes import KubernetesSecrets, make_driver, restart_workload
+from provisioning.errors import StepFailed
+from provisioning.models import Run
+from provisioning.runs import run_request
+from provisioning.spec import spec_for
+from tenants.models import Tenant
+from tenants.services import tenant_delete
+from tests.deploy.rbac import RBAC, PortalRbac, rendered
+from tests.factories import TenantFactory, UserFactory
+from tests.fakes.kube import Access, FakeKube
+
+ROOT = Path(__file__).resolve().parents[2]
+# The tests whose requests to the fake API are the driver's and the engine's own.
+DRIVER_TESTS = [
+    "tests/provisioning/test_kubernetes.py",
+    "tests/provisioning/test_kubernetes_engine.py",
+    "tests/provisioning/test_database_rotate.py",
+]
+BIND = (RBAC, "clusterroles", "bind")
+
+
+@pytest.fixture(scope="module")
+def manifests() -> list[dict]:
+    return rendered()
+
+
+@pytest.fixture
+def enforced(manifests, tmp_path, settings):
+    """A fake API server that answers 403 to whatever the rendered RBAC doesn't allow."""
+    rbac = PortalRbac(manifests)
+    fake = FakeKube()
+    fake.authorize = rbac.authorizer(fake)
+    fake.start(kubeconfig_dir=tmp_path)
+    settings.PORTAL_KUBECONFIG = str(fake.kubeconfig_path)
+    settings.PORTAL_KUBE_CONTEXT = ""
+    settings.PORTAL_KUBE_TIMEOUT = 2.0
+    yield fake, rbac
+    fake.stop()
+
+
+def settle(tenant, fake, rounds: int = 12) -> None:
+    """Run the tenant's queued run to its end, the cluster's controllers keeping up."""
+    for _ in range(rounds):
+        if engine.reconcile(tenant.pk) is None:
+            return
+        fake.mark_ready()
+        Run.objects.filter(tenant=tenant).update(not_before=None)  # time has passed
+    raise AssertionError("the tenant never settled")
+
+
+def triples(accesses) -> set[tuple[str, str, str]]:
+    return {(a.group, a.resource, a.verb) for a in accesses}
+
+
+@pytest.mark.django_db
+def test_a_tenants_whole_life_runs_under_the_rendered_rbac_and_uses_all_of_it(
+    enforced, django_capture_on_commit_callbacks
+):
+    fake, rbac = enforced
+    tenant = TenantFactory(slug="shop", state=Tenant.State.APPROVED)
+    with django_capture_on_commit_callbacks(execute=False):
+        for reason in ("approved", "unchanged", "upgraded"):
+            if reason == "upgraded":  # a new install Job; the old one is deleted
+                Tenant.objects.filter(pk=tenant.pk).update(wordpress_version="6.7")
+            run_request(tenant=tenant, action=Run.Action.APPLY, reason=reason)
+            settle(tenant, fake)
+            tenant.refresh_from_db()
+            assert tenant.state == Tenant.State.READY, tenant.last_error
+        spec = spec_for(tenant)
+        KubernetesSecrets(spec).put({"probe": "x"})  # as a password rotation writes
+        assert restart_workload(spec)
+        tenant_delete(tenant=tenant, actor=UserFactory(username="root", role="approver"))
+        settle(tenant, fake)
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.DELETED, tenant.last_error
+    assert fake.get("Namespace", "wp-shop") is None
+    assert len(fake.list("Job", "wp-shop")) == 0
+
+    used = triples(fake.accesses) | triples(rbac.bind_checks)
+    assert used - rbac.granted() == set(), "requested but not granted"
+    assert rbac.granted() - used == set(), "granted but never requested"
+
+
+def test_nothing_cluster_wide_reads_secrets_or_nodes(manifests):
+    rbac = PortalRbac(manifests)
+    cluster = {t for rule in rbac.cluster_rules for t in rule.triples()}
+    assert {resource for _, resource, _ in cluster} == {
+        "namespaces",
+        "rolebindings",
+        "clusterroles",
+    }
+    assert not any(r in ("secrets", "nodes", "*") for _, r, _ in cluster)
+    assert not any(r in ("nodes", "*") for _, r, _ in rbac.granted())  # nothing reads nodes
+    bind = [rule for rule in rbac.cluster_rules if "bind" in rule.verbs]
+    assert [(rule.resources, rule.names) for rule in bind] == [
+        (("clusterroles",), ("tenant-portal-tenant",))
+    ]
+    assert rbac.cluster_roles == ["tenant-portal"]  # the tenant role is bound per namespace only
+    bindings = [m for m in manifests if m["kind"] in ("ClusterRoleBinding", "RoleBinding")]
+    assert [m["roleRef"]["name"] for m in bindings] == ["tenant-portal"]
+
+
+def test_outside_the_rbac_the_fake_answers_403(enforced):
+    fake, _ = enforced
+    api = make_driver()
+    with pytest.raises(StepFailed, match="403"):
+        api.read("v1", "Secret", "anything", "kube-system")
+    with pytest.raises(StepFailed, match="403"):
+        api.list("batch/v1", "Job", "default", {"a": "b"})
+    escalate = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "mine", "namespace": "default"},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "tenant-portal", "namespace": "x"}],
+    }
+    with pytest.raises(StepFailed, match="403"):
+        api.apply(escalate)  # no bind on cluster-admin: the escalation check refuses it
+    assert fake.get("RoleBinding", "mine", "default") is None
+
+
+def _own_database(url: str) -> str:
+    """The DATABASE_URL for a pytest run beside this one: a database name of its own."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_rbac"))
+
+
+def test_the_driver_and_engine_tests_request_exactly_the_rendered_rbac(manifests, tmp_path):
+    log = tmp_path / "access.jsonl"
+    env = {
+        **os.environ,
+        "PORTAL_TEST_KUBE_ACCESS_LOG": str(log),
+        "DATABASE_URL": _own_database(os.environ["DATABASE_URL"]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *DRIVER_TESTS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    accesses = [Access(**json.loads(line)) for line in log.read_text().splitlines()]
+    used = triples(accesses)
+    if (RBAC, "rolebindings", "create") in used:
+        used.add(BIND)  # the escalation check RBAC makes on every binding the portal writes
+    granted = PortalRbac(manifests).granted()
+    assert used - granted == set(), "requested but not granted"
+    assert granted - used == set(), "granted but never requested"
