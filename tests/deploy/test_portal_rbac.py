@@ -27,6 +27,7 @@ DRIVER_TESTS = [
     "tests/provisioning/test_kubernetes.py",
     "tests/provisioning/test_kubernetes_engine.py",
     "tests/provisioning/test_database_rotate.py",
+    "tests/provisioning/test_credentials_rollout.py",
 ]
 BIND = (RBAC, "clusterroles", "bind")
 
