@@ -1,12 +1,19 @@
 """Portal settings, read from environment variables (DJANGO_* for Django, PORTAL_* for ours)."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
 from portal.auth.config import oidc_providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
 env = environ.Env()
 # A local .env is a convenience for developers; real deployments set the environment.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -375,8 +382,16 @@ PORTAL_IONOS_CLUSTER_ID = env.str("PORTAL_IONOS_CLUSTER_ID", default="")
 # --- IONOS Cloud (per-tenant S3 users and keys, the cluster's kubeconfig by id) ---------------
 
 # Who issues a tenant's S3 keys: iam (an IAM user per tenant) or ionos (an IONOS user per
-# tenant with its own S3 key, through the IONOS API); default iam.
-PORTAL_S3_CREDENTIALS = env.str("PORTAL_S3_CREDENTIALS", default="iam")
+# tenant with its own S3 key, through the IONOS API; IONOS Object Storage has no IAM API);
+# default ionos for an endpoint at ionoscloud.com, else iam.
+PORTAL_S3_CREDENTIALS = env.str(
+    "PORTAL_S3_CREDENTIALS",
+    default="ionos" if _host(PORTAL_S3_ENDPOINT_URL).endswith(".ionoscloud.com") else "iam",
+)
+# Who owns the platform bucket on IONOS, which decides how its policy names the tenants' users:
+# contract (arn:aws:iam:::user/<contract number>:<user id>) or user (canonical user id);
+# default contract, the type IONOS recommends.
+PORTAL_IONOS_BUCKET_TYPE = env.str("PORTAL_IONOS_BUCKET_TYPE", default="contract")
 # Mail domain of the IONOS users made for tenants (<PORTAL_S3_TENANT_USER_PATTERN>@<this>); the
 # platform's own domain, needed in ionos mode; default unset.
 PORTAL_IONOS_TENANT_USER_DOMAIN = env.str("PORTAL_IONOS_TENANT_USER_DOMAIN", default="")

@@ -7,6 +7,7 @@ from django.core.checks import Error, register
 
 from provisioning import authentikurls, tenanturl
 from provisioning.drivers import configured_systems
+from provisioning.drivers.ionos import BUCKET_TYPES
 
 
 @register()
@@ -61,6 +62,37 @@ def authentik_public_url(app_configs=None, **kwargs) -> list[Error]:
                 "cluster can resolve.",
                 hint="Set PORTAL_AUTHENTIK_PUBLIC_URL to the address browsers reach Authentik at.",
                 id="provisioning.E004",
+            )
+        ]
+    return []
+
+
+@register()
+def s3_credentials_mode(app_configs=None, **kwargs) -> list[Error]:
+    mode = settings.PORTAL_S3_CREDENTIALS
+    if mode not in ("iam", "ionos"):
+        return [
+            Error(
+                f"PORTAL_S3_CREDENTIALS is {mode!r}; it takes iam or ionos.",
+                id="provisioning.E005",
+            )
+        ]
+    host = (urlsplit(settings.PORTAL_S3_ENDPOINT_URL).hostname or "").lower()
+    if mode == "iam" and host.endswith(".ionoscloud.com"):
+        return [
+            Error(
+                f"PORTAL_S3_CREDENTIALS is iam, but {host} is IONOS Object Storage, which has no "
+                "IAM API: the tenants' users and keys could not be made.",
+                hint="Set PORTAL_S3_CREDENTIALS=ionos, or leave it unset: it follows the endpoint.",
+                id="provisioning.E006",
+            )
+        ]
+    if mode == "ionos" and settings.PORTAL_IONOS_BUCKET_TYPE not in BUCKET_TYPES:
+        return [
+            Error(
+                f"PORTAL_IONOS_BUCKET_TYPE is {settings.PORTAL_IONOS_BUCKET_TYPE!r}; it takes "
+                "contract or user.",
+                id="provisioning.E007",
             )
         ]
     return []

@@ -49,8 +49,8 @@ def _grants(bucket: str, slug: str) -> tuple[dict, dict]:
 def tenant_statements(bucket: str, slug: str, principal_arn: str, kind: str = "AWS") -> list[dict]:
     """Bucket-policy statements allowing the principal its prefix (PORTAL_S3_CREDENTIALS=ionos).
 
-    kind is the principal's type: "AWS" for an ARN, "CanonicalUser" for an S3 canonical user id
-    (IONOS users on user-owned buckets).
+    kind is the principal's type: "AWS" for an ARN (IAM users; IONOS users on contract-owned
+    buckets), "CanonicalUser" for an S3 canonical user id (IONOS users on user-owned buckets).
     """
     principal = {kind: [principal_arn]}
     return [

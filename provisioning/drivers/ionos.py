@@ -105,6 +105,26 @@ class IonosApi:
             timeout=float(settings.PORTAL_IONOS_TIMEOUT),
         )
 
+    # --- the contract ---------------------------------------------------------------------------
+
+    def contract_number(self) -> str:
+        """The number of the one contract the token acts in (part of its users' S3 ids)."""
+        with translated("read the contract"):
+            answer = ionoscloud.ContractResourcesApi(self.client).contracts_get(
+                _request_timeout=self.timeout
+            )
+        numbers = [
+            c.properties.contract_number
+            for c in answer.items or []
+            if c.properties and c.properties.contract_number
+        ]
+        if len(numbers) != 1:
+            raise StepFailed(
+                f"the IONOS API names {len(numbers)} contracts for PORTAL_IONOS_TOKEN; the "
+                "portal needs the token of a user of exactly one contract"
+            )
+        return str(numbers[0])
+
     # --- users ----------------------------------------------------------------------------------
 
     @staticmethod
@@ -265,23 +285,48 @@ def kubeconfig_forget(cluster_id: str | None = None) -> None:
 # --- a tenant's S3 identity on IONOS, as the storage step uses it ---------------------------------
 
 
-class IonosTenantUser:
-    """One IONOS user per tenant, its S3 keys, and its S3 canonical user id as the principal of
-    the tenant's bucket-policy statements (PORTAL_S3_CREDENTIALS=ionos)."""
+# IONOS's two kinds of bucket: owned by the contract (IONOS recommends these) or by one user.
+BUCKET_TYPES = ("contract", "user")
 
-    kind = "CanonicalUser"  # the bucket-policy principal type of an IONOS user
+
+def principal_kind(bucket_type: str) -> str:
+    """How IONOS's bucket policies name one of its users: on a contract-owned bucket by an ARN
+    of the contract user id ("AWS": "arn:aws:iam:::user/<contract number>:<user id>"), on a
+    user-owned bucket by the user's S3 canonical user id ("CanonicalUser")."""
+    if bucket_type not in BUCKET_TYPES:
+        raise StepFailed(f"PORTAL_IONOS_BUCKET_TYPE is {bucket_type!r}; it takes contract or user.")
+    return "AWS" if bucket_type == "contract" else "CanonicalUser"
+
+
+def contract_user_arn(contract_number: str, user_id: str) -> str:
+    return f"arn:aws:iam:::user/{contract_number}:{user_id}"
+
+
+class IonosTenantUser:
+    """One IONOS user per tenant, its S3 keys, and its S3 identity as the principal of the
+    tenant's bucket-policy statements (PORTAL_S3_CREDENTIALS=ionos), in the form the bucket's
+    type takes (principal_kind)."""
+
     marker = f"first name {MARKER_FIRSTNAME}, last name the tenant's slug"
 
-    def __init__(self, api: IonosApi, email: str, slug: str):
+    def __init__(self, api: IonosApi, email: str, slug: str, bucket_type: str = "contract"):
         self.api = api
         self.email = email.lower()
         self.slug = slug
+        self.kind = principal_kind(bucket_type)
         self.label = f"IONOS user {self.email}"
         self.user: IonosUser | None = None
+        self._contract: str | None = None
 
     @property
     def principal(self) -> str | None:
-        return self.user.s3_canonical_user_id if self.user else None
+        if self.user is None or not self.user.s3_canonical_user_id:
+            return None  # no S3 identity yet (IONOS sets it up after the user)
+        if self.kind == "CanonicalUser":
+            return self.user.s3_canonical_user_id
+        if self._contract is None:
+            self._contract = self.api.contract_number()
+        return contract_user_arn(self._contract, self.user.id)
 
     def find(self) -> bool:
         self.user = self.api.user_by_email(self.email)

@@ -5,7 +5,7 @@ import json
 from django.conf import settings
 
 from provisioning import s3policy
-from provisioning.drivers.ionos import IonosApi, IonosTenantUser
+from provisioning.drivers.ionos import IonosApi, IonosTenantUser, principal_kind
 from provisioning.drivers.objectstore import TENANT_TAG, ObjectStore
 from provisioning.errors import StepFailed
 from provisioning.secrets import (
@@ -96,15 +96,22 @@ class StorageStep(Step):
                 "PORTAL_S3_CREDENTIALS=ionos needs PORTAL_IONOS_TOKEN and "
                 "PORTAL_IONOS_TENANT_USER_DOMAIN (the mail domain of the tenants' IONOS users)."
             )
-        return IonosTenantUser(api, self.ionos_email, self.spec.slug)
+        return IonosTenantUser(
+            api, self.ionos_email, self.spec.slug, settings.PORTAL_IONOS_BUCKET_TYPE
+        )
 
     def render(self) -> str:
         if self.ionos:
-            principal = f"<s3CanonicalUserId of {self.ionos_email}>"
+            kind = principal_kind(settings.PORTAL_IONOS_BUCKET_TYPE)
+            principal = (
+                f"arn:aws:iam:::user/<contract number>:<user id of {self.ionos_email}>"
+                if kind == "AWS"
+                else f"<s3CanonicalUserId of {self.ionos_email}>"
+            )
             access = {
                 "ionos_user": self.ionos_email,
                 "bucket_policy_statements": s3policy.tenant_statements(
-                    self.spec.s3_bucket, self.spec.slug, principal, IonosTenantUser.kind
+                    self.spec.s3_bucket, self.spec.slug, principal, kind
                 ),
             }
         else:

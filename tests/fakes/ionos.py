@@ -42,6 +42,7 @@ class FakeIonos:
         self.users: dict[str, dict] = {}  # id -> {"properties":..., "metadata":..., "password"}
         self.s3keys: dict[str, dict[str, dict]] = defaultdict(dict)  # user id -> key id -> key
         self.kubeconfigs: dict[str, str] = {}  # cluster id -> kubeconfig YAML
+        self.contract_number = 31000000  # the number in IONOS's own bucket-policy examples
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
         self._faults: dict[str, list[tuple[str | None, int, float]]] = defaultdict(list)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -123,7 +124,25 @@ class FakeIonos:
                 {"GET": self._key_get, "DELETE": self._key_delete},
             ),
             (r"/k8s/([^/]+)/kubeconfig", {"GET": self._kubeconfig}),
+            (r"/contracts/?", {"GET": self._contracts}),
         ]
+
+    def _contracts(self, query, body):
+        # The contract the token's user acts in (the schema's Contracts: one item per contract).
+        return 200, {
+            "type": "contract",
+            "items": [
+                {
+                    "type": "contract",
+                    "properties": {
+                        "contractNumber": self.contract_number,
+                        "owner": self.basic[0],
+                        "status": "BILLABLE",
+                        "regDomain": "ionos.de",
+                    },
+                }
+            ],
+        }
 
     # users
 

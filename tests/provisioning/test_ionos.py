@@ -48,7 +48,8 @@ def test_tenant_user_is_plain_and_its_key_secret_shown_once(ionos_api):
     user = ionos_api.user_by_email("wp-tenant-shop@tenants.example.com")
     props = user["properties"]
     assert props["administrator"] is False and props["forceSecAuth"] is False
-    assert who.principal == props["s3CanonicalUserId"]
+    # The default contract-owned bucket names it by contract number and user id.
+    assert who.principal == f"arn:aws:iam:::user/31000000:{user['id']}"
 
     key_id, secret = who.key_create()
     assert ionos_api.s3keys[user["id"]][key_id]["secretKey"] == secret

@@ -20,6 +20,8 @@ USERS = "/cloudapi/v6/um/users"
 def tenant(s3, ionos_api, settings):  # noqa: F811
     """Storage steps in ionos mode: the bucket on moto, the tenants' users on the IONOS fake."""
     settings.PORTAL_S3_CREDENTIALS = "ionos"
+    # User-owned buckets (canonical user ids); contract-owned ones: test_ionos_principal.py.
+    settings.PORTAL_IONOS_BUCKET_TYPE = "user"
     return s3
 
 
@@ -183,19 +185,29 @@ def test_ionos_mode_needs_a_token_and_a_mail_domain(tenant, settings):
         tenant().apply()
 
 
-def test_plan_mode_names_the_ionos_user_and_its_canonical_id(settings):
+PLANNED_USER = "wp-tenant-my-site@tenants.example.com"
+CONTRACT_ARN = f"arn:aws:iam:::user/<contract number>:<user id of {PLANNED_USER}>"
+
+
+@pytest.mark.parametrize(
+    ("bucket_type", "principal"),
+    [
+        ("user", {"CanonicalUser": [f"<s3CanonicalUserId of {PLANNED_USER}>"]}),
+        ("contract", {"AWS": [CONTRACT_ARN]}),
+    ],
+)
+def test_plan_mode_names_the_ionos_user_and_its_s3_identity(settings, bucket_type, principal):
     settings.PORTAL_S3_ENDPOINT_URL = ""
     settings.PORTAL_IONOS_TOKEN = ""
     settings.PORTAL_S3_CREDENTIALS = "ionos"
+    settings.PORTAL_IONOS_BUCKET_TYPE = bucket_type
     settings.PORTAL_IONOS_TENANT_USER_DOMAIN = "tenants.example.com"
     settings.PORTAL_S3_BUCKET = "wordpress-media"
     step = StorageStep(StepContext(spec=make_spec("my-site"), secrets=MemorySecrets()))
     assert step.apply().status == "planned"
     plan = json.loads(step.plan_file.read_text())
     assert plan["ionos_user"] == "wp-tenant-my-site@tenants.example.com"
-    assert plan["bucket_policy_statements"][0]["Principal"] == {
-        "CanonicalUser": ["<s3CanonicalUserId of wp-tenant-my-site@tenants.example.com>"]
-    }
+    assert plan["bucket_policy_statements"][0]["Principal"] == principal
     assert plan["secret"][S3_SECRET_ACCESS_KEY] == "<generated>"
 
 
