@@ -8,4 +8,5 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
+        from portal import staffsync  # noqa: F401  (keeps is_staff equal to the role)
         from portal.auth import signals  # noqa: F401  (connects the sign-in audit receivers)
