@@ -149,6 +149,40 @@ STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 # Without collectstatic (the embedded default) WhiteNoise serves from the finders.
 WHITENOISE_USE_FINDERS = True
 
+# --- Shared cache, rate limits and sign-in lock-out -----------------------------------------------
+
+# Cache every process shares (rate limits, lock-outs, allauth's limits), e.g. redis://redis:6379/1;
+# default a table in the portal database, so limits hold across workers without a server.
+PORTAL_CACHE_URL = env.str("PORTAL_CACHE_URL", default="")
+if PORTAL_CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": PORTAL_CACHE_URL,
+        }
+    }
+else:
+    # Its table is made by portal's migration 0001 (createcachetable).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+        }
+    }
+# Tenant requests one user may file, as count/seconds; default 10/3600 (ten an hour).
+PORTAL_RATE_LIMIT_REQUESTS = env.str("PORTAL_RATE_LIMIT_REQUESTS", default="10/3600")
+# Changes one user may make (retry, reconcile, delete, decide, file), count/seconds; 60/600.
+PORTAL_RATE_LIMIT_ACTIONS = env.str("PORTAL_RATE_LIMIT_ACTIONS", default="60/600")
+# Failed sign-ins for one user name, and from one IP, before a lock-out; default 5 and 20.
+PORTAL_LOGIN_FAILURES_PER_USER = env.int("PORTAL_LOGIN_FAILURES_PER_USER", default=5)
+PORTAL_LOGIN_FAILURES_PER_IP = env.int("PORTAL_LOGIN_FAILURES_PER_IP", default=20)
+# Seconds in which those failures count (fixed windows); default 900.
+PORTAL_LOGIN_FAILURE_WINDOW = env.int("PORTAL_LOGIN_FAILURE_WINDOW", default=900)
+# Seconds of the first lock-out, doubled with each further one in a day; default 60.
+PORTAL_LOGIN_LOCKOUT_SECONDS = env.int("PORTAL_LOGIN_LOCKOUT_SECONDS", default=60)
+# Longest lock-out in seconds; default 86400 (a day).
+PORTAL_LOGIN_LOCKOUT_MAX_SECONDS = env.int("PORTAL_LOGIN_LOCKOUT_MAX_SECONDS", default=86400)
+
 # --- E-mail ------------------------------------------------------------------------------------
 
 # Mail transport, e.g. smtp://user:pass@mail:587 (smtp+tls://...); default prints to the console.

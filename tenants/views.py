@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from portal import roles
+from portal import ratelimit, roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
@@ -103,7 +103,14 @@ class TenantRequestView(ActorMixin, View):
         form = TenantRequestForm(request.POST)
         if form.is_valid():
             try:
+                ratelimit.limit_actions(request.user)
+                ratelimit.limit_filing(request.user)
                 tenant = services.tenant_request_submit(owner=request.user, **form.cleaned_data)
+            except ratelimit.RateLimited as exc:
+                # The form comes back as typed, to send again once the wait is over.
+                form.add_error(None, exc.message)
+                page = render(request, self.template, {"form": form}, status=429)
+                return ratelimit.with_retry_after(page, exc)
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
@@ -201,10 +208,12 @@ class _TenantActionView(ActorMixin, View):
     def post(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
         try:
+            ratelimit.limit_actions(request.user)
             self.act(request, tenant)
         except (ApplicationError, ValidationError) as exc:
             text = exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages)
             messages.error(request, text)
+            return ratelimit.with_retry_after(redirect(tenant), exc)
         return redirect(tenant)
 
 
@@ -279,6 +288,7 @@ class ApprovalDetailView(ApproverRequiredMixin, View):
         tenant = get_object_or_404(Tenant.objects.select_related("plan", "owner"), pk=pk)
         decision = request.POST.get("decision")
         try:
+            ratelimit.limit_actions(request.user)
             if decision == "approve":
                 services.tenant_approve(tenant_id=tenant.pk, actor=request.user)
                 messages.success(request, f"Approved {tenant.slug}; provisioning starts now.")
@@ -296,5 +306,7 @@ class ApprovalDetailView(ApproverRequiredMixin, View):
         except (ApplicationError, ValidationError) as exc:
             text = exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages)
             messages.error(request, text)
-            return redirect(reverse("tenants:approval", args=[tenant.pk]))
+            return ratelimit.with_retry_after(
+                redirect(reverse("tenants:approval", args=[tenant.pk])), exc
+            )
         return redirect(reverse("tenants:approvals"))

@@ -14,9 +14,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
 
-from portal.auth import endsession
+from portal.auth import endsession, lockout
 from portal.auth.claims import user_sync_from_claims
 from portal.auth.oidc.views import ID_TOKEN_ATTR, NonceMismatch
+from portal.auth.signals import record_failed_sign_in
+from portal.ratelimit import RateLimited
 from tenants.audit import audit_record
 from tenants.models import AuditEvent
 
@@ -31,15 +33,16 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def pre_authenticate(self, request, **credentials) -> None:
+        name = str(credentials.get("username") or credentials.get("email") or "")[:150]
+        try:
+            lockout.check(request, name)
+        except RateLimited as exc:
+            raise ValidationError(exc.message, code="locked_out") from exc
         # With Authentik configured, the portal's password form is refused on the server, not
         # only hidden; superusers keep the Django admin's own login (portal.auth.admin_login).
         if settings.PORTAL_OIDC_ENABLED:
-            name = str(credentials.get("username") or credentials.get("email") or "")[:150]
-            audit_record(
-                action=AuditEvent.Action.USER_LOGIN_FAILED,
-                actor_name=name or "unknown",
-                message="Password sign-in tried while Authentik sign-in is configured.",
-            )
+            why = "Password sign-in tried while Authentik sign-in is configured."
+            record_failed_sign_in(request, name, why)
             raise ValidationError(PASSWORD_OFF)
         super().pre_authenticate(request, **credentials)
 

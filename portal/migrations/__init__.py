@@ -1,0 +1,1 @@
+"""Migrations of the portal app: the shared cache's table."""
