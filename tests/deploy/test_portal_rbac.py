@@ -161,3 +161,52 @@ def test_the_driver_and_engine_tests_request_exactly_the_rendered_rbac(manifests
     granted = PortalRbac(manifests).granted()
     assert used - granted == set(), "requested but not granted"
     assert granted - used == set(), "granted but never requested"
+
+
+def test_every_request_the_portal_made_to_a_real_api_server_is_granted(manifests):
+    # The recorded life of a tenant on a real kube-apiserver 1.32 (an older portal, with
+    # cluster-admin rights): each of its requests, as RBAC would see it, is granted here once
+    # the tenant's namespace holds the portal's RoleBinding.
+    rbac = PortalRbac(manifests)
+    recorded = ROOT / "tests" / "recordings" / "kubernetes-1.32" / "lifecycle-h1rec.jsonl"
+    rows = [json.loads(line) for line in recorded.read_text().splitlines()]
+    portal = [r for r in rows if r["user"] == "h1-portal-admin"]
+    assert len(portal) > 50
+    namespaces = {"wp-h1rec"}
+
+    class Cluster:  # what PortalRbac reads of a fake: the RoleBindings there
+        objects = {
+            ("apis/rbac.authorization.k8s.io/v1", "rolebindings", ns, "tenant-portal"): {
+                "roleRef": {"name": "tenant-portal-tenant"},
+                "subjects": [
+                    {
+                        "kind": "ServiceAccount",
+                        "name": "tenant-portal",
+                        "namespace": "tenant-portal",
+                    }
+                ],  # fmt: skip
+            }
+            for ns in namespaces
+        }
+
+    refused, checked = [], set()
+    for row in portal:
+        parts = urlsplit(row["requestURI"]).path.strip("/").split("/")
+        group = "" if parts[0] == "api" else parts[1]
+        rest = parts[2:] if parts[0] == "api" else parts[3:]
+        namespace = rest[1] if rest[0] == "namespaces" and len(rest) > 2 else ""
+        resource, name = ((rest[2:] if namespace else rest) + ["", ""])[:2]
+        verbs = {"GET": "get" if name else "list", "PATCH": "patch", "DELETE": "delete"}
+        wanted = [verbs[row["method"]]]
+        if row["method"] == "PATCH" and row["status"] == 201:
+            wanted.append("create")  # a server-side apply that created the object
+        scope = name if resource == "namespaces" else namespace
+        for verb in wanted:
+            access = Access(group, resource, verb, scope, name)
+            checked.add((group, resource, verb))
+            if not rbac.allows(Cluster, access):
+                refused.append(access)
+    assert refused == []
+    assert {("", "secrets", "get"), ("batch", "jobs", "list"), ("", "namespaces", "delete")} <= (
+        checked
+    )
