@@ -20,6 +20,8 @@ TABLE = {
     "home": (False, (302, 302, 302, 302, 302), _),
     "healthz": (False, (200, 200, 200, 200, 200), _),
     "readyz": (False, (200, 200, 200, 200, 200), _),
+    # Without PORTAL_METRICS_TOKEN there are no metrics (tests/portal/test_metrics.py sets one).
+    "metrics": (False, (404, 404, 404, 404, 404), _),
     "tenants:list": (False, (L, 200, 200, 200, 200), _),
     # Auditors may look at the form, never send it.
     # Auditors read; the forms that change things are not theirs to open either.

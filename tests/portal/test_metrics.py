@@ -1,0 +1,135 @@
+"""/metrics: behind its token, the named series, and values that move as a tenant is built."""
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from provisioning.models import Run, StepRun
+from tenants import services
+from tests.factories import TenantFactory, plan
+
+TOKEN = "scrape-token-for-tests"
+SERIES = {
+    "portal_http_requests",
+    "portal_http_request_duration_seconds",
+    "portal_tenants",
+    "portal_pending_approvals",
+    "portal_pending_approval_oldest_age_seconds",
+    "portal_run_queue_length",
+    "portal_run_queue_oldest_wait_seconds",
+    "portal_runs_open",
+    "portal_runs_finished",
+    "portal_run_duration_seconds",
+    "portal_step_duration_seconds",
+    "portal_step_failures",
+    "portal_drift_found",
+    "portal_drift_repaired",
+}
+
+
+@pytest.fixture
+def scrape(client, settings):
+    settings.PORTAL_METRICS_TOKEN = TOKEN
+
+    def read() -> dict[tuple[str, tuple], float]:
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/plain")
+        samples = {}
+        for family in text_string_to_metric_families(response.content.decode()):
+            samples[(family.name, ())] = None  # the family is there, samples or not
+            for sample in family.samples:
+                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return samples
+
+    return read
+
+
+def value(samples, name, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_are_off_without_a_token(client, db):
+    assert client.get("/metrics").status_code == 404
+
+
+@pytest.mark.parametrize("header", ["", "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x"])
+def test_metrics_want_the_token(client, settings, db, header):
+    settings.PORTAL_METRICS_TOKEN = TOKEN
+    response = client.get("/metrics", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert b"portal_" not in response.content
+
+
+def test_every_named_series_is_there(scrape, requester):
+    TenantFactory(owner=requester)
+    samples = scrape()
+    families = {name for name, labels in samples if labels == ()}
+    assert SERIES <= families, SERIES - families
+
+
+def test_values_move_as_a_tenant_is_requested_and_provisioned(
+    scrape, client, requester, approver, eager_celery, django_capture_on_commit_callbacks
+):
+    before = scrape()
+    assert value(before, "portal_pending_approvals") == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tenant = services.tenant_request_submit(
+            owner=requester,
+            slug="metered",
+            display_name="Metered",
+            plan=plan("small"),
+            wordpress_version="6.8",
+            admin_email="a@example.com",
+        )
+    requested = scrape()
+    assert value(requested, "portal_pending_approvals") == 1
+    assert value(requested, "portal_tenants", state="requested", plan="small") == 1
+    assert value(requested, "portal_pending_approval_oldest_age_seconds") > 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tenant_approve(tenant_id=tenant.pk, actor=approver)
+    built = scrape()
+
+    assert value(built, "portal_pending_approvals") == 0
+    assert value(built, "portal_tenants", state="requested", plan="small") == 0
+    assert value(built, "portal_tenants", state="ready", plan="small") == 1
+    assert value(built, "portal_runs_finished_total", action="apply", status="succeeded") == 1
+    assert value(built, "portal_run_duration_seconds_count", action="apply") == 1
+    for step in ("namespace", "database", "sso", "storage", "wordpress", "network"):
+        assert value(built, "portal_step_duration_seconds_count", step=step) == 1
+        inf = value(built, "portal_step_duration_seconds_bucket", step=step, le="+Inf")
+        assert inf == 1
+    # The scrapes themselves were counted under the view's name, not its path.
+    assert value(built, "portal_http_requests_total", view="metrics", method="GET", status="200")
+
+
+def test_a_failed_step_counts_by_step_and_kind(scrape, requester):
+    tenant = TenantFactory(owner=requester, state="failed")
+    run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
+    for position, (name, error) in enumerate(
+        [
+            ("database", "Access denied (gave up after 8 attempts)"),
+            ("sso", "gave up after waiting 900 seconds: rollout"),
+            ("storage", "internal error (KeyError); see the worker log."),
+            ("wordpress", "The host is taken by another Ingress."),
+        ]
+    ):
+        StepRun.objects.create(run=run, name=name, position=position, status="failed", error=error)
+
+    samples = scrape()
+
+    assert value(samples, "portal_step_failures_total", step="database", error_class="transient")
+    assert value(samples, "portal_step_failures_total", step="sso", error_class="wait_timeout")
+    assert value(samples, "portal_step_failures_total", step="storage", error_class="internal")
+    assert value(samples, "portal_step_failures_total", step="wordpress", error_class="refused")
+
+
+def test_the_queue_shows_a_run_no_worker_took(scrape, requester):
+    tenant = TenantFactory(owner=requester, state="approved")
+    Run.objects.create(tenant=tenant, action="apply", reason="approved")
+
+    samples = scrape()
+
+    assert value(samples, "portal_run_queue_length") == 1
+    assert value(samples, "portal_runs_open", status="pending") == 1
