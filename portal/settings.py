@@ -277,7 +277,8 @@ PORTAL_RETRY_BASE_DELAY = env.float("PORTAL_RETRY_BASE_DELAY", default=2.0)
 # Longest retry delay in seconds (keep it below PORTAL_BROKER_VISIBILITY_TIMEOUT: Redis hands a
 # task held longer than that to another worker); default 300.
 PORTAL_RETRY_MAX_DELAY = env.float("PORTAL_RETRY_MAX_DELAY", default=300.0)
-# Seconds a reconcile holds a tenant's lock before another worker may take it over; default 360.
+# Seconds a tenant's lease lasts unless its holder renews it (a heartbeat does, while a step
+# runs); must be longer than PORTAL_TASK_TIME_LIMIT (system check). Default 360.
 PORTAL_TENANT_LOCK_TTL = env.int("PORTAL_TENANT_LOCK_TTL", default=360)
 # Seconds between checks of something that settles outside (rollout, deletion); default 10.
 PORTAL_WAIT_INTERVAL = env.int("PORTAL_WAIT_INTERVAL", default=10)

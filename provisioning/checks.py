@@ -96,3 +96,20 @@ def s3_credentials_mode(app_configs=None, **kwargs) -> list[Error]:
             )
         ]
     return []
+
+
+@register()
+def lease_outlives_the_hard_time_limit(app_configs=None, **kwargs) -> list[Error]:
+    # A worker whose step hangs is cut off by the hard time limit; only a lease longer than
+    # that guarantees nobody takes a tenant over while its step may still be writing.
+    ttl, hard = settings.PORTAL_TENANT_LOCK_TTL, settings.CELERY_TASK_TIME_LIMIT
+    if hard and ttl > hard:
+        return []
+    return [
+        Error(
+            f"PORTAL_TENANT_LOCK_TTL ({ttl} s) must be longer than the task's hard time limit "
+            f"(PORTAL_TASK_TIME_LIMIT, {hard or 'none'} s).",
+            hint="Raise PORTAL_TENANT_LOCK_TTL, or lower PORTAL_TASK_TIME_LIMIT (never unset it).",
+            id="provisioning.E010",
+        )
+    ]

@@ -1,17 +1,20 @@
-"""What the tenant_* management commands share: finding a tenant, running the engine inline."""
+"""What the tenant_* management commands share: finding a tenant, following its runs."""
 
 import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from provisioning import engine
 from provisioning.errors import LockHeld
-from provisioning.models import Run
+from provisioning.models import Run, StepRun
 from tenants.models import Tenant
+
+POLL_INTERVAL = 1.0  # seconds between looks at the run while following it
 
 
 def tenant_by_slug(slug: str) -> Tenant:
@@ -35,28 +38,47 @@ def reader_may_leave() -> Iterator[None]:
         raise SystemExit(1) from None
 
 
-def run_inline(tenant: Tenant, *, timeout: float, write) -> Tenant:
-    """Drive the tenant's open runs in this process until none is left (or timeout)."""
+def embedded_broker() -> bool:
+    """The folder broker of a laptop install, where no worker may be running."""
+    return settings.CELERY_BROKER_URL.startswith("filesystem://")
+
+
+def follow_runs(tenant: Tenant, *, timeout: float, write) -> Tenant:
+    """Wait until the tenant has no open run, saying how each step ended.
+
+    The workers do the work: this only polls the database. With the embedded folder broker
+    (a laptop may run no worker at all) this process takes a turn itself, through the same
+    lease, so never beside a worker holding the run.
+    """
     deadline = time.monotonic() + timeout
+    told: set[int] = set()
     while Run.objects.filter(tenant=tenant, status__in=Run.OPEN).exists():
         if time.monotonic() > deadline:
             raise CommandError(f"Gave up after {timeout:.0f} s; the run goes on in the workers.")
-        try:
-            delay = engine.reconcile(tenant.pk)
-        except LockHeld:
-            delay = 1.0
-        if delay:
-            write(f"  waiting {delay:.1f} s ...")
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = POLL_INTERVAL
+        if embedded_broker():
+            with suppress(LockHeld):  # a worker has it: follow along
+                delay = engine.reconcile(tenant.pk) or 0.0
+        _tell_steps(tenant, told, write)
+        time.sleep(min(delay, POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
+    _tell_steps(tenant, told, write)
     tenant.refresh_from_db()
     return tenant
 
 
+def _tell_steps(tenant: Tenant, told: set[int], write) -> None:
+    ended = StepRun.objects.filter(run__tenant=tenant).exclude(pk__in=told)
+    ended = ended.filter(status__in=[*StepRun.DONE, StepRun.Status.FAILED])
+    for step in ended.order_by("run_id", "position"):
+        told.add(step.pk)
+        write(f"  {step.name}: {step.get_status_display()}")
+
+
 def finish(tenant: Tenant, *, wait: bool, timeout: float, write) -> None:
-    """With --wait, drive the run here and say how the tenant ended."""
+    """With --wait, follow the run until it ends and say how the tenant ended."""
     if not wait:
         return
-    tenant = run_inline(tenant, timeout=timeout, write=write)
+    tenant = follow_runs(tenant, timeout=timeout, write=write)
     write(f"{tenant.slug}: {tenant.get_state_display()}")
     if tenant.last_error:
         write(f"  {tenant.last_error}")

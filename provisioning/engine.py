@@ -2,7 +2,7 @@
 
 import logging
 import random
-import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -11,8 +11,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from provisioning import drivers
-from provisioning.errors import LockHeld, StepFailed, TransientError
-from provisioning.locks import lock_acquire, lock_release, lock_renew
+from provisioning.errors import Displaced, LockHeld, StepFailed, TransientError
+from provisioning.locks import Heartbeat, holder_name, lock_acquire, lock_release, lock_renew
 from provisioning.models import Run, StepRun
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
@@ -44,7 +44,7 @@ def reconcile(tenant_id: int) -> float | None:
     or retrying, or another run is queued behind this one), or None when nothing is left.
     Raises LockHeld when another worker holds the tenant.
     """
-    holder = uuid.uuid4().hex
+    holder = holder_name()
     if not lock_acquire(tenant_id=tenant_id, holder=holder):
         raise LockHeld(f"tenant {tenant_id} is being reconciled by another worker")
     try:
@@ -57,13 +57,18 @@ def reconcile(tenant_id: int) -> float | None:
             return None
         if run.not_before and run.not_before > timezone.now():
             return (run.not_before - timezone.now()).total_seconds()
+        advance = _Advance(run, holder)
         try:
-            return _Advance(run, holder).go()
+            return advance.go()
+        except Displaced as exc:
+            # Our lease ran out and another worker claimed the run: it carries on, we stop.
+            log.warning("tenant %s run %s: %s", tenant_id, run.pk, exc)
+            return None
         except Exception as exc:
             # The engine's own bookkeeping broke (a database error, a bug): end the run with
             # a message rather than leave it running and the tenant provisioning for ever.
             log.exception("engine crashed on run %s of tenant %s", run.pk, tenant_id)
-            _abort(run, f"internal error in the engine ({exc.__class__.__name__}); see the log.")
+            advance.abort(f"internal error in the engine ({exc.__class__.__name__}); see the log.")
             return _open_runs_delay(tenant_id)
     finally:
         lock_release(tenant_id=tenant_id, holder=holder)
@@ -72,23 +77,6 @@ def reconcile(tenant_id: int) -> float | None:
 def _open_runs_delay(tenant_id: int) -> float | None:
     more = Run.objects.filter(tenant_id=tenant_id, status__in=Run.OPEN).exists()
     return 0 if more else None
-
-
-def _abort(run: Run, message: str) -> None:
-    """Fail the run outside the normal path, touching as little as possible."""
-    if not connection.is_usable():
-        connection.close()  # a broken connection is replaced on the next query
-    now = timezone.now()
-    cause = f"The run stopped: {message}"
-    with transaction.atomic():
-        ours = Run.objects.filter(pk=run.pk, status__in=Run.OPEN).update(
-            status=Run.Status.FAILED, finished_at=now, error=cause[:LOG_LIMIT]
-        )
-        StepRun.objects.filter(
-            run_id=run.pk, status__in=[StepRun.Status.PENDING, StepRun.Status.RUNNING]
-        ).update(status=StepRun.Status.SKIPPED)
-        if ours and run.action != Run.Action.CHECK and run.reason != "drift":
-            _tenant_failed(run.tenant_id, cause)
 
 
 def _tenant_failed(tenant_id: int, cause: str) -> None:
@@ -100,15 +88,48 @@ def _tenant_failed(tenant_id: int, cause: str) -> None:
 
 
 class _Advance:
-    """One pass over one run, under the tenant's lock."""
+    """One pass over one run, under the tenant's lease, every write fenced by the run's token."""
 
     def __init__(self, run: Run, holder: str):
         self.run = run
         self.holder = holder
-        self.tenant = Tenant.objects.select_related("plan", "owner").get(pk=run.tenant_id)
+        self.token: int | None = None  # set by the claim
         self.is_drift = run.reason == "drift"
 
+    @contextmanager
+    def fenced(self):
+        """A transaction whose writes count only while the run is still ours: the row lock
+        makes a takeover wait for our commit, and a takeover already made refuses us."""
+        no_key = connection.features.has_select_for_no_key_update
+        with transaction.atomic():
+            mine = Run.objects.select_for_update(no_key=no_key).filter(
+                pk=self.run.pk, token=self.token
+            )
+            if not list(mine.values_list("pk", flat=True)):
+                raise Displaced(f"run {self.run.pk} was taken over; this pass's writes refused")
+            yield
+
+    def abort(self, message: str) -> None:
+        """Fail the run outside the normal path, touching as little as possible."""
+        if not connection.is_usable():
+            connection.close()  # a broken connection is replaced on the next query
+        cause = f"The run stopped: {message}"
+        try:
+            with self.fenced() if self.token is not None else transaction.atomic():
+                ours = Run.objects.filter(pk=self.run.pk, status__in=Run.OPEN).update(
+                    status=Run.Status.FAILED, finished_at=timezone.now(), error=cause[:LOG_LIMIT]
+                )
+                StepRun.objects.filter(
+                    run_id=self.run.pk,
+                    status__in=[StepRun.Status.PENDING, StepRun.Status.RUNNING],
+                ).update(status=StepRun.Status.SKIPPED)
+                if ours and self.run.action != Run.Action.CHECK and not self.is_drift:
+                    _tenant_failed(self.run.tenant_id, cause)
+        except Displaced:
+            pass  # the run's new holder speaks for it
+
     def go(self) -> float | None:
+        self.tenant = Tenant.objects.select_related("plan", "owner").get(pk=self.run.tenant_id)
         if not self._claim():
             return 0  # finished or cancelled meanwhile: look at the next run, if any
         spec = spec_for(self.tenant)
@@ -135,22 +156,30 @@ class _Advance:
     # --- the run --------------------------------------------------------------------------------
 
     def _claim(self) -> bool:
-        # Under the tenant's lease, a run still marked running was left by a dead worker: it
-        # may be taken over. Without the lease nobody gets here, so two claims can't both win.
-        first_start = self.run.status == Run.Status.PENDING
-        now = timezone.now()
-        rows = Run.objects.filter(pk=self.run.pk, status__in=Run.OPEN).update(
-            status=Run.Status.RUNNING, started_at=self.run.started_at or now, not_before=None
-        )
-        if rows != 1:
-            return False
+        # Under the tenant's lease, a run still marked running was left by a dead worker (or
+        # one whose lease ran out): it may be taken over, and the new token fences the old
+        # holder out. The row lock waits for any write of that holder still in flight.
+        with transaction.atomic():
+            run = Run.objects.select_for_update().filter(pk=self.run.pk, status__in=Run.OPEN)
+            run = run.first()
+            if run is None:
+                return False
+            first_start = run.status == Run.Status.PENDING
+            self.token = run.token + 1
+            Run.objects.filter(pk=run.pk).update(
+                status=Run.Status.RUNNING,
+                started_at=run.started_at or timezone.now(),
+                not_before=None,
+                holder=self.holder,
+                token=self.token,
+            )
         self.run.refresh_from_db()
         if first_start:
             self._on_start()
         return True
 
     def _on_start(self) -> None:
-        with transaction.atomic():
+        with self.fenced():
             if self.run.action == Run.Action.APPLY and not self.is_drift:
                 if tenant_transition(tenant_id=self.tenant.pk, to=State.PROVISIONING):
                     audit_record(
@@ -167,7 +196,9 @@ class _Advance:
     def _still_ours(self) -> bool:
         if not lock_renew(tenant_id=self.tenant.pk, holder=self.holder):
             return False
-        return Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).exists()
+        return Run.objects.filter(
+            pk=self.run.pk, status=Run.Status.RUNNING, token=self.token
+        ).exists()
 
     def _step_rows(self, names: list[str]) -> dict[str, StepRun]:
         existing = {row.name: row for row in self.run.steps.all()}
@@ -177,7 +208,8 @@ class _Advance:
             if name not in existing
         ]
         if missing:
-            StepRun.objects.bulk_create(missing, ignore_conflicts=True)
+            with self.fenced():
+                StepRun.objects.bulk_create(missing, ignore_conflicts=True)
             existing = {row.name: row for row in self.run.steps.all()}
         return existing
 
@@ -186,7 +218,7 @@ class _Advance:
 
     def _succeed(self) -> None:
         now = timezone.now()
-        with transaction.atomic():
+        with self.fenced():
             Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
                 status=Run.Status.SUCCEEDED, finished_at=now, drift=self.run.drift
             )
@@ -217,7 +249,7 @@ class _Advance:
     def _fail(self, row: StepRun, message: str) -> None:
         now = timezone.now()
         cause = f"The {row.name} step failed: {message}"
-        with transaction.atomic():
+        with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(
                 status=StepRun.Status.FAILED, error=message[:LOG_LIMIT], finished_at=now
             )
@@ -239,7 +271,8 @@ class _Advance:
         def write(message: str) -> None:
             stamp = timezone.now().strftime("%H:%M:%S")
             row.log = (row.log + f"{stamp} {message}\n")[-LOG_LIMIT:]
-            StepRun.objects.filter(pk=row.pk).update(log=row.log)
+            with self.fenced():
+                StepRun.objects.filter(pk=row.pk).update(log=row.log)
 
         return write
 
@@ -257,11 +290,17 @@ class _Advance:
             return None
         now = timezone.now()
         row.attempts += 1
-        StepRun.objects.filter(pk=row.pk).update(
-            status=StepRun.Status.RUNNING, attempts=row.attempts, started_at=row.started_at or now
-        )
+        with self.fenced():
+            StepRun.objects.filter(pk=row.pk).update(
+                status=StepRun.Status.RUNNING,
+                attempts=row.attempts,
+                started_at=row.started_at or now,
+            )
         try:
-            outcome = self._do(step, row)
+            with Heartbeat(tenant_id=self.tenant.pk, holder=self.holder):
+                outcome = self._do(step, row)
+        except Displaced:
+            raise
         except TransientError as exc:
             return self._transient(row, str(exc) or exc.__class__.__name__)
         except SoftTimeLimitExceeded:
@@ -281,9 +320,10 @@ class _Advance:
             Outcome.DONE: StepRun.Status.CHANGED,
             Outcome.PLANNED: StepRun.Status.PLANNED,
         }[outcome.status]
-        StepRun.objects.filter(pk=row.pk).update(
-            status=status, finished_at=timezone.now(), error="", waiting_since=None
-        )
+        with self.fenced():
+            StepRun.objects.filter(pk=row.pk).update(
+                status=status, finished_at=timezone.now(), error="", waiting_since=None
+            )
         row.status = status
         return None
 
@@ -309,7 +349,8 @@ class _Advance:
             write(f"differs: {difference}")
         if self.is_drift:
             self.run.drift = [*self.run.drift, *(f"{row.name}: {d}" for d in differences)]
-            Run.objects.filter(pk=self.run.pk).update(drift=self.run.drift)
+            with self.fenced():
+                Run.objects.filter(pk=self.run.pk).update(drift=self.run.drift)
         if self.run.action == Run.Action.CHECK:
             return Outcome("unchanged")
         outcome = step.apply()
@@ -323,7 +364,8 @@ class _Advance:
             return None
         delay = backoff(row.attempts)
         self._logger(row)(f"attempt {row.attempts} hit a passing error: {message}")
-        StepRun.objects.filter(pk=row.pk).update(status=StepRun.Status.RETRYING, error=message)
+        with self.fenced():
+            StepRun.objects.filter(pk=row.pk).update(status=StepRun.Status.RETRYING, error=message)
         if not self._pause(timezone.now() + timedelta(seconds=delay)):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
@@ -340,9 +382,10 @@ class _Advance:
         if row.waiting_since is None or not row.log.endswith(f"{message}\n"):
             self._logger(row)(message)
         # A wait is not a failed attempt: don't let it count towards the retry limit.
-        StepRun.objects.filter(pk=row.pk).update(
-            status=StepRun.Status.WAITING, waiting_since=since, attempts=row.attempts - 1
-        )
+        with self.fenced():
+            StepRun.objects.filter(pk=row.pk).update(
+                status=StepRun.Status.WAITING, waiting_since=since, attempts=row.attempts - 1
+            )
         delay = float(settings.PORTAL_WAIT_INTERVAL)
         if not self._pause(now + timedelta(seconds=delay)):
             return 0  # superseded meanwhile: go on with the run that replaced it
@@ -351,7 +394,8 @@ class _Advance:
     def _pause(self, until) -> bool:
         """Park the run until then; False if it is no longer running (a deletion cancelled it,
         and a cancelled run must stay cancelled, not come back to build)."""
-        rows = Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
-            status=Run.Status.WAITING, not_before=until
-        )
+        with self.fenced():
+            rows = Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
+                status=Run.Status.WAITING, not_before=until
+            )
         return rows == 1

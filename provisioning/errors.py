@@ -11,3 +11,7 @@ class StepFailed(Exception):
 
 class LockHeld(TransientError):
     """Another worker is reconciling this tenant right now."""
+
+
+class Displaced(Exception):
+    """Another worker took the run over: this one's writes are refused and it must stop."""

@@ -1,35 +1,47 @@
-"""The per-tenant reconcile lease: one holder at a time, taken over only once it expired."""
+"""The per-tenant reconcile lease: one holder at a time, taken over only once it expired.
 
+Expiry is reckoned on the database's clock (now() of PostgreSQL), never a host's, so
+workers whose clocks disagree still agree on when a lease ran out.
+"""
+
+import os
+import socket
+import threading
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
-from django.utils import timezone
+from django.db import connection
+from django.db.models import DateTimeField, ExpressionWrapper, Q
+from django.db.models.functions import Now
 
 from tenants.models import Tenant
 
 
-def _ttl() -> timedelta:
-    return timedelta(seconds=settings.PORTAL_TENANT_LOCK_TTL)
+def holder_name() -> str:
+    """Who holds a lease: host and process (for a human reading it), unique per pass."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _expiry() -> ExpressionWrapper:
+    ttl = timedelta(seconds=settings.PORTAL_TENANT_LOCK_TTL)
+    return ExpressionWrapper(Now() + ttl, output_field=DateTimeField())
 
 
 def lock_acquire(*, tenant_id: int, holder: str) -> bool:
     """Take the tenant's lease if it is free, expired (a dead worker's) or already ours."""
-    now = timezone.now()
-    free = Q(lock_holder="") | Q(lock_expires_at__lt=now) | Q(lock_holder=holder)
+    free = Q(lock_holder="") | Q(lock_expires_at__lt=Now()) | Q(lock_holder=holder)
     rows = (
         Tenant.objects.filter(pk=tenant_id)
         .filter(free)
-        .update(lock_holder=holder, lock_expires_at=now + _ttl())
+        .update(lock_holder=holder, lock_expires_at=_expiry())
     )
     return rows == 1
 
 
 def lock_renew(*, tenant_id: int, holder: str) -> bool:
     """Extend our lease; False if it was taken over (we were too slow and must stop)."""
-    rows = Tenant.objects.filter(pk=tenant_id, lock_holder=holder).update(
-        lock_expires_at=timezone.now() + _ttl()
-    )
+    rows = Tenant.objects.filter(pk=tenant_id, lock_holder=holder).update(lock_expires_at=_expiry())
     return rows == 1
 
 
@@ -37,3 +49,33 @@ def lock_release(*, tenant_id: int, holder: str) -> None:
     Tenant.objects.filter(pk=tenant_id, lock_holder=holder).update(
         lock_holder="", lock_expires_at=None
     )
+
+
+class Heartbeat:
+    """Renews the lease from a thread of its own while a step runs, however long it takes:
+    a lease then expires only when its holder is gone, not because a call was slow."""
+
+    def __init__(self, *, tenant_id: int, holder: str):
+        self.tenant_id = tenant_id
+        self.holder = holder
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{tenant_id}", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        interval = max(0.5, settings.PORTAL_TENANT_LOCK_TTL / 3)
+        try:
+            while not self._stop.wait(interval):
+                if not lock_renew(tenant_id=self.tenant_id, holder=self.holder):
+                    self.lost = True  # taken over: our writes will be refused by the fence
+                    return
+        finally:
+            connection.close()  # this thread's own connection

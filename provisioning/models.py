@@ -38,6 +38,10 @@ class Run(models.Model):
     # When a waiting or retrying run should next be picked up.
     not_before = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Who last claimed the run (host:pid:pass) and its fencing token, raised by every claim:
+    # the engine's writes count only while the token is still the one it claimed with.
+    holder = models.CharField(max_length=64, blank=True)
+    token = models.PositiveBigIntegerField(default=0)
     # What a drift check found, one line per difference; empty when all matched.
     drift = models.JSONField(default=list, blank=True)
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from provisioning.models import Run
@@ -14,7 +15,9 @@ from tenants.models import Tenant
 def tenants_needing_attention() -> list[int]:
     now = timezone.now()
     open_runs = Run.objects.filter(tenant=OuterRef("pk"), status__in=Run.OPEN)
-    unlocked = Q(lock_holder="") | Q(lock_expires_at__lt=now)
+    unlocked = Q(lock_holder="") | Q(
+        lock_expires_at__lt=Now()
+    )  # the database's clock, as the lease
     # Runs whose worker died, or whose re-queued message was lost: just queue them again.
     stalled = list(
         Tenant.objects.filter(unlocked)

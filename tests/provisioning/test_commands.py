@@ -45,7 +45,13 @@ def test_tenant_plan_names_an_unknown_tenant(db):
         _run("tenant_plan", "nope")
 
 
-def test_tenant_reconcile_wait_runs_the_engine_and_audits_the_operator(ready_tenant):
+@pytest.fixture
+def embedded(settings):
+    """The folder broker of a laptop install: --wait takes its turn in this process."""
+    settings.CELERY_BROKER_URL = "filesystem://"
+
+
+def test_tenant_reconcile_wait_runs_the_engine_and_audits_the_operator(ready_tenant, embedded):
     out = _run("tenant_reconcile", "corner-shop", "--wait")
     assert "corner-shop: reconcile queued" in out and "corner-shop: Ready" in out
     run = ready_tenant.runs.order_by("-id").first()
@@ -66,7 +72,7 @@ def test_tenant_reconcile_refuses_a_tenant_not_yet_approved(requester):
         _run("tenant_reconcile", "waiting-one")
 
 
-def test_tenant_deprovision_wait_removes_everything(ready_tenant, settings):
+def test_tenant_deprovision_wait_removes_everything(ready_tenant, settings, embedded):
     plan_dir = settings.PORTAL_PLAN_DIR / "corner-shop"
     assert any(plan_dir.iterdir())
     out = _run("tenant_deprovision", "corner-shop", "--wait", "--yes")

@@ -1,7 +1,11 @@
 """The engine under real Celery workers on Redis and PostgreSQL: crashes, retries, overlap."""
 
+import os
+from io import StringIO
+
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 
 from provisioning import runs
 from provisioning.models import Run, StepRun
@@ -137,3 +141,40 @@ def test_two_workers_never_reconcile_one_tenant_at_once(requester, approver, wor
         opened += 1 if entry["event"] == "start" else -1
         assert opened <= 1, f"the probe ran twice at once: {spans}"
     assert len({entry["pid"] for entry in spans}) >= 1
+
+
+def test_a_step_held_past_the_lease_ttl_is_not_started_by_another_worker(
+    requester, approver, workers, probe
+):
+    # The apply works 10 s before it creates anything, and the lease lasts 4 s: a takeover
+    # would find the resource still missing and start the apply a second time.
+    probe(delay=10)
+    workers("w1")
+    workers("w2")
+    tenant = approved_tenant(requester, approver)
+    wait_until(lambda: ledger("spans"), 60, "the probe step to be running", workers.logs)
+    for _ in range(3):  # copies reach the idle worker while the step still runs
+        runs.enqueue(tenant.pk)
+    wait_state(tenant, {Tenant.State.READY}, workers, timeout=90)
+
+    starts = [entry for entry in ledger("spans") if entry["event"] == "start"]
+    assert len(starts) == 1, f"the probe was started again: {starts}"
+    assert len(ledger("creates")) == 1
+    run = tenant.runs.get()
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.token == 1, "the run was claimed a second time"
+
+
+def test_wait_follows_the_run_while_a_worker_does_it(requester, approver, workers):
+    workers("w1")
+    tenant = approved_tenant(requester, approver)
+    wait_state(tenant, {Tenant.State.READY}, workers)
+
+    out = StringIO()
+    call_command("tenant_reconcile", tenant.slug, "--wait", stdout=out)
+
+    run = tenant.runs.order_by("-id").first()
+    assert run.reason == "manual" and run.status == Run.Status.SUCCEEDED
+    assert run.holder.split(":")[1] != str(os.getpid()), "the command ran the engine itself"
+    assert "  probe: Already in place" in out.getvalue()
+    assert out.getvalue().rstrip().endswith(f"{tenant.slug}: Ready")

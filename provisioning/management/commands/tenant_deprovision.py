@@ -16,7 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("slug")
         parser.add_argument(
-            "--wait", action="store_true", help="run the engine in this process until done"
+            "--wait",
+            action="store_true",
+            help="follow the run until it ends (the workers do the work)",
         )
         parser.add_argument("--timeout", type=float, default=900.0)
         parser.add_argument(

@@ -1,7 +1,5 @@
 """Give a tenant's database user a new password, keep it in the Secret, restart WordPress."""
 
-import uuid
-
 from django.core.management.base import BaseCommand, CommandError
 
 from portal import requestcontext
@@ -9,7 +7,7 @@ from provisioning import drivers
 from provisioning.cli import tenant_by_slug
 from provisioning.drivers.kubernetes import restart_workload
 from provisioning.errors import StepFailed, TransientError
-from provisioning.locks import lock_acquire, lock_release
+from provisioning.locks import holder_name, lock_acquire, lock_release
 from provisioning.spec import spec_for
 from provisioning.steps.base import StepContext
 from provisioning.steps.database import DatabaseStep
@@ -34,7 +32,7 @@ class Command(BaseCommand):
             )
         spec = spec_for(tenant)
         step = DatabaseStep(StepContext(spec=spec, secrets=drivers.secret_store(spec)))
-        holder = uuid.uuid4().hex
+        holder = holder_name()
         # The engine's lock: no reconcile may write the Secret or restart WordPress meanwhile.
         if not lock_acquire(tenant_id=tenant.pk, holder=holder):
             raise CommandError(f"{tenant.slug} is being reconciled right now; try again shortly.")
