@@ -209,6 +209,7 @@ class AuditEvent(models.Model):
         TENANT_DELETED = "tenant.deleted", "Tenant deleted"
         TENANT_DRIFT = "tenant.drift", "Drift found"
         TENANT_DB_PASSWORD_ROTATED = "tenant.db_password_rotated", "Database password rotated"
+        TENANT_ADOPTED = "tenant.adopted", "Outside resources adopted"
         PLAN_CHANGED = "plan.changed", "Plan changed"
         USER_LOGIN = "user.login", "Signed in"
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"

@@ -182,6 +182,23 @@ class IonosApi:
         with translated(f"create user {email}", redact=(password,)):
             return self._user(self.users.um_users_post(body, _request_timeout=self.timeout))
 
+    def user_rename(self, user_id: str, firstname: str, lastname: str) -> IonosUser:
+        """New names for the user; everything else as it is (IONOS's PUT takes them all)."""
+        with translated(f"rename user {user_id}"):
+            found = self.users.um_users_find_by_id(user_id, depth=1, _request_timeout=self.timeout)
+            props = found.properties
+            body = ionoscloud.UserPut(
+                properties=ionoscloud.UserPropertiesPut(
+                    firstname=firstname,
+                    lastname=lastname,
+                    email=props.email,
+                    administrator=bool(props.administrator),
+                    force_sec_auth=bool(props.force_sec_auth),
+                    active=props.active if props.active is not None else True,
+                )
+            )
+            return self._user(self.users.um_users_put(user_id, body, _request_timeout=self.timeout))
+
     def user_delete(self, user_id: str) -> bool:
         """Delete the user (its S3 keys go with it); False if it was gone already."""
         with translated(f"delete user {user_id}"):
@@ -337,6 +354,9 @@ class IonosTenantUser:
 
     def tenant(self) -> str | None:
         return self.user.tenant if self.user else None
+
+    def mark(self) -> None:
+        self.user = self.api.user_rename(self.user.id, MARKER_FIRSTNAME, self.slug)
 
     def create(self) -> None:
         self.user = self.api.user_create(self.email, MARKER_FIRSTNAME, self.slug)

@@ -307,6 +307,10 @@ class ObjectStore:
             tags = [{"Key": TENANT_TAG, "Value": slug}]
             return self.iam.create_user(UserName=name, Tags=tags)["User"]["Arn"]
 
+    def user_tag(self, name: str, slug: str) -> None:
+        with translated(f"tag IAM user {name}"):
+            self.iam.tag_user(UserName=name, Tags=[{"Key": TENANT_TAG, "Value": slug}])
+
     def user_tenant(self, name: str) -> str | None:
         """The slug in the user's tenant tag, or None when it carries none."""
         with translated(f"read the tags of IAM user {name}"):

@@ -220,20 +220,49 @@ class DatabaseStep(Step):
     def _label(kind: str, name: str, host: str) -> str:
         return f"{kind} {name}@{host}" if host else f"{kind} {name}"
 
-    def _foreign(self, db: Session) -> list[str]:
-        """What exists under the tenant's names without the tenant's row in the registry."""
+    def _owners(self, db: Session) -> list[tuple[str, str, str, str | None]]:
+        """(kind, name, host, the tenant whose registry row claims it) of each that exists."""
         names = self.names
         exists = {
             "database": db.database_exists(names.database),
             "user": db.grants(names.user, names.host) is not None,
         }
+        return [
+            (kind, name, host, db.owner(kind, name, host))
+            for kind, name, host in self._owned()
+            if exists[kind]
+        ]
+
+    def _foreign(self, db: Session) -> list[str]:
+        """What exists under the tenant's names without the tenant's row in the registry."""
         found = []
-        for kind, name, host in self._owned():
-            owner = db.owner(kind, name, host) if exists[kind] else self.spec.slug
+        for kind, name, host, owner in self._owners(db):
             if owner != self.spec.slug:
                 whose = f"tenant {owner}'s" if owner else "not the portal's"
                 found.append(f"{self._label(kind, name, host)} ({whose})")
         return found
+
+    def adopt(self, dry_run: bool = False) -> list[str]:
+        """Record the tenant's existing database and user as the tenant's (made before the
+        portal kept its registry, or by hand for it): what it records. Another tenant's
+        claim refuses the whole adoption; nothing else is changed."""
+        if self.planning:
+            return []
+        slug = self.spec.slug
+        with self.driver.session() as db:
+            owners = self._owners(db)
+            taken = [
+                f"{self._label(kind, name, host)} is tenant {owner}'s"
+                for kind, name, host, owner in owners
+                if owner not in (None, slug)
+            ]
+            if taken:
+                raise StepFailed("MariaDB: " + "; ".join(taken) + ": nothing was adopted.")
+            unmarked = [(kind, name, host) for kind, name, host, owner in owners if owner is None]
+            if not dry_run:
+                for kind, name, host in unmarked:
+                    db.claim(kind, name, host, slug)
+        return [f"MariaDB {self._label(*what)}" for what in unmarked]
 
     def _refuse_foreign(self, db: Session) -> None:
         foreign = self._foreign(db)
@@ -242,7 +271,8 @@ class DatabaseStep(Step):
             raise StepFailed(
                 f"MariaDB already has {' and '.join(foreign)}: the portal adopts only what its "
                 f"registry {registry} records for tenant {self.spec.slug}, so nothing was "
-                "changed. Drop or rename it, or pick another slug."
+                "changed. Drop or rename it, pick another slug, or, if it is this tenant's, "
+                f"adopt it: manage.py tenant_adopt {self.spec.slug}."
             )
 
     def live_check(self) -> list[str]:

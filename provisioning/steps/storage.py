@@ -40,6 +40,9 @@ class IamTenantUser:
     def tenant(self) -> str | None:
         return self.store.user_tenant(self.name)
 
+    def mark(self) -> None:
+        self.store.user_tag(self.name, self.slug)
+
     def create(self) -> None:
         self.principal = self.store.user_create(self.name, self.slug)
 
@@ -204,7 +207,8 @@ class StorageStep(Step):
             raise StepFailed(
                 f"{who.label} already exists and is {whose}: the portal adopts only users that "
                 f"carry tenant {self.spec.slug}'s marker ({who.marker}), so nothing was changed. "
-                "Delete or rename that user, or pick another slug."
+                "Delete or rename that user, pick another slug, or, if it is this tenant's, "
+                f"adopt it: manage.py tenant_adopt {self.spec.slug}."
             )
         done = [f"bucket: {d}, fixed" for d in store.bucket_ensure()]
         if not found:
@@ -293,6 +297,23 @@ class StorageStep(Step):
         if owner == self.spec.slug:
             return None
         return f"tenant {owner}'s" if owner else "not the portal's"
+
+    def adopt(self, dry_run: bool = False) -> list[str]:
+        """Give the tenant's existing user the tenant's marker (made by an older portal, or by
+        hand for it): what it marked. Another tenant's user is refused; nothing else changes."""
+        if self.planning:
+            return []
+        who = self.tenant_user
+        if not who.find():
+            return []
+        owner = who.tenant()
+        if owner == self.spec.slug:
+            return []
+        if owner:
+            raise StepFailed(f"{who.label} is tenant {owner}'s: nothing was adopted.")
+        if not dry_run:
+            who.mark()
+        return [who.label]
 
     def live_destroy(self) -> Outcome:
         store: ObjectStore = self.driver

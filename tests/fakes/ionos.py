@@ -114,7 +114,10 @@ class FakeIonos:
     def _routes(self):
         return [
             (r"/um/users/?", {"GET": self._users_list, "POST": self._user_create}),
-            (r"/um/users/([^/]+)", {"GET": self._user_get, "DELETE": self._user_delete}),
+            (
+                r"/um/users/([^/]+)",
+                {"GET": self._user_get, "PUT": self._user_put, "DELETE": self._user_delete},
+            ),
             (
                 r"/um/users/([^/]+)/s3keys/?",
                 {"GET": self._keys_list, "POST": self._key_create},
@@ -227,6 +230,26 @@ class FakeIonos:
         if user is None:
             return _error(404, "309", "Resource does not exist")
         return 200, self._user_out(user)
+
+    def _user_put(self, query, body, user_id):
+        user = self.users.get(user_id)
+        if user is None:
+            return _error(404, "309", "Resource does not exist")
+        props = (body or {}).get("properties")
+        if not isinstance(props, dict):
+            return _error(422, "100", "[VDC-3-1] Attribute 'properties' is required")
+        # A PUT replaces: the API wants these every time, not only the ones that change.
+        for field in ("firstname", "lastname", "email", "administrator", "forceSecAuth"):
+            if field not in props:
+                return _error(422, "100", f"[VDC-13-1] Attribute '{field}' is required")
+        email = str(props["email"]).lower()
+        other = self.user_by_email(email)
+        if other is not None and other["id"] != user_id:
+            return _error(422, "100", f"[VDC-13-5] The e-mail address {email} is already in use")
+        kept = ("firstname", "lastname", "administrator", "forceSecAuth", "secAuthActive", "active")
+        user["properties"].update({k: props[k] for k in kept if k in props}, email=email)
+        user["metadata"]["etag"] = uuid.uuid4().hex
+        return 202, self._user_out(user)
 
     def _user_delete(self, query, body, user_id):
         if self.users.pop(user_id, None) is None:
