@@ -1,10 +1,11 @@
-"""Middleware giving each request an id and a client IP for logs and the audit trail."""
+"""Middleware: each request's id and client IP (logs, audit trail); private pages uncached."""
 
 import ipaddress
 import re
 import uuid
 
 from django.conf import settings
+from django.utils.cache import patch_cache_control
 
 from portal import requestcontext
 
@@ -46,4 +47,19 @@ class RequestContextMiddleware:
         finally:
             requestcontext.reset(token)
         response["X-Request-ID"] = request.id
+        return response
+
+
+class PrivatePagesMiddleware:
+    """What a signed-in user sees shows tenant data: no browser or proxy may keep a copy, so
+    nothing is left to read in a shared computer's cache or history after sign-out."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
         return response

@@ -4,8 +4,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
-from portal.auth.config import oidc_providers
+from portal.auth.config import oidc_providers, url_origin
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,10 +41,27 @@ if not SECRET_KEY:
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # Host names the portal answers to; default loopback only.
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+_LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
+if DEBUG and set(ALLOWED_HOSTS) - _LOOPBACK:
+    # Debug pages show settings and source to whoever reaches them: loopback only.
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is on while DJANGO_ALLOWED_HOSTS names hosts beyond loopback "
+        f"({', '.join(sorted(set(ALLOWED_HOSTS) - _LOOPBACK))}): debug pages would be public. "
+        "Turn DJANGO_DEBUG off, or allow only 127.0.0.1, localhost and [::1]."
+    )
 # Origins trusted for CSRF behind a TLS proxy, e.g. https://portal.example.com; default none.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # Serve cookies only over HTTPS; default off (on in production behind TLS).
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+# Redirect plain HTTP to HTTPS (the health probes excepted); default off (on in production).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# The kubelet probes the pod over plain HTTP: /healthz and /readyz answer it directly.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Seconds browsers keep to HTTPS (Strict-Transport-Security); default 0, off (production: a year).
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+# HSTS for every subdomain too, and asking to be preloaded into browsers; default off both.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 # Trust X-Forwarded-Proto from the ingress; default off.
 if env.bool("DJANGO_BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -61,6 +80,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "django_htmx",
     "allauth",
     "allauth.account",
@@ -78,6 +98,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestContextMiddleware",
     "portal.metrics.MetricsMiddleware",
@@ -89,6 +110,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.middleware.PrivatePagesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -363,6 +385,22 @@ SOCIALACCOUNT_PROVIDERS = oidc_providers(
     secret=PORTAL_OIDC_CLIENT_SECRET,
     token_auth_method=PORTAL_OIDC_TOKEN_AUTH_METHOD,
 )
+# Content Security Policy (django-csp): the portal's own files only, no inline script or style.
+# Sign-in and sign-out forms end at Authentik, so forms may also go to its origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, *filter(None, [url_origin(PORTAL_OIDC_SERVER_URL)])],
+    }
+}
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"

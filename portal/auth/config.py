@@ -1,5 +1,7 @@
 """allauth's provider settings for Authentik, built from plain values (settings and tests)."""
 
+from urllib.parse import urlsplit
+
 
 def oidc_providers(*, server_url: str, client_id: str, secret: str, token_auth_method: str) -> dict:
     """SOCIALACCOUNT_PROVIDERS with one openid_connect app "Authentik", or none when unset."""
@@ -20,3 +22,9 @@ def oidc_providers(*, server_url: str, client_id: str, secret: str, token_auth_m
     }
     apps = [app] if server_url and client_id else []
     return {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": apps}}
+
+
+def url_origin(url: str) -> str:
+    """scheme://host[:port] of a URL, "" for none: where the browser is sent to sign in."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
