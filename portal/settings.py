@@ -306,16 +306,18 @@ PORTAL_TENANT_LOCK_TTL = env.int("PORTAL_TENANT_LOCK_TTL", default=360)
 PORTAL_WAIT_INTERVAL = env.int("PORTAL_WAIT_INTERVAL", default=10)
 # Seconds a step may keep waiting (a rollout, a namespace deletion) before it fails; default 900.
 PORTAL_WAIT_TIMEOUT = env.int("PORTAL_WAIT_TIMEOUT", default=900)
-# The provisioning steps in order (dotted paths); default the platform's six.
+# The provisioning steps in order (dotted paths); default the platform's six. The network
+# policies come right after the namespace: nothing runs in it unisolated, and a later step's
+# failure never keeps a reconcile from putting back a deleted policy.
 PORTAL_STEPS = env.list(
     "PORTAL_STEPS",
     default=[
         "provisioning.steps.namespace.NamespaceStep",
+        "provisioning.steps.network.NetworkStep",
         "provisioning.steps.database.DatabaseStep",
         "provisioning.steps.sso.SsoStep",
         "provisioning.steps.storage.StorageStep",
         "provisioning.steps.wordpress.WordPressStep",
-        "provisioning.steps.network.NetworkStep",
     ],
 )
 # Where plan mode writes what it would apply; default var/plan.

@@ -2,9 +2,14 @@
 
 from provisioning import secrets as keys
 from provisioning.drivers import kubernetes
+from provisioning.errors import StepFailed
 from provisioning.manifests import namespace_manifests
 from provisioning.steps.base import Outcome
 from provisioning.steps.kube import KubeStep
+
+# The label that makes a namespace the tenant's: without it (a namespace someone else made, or
+# another tenant's) the portal neither adopts nor deletes it.
+OWNER_LABEL = "portal.wp.ionos/tenant"
 
 # Every key the Secret comes to hold, shown as <generated> in a plan.
 _SECRET_KEYS = (
@@ -44,8 +49,22 @@ class NamespaceStep(KubeStep):
     def _bootstrap(self) -> list[dict]:
         return [m for m in self.manifests() if m["kind"] in self.bootstrap_kinds]
 
+    def _ours(self, live: dict) -> bool:
+        return (live["metadata"].get("labels") or {}).get(OWNER_LABEL) == self.spec.slug
+
+    def _refuse_foreign(self, live: dict | None) -> None:
+        if live is not None and not self._ours(live):
+            owner = (live["metadata"].get("labels") or {}).get(OWNER_LABEL)
+            whose = f"tenant {owner}'s" if owner else "not the portal's"
+            raise StepFailed(
+                f"Namespace {self.spec.namespace} already exists and is {whose} (it has no "
+                f"label {OWNER_LABEL}={self.spec.slug}); nothing was changed. Remove or rename "
+                "it, or give the tenant another slug."
+            )
+
     def live_check(self) -> list[str]:
         live = self._live_namespace()
+        self._refuse_foreign(live)
         if live and live["metadata"].get("deletionTimestamp"):
             return [f"Namespace {self.spec.namespace} is being deleted"]
         for manifest in self._bootstrap():
@@ -56,6 +75,7 @@ class NamespaceStep(KubeStep):
 
     def live_apply(self) -> Outcome:
         live = self._live_namespace()
+        self._refuse_foreign(live)
         if live and live["metadata"].get("deletionTimestamp"):
             # Nothing can be created in it until it is gone; then it is built anew.
             return Outcome.waiting(f"namespace {self.spec.namespace} is still being deleted")
@@ -68,6 +88,8 @@ class NamespaceStep(KubeStep):
         live = self._live_namespace()
         if live is None:
             return Outcome.done(f"namespace {self.spec.namespace} is gone")
+        if not self._ours(live):
+            return Outcome.done(f"namespace {self.spec.namespace} is not the tenant's: left alone")
         if not live["metadata"].get("deletionTimestamp"):
             self.driver.delete("v1", "Namespace", self.spec.namespace)
         return Outcome.waiting(f"namespace {self.spec.namespace} is terminating")

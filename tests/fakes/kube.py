@@ -370,6 +370,19 @@ class FakeKube:
         with self.lock:
             self._scale(key, "PATCH", {"fieldManager": manager}, {}, body)
 
+    def create(self, obj: dict, manager: str = "kubectl") -> None:
+        """`kubectl create`: an object made by someone else than the portal."""
+        gv, plural, namespaced = _BY_KIND[obj["kind"]]
+        namespace = obj["metadata"].get("namespace", "") if namespaced else ""
+        with self.lock:
+            self._create(gv, plural, namespace, copy.deepcopy(obj), manager)
+
+    def remove(self, kind: str, name: str, namespace: str = "") -> None:
+        """`kubectl delete`: an object of the tenant's deleted by hand."""
+        gv, plural, namespaced = _BY_KIND[kind]
+        with self.lock:
+            self._delete((gv, plural, namespace if namespaced else "", name))
+
     # --- request handling -----------------------------------------------------------------------
 
     def handle(self, method: str, raw_path: str, headers, body: bytes) -> tuple[int, dict]:

@@ -12,12 +12,12 @@ from tests.workers import Worker, wait_until, worker_env
 
 STEPS = [
     "provisioning.steps.namespace.NamespaceStep",
+    "provisioning.steps.network.NetworkStep",
     "provisioning.steps.database.DatabaseStep",
     "tests.provisioning.probe.ProbeStep",
     "provisioning.steps.sso.SsoStep",
     "provisioning.steps.storage.StorageStep",
     "provisioning.steps.wordpress.WordPressStep",
-    "provisioning.steps.network.NetworkStep",
 ]
 
 

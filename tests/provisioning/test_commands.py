@@ -35,7 +35,7 @@ def ready_tenant(requester, approver, eager_celery, django_capture_on_commit_cal
 
 def test_tenant_plan_prints_every_step_without_secrets(ready_tenant):
     out = _run("tenant_plan", "Corner-Shop")
-    for step in ("namespace", "database", "sso", "storage", "wordpress", "network"):
+    for step in ("namespace", "network", "database", "sso", "storage", "wordpress"):
         assert f"# --- step {step}:" in out
     assert "corner-shop" in out
 
@@ -83,7 +83,7 @@ def test_tenant_deprovision_wait_removes_everything(ready_tenant, settings, embe
     run = ready_tenant.runs.order_by("-id").first()
     assert run.action == Run.Action.DESTROY and run.status == Run.Status.SUCCEEDED
     # Teardown walks the steps backwards.
-    assert [s.name for s in run.steps.order_by("position")][0] == "network"
+    assert [s.name for s in run.steps.order_by("position")][0] == "wordpress"
     with pytest.raises(CommandError, match="already gone"):
         _run("tenant_deprovision", "corner-shop", "--yes")
 

@@ -297,3 +297,22 @@ def test_the_fake_rejects_what_an_api_server_rejects(kube_cluster):
             body={"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "x"}},
             content_type="application/apply-patch+yaml",
         )
+
+
+@pytest.mark.parametrize("owner", [None, "other"])
+def test_a_namespace_that_is_not_the_tenants_is_neither_adopted_nor_deleted(
+    run, kube_cluster, owner
+):
+    labels = {"team": "someone"} | ({"portal.wp.ionos/tenant": owner} if owner else {})
+    kube_cluster.create({"kind": "Namespace", "metadata": {"name": NS, "labels": labels}})
+    writes = len(kube_cluster.writes)
+    step = run.step(NamespaceStep)
+    for attempt in (step.check, step.apply):
+        with pytest.raises(StepFailed, match=f"Namespace {NS} already exists and is") as failure:
+            attempt()
+        assert "portal.wp.ionos/tenant=shop" in str(failure.value)
+    assert kube_cluster.writes[writes:] == []  # nothing changed
+    outcome = step.destroy()
+    assert outcome.status == Outcome.DONE and "left alone" in outcome.message
+    assert kube_cluster.get("Namespace", NS)["metadata"]["labels"]["team"] == "someone"
+    assert kube_cluster.writes[writes:] == []

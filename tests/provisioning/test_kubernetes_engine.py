@@ -5,7 +5,7 @@ import pytest
 from provisioning import engine
 from provisioning.models import Run, StepRun
 from provisioning.runs import run_request
-from tenants.models import Tenant
+from tenants.models import AuditEvent, Tenant
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,3 +45,63 @@ def test_an_approved_tenant_becomes_ready_on_the_cluster(
     assert kube_cluster.writes[writes:] == []
     kube_steps = again.steps.filter(name__in=["namespace", "wordpress", "network"])
     assert {s.status for s in kube_steps} == {StepRun.Status.UNCHANGED}
+
+
+def _ready_tenant(kube_cluster, capture):
+    tenant = TenantFactory(slug="shop", state=Tenant.State.APPROVED)
+    with capture():
+        run_request(tenant=tenant, action=Run.Action.APPLY, reason="approved")
+    reconcile_until_settled(tenant, kube_cluster)
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.READY, tenant.last_error
+    return tenant
+
+
+def _drift_run(tenant, kube_cluster, capture) -> Run:
+    with capture():
+        run = run_request(tenant=tenant, action=Run.Action.APPLY, reason="drift")
+    reconcile_until_settled(tenant, kube_cluster)
+    run.refresh_from_db()
+    return run
+
+
+def test_hand_edits_are_put_back_by_the_next_reconcile_and_the_tenant_stays_ready(
+    kube_cluster, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    tenant = _ready_tenant(kube_cluster, capture)
+    kube_cluster.scale("wordpress", "wp-shop", 3, manager="kubectl")  # kubectl scale
+    kube_cluster.remove("NetworkPolicy", "default-deny", "wp-shop")  # kubectl delete
+
+    run = _drift_run(tenant, kube_cluster, capture)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert "network: NetworkPolicy default-deny is missing" in run.drift
+    assert "wordpress: Deployment wordpress: spec.replicas is 3, want 1" in run.drift
+    assert kube_cluster.get("NetworkPolicy", "default-deny", "wp-shop") is not None
+    assert kube_cluster.get("Deployment", "wordpress", "wp-shop")["spec"]["replicas"] == 1
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.READY and tenant.last_error == ""
+    event = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_DRIFT)
+    assert event.message == "Repaired." and event.after == {"differences": run.drift}
+
+    # Repaired means settled: the next drift check finds nothing and writes nothing.
+    writes = len(kube_cluster.writes)
+    again = _drift_run(tenant, kube_cluster, capture)
+    assert again.drift == [] and kube_cluster.writes[writes:] == []
+
+
+def test_a_deleted_network_policy_is_put_back_even_when_a_later_step_fails(
+    kube_cluster, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    tenant = _ready_tenant(kube_cluster, capture)
+    kube_cluster.remove("NetworkPolicy", "default-deny", "wp-shop")  # kubectl delete
+    kube_cluster.scale("wordpress", "wp-shop", 3, manager="kubectl")
+    message = 'Deployment.apps "wordpress" is invalid: spec.template: admission webhook said no'
+    kube_cluster.fail("PATCH", r"/deployments/wordpress$", 422, times=5, message=message)
+
+    run = _drift_run(tenant, kube_cluster, capture)
+    assert run.status == Run.Status.FAILED and "wordpress" in run.error
+    assert kube_cluster.get("NetworkPolicy", "default-deny", "wp-shop") is not None
+    network = run.steps.get(name="network")
+    assert network.status == StepRun.Status.CHANGED

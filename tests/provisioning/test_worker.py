@@ -103,7 +103,8 @@ def test_permanent_error_fails_naming_step_and_cause_and_retry_finishes(
     failed_run = tenant.runs.get()
     steps = _steps(failed_run)
     assert steps["probe"].status == StepRun.Status.FAILED
-    assert steps["network"].status == StepRun.Status.SKIPPED
+    assert steps["wordpress"].status == StepRun.Status.SKIPPED
+    assert steps["network"].status == StepRun.Status.PLANNED  # isolation came first
 
     probe()  # the cause is fixed
     services.tenant_retry(tenant=tenant, actor=approver)
