@@ -186,6 +186,8 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "can_act": not roles.is_auditor(request.user),
         "is_approver": roles.is_approver(request.user),
         "is_owner": tenant.owner_id == request.user.pk,
+        # Platform admins and auditors read the whole trail in the Django admin.
+        "sees_audit": request.user.is_staff and request.user.has_perm("tenants.view_auditevent"),
     }
 
 
