@@ -9,35 +9,11 @@ import pytest
 from tenants.models import Tenant
 from tests.factories import UserFactory, plan
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "pw-for-tests-only"  # tests.factories.UserFactory's
 # Set to a directory to keep screenshots of each page for a look by eye.
 SHOTS = os.environ.get("PORTAL_SCREENSHOT_DIR", "")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing; scripts/services.sh installs it (Debian chromium).")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop; Django must still allow the test's own queries.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def shot(page, name: str) -> None:

@@ -1,0 +1,48 @@
+"""Chromium for the browser tests; a test fails on any CSP violation or console error it met."""
+
+import os
+
+import pytest
+
+from tests.browser.pageguard import PageGuard
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class GuardedBrowser:
+    """The Playwright browser whose every new context is watched by the test's guard."""
+
+    def __init__(self, browser, guard: PageGuard):
+        self._browser = browser
+        self.guard = guard
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        self.guard.watch(context)
+        return context
+
+
+@pytest.fixture
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing; scripts/services.sh installs it (Debian chromium).")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; Django must still allow the test's own queries.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    guard = PageGuard()
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield GuardedBrowser(chromium, guard)
+        chromium.close()
+    if guard.problems:
+        pytest.fail("The pages broke in the browser:\n" + "\n".join(guard.problems), pytrace=False)
