@@ -183,6 +183,19 @@ class Tenant(models.Model):
     def is_busy(self) -> bool:
         return self.state in (self.State.APPROVED, self.State.PROVISIONING, self.State.DELETING)
 
+    @property
+    def is_withdrawn(self) -> bool:
+        """A request taken back before anyone approved it: deleted with no decision on record."""
+        return self.state == self.State.DELETED and self.decided_at is None
+
+    @property
+    def state_label(self) -> str:
+        return "Withdrawn" if self.is_withdrawn else self.get_state_display()
+
+    @property
+    def state_css(self) -> str:
+        return "withdrawn" if self.is_withdrawn else self.state
+
 
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):

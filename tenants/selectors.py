@@ -23,10 +23,23 @@ def tenant_get_for(user, pk: int) -> Tenant:
     return tenant
 
 
-def tenant_list(*, user, state: str = "", plan: str = "", owner: str = "", q: str = ""):
+# Requests that ended without a site (rejected, withdrawn) and deleted tenants.
+GONE_STATES = (Tenant.State.REJECTED, Tenant.State.DELETED)
+
+
+def tenant_list(
+    *, user, state: str = "", plan: str = "", owner: str = "", q: str = "", gone: bool = True
+):
+    """Tenants the user may see; `gone=False` leaves out those gone unless a state asks for them."""
     qs = tenants_visible_to(user)
-    if state:
+    if state == "withdrawn":
+        qs = qs.filter(state=Tenant.State.DELETED, decided_at__isnull=True)
+    elif state == Tenant.State.DELETED:
+        qs = qs.filter(state=state, decided_at__isnull=False)
+    elif state:
         qs = qs.filter(state=state)
+    elif not gone:
+        qs = qs.exclude(state__in=GONE_STATES)
     if plan:
         qs = qs.filter(plan__name=plan)
     if owner and roles.sees_all_tenants(user):
@@ -48,6 +61,11 @@ def tenant_current_run(tenant: Tenant) -> Run | None:
     """The open run if there is one, else the latest one that changed something."""
     runs = tenant.runs.exclude(reason="drift", status=Run.Status.SUCCEEDED)
     return runs.filter(status__in=Run.OPEN).order_by("created_at").first() or runs.first()
+
+
+def run_number(run: Run) -> int:
+    """The run's place among its tenant's runs, counting from 1."""
+    return Run.objects.filter(tenant_id=run.tenant_id, pk__lte=run.pk).count()
 
 
 def tenant_last_drift_check(tenant: Tenant) -> Run | None:

@@ -75,9 +75,13 @@ class TenantListView(LoginRequiredMixin, View):
             k: request.GET.get(k, "").replace("\x00", "").strip()
             for k in ("state", "plan", "owner", "q")
         }
+        # Rejected, withdrawn and deleted tenants only clutter the list unless asked for.
+        filters["gone"] = "1" if request.GET.get("gone") else ""
         sort = request.GET.get("sort", "")
         sort = sort if sort in SORTS else "-created"  # links only ever carry a known order
-        qs = selectors.tenant_list(user=request.user, **filters).order_by(SORTS[sort], "-id")
+        qs = selectors.tenant_list(
+            user=request.user, **{**filters, "gone": bool(filters["gone"])}
+        ).order_by(SORTS[sort], "-id")
         return render(
             request,
             "tenants/list.html",
@@ -85,7 +89,7 @@ class TenantListView(LoginRequiredMixin, View):
                 "page": _page(request, qs),
                 "filters": filters,
                 "sort": sort,
-                "states": Tenant.State.choices,
+                "states": [*Tenant.State.choices, ("withdrawn", "Withdrawn")],
                 "plans": Plan.objects.all(),
                 "sees_all": roles.sees_all_tenants(request.user),
             },
@@ -175,6 +179,8 @@ def _detail_context(request, tenant: Tenant) -> dict:
     live = tenant.is_busy or (run is not None and run.is_open)
     return {
         "tenant": tenant,
+        # Runs count per tenant (its first run is 1), not by the table's ids across all tenants.
+        "run_number": selectors.run_number(run) if run else None,
         "tenant_url": tenant_url(tenant, "/"),
         "history": selectors.tenant_history(tenant)[:50],
         "run": run,

@@ -3,6 +3,7 @@
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from provisioning.models import Run, StepRun
 from tenants.models import AuditEvent, Tenant
@@ -271,3 +272,46 @@ def test_an_unknown_sort_falls_back_to_newest_first_in_every_link(client_for, ap
     page = client_for(approver).get("/tenants/?sort=%22onclick%3Dx%20__class__").content.decode()
     assert "__class__" not in page and "onclick" not in page
     assert "sort=-created" in page or "sort=created" in page
+
+
+def test_list_hides_gone_tenants_unless_asked(client, requester, approver):
+    TenantFactory(owner=requester, slug="live", state="ready")
+    TenantFactory(owner=requester, slug="nope", state="rejected", decided_by=approver)
+    TenantFactory(owner=requester, slug="taken-back", state="deleted")  # never decided
+    TenantFactory(owner=requester, slug="torn-down", state="deleted", decided_at=timezone.now())
+    client.force_login(requester)
+    url = reverse("tenants:list")
+
+    def names(**params):
+        return sorted(t.slug for t in client.get(url, params).context["page"])
+
+    assert names() == ["live"]
+    assert names(gone="1") == ["live", "nope", "taken-back", "torn-down"]
+    assert names(state="rejected") == ["nope"]
+    assert names(state="withdrawn") == ["taken-back"]
+    assert names(state="deleted") == ["torn-down"]
+    page = client.get(url, {"gone": "1"}).content.decode()
+    assert 'state-withdrawn">Withdrawn<' in page and 'state-deleted">Deleted<' in page
+    assert 'name="gone" value="1" checked' in page
+    # Sorting and paging keep the choice.
+    assert "gone=1&amp;" in page
+
+
+def test_withdrawn_request_says_withdrawn(client, requester):
+    tenant = TenantFactory(owner=requester, slug="oops")
+    client.force_login(requester)
+    client.post(reverse("tenants:delete", args=[tenant.pk]), {"confirm_slug": "oops"})
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert ">Withdrawn<" in page and ">Deleted<" not in page
+
+
+def test_runs_are_numbered_per_tenant(client, requester):
+    other = TenantFactory(slug="other", state="ready")
+    for _ in range(3):
+        Run.objects.create(tenant=other, action="apply", reason="approved", status="succeeded")
+    tenant = TenantFactory(owner=requester, slug="mine", state="provisioning")
+    first = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
+    Run.objects.create(tenant=tenant, action="apply", reason="retry", status="running")
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "Provision run #2 (retry" in page and f"run #{first.pk + 1}" not in page

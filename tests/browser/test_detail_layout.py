@@ -1,0 +1,33 @@
+"""In Chromium: a long unbroken title wraps, and a step's log gets room to be read."""
+
+import pytest
+
+from provisioning.models import Run, StepRun
+from tests.browser.test_tenant_flow import browser, shot, sign_in  # noqa: F401 (fixture)
+from tests.factories import TenantFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_long_title_wraps_and_the_log_column_is_wide(browser, live_server):  # noqa: F811
+    alice = UserFactory(username="alice", role="requester")
+    tenant = TenantFactory(owner=alice, slug="wide", state="failed", display_name="W" * 100)
+    run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
+    StepRun.objects.create(
+        run=run,
+        name="database",
+        position=0,
+        status="failed",
+        log="created user\n" * 3,
+        error="MariaDB refused the user: access denied",
+    )
+    page = sign_in(browser, live_server, "alice")
+    page.goto(f"{live_server.url}{tenant.get_absolute_url()}")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1280, f"the page is {width}px wide"
+    details = page.locator("#progress td.step-details").bounding_box()["width"]
+    step = page.locator("#progress tr.step td").first.bounding_box()["width"]
+    assert details > 2 * step, f"the details column is {details}px, the step name {step}px"
+    page.goto(f"{live_server.url}/tenants/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    shot(page, "detail-long-title")
