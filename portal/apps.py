@@ -8,5 +8,8 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from portal import staffsync  # noqa: F401  (keeps is_staff equal to the role)
+        from portal import (
+            checks,  # noqa: F401  (registers the shared cache's checks)
+            staffsync,  # noqa: F401  (keeps is_staff equal to the role)
+        )
         from portal.auth import signals  # noqa: F401  (connects the sign-in audit receivers)

@@ -39,6 +39,9 @@ resource "kubernetes_secret" "portal" {
   data = merge(local.infra.portal_secrets, {
     DJANGO_SECRET_KEY = random_password.django_secret_key.result
     CELERY_BROKER_URL = "redis://:${random_password.redis.result}@redis.portal-redis.svc:6379/0"
+    # Rate limits and lock-outs, shared by every pod; a database of its own, as FLUSHDB on a
+    # cache clear must not take the broker's queue with it (portal.E002).
+    PORTAL_CACHE_URL = "redis://:${random_password.redis.result}@redis.portal-redis.svc:6379/1"
   })
 }
 
