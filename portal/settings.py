@@ -494,11 +494,17 @@ PORTAL_AUTHENTIK_INVALIDATION_FLOW = env.str(
 PORTAL_AUTHENTIK_SCOPES = env.list(
     "PORTAL_AUTHENTIK_SCOPES", default=["openid", "email", "profile"]
 )
-# Name of the certificate-key pair that signs ID tokens; default unset (signed with the secret).
-PORTAL_AUTHENTIK_SIGNING_KEY = env.str("PORTAL_AUTHENTIK_SIGNING_KEY", default="")
-# Authentik group a user must be in to open a tenant's WordPress ({slug} is replaced);
-# default unset: anyone who can sign in to Authentik.
-PORTAL_AUTHENTIK_ACCESS_GROUP = env.str("PORTAL_AUTHENTIK_ACCESS_GROUP", default="")
+# Name of the certificate-key pair that signs the tenants' ID tokens (RS256; without one
+# Authentik signs HS256 with the client secret, which many clients refuse); empty: HS256;
+# default authentik Self-signed Certificate, the pair every Authentik install has.
+PORTAL_AUTHENTIK_SIGNING_KEY = env.str(
+    "PORTAL_AUTHENTIK_SIGNING_KEY", default="authentik Self-signed Certificate"
+)
+# Authentik group a user must be in to open a tenant's WordPress ({slug} is replaced). With
+# {slug} the sso step creates it and keeps its members to the tenant's owner and the people
+# the owner adds on the tenant page; without, it binds a platform group it doesn't edit;
+# empty: anyone who can sign in to Authentik; default wp-{slug}-users.
+PORTAL_AUTHENTIK_ACCESS_GROUP = env.str("PORTAL_AUTHENTIK_ACCESS_GROUP", default="wp-{slug}-users")
 # Seconds to wait for a connection to Authentik / for its answer; default 5 / 30.
 PORTAL_AUTHENTIK_CONNECT_TIMEOUT = env.float("PORTAL_AUTHENTIK_CONNECT_TIMEOUT", default=5.0)
 PORTAL_AUTHENTIK_READ_TIMEOUT = env.float("PORTAL_AUTHENTIK_READ_TIMEOUT", default=30.0)

@@ -30,6 +30,10 @@ class TenantSpec:
     present: bool = True
     # The platform bucket fixed for the tenant when it was approved; empty: today's setting.
     bucket: str = ""
+    # Who may sign in to the site through Authentik (their Authentik user names): the owner,
+    # and the members the owner added on the tenant page.
+    owner_username: str = ""
+    members: tuple[str, ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -75,6 +79,8 @@ def spec_for(tenant) -> TenantSpec:
         wordpress_version=tenant.wordpress_version,
         present=tenant.desired_present,
         bucket=tenant.s3_bucket,
+        owner_username=tenant.owner.get_username(),
+        members=tuple(tenant.members.order_by("username").values_list("username", flat=True)),
         plan=PlanSpec(
             name=plan.name,
             cpu_request_millicores=plan.cpu_request_millicores,

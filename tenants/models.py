@@ -197,6 +197,32 @@ class Tenant(models.Model):
         return "withdrawn" if self.is_withdrawn else self.state
 
 
+class TenantMember(models.Model):
+    """Someone besides the owner who may sign in to the tenant's WordPress (via Authentik)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="members")
+    # The person's Authentik user name: the sso step puts that user in the tenant's group.
+    username = models.CharField(max_length=150)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant",
+                Lower("username"),
+                name="tenant_member_unique",
+                violation_error_message="That person is already a member.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} on {self.tenant}"
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("Audit events are append-only: they can't be changed.")
@@ -223,6 +249,8 @@ class AuditEvent(models.Model):
         TENANT_DRIFT = "tenant.drift", "Drift found"
         TENANT_DB_PASSWORD_ROTATED = "tenant.db_password_rotated", "Database password rotated"
         TENANT_ADOPTED = "tenant.adopted", "Outside resources adopted"
+        TENANT_MEMBER_ADDED = "tenant.member_added", "Member added"
+        TENANT_MEMBER_REMOVED = "tenant.member_removed", "Member removed"
         PLAN_CHANGED = "plan.changed", "Plan changed"
         USER_LOGIN = "user.login", "Signed in"
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"

@@ -1,4 +1,4 @@
-"""The portal's calls to Authentik: OAuth2 providers, applications, group bindings, look-ups.
+"""The portal's calls to Authentik: OAuth2 providers, applications, groups and their bindings.
 
 Only the fields the portal needs are read, and an unknown, missing or null field is no error
 unless the portal can't do without it — so one driver works with Authentik 2025.4 to the newest.
@@ -17,9 +17,20 @@ FLOWS = Resource("/flows/instances/", "authentik_flows.flow")
 SCOPES = Resource("/propertymappings/provider/scope/", "authentik_providers_oauth2.scopemapping")
 KEYPAIRS = Resource("/crypto/certificatekeypairs/", "authentik_crypto.certificatekeypair")
 GROUPS = Resource("/core/groups/", "authentik_core.group")
+USERS = Resource("/core/users/", "authentik_core.user")
 PROVIDERS = Resource("/providers/oauth2/", "authentik_providers_oauth2.oauth2provider")
 APPLICATIONS = Resource("/core/applications/", "authentik_core.application")
 BINDINGS = Resource("/policies/bindings/", "authentik_policies.policybinding")
+
+
+@dataclass(frozen=True)
+class _Action(Resource):
+    """An action on one object, whose permission is its own (not <verb>_<model>)."""
+
+    perm: str = ""
+
+    def permission(self, method: str) -> str:
+        return f"{self.model.split('.')[0]}.{self.perm}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,14 @@ class Application:
     provider: int | str | None
     meta_launch_url: str
     meta_publisher: str
+
+
+@dataclass(frozen=True)
+class Group:
+    pk: str
+    name: str
+    users: list[int]
+    attributes: dict
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,42 @@ class AuthentikDriver:
                 f"(that needs the permission {res.permission('GET')})."
             )
         return found
+
+    # --- groups and their members ---------------------------------------------------------------
+
+    def group(self, name: str) -> Group | None:
+        what = f"look up group {name}"
+        found = _matching(self.http.find(what, GROUPS, name=name), "name", name)
+        return _group(found[0], what) if found else None
+
+    def group_create(self, name: str, attributes: dict) -> Group:
+        what = f"create group {name}"
+        body = {"name": name, "attributes": attributes}
+        return _group(self.http.create(what, GROUPS, body), what)
+
+    def group_delete(self, pk: str, name: str) -> bool:
+        return self.http.delete(f"delete group {name}", GROUPS, pk)
+
+    def user_pk(self, username: str) -> int | None:
+        """The Authentik user of that exact user name; None when there is none (yet)."""
+        what = f"look up user {username}"
+        found = _matching(self.http.find(what, USERS, username=username), "username", username)
+        if not found:
+            return None
+        pk = _key(found[0], "pk", what)
+        if not isinstance(pk, int):
+            raise unusable(what, "pk")
+        return pk
+
+    def group_member(self, group: Group, user: int, *, add: bool) -> None:
+        """POST /core/groups/<uuid>/add_user/ or remove_user/ with {"pk": <user pk>}, 204
+        (authentik's API reference, core_groups_add_user_create): one member at a time, so
+        a concurrent change to someone else's membership is never overwritten."""
+        verb = "add_user" if add else "remove_user"
+        perm = "add_user_to_group" if add else "remove_user_from_group"
+        res = _Action(f"{GROUPS.path}{group.pk}/{verb}/", "authentik_core.group", perm)
+        what = f"{'add' if add else 'remove'} user {user} {'to' if add else 'from'} {group.name}"
+        self.http.create(what, res, {"pk": user})
 
     # --- OAuth2 providers ------------------------------------------------------------------------
 
@@ -217,6 +272,19 @@ def _application(row: dict, what: str) -> Application:
         provider=row.get("provider") if isinstance(row.get("provider"), int | str) else None,
         meta_launch_url=_maybe_text(row, "meta_launch_url", what) or "",
         meta_publisher=_maybe_text(row, "meta_publisher", what) or "",
+    )
+
+
+def _group(row: dict, what: str) -> Group:
+    attributes = row.get("attributes")
+    users = _list(row, "users", what)
+    if not all(isinstance(u, int) and not isinstance(u, bool) for u in users):
+        raise unusable(what, "users")
+    return Group(
+        pk=_text(row, "pk", what),
+        name=_text(row, "name", what),
+        users=users,
+        attributes=attributes if isinstance(attributes, dict) else {},
     )
 
 

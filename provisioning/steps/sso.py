@@ -19,13 +19,16 @@ from provisioning.secrets import (
 from provisioning.steps.base import Outcome, Step
 
 if TYPE_CHECKING:
-    from provisioning.drivers.authentik import Application, Provider
+    from provisioning.drivers.authentik import Application, Group, Provider
 from provisioning.tenanturl import tenant_url
 
 # Where the "OpenID Connect Generic" WordPress plugin receives the authorization code.
 # The tenant's marker on its application (authentik's "publisher" field, shown nowhere that
 # matters); its provider is recognised by the client id stored in the tenant's Secret.
 PUBLISHER = "tenant-portal/{slug}"
+# On a group the portal made for a tenant (its attributes): only such a group's members are
+# the portal's to set; a configured group shared with others is bound, never edited.
+GROUP_MARKER = "tenant-portal"
 REDIRECT_PATH = "/wp-admin/admin-ajax.php?action=openid-connect-authorize"
 API = "/api/v3"
 
@@ -38,7 +41,7 @@ class _Refs:
     invalidation_flow: str
     property_mappings: list[str]
     signing_key: str | None
-    group: str | None
+    group: "Group | None"
 
 
 class SsoStep(Step):
@@ -133,7 +136,7 @@ class SsoStep(Step):
                 if settings.PORTAL_AUTHENTIK_SIGNING_KEY
                 else None
             ),
-            group=f"<pk of group {self.access_group}>" if self.access_group else None,
+            group=None,
         )
         # Plan files are written under var/: never a real credential, even if one is stored.
         provider = _without_none(self._provider_fields(refs, PLACEHOLDER, PLACEHOLDER))
@@ -161,15 +164,36 @@ class SsoStep(Step):
                 "body": self._application_fields(f"<pk of provider {name}>"),
             },
         ]
-        if refs.group:
+        if self.access_group:
             target = f"<pk of application {name}>"
+            group = f"<pk of group {self.access_group}>"
             calls += [
-                get("/core/groups/", "group", name=self.access_group),
+                get("/core/groups/", "the group if it exists", name=self.access_group),
+                *(
+                    [
+                        {
+                            "method": "POST",
+                            "path": f"{API}/core/groups/",
+                            "body": {"name": self.access_group, "attributes": self._marker},
+                        }
+                    ]
+                    if self._group_is_per_tenant
+                    else []
+                ),
+                *(
+                    {
+                        "method": "POST",
+                        "path": f"{API}/core/groups/{group}/add_user/",
+                        "body": {"pk": f"<pk of user {username}>"},
+                    }
+                    for username in self.wanted_members
+                    if self._group_is_per_tenant
+                ),
                 get("/policies/bindings/", "the group binding if it exists", target=target),
                 {
                     "method": "POST",
                     "path": f"{API}/policies/bindings/",
-                    "body": _binding(target, refs.group),
+                    "body": _binding(target, group),
                 },
             ]
         plan = {
@@ -200,7 +224,7 @@ class SsoStep(Step):
                 if settings.PORTAL_AUTHENTIK_SIGNING_KEY
                 else None
             ),
-            group=d.group_pk(self.access_group) if self.access_group else None,
+            group=d.group(self.access_group) if self.access_group else None,
         )
 
     def live_check(self) -> list[str]:
@@ -226,10 +250,8 @@ class SsoStep(Step):
         differences += [
             f"application {name}: {why}" for why in _application_drift(app, want_app).values()
         ]
-        if refs.group and not self._bound(app, refs.group):
-            differences.append(
-                f"application {name} is not limited to the group {self.access_group}"
-            )
+        if self.access_group:
+            differences += self._group_drift(refs.group, app)
         return differences
 
     def live_apply(self) -> Outcome:
@@ -264,9 +286,8 @@ class SsoStep(Step):
                 app = d.application_update(name, patch)
                 done.append(f"updated application {name} ({', '.join(_words(patch))})")
 
-        if refs.group and not self._bound(app, refs.group):
-            d.group_binding_create(str(app.pk), refs.group)
-            done.append(f"limited application {name} to the group {self.access_group}")
+        if self.access_group:
+            done += self._group_apply(refs.group, app)
         return Outcome.done("; ".join(done) or "nothing to change")
 
     def live_destroy(self) -> Outcome:
@@ -287,6 +308,11 @@ class SsoStep(Step):
                 left.append(f"provider {name}")
             elif d.provider_delete(provider.pk, name):
                 deleted.append(f"provider {name}")
+        group = d.group(self.access_group) if self.access_group else None
+        # Only the group made for this tenant: a configured one is the platform's.
+        if group is not None and self._is_our_group(group):
+            if d.group_delete(group.pk, group.name):
+                deleted.append(f"group {group.name}")
         said = [f"deleted {' and '.join(deleted)}"] if deleted else []
         if left:
             said.append(f"left {' and '.join(left)} alone: not tenant {self.spec.slug}'s")
@@ -335,6 +361,87 @@ class SsoStep(Step):
     def _bound(self, app, group: str) -> bool:
         bindings = self.driver.group_bindings(str(app.pk))
         return any(str(b.group) == group and b.enabled is not False for b in bindings)
+
+    # --- who may sign in: the access group -------------------------------------------------------
+
+    @property
+    def wanted_members(self) -> list[str]:
+        """The Authentik user names the tenant's group should hold: owner first, then members."""
+        names = [self.spec.owner_username, *self.spec.members]
+        return list(dict.fromkeys(n for n in names if n))
+
+    @property
+    def _marker(self) -> dict[str, str]:
+        return {GROUP_MARKER: self.spec.slug}
+
+    @property
+    def _group_is_per_tenant(self) -> bool:
+        return "{slug}" in settings.PORTAL_AUTHENTIK_ACCESS_GROUP
+
+    def _is_our_group(self, group: "Group") -> bool:
+        return group.attributes.get(GROUP_MARKER) == self.spec.slug
+
+    def _membership(self, group: "Group") -> tuple[set[int], set[int], list[str]]:
+        """(user pks to add, user pks to remove, wanted names Authentik has no user of)."""
+        wanted: set[int] = set()
+        unknown = []
+        for username in self.wanted_members:
+            pk = self.driver.user_pk(username)
+            if pk is None:
+                unknown.append(username)
+            else:
+                wanted.add(pk)
+        have = set(group.users)
+        return wanted - have, have - wanted, unknown
+
+    def _group_drift(self, group: "Group | None", app) -> list[str]:
+        name = self.access_group
+        if group is None:
+            return [f"group {name} is missing"]
+        differences = []
+        if self._is_our_group(group):
+            add, remove, _ = self._membership(group)
+            if add:
+                differences.append(f"group {name} lacks {len(add)} of the tenant's people")
+            if remove:
+                differences.append(f"group {name} holds {len(remove)} people not the tenant's")
+        if not self._bound(app, group.pk):
+            differences.append(
+                f"application {self.spec.sso_slug} is not limited to the group {name}"
+            )
+        return differences
+
+    def _group_apply(self, group: "Group | None", app) -> list[str]:
+        d = self.driver
+        name = self.access_group
+        done = []
+        if group is None:
+            if not self._group_is_per_tenant:
+                raise StepFailed(
+                    f"Authentik has no group named {name!r} (PORTAL_AUTHENTIK_ACCESS_GROUP). A "
+                    "group shared by every tenant is the platform's to create; one per tenant "
+                    "({slug} in the setting) the portal creates itself."
+                )
+            group = d.group_create(name, self._marker)
+            done.append(f"created group {name}")
+        if self._is_our_group(group):
+            add, remove, unknown = self._membership(group)
+            for pk in sorted(add):
+                d.group_member(group, pk, add=True)
+            for pk in sorted(remove):
+                d.group_member(group, pk, add=False)
+            if add:
+                done.append(f"added {len(add)} to group {name}")
+            if remove:
+                done.append(f"removed {len(remove)} from group {name}")
+            if unknown:
+                # Not an error: a person is in Authentik once they have signed in or been
+                # invited; the next run adds them.
+                done.append(f"no Authentik user yet: {', '.join(unknown)}")
+        if not self._bound(app, group.pk):
+            d.group_binding_create(str(app.pk), group.pk)
+            done.append(f"limited application {self.spec.sso_slug} to the group {name}")
+        return done
 
 
 # --- comparing what Authentik has with what we want -----------------------------------------------

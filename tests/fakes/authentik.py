@@ -29,6 +29,7 @@ class FakeAuthentik:
         self.scope_mappings: dict[str, dict] = {}
         self.keypairs: dict[str, dict] = {}
         self.groups: dict[str, dict] = {}
+        self.users: dict[int, dict] = {}
         self.providers: dict[int, dict] = {}
         self.applications: dict[str, dict] = {}
         self.bindings: dict[str, dict] = {}
@@ -127,7 +128,34 @@ class FakeAuthentik:
         }
         return self.keypairs[pk]
 
-    def add_group(self, name: str) -> dict:
+    def add_user(self, username: str, email: str = "", active: bool = True) -> dict:
+        """A user as the group answers show them (users_obj); /core/users/ answers more."""
+        pk = len(self.users) + 2000
+        self.users[pk] = {
+            "pk": pk,
+            "username": username,
+            "name": username.title(),
+            "is_active": active,
+            "last_login": None,
+            "email": email or f"{username}@example.com",
+            "attributes": {},
+            "uid": uuid.uuid4().hex * 2,
+        }
+        return self.users[pk]
+
+    def may_open(self, username: str, app_slug: str) -> bool:
+        """Authentik's policy engine for an application bound to groups (mode "any"): no
+        binding lets everyone in, else the user must be in one of the bound groups."""
+        app = self.applications[app_slug]
+        user = next(pk for pk, u in self.users.items() if u["username"] == username)
+        bound = [b for b in self.bindings.values() if b["target"] == app["pk"] and b["enabled"]]
+        return not bound or any(user in self.groups[b["group"]]["users"] for b in bound)
+
+    def members(self, group_name: str) -> set[str]:
+        group = next(g for g in self.groups.values() if g["name"] == group_name)
+        return {self.users[pk]["username"] for pk in group["users"]}
+
+    def add_group(self, name: str, attributes: dict | None = None) -> dict:
         pk = str(uuid.uuid4())
         self.groups[pk] = {
             "pk": pk,
@@ -138,7 +166,7 @@ class FakeAuthentik:
             "parent_name": None,
             "users": [],
             "users_obj": [],
-            "attributes": {},
+            "attributes": dict(attributes or {}),
             "roles": [],
             "roles_obj": [],
             "children": [],
@@ -210,8 +238,15 @@ class FakeAuthentik:
             (r"/crypto/certificatekeypairs/([^/]+)/", {"GET": self._keypair_get}),
             (
                 r"/core/groups/",
-                {"GET": self._list(self.groups, "name"), "POST": self._group_create},
+                {
+                    "GET": self._list(self.groups, "name", out=self._group_out),
+                    "POST": self._group_create,
+                },
             ),
+            (r"/core/groups/([^/]+)/", {"DELETE": self._group_delete}),
+            (r"/core/groups/([^/]+)/add_user/", {"POST": self._group_member(add=True)}),
+            (r"/core/groups/([^/]+)/remove_user/", {"POST": self._group_member(add=False)}),
+            (r"/core/users/", {"GET": self._list(self.users, "username")}),
             (
                 r"/providers/oauth2/",
                 {
@@ -279,7 +314,41 @@ class FakeAuthentik:
             return 400, {"name": ["This field is required."]}
         if any(g["name"] == body["name"] for g in self.groups.values()):
             return 400, {"name": ["Group with this name already exists."]}
-        return 201, self.add_group(body["name"])
+        attributes = body.get("attributes") or {}
+        if not isinstance(attributes, dict):
+            return 400, {"attributes": ["Value must be valid JSON."]}
+        return 201, self._group_out(self.add_group(body["name"], attributes))
+
+    def _group_out(self, group: dict) -> dict:
+        return {**group, "users_obj": [dict(self.users[pk]) for pk in group["users"]]}
+
+    def _group_delete(self, query, body, pk):
+        if self.groups.pop(pk, None) is None:
+            return 404, {"detail": "No Group matches the given query."}
+        for key in [k for k, b in self.bindings.items() if b.get("group") == pk]:
+            del self.bindings[key]
+        return 204, None
+
+    def _group_member(self, add: bool):
+        """add_user / remove_user: {"pk": <user pk>} -> 204, as authentik's API reference gives
+        (core_groups_add_user_create); an unknown user is 404 "User not found"."""
+
+        def handler(query, body, pk):
+            group = self.groups.get(pk)
+            if group is None:
+                return 404, {"detail": "No Group matches the given query."}
+            user = body.get("pk") if isinstance(body, dict) else None
+            if not isinstance(user, int) or isinstance(user, bool):
+                return 400, {"pk": ["A valid integer is required."]}
+            if user not in self.users:
+                return 404, {"detail": "User not found"}
+            if add and user not in group["users"]:
+                group["users"].append(user)
+            if not add and user in group["users"]:
+                group["users"].remove(user)
+            return 204, None
+
+        return handler
 
     # providers
 

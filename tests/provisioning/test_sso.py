@@ -24,8 +24,10 @@ REDIRECT = "https://wordpress-acme.local/wp-admin/admin-ajax.php?action=openid-c
 
 @pytest.fixture(autouse=True)
 def _tls(settings):
-    """Tenant sites with certificates from cert-manager: their URLs are https."""
+    """Tenant sites with certificates from cert-manager: their URLs are https. The provider and
+    application alone: the access group is test_sso_access.py's."""
     settings.PORTAL_CERT_ISSUER = "letsencrypt-prod"
+    settings.PORTAL_AUTHENTIK_ACCESS_GROUP = ""
 
 
 def make_spec(slug: str = "acme") -> TenantSpec:
