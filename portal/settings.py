@@ -213,6 +213,14 @@ EMAIL_CONFIG = env.email_url("DJANGO_EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 # Sender of the portal's notifications; default portal@localhost.
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localhost")
+# The portal's own address as people reach it, for the links in its mails (a mail has no request
+# to take the host from); default the first CSRF trusted origin (production sets it to the
+# portal's https address), else http://localhost:8000, what scripts/run.sh serves.
+PORTAL_URL = env.str(
+    "PORTAL_URL", default=(CSRF_TRUSTED_ORIGINS or ["http://localhost:8000"])[0]
+).rstrip("/")
+# Where requesters ask for help when something fails; default: the admin who approved it.
+PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="")
 
 # --- Logging -----------------------------------------------------------------------------------
 

@@ -75,10 +75,14 @@ def _tell_steps(tenant: Tenant, told: set[int], write) -> None:
 
 
 def finish(tenant: Tenant, *, wait: bool, timeout: float, write) -> None:
-    """With --wait, follow the run until it ends and say how the tenant ended."""
+    """With --wait, follow the run until it ends and say how the tenant ended; a failed
+    tenant raises CommandError, so the command exits non-zero."""
     if not wait:
         return
     tenant = follow_runs(tenant, timeout=timeout, write=write)
     write(f"{tenant.slug}: {tenant.get_state_display()}")
     if tenant.last_error:
         write(f"  {tenant.last_error}")
+    if tenant.state == Tenant.State.FAILED:
+        # A script (or CI) waiting on the run must see the failure in the exit status too.
+        raise CommandError(f"{tenant.slug} failed; `tenant_reconcile {tenant.slug}` retries it.")

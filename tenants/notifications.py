@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 
 from portal.roles import APPROVER_GROUP
 from provisioning.tenanturl import tenant_url
+from tenants.failures import failure_for
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,13 @@ def _send(template: str, tenant: Tenant, recipients: list[str], **extra) -> None
     recipients = sorted({r for r in recipients if r})
     if not recipients:
         return
-    context = {"tenant": tenant, "tenant_url": tenant_url(tenant, "/"), **extra}
+    context = {
+        "tenant": tenant,
+        "tenant_url": tenant_url(tenant, "/"),
+        # A mail has no request to build a link from: the portal's address comes from settings.
+        "page_url": settings.PORTAL_URL + tenant.get_absolute_url(),
+        **extra,
+    }
     subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
     body = render_to_string(f"emails/{template}.txt", context)
     try:
@@ -33,16 +40,19 @@ def _requester(tenant: Tenant) -> list[str]:
     return [tenant.owner.email]
 
 
-def notify_new_request(tenant_id: int) -> None:
-    tenant = Tenant.objects.select_related("owner", "plan").get(pk=tenant_id)
+def _approvers(tenant: Tenant) -> list[str]:
     # Superusers approve too (portal.roles), though they need not be in the group.
-    approvers = (
+    return list(
         get_user_model()
         .objects.filter(Q(groups__name=APPROVER_GROUP) | Q(is_superuser=True), is_active=True)
         .exclude(pk=tenant.owner_id)
         .values_list("email", flat=True)
     )
-    _send("new_request", tenant, list(approvers))
+
+
+def notify_new_request(tenant_id: int) -> None:
+    tenant = Tenant.objects.select_related("owner", "plan").get(pk=tenant_id)
+    _send("new_request", tenant, _approvers(tenant))
 
 
 def notify_decision(tenant_id: int) -> None:
@@ -57,5 +67,7 @@ def notify_ready(tenant_id: int) -> None:
 
 
 def notify_failed(tenant_id: int) -> None:
-    tenant = Tenant.objects.select_related("owner", "plan").get(pk=tenant_id)
-    _send("failed", tenant, _requester(tenant))
+    """The requester reads what happened in words; the approvers, who act on it, the detail."""
+    tenant = Tenant.objects.select_related("owner", "plan", "decided_by").get(pk=tenant_id)
+    _send("failed", tenant, _requester(tenant), failure=failure_for(tenant))
+    _send("failed_admin", tenant, _approvers(tenant))

@@ -14,7 +14,7 @@ from portal import ratelimit, roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
-from tenants import selectors, services
+from tenants import failures, selectors, services
 from tenants.forms import RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
 from tenants.validation import default_host
@@ -186,6 +186,9 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "run": run,
         "steps": list(run.steps.all()) if run else [],
         "drift": selectors.tenant_last_drift_check(tenant),
+        # Requesters read a failure in words; the step's own error stays for admins and auditors.
+        "failure": failures.failure_for(tenant),
+        "sees_detail": roles.sees_all_tenants(request.user),
         "live": live,
         # Quick while something is being built; slower while the request waits for a decision.
         "poll": "2s" if live else ("5s" if tenant.state == Tenant.State.REQUESTED else None),

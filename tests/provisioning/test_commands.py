@@ -123,3 +123,18 @@ def test_tenant_plan_piped_into_head_ends_without_a_traceback(requester):
 
     assert first.startswith(b"# --- step namespace")
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_tenant_reconcile_wait_exits_non_zero_when_the_tenant_fails(
+    ready_tenant, embedded, settings, tmp_path
+):
+    # A plan directory that is a file: the first step can't write its plan (a real failure).
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    settings.PORTAL_PLAN_DIR = blocked
+    with pytest.raises(CommandError, match="corner-shop failed; `tenant_reconcile corner-shop`"):
+        _run("tenant_reconcile", "corner-shop", "--wait")
+    ready_tenant.refresh_from_db()
+    assert ready_tenant.state == Tenant.State.FAILED
+    with pytest.raises(CommandError, match=r"1 tenant\(s\) failed: corner-shop\."):
+        _run("tenant_reconcile", "--all", "--wait")

@@ -58,17 +58,27 @@ def test_requester_hears_of_rejection_with_the_reason(
     assert "Reason: Use 'small' & retry" in message.body
 
 
-def test_requester_hears_of_failure_in_plain_words(requester):
-    tenant = TenantFactory(owner=requester, slug="broken", state="failed")
+def test_requester_hears_of_failure_in_plain_words_and_admins_in_detail(
+    requester, approver, settings
+):
+    settings.PORTAL_URL = "https://portal.example.com"
+    tenant = TenantFactory(owner=requester, slug="broken", state="failed", decided_by=approver)
     Tenant.objects.filter(pk=tenant.pk).update(
         last_error="The database step failed: MariaDB is not reachable"
     )
     run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
     StepRun.objects.create(run=run, name="database", position=1, status="failed")
     notifications.notify_failed(tenant.pk)
-    [message] = mail.outbox
-    assert message.subject == "[Tenant portal] Provisioning failed: broken"
-    assert "The database step failed: MariaDB is not reachable" in message.body
+    mine, admins = sorted(mail.outbox, key=lambda m: m.to != ["alice@example.com"])
+    assert mine.subject == "[Tenant portal] Provisioning failed: broken"
+    assert "stopped while creating the site's database" in mine.body
+    assert "a platform admin was told" in mine.body and "carol@example.com" in mine.body
+    assert "MariaDB" not in mine.body
+    assert f"https://portal.example.com/tenants/{tenant.pk}/" in mine.body
+    assert admins.to == ["carol@example.com"]
+    assert admins.subject == "[Tenant portal] Failed, needs an admin: broken"
+    assert "The database step failed: MariaDB is not reachable" in admins.body
+    assert f"https://portal.example.com/tenants/{tenant.pk}/" in admins.body
 
 
 def test_no_mail_without_an_address(approver):
@@ -78,12 +88,12 @@ def test_no_mail_without_an_address(approver):
     assert mail.outbox == []
 
 
-def test_the_failure_mail_prints_the_error_as_written(requester):
+def test_the_failure_mail_prints_the_error_as_written(requester, approver):
     tenant = TenantFactory(owner=requester, slug="odd", state="failed")
     Tenant.objects.filter(pk=tenant.pk).update(last_error='Quota <exceeded> & "retry" later')
     notifications.notify_failed(tenant.pk)
-    [message] = mail.outbox
-    assert 'Quota <exceeded> & "retry" later' in message.body
+    [admins] = [m for m in mail.outbox if m.to == ["carol@example.com"]]
+    assert 'Quota <exceeded> & "retry" later' in admins.body
 
 
 def test_no_template_marks_text_safe():

@@ -209,7 +209,7 @@ def test_progress_partial_polls_while_busy_and_stops_when_done(client, requester
     )
     partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in partial
-    assert "What went wrong:</strong> The database step failed: MariaDB refused the user" in partial
+    assert "What went wrong:</strong> Setting up your site stopped while creating" in partial
 
 
 def test_delete_asks_for_confirmation(
@@ -315,3 +315,23 @@ def test_runs_are_numbered_per_tenant(client, requester):
     client.force_login(requester)
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert "Provision run #2 (retry" in page and f"run #{first.pk + 1}" not in page
+
+
+def test_a_failure_reads_in_words_for_the_requester_and_in_detail_for_admins(
+    client, requester, approver
+):
+    tenant = TenantFactory(owner=requester, slug="broke", state="failed", decided_by=approver)
+    detail = "internal error (FileExistsError); see the worker log."
+    Tenant.objects.filter(pk=tenant.pk).update(last_error=f"The namespace step failed: {detail}")
+    run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
+    StepRun.objects.create(run=run, name="namespace", position=0, status="failed", error=detail)
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "Setting up your site stopped while preparing the site&#x27;s own space" in page
+    assert "a platform admin was told" in page
+    assert 'href="mailto:carol@example.com?subject=Tenant%20broke"' in page
+    assert "FileExistsError" not in page and "worker log" not in page
+
+    client.force_login(approver)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "Setting up your site stopped" in page and "FileExistsError" in page

@@ -33,6 +33,7 @@ class Command(BaseCommand):
             )
         else:
             tenants = [tenant_by_slug(slug)]
+        failed = []
         with requestcontext.operator():
             for tenant in tenants:
                 try:
@@ -40,4 +41,11 @@ class Command(BaseCommand):
                 except ApplicationError as exc:
                     raise CommandError(f"{tenant.slug}: {exc.message}") from exc
                 self.stdout.write(f"{tenant.slug}: reconcile queued")
-                finish(tenant, wait=wait, timeout=timeout, write=self.stdout.write)
+                try:
+                    finish(tenant, wait=wait, timeout=timeout, write=self.stdout.write)
+                except CommandError:
+                    if not all:
+                        raise
+                    failed.append(tenant.slug)  # --all goes on with the others, then says so
+        if failed:
+            raise CommandError(f"{len(failed)} tenant(s) failed: {', '.join(failed)}.")
