@@ -3,13 +3,13 @@
 import pytest
 
 from provisioning.models import Run, StepRun
-from tests.browser.test_tenant_flow import browser, shot, sign_in  # noqa: F401 (fixture)
+from tests.browser.test_tenant_flow import shot, sign_in
 from tests.factories import TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_long_title_wraps_and_the_log_column_is_wide(browser, live_server):  # noqa: F811
+def test_long_title_wraps_and_the_log_column_is_wide(browser, live_server):
     alice = UserFactory(username="alice", role="requester")
     tenant = TenantFactory(owner=alice, slug="wide", state="failed", display_name="W" * 100)
     run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
