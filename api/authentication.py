@@ -32,7 +32,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         tokens.token_touch(token=token, ip=ctx.ip)
         # The audit names the token an action came through (tenants.audit reads `via`); the
         # middleware's reset at the end of the request drops it again.
-        requestcontext.bind(replace(ctx, via=f"API token “{token.name}”"))
+        requestcontext.bind(
+            replace(ctx, via=f"API token “{token.name}”", user=token.user.get_username())
+        )
         return token.user, token
 
     def authenticate_header(self, request):

@@ -3,6 +3,7 @@
 import ipaddress
 import re
 import uuid
+from dataclasses import replace
 
 from django.conf import settings
 from django.utils.cache import patch_cache_control
@@ -48,6 +49,13 @@ class RequestContextMiddleware:
             requestcontext.reset(token)
         response["X-Request-ID"] = request.id
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # By now the session's user is known: the log lines of the view name them. Bound on
+        # top of __call__'s context, so its reset drops this too.
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            requestcontext.bind(replace(requestcontext.current(), user=user.get_username()))
 
 
 class PrivatePagesMiddleware:

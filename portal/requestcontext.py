@@ -4,7 +4,7 @@ import getpass
 import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,10 @@ class RequestContext:
     # The credential a signed-in user acts through when it is not a browser session, e.g.
     # 'API token “ci”'; the audit names it beside the user.
     via: str = ""
+    # For the log lines (portal.logs): who is signed in, which tenant and run are worked on.
+    user: str = ""
+    tenant: str = ""
+    run_id: int | None = None
 
 
 _current: ContextVar[RequestContext] = ContextVar("portal_request", default=RequestContext())  # noqa: B039 (frozen)
@@ -32,6 +36,16 @@ def bind(ctx: RequestContext):
 
 def reset(token) -> None:
     _current.reset(token)
+
+
+@contextmanager
+def scoped(**changes):
+    """The current context with some fields changed, for the duration of the block."""
+    token = bind(replace(current(), **changes))
+    try:
+        yield
+    finally:
+        reset(token)
 
 
 @contextmanager

@@ -229,14 +229,22 @@ PORTAL_LOG_LEVEL = env.str("PORTAL_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One JSON object per line (portal.logs): time, level, logger, message, request_id, user,
+    # tenant, run_id; credentials masked.
+    "filters": {"context": {"()": "portal.logs.ContextFilter"}},
+    "formatters": {"json": {"()": "portal.logs.JsonLines"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]}
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         **{
             name: {"level": PORTAL_LOG_LEVEL, "handlers": ["console"], "propagate": False}
-            for name in ("portal", "tenants", "provisioning")
+            for name in ("portal", "tenants", "provisioning", "api")
         },
+        # The worker's own lines (task received, succeeded, failed) through the same handler:
+        # Celery is told not to install its plain-text one (CELERY_WORKER_HIJACK_ROOT_LOGGER).
+        "celery": {"level": "INFO"},
         # At DEBUG these log whole API responses, and some hold a tenant's new credentials
         # (an S3 secret key): never below INFO, whatever the root level.
         **{name: {"level": "INFO"} for name in ("botocore", "boto3", "ionoscloud")},
@@ -271,6 +279,8 @@ else:
         "unacked_restore_throttle": 1,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# The worker logs through LOGGING above (JSON lines), not through a handler of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from portal import requestcontext
 from provisioning import drivers
 from provisioning.errors import Displaced, LockHeld, StepFailed, TransientError
 from provisioning.locks import Heartbeat, holder_name, lock_acquire, lock_release, lock_renew
@@ -59,7 +60,9 @@ def reconcile(tenant_id: int) -> float | None:
             return (run.not_before - timezone.now()).total_seconds()
         advance = _Advance(run, holder)
         try:
-            return advance.go()
+            # The log lines of the run's steps name the tenant and the run (portal.logs).
+            with requestcontext.scoped(tenant=run.tenant.slug, run_id=run.pk):
+                return advance.go()
         except Displaced as exc:
             # Our lease ran out and another worker claimed the run: it carries on, we stop.
             log.warning("tenant %s run %s: %s", tenant_id, run.pk, exc)
@@ -271,6 +274,9 @@ class _Advance:
         def write(message: str) -> None:
             stamp = timezone.now().strftime("%H:%M:%S")
             row.log = (row.log + f"{stamp} {message}\n")[-LOG_LIMIT:]
+            # The same line in the worker's log, with the tenant and run (portal.logs); the
+            # step log holds no secret (tests/provisioning/test_secrets_stay_out.py).
+            log.info("step %s: %s", row.name, message)
             with self.fenced():
                 StepRun.objects.filter(pk=row.pk).update(log=row.log)
 
@@ -325,6 +331,7 @@ class _Advance:
                 status=status, finished_at=timezone.now(), error="", waiting_since=None
             )
         row.status = status
+        log.info("step %s %s", row.name, status)
         return None
 
     def _do(self, step: Step, row: StepRun) -> Outcome:
