@@ -586,6 +586,11 @@ PORTAL_INGRESS_BODY_SIZE = env.str("PORTAL_INGRESS_BODY_SIZE", default="64m")
 # Namespace of the ingress controller, the only source of traffic into tenants;
 # default ingress-nginx.
 PORTAL_INGRESS_NAMESPACE = env.str("PORTAL_INGRESS_NAMESPACE", default="ingress-nginx")
+# DNS name of the platform's maintenance server, which answers a suspended tenant's host with
+# the "suspended" page (an ExternalName Service in the tenant's namespace points there).
+PORTAL_MAINTENANCE_HOST = env.str(
+    "PORTAL_MAINTENANCE_HOST", default="maintenance.tenant-portal.svc.cluster.local"
+)
 # Storage class of the tenants' content volumes; default unset (the cluster's default class).
 PORTAL_STORAGE_CLASS = env.str("PORTAL_STORAGE_CLASS", default="")
 # Access mode of the content volume (ReadWriteMany needs a class that offers it); ReadWriteOnce.

@@ -34,6 +34,8 @@ class TenantSpec:
     # and the members the owner added on the tenant page.
     owner_username: str = ""
     members: tuple[str, ...] = ()
+    # Scaled to zero, the host answered by the platform's maintenance page.
+    suspended: bool = False
 
     @property
     def namespace(self) -> str:
@@ -81,6 +83,7 @@ def spec_for(tenant) -> TenantSpec:
         bucket=tenant.s3_bucket,
         owner_username=tenant.owner.get_username(),
         members=tuple(tenant.members.order_by("username").values_list("username", flat=True)),
+        suspended=tenant.suspended_at is not None,
         plan=PlanSpec(
             name=plan.name,
             cpu_request_millicores=plan.cpu_request_millicores,

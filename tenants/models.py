@@ -140,6 +140,19 @@ class Tenant(models.Model):
     # PORTAL_S3_BUCKET at a new bucket moves only tenants approved from then on.
     s3_bucket = models.CharField(max_length=63, blank=True)
 
+    # Suspension is desired state too (the engine scales the site to zero and points its host at
+    # the platform's maintenance page), so a drift repair keeps a suspended tenant suspended.
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Shown to the owner on the tenant page.
+    suspension_reason = models.TextField(blank=True)
+
     # The failing step and its cause in words, for the pages; empty unless failed.
     last_error = models.TextField(blank=True)
 
@@ -178,6 +191,10 @@ class Tenant(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
     @property
     def is_busy(self) -> bool:
@@ -251,6 +268,9 @@ class AuditEvent(models.Model):
         TENANT_ADOPTED = "tenant.adopted", "Outside resources adopted"
         TENANT_MEMBER_ADDED = "tenant.member_added", "Member added"
         TENANT_MEMBER_REMOVED = "tenant.member_removed", "Member removed"
+        TENANT_SUSPENDED = "tenant.suspended", "Tenant suspended"
+        TENANT_RESUMED = "tenant.resumed", "Tenant resumed"
+        TENANT_REFUSED = "tenant.refused", "Action refused"
         PLAN_CHANGED = "plan.changed", "Plan changed"
         USER_LOGIN = "user.login", "Signed in"
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"

@@ -14,7 +14,7 @@ from portal import ratelimit, roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
-from tenants import failures, selectors, services
+from tenants import failures, selectors, services, suspension
 from tenants.forms import RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
 from tenants.validation import default_host
@@ -238,6 +238,20 @@ class TenantReconcileView(_TenantActionView):
     def act(self, request, tenant):
         services.tenant_reconcile(tenant=tenant, actor=request.user)
         messages.success(request, "Reconcile started.")
+
+
+class TenantSuspendView(_TenantActionView):
+    def act(self, request, tenant):
+        suspension.tenant_suspend(
+            tenant=tenant, actor=request.user, reason=request.POST.get("reason", "")[:1000]
+        )
+        messages.success(request, f"{tenant.slug} is being suspended; its host shows a notice.")
+
+
+class TenantResumeView(_TenantActionView):
+    def act(self, request, tenant):
+        suspension.tenant_resume(tenant=tenant, actor=request.user)
+        messages.success(request, f"{tenant.slug} is being resumed.")
 
 
 class TenantDeleteView(_TenantActionView):

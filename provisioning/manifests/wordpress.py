@@ -23,6 +23,9 @@ from provisioning.spec import TenantSpec
 from provisioning.tenanturl import tenant_url
 
 NAME = "wordpress"
+# While the tenant is suspended its host is routed here: a Service naming the platform's
+# maintenance server, so the page is served without any of the tenant's pods.
+MAINTENANCE = "wordpress-suspended"
 CONTENT_CLAIM = "wordpress-content"
 TLS_SECRET = "wordpress-tls"
 INSTALL_PREFIX = "wordpress-install-"
@@ -264,7 +267,7 @@ def deployment(spec: TenantSpec, credentials: str = "") -> dict:
         "kind": "Deployment",
         "metadata": meta(spec, NAME, COMPONENT_WEB),
         "spec": {
-            "replicas": spec.plan.replicas,
+            "replicas": 0 if spec.suspended else spec.plan.replicas,
             "selector": {"matchLabels": selector(spec, COMPONENT_WEB)},
             "strategy": {
                 "type": "RollingUpdate",
@@ -304,6 +307,27 @@ def content_claim(spec: TenantSpec) -> dict:
     }
 
 
+def maintenance_service(spec: TenantSpec) -> dict:
+    """An ExternalName Service naming the platform's maintenance server; ingress-nginx proxies
+    to ExternalName backends (its e2e suite: kubernetes.github.io/ingress-nginx/e2e-tests)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(spec, MAINTENANCE, COMPONENT_WEB),
+        "spec": {
+            "type": "ExternalName",
+            "externalName": settings.PORTAL_MAINTENANCE_HOST,
+            "ports": [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}],
+        },
+    }
+
+
+def _backend(spec: TenantSpec) -> dict:
+    if spec.suspended:
+        return {"service": {"name": MAINTENANCE, "port": {"number": 80}}}
+    return {"service": {"name": NAME, "port": {"name": "http"}}}
+
+
 def ingress(spec: TenantSpec) -> dict:
     annotations = {
         "nginx.ingress.kubernetes.io/limit-rps": str(settings.PORTAL_INGRESS_LIMIT_RPS),
@@ -319,7 +343,7 @@ def ingress(spec: TenantSpec) -> dict:
                 {
                     "path": "/",
                     "pathType": "Prefix",
-                    "backend": {"service": {"name": NAME, "port": {"name": "http"}}},
+                    "backend": _backend(spec),
                 }
             ]
         },
@@ -402,6 +426,16 @@ def install_job(spec: TenantSpec) -> dict:
 
 
 def wordpress_manifests(spec: TenantSpec, credentials: str = "") -> list[dict]:
+    if spec.suspended:
+        # The host is handed to the maintenance page before the pods go.
+        return [
+            content_claim(spec),
+            maintenance_service(spec),
+            service(spec),
+            ingress(spec),
+            deployment(spec, credentials),
+            install_job(spec),
+        ]
     return [
         content_claim(spec),
         deployment(spec, credentials),

@@ -4,7 +4,7 @@ from provisioning import secrets as keys
 from provisioning.errors import StepFailed
 from provisioning.manifests import wordpress_manifests
 from provisioning.manifests.common import COMPONENT_INSTALL, selector
-from provisioning.manifests.wordpress import NAME, POD_CREDENTIALS
+from provisioning.manifests.wordpress import MAINTENANCE, NAME, POD_CREDENTIALS
 from provisioning.steps.base import Outcome
 from provisioning.steps.kube import KubeStep
 
@@ -68,7 +68,15 @@ class WordPressStep(KubeStep):
             f"credential {key} not generated yet" for key in _GENERATED if not self._has(key)
         ]
         stale = [f"old install Job {name} still there" for name in self._stale_jobs()]
+        if self._leftover_maintenance():
+            stale.append(f"Service {MAINTENANCE} left from a suspension")
         return missing + super().live_check() + stale
+
+    def _leftover_maintenance(self) -> bool:
+        if self.spec.suspended:
+            return False
+        found = self.driver.read("v1", "Service", MAINTENANCE, self.spec.namespace)
+        return found is not None
 
     def _has(self, key: str) -> bool:
         return self.ctx.secrets.get(key) is not None
@@ -78,7 +86,11 @@ class WordPressStep(KubeStep):
             keys.ensure(self.ctx.secrets, key, generate)  # stored before any pod can need it
         for name in self._stale_jobs():
             self.driver.delete("batch/v1", "Job", name, self.spec.namespace, "Background")
-        return super().live_apply()
+        outcome = super().live_apply()
+        # After the apply: the Ingress points at the site's own Service again by now.
+        if self._leftover_maintenance():
+            self.driver.delete("v1", "Service", MAINTENANCE, self.spec.namespace)
+        return outcome
 
     def pending(self, changing: bool) -> list[str]:
         out = []

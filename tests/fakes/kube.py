@@ -970,6 +970,12 @@ class FakeKube:
     def _admit_service(self, key, old, obj) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("type", "ClusterIP")
+        if spec["type"] == "ExternalName":
+            # No cluster IP for a DNS alias: the API server allocates none.
+            for port in spec.get("ports", []):
+                port.setdefault("protocol", "TCP")
+                port.setdefault("targetPort", port.get("port"))
+            return
         ip = (
             old["spec"]["clusterIP"] if old else f"10.96.{len(self.objects) % 250}.{self._rv % 250}"
         )
