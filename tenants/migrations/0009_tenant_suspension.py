@@ -6,31 +6,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0008_tenant_members'),
+        ("tenants", "0008_tenant_members"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenant',
-            name='suspended_at',
+            model_name="tenant",
+            name="suspended_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='suspended_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="tenant",
+            name="suspended_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='suspension_reason',
+            model_name="tenant",
+            name="suspension_reason",
             field=models.TextField(blank=True),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('tenant.requested', 'Tenant requested'), ('tenant.approved', 'Tenant approved'), ('tenant.rejected', 'Tenant rejected'), ('tenant.resubmitted', 'Request edited and sent again'), ('tenant.provisioning', 'Provisioning started'), ('tenant.ready', 'Tenant ready'), ('tenant.failed', 'Provisioning failed'), ('tenant.retried', 'Retry requested'), ('tenant.reconciled', 'Reconcile requested'), ('tenant.delete_requested', 'Deletion requested'), ('tenant.deleted', 'Tenant deleted'), ('tenant.drift', 'Drift found'), ('tenant.db_password_rotated', 'Database password rotated'), ('tenant.adopted', 'Outside resources adopted'), ('tenant.member_added', 'Member added'), ('tenant.member_removed', 'Member removed'), ('tenant.suspended', 'Tenant suspended'), ('tenant.resumed', 'Tenant resumed'), ('tenant.refused', 'Action refused'), ('plan.changed', 'Plan changed'), ('user.login', 'Signed in'), ('user.login_failed', 'Sign-in failed'), ('user.logout', 'Signed out'), ('user.role_changed', 'Role changed')], db_index=True, max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("tenant.requested", "Tenant requested"),
+                    ("tenant.approved", "Tenant approved"),
+                    ("tenant.rejected", "Tenant rejected"),
+                    ("tenant.resubmitted", "Request edited and sent again"),
+                    ("tenant.provisioning", "Provisioning started"),
+                    ("tenant.ready", "Tenant ready"),
+                    ("tenant.failed", "Provisioning failed"),
+                    ("tenant.retried", "Retry requested"),
+                    ("tenant.reconciled", "Reconcile requested"),
+                    ("tenant.delete_requested", "Deletion requested"),
+                    ("tenant.deleted", "Tenant deleted"),
+                    ("tenant.drift", "Drift found"),
+                    ("tenant.db_password_rotated", "Database password rotated"),
+                    ("tenant.adopted", "Outside resources adopted"),
+                    ("tenant.member_added", "Member added"),
+                    ("tenant.member_removed", "Member removed"),
+                    ("tenant.suspended", "Tenant suspended"),
+                    ("tenant.resumed", "Tenant resumed"),
+                    ("tenant.refused", "Action refused"),
+                    ("plan.changed", "Plan changed"),
+                    ("user.login", "Signed in"),
+                    ("user.login_failed", "Sign-in failed"),
+                    ("user.logout", "Signed out"),
+                    ("user.role_changed", "Role changed"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
     ]
