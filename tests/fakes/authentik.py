@@ -34,6 +34,10 @@ class FakeAuthentik:
         self.applications: dict[str, dict] = {}
         self.bindings: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
+        # Seconds every request is held, like an API across a network (bench/); and, when
+        # `calls` is a list, every request's method, path with query and body.
+        self.latency = 0.0
+        self.calls: list[tuple[str, str, bytes]] | None = None
         self._faults: dict[str, list[tuple[str | None, int, dict]]] = defaultdict(list)
         self._delays: dict[str, list[float]] = defaultdict(list)
         # Filters this fake pretends not to know, like an Authentik without them: ignored.
@@ -641,7 +645,10 @@ def _handler(fake: FakeAuthentik):
                 body = json.loads(raw) if raw else {}
             except ValueError:
                 return self._send(400, {"detail": "JSON parse error."})
-            time.sleep(fake.delay_for(parts.path))
+            time.sleep(fake.delay_for(parts.path) + fake.latency)
+            if fake.calls is not None:
+                with fake.lock:
+                    fake.calls.append((method, self.path, raw))
             status, payload = fake.handle(method, parts.path, parse_qs(parts.query), body)
             self._send(status, payload)
 

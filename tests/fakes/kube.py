@@ -237,6 +237,10 @@ class FakeKube:
         self.managers: dict[tuple, dict[str, dict[tuple, str]]] = {}  # key -> manager -> paths
         self.writes: list[Write] = []
         self.requests: list[tuple[str, str]] = []
+        # Seconds every request is held before it is served, like an API across a network
+        # (bench/); and, when `calls` is a list, every request's method, path, type and body.
+        self.latency = 0.0
+        self.calls: list[tuple[str, str, str, bytes]] | None = None
         self.faults: list[Fault] = []
         self.dry_runs = 0  # dryRun=All writes answered (not in `writes`: nothing was stored)
         self.warnings: list[str] = []  # the Warning headers of the request being answered
@@ -388,8 +392,12 @@ class FakeKube:
     def handle(self, method: str, raw_path: str, headers, body: bytes) -> tuple[int, dict]:
         parts = urlsplit(raw_path)
         path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if self.latency:
+            time.sleep(self.latency)
         with self.lock:
             self.requests.append((method, path))
+            if self.calls is not None:
+                self.calls.append((method, raw_path, headers.get("Content-Type") or "", body))
             self.warnings = []
             fault = next((f for f in self.faults if f.matches(method, path)), None)
             if fault:

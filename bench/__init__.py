@@ -1,0 +1,1 @@
+"""Benchmarks of the portal against the test servers: figures beside their targets (issue 14)."""

@@ -1,0 +1,51 @@
+"""`python -m bench`: run every benchmark in a database of its own, print JSON then a summary."""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def parse(argv) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds per outside request")
+    parser.add_argument("--tenants", type=int, default=20, help="new tenants through the engine")
+    parser.add_argument("--page-tenants", type=int, default=10_000, help="the large portal")
+    parser.add_argument("--page-tenants-small", type=int, default=10, help="the small portal")
+    parser.add_argument("--audit-events", type=int, default=100_000, help="at the large portal")
+    parser.add_argument("--rss-tenants", type=int, default=100, help="provisionings for memory")
+    parser.add_argument("--repeat", type=int, default=5, help="timed loads of each page")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    options = parse(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://")  # the bench drives the engine itself
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    from bench.run import run_all, summary
+
+    setup_test_environment()
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}_bench"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
+            result = run_all(Path(tmp), options)
+    finally:
+        connection.creation.destroy_test_db(database["NAME"], verbosity=0)
+    print(json.dumps(result, indent=2))
+    print(summary(result), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

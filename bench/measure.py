@@ -1,0 +1,54 @@
+"""Small measuring helpers: a clock, query counting, the process's memory."""
+
+import statistics
+import time
+from collections import Counter
+from contextlib import contextmanager
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+@contextmanager
+def queries():
+    """Yields a list that holds, once the block ends, the SQL the portal database ran."""
+    ran: list[str] = []
+    with CaptureQueriesContext(connection) as ctx:
+        yield ran
+    ran.extend(q["sql"] for q in ctx.captured_queries)
+
+
+def timed(fn, repeat: int = 5) -> float:
+    """The median seconds of `repeat` calls of fn (the first call warms caches, not counted)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MiB (Linux /proc)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def by_verb(requests: list[tuple[str, str]]) -> dict[str, int]:
+    """Kubernetes requests by verb: GET of a collection is LIST, as the API server logs it."""
+    verbs: Counter[str] = Counter()
+    for method, path in requests:
+        name_less = method == "GET" and _is_collection(path)
+        verbs["LIST" if name_less else method] += 1
+    return dict(sorted(verbs.items()))
+
+
+def _is_collection(path: str) -> bool:
+    from tests.fakes.kube import _PATH
+
+    m = _PATH.match(path)
+    return bool(m) and not m.group(4)

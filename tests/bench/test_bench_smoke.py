@@ -1,0 +1,34 @@
+"""The bench runs end to end at tiny sizes, so it can't rot between the times it is run."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from bench.run import run_all, summary
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
+    options = SimpleNamespace(
+        latency=0.0,
+        tenants=1,
+        page_tenants=12,
+        page_tenants_small=2,
+        audit_events=150,
+        rss_tenants=1,
+        repeat=1,
+    )
+    result = json.loads(json.dumps(run_all(tmp_path, options)))  # one JSON document
+
+    names = [f["name"] for f in result["figures"]]
+    assert "engine time / baseline making the same calls" in names
+    assert all(f["target"] and isinstance(f["met"], bool) for f in result["figures"])
+    engine = result["engine"]
+    assert engine["kube_requests_per_tenant_by_verb"]["PATCH"] >= 1
+    assert engine["kube_objects_applied_per_tenant"] >= 10  # namespace, policies, workload…
+    assert engine["secret_patches_per_tenant"] >= 1
+    assert engine["baseline_seconds"] > 0 and engine["portal_queries_per_provisioning"] > 0
+    assert set(result["pages"]) >= {"tenant_list", "admin_audit_list"}
+    assert "targets met" in summary(result)
