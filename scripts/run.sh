@@ -20,6 +20,8 @@ if ! port_free "$PORT"; then
 fi
 scripts/bootstrap.sh
 export DJANGO_SETTINGS_MODULE=portal.settings
+# Lines reach a piped or redirected log as they are written, in the order they happen.
+export PYTHONUNBUFFERED=1
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput --verbosity 0
 .venv/bin/python manage.py portal_first_admin --url "http://127.0.0.1:${PORT}/"
@@ -29,6 +31,15 @@ stop() {
   trap - INT TERM EXIT
   echo "Stopping the portal ..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # The worker finishes the task it is running (warm shutdown); a stuck one must not keep
+  # Ctrl-C from returning, so after a grace period whatever is left is killed.
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do pkill -KILL -P "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap stop INT TERM EXIT

@@ -59,7 +59,12 @@ def test_run_command_serves_the_portal_and_stops_cleanly(tmp_path):
             except requests.ConnectionError:
                 pass
             time.sleep(0.5)
+        # The announcement follows the first answer by up to one poll of the script.
+        announced = time.monotonic() + 10
         output = Path(log.name).read_text()
+        while "The portal runs on" not in output and time.monotonic() < announced:
+            time.sleep(0.2)
+            output = Path(log.name).read_text()
         assert ready is not None and ready.status_code == 200, output[-3000:]
         assert ready.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
 
