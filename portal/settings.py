@@ -335,6 +335,8 @@ PORTAL_STEPS = env.list(
         "provisioning.steps.database.DatabaseStep",
         "provisioning.steps.sso.SsoStep",
         "provisioning.steps.storage.StorageStep",
+        # Before WordPress: the install Job reads the pipeline client it creates.
+        "provisioning.steps.pipeline.PipelineStep",
         "provisioning.steps.wordpress.WordPressStep",
     ],
 )
@@ -605,6 +607,27 @@ PORTAL_EGRESS_AUTHENTIK_CIDRS = env.list("PORTAL_EGRESS_AUTHENTIK_CIDRS", defaul
 PORTAL_EGRESS_AUTHENTIK_PORT = env.int("PORTAL_EGRESS_AUTHENTIK_PORT", default=443)
 # Where the install Job may download plugins from (HTTPS); default anywhere (wordpress.org).
 PORTAL_EGRESS_INSTALL_CIDRS = env.list("PORTAL_EGRESS_INSTALL_CIDRS", default=["0.0.0.0/0"])
+
+# --- AI content pipeline (provisioning/steps/pipeline.py) ----------------------------------------
+
+# Namespace of the pipeline service; default content-pipeline.
+PORTAL_PIPELINE_NAMESPACE = env.str("PORTAL_PIPELINE_NAMESPACE", default="content-pipeline")
+# The Secret there the pipeline reads its targets from, one key per tenant; pipeline-targets.
+PORTAL_PIPELINE_TARGETS_SECRET = env.str(
+    "PORTAL_PIPELINE_TARGETS_SECRET", default="pipeline-targets"
+)
+# app.kubernetes.io/name of the pipeline service's pods: the only ones let into a tenant.
+PORTAL_PIPELINE_APP = env.str("PORTAL_PIPELINE_APP", default="content-pipeline")
+# Where a tenant's WordPress confirms a publication (the portal's signed webhook); default
+# the portal's own address + /hooks/pipeline/.
+PORTAL_PIPELINE_WEBHOOK_URL = env.str("PORTAL_PIPELINE_WEBHOOK_URL", default="")
+# Namespace and port of the portal's pods (the webhook's receiver); default tenant-portal, 8000.
+PORTAL_PIPELINE_WEBHOOK_NAMESPACE = env.str(
+    "PORTAL_PIPELINE_WEBHOOK_NAMESPACE", default="tenant-portal"
+)
+PORTAL_PIPELINE_WEBHOOK_PORT = env.int("PORTAL_PIPELINE_WEBHOOK_PORT", default=8000)
+# Seconds a signed webhook's timestamp may be off the portal's clock; default 300.
+PORTAL_PIPELINE_WEBHOOK_TOLERANCE = env.int("PORTAL_PIPELINE_WEBHOOK_TOLERANCE", default=300)
 
 # --- REST API (/api/v1/) -----------------------------------------------------------------------
 

@@ -31,6 +31,8 @@ class SecretStore(Protocol):
 
     def put(self, values: dict[str, str]) -> None: ...
 
+    def discard(self, keys: Iterable[str]) -> None: ...
+
 
 def ensure(store: SecretStore, key: str, generate=random_password) -> str:
     """The stored value of key, generating and storing one first if there is none yet.
@@ -70,6 +72,9 @@ class PlanSecrets:
     def put(self, values: dict[str, str]) -> None:
         return None
 
+    def discard(self, keys: Iterable[str]) -> None:
+        return None
+
 
 class MemorySecrets:
     """A store in memory, for steps run without a cluster (tests, one-off commands)."""
@@ -84,6 +89,10 @@ class MemorySecrets:
 
     def put(self, values: dict[str, str]) -> None:
         self.values.update(values)
+
+    def discard(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.values.pop(key, None)
 
 
 def require_real(store: SecretStore, what: str) -> None:
@@ -102,6 +111,9 @@ S3_ACCESS_KEY_ID = "S3_ACCESS_KEY_ID"  # storage step
 S3_SECRET_ACCESS_KEY = "S3_SECRET_ACCESS_KEY"  # storage step
 OIDC_CLIENT_ID = "OIDC_CLIENT_ID"  # sso step
 OIDC_CLIENT_SECRET = "OIDC_CLIENT_SECRET"  # sso step
+PIPELINE_CLIENT_ID = "PIPELINE_CLIENT_ID"  # pipeline step (only while the switch is on)
+PIPELINE_CLIENT_SECRET = "PIPELINE_CLIENT_SECRET"  # pipeline step
+PIPELINE_WEBHOOK_SECRET = "PIPELINE_WEBHOOK_SECRET"  # pipeline step: signs confirmations
 WP_ADMIN_PASSWORD = "WORDPRESS_ADMIN_PASSWORD"  # wordpress step (the install Job uses it)
 WP_SALT_KEYS = tuple(
     f"WORDPRESS_{kind}_{part}"

@@ -36,6 +36,8 @@ class TenantSpec:
     members: tuple[str, ...] = ()
     # Scaled to zero, the host answered by the platform's maintenance page.
     suspended: bool = False
+    # The AI content pipeline is switched on (the pipeline step and the install Job follow it).
+    pipeline: bool = False
 
     @property
     def namespace(self) -> str:
@@ -62,6 +64,10 @@ class TenantSpec:
         return f"wp-{self.slug}"
 
     @property
+    def pipeline_slug(self) -> str:
+        return f"pipeline-{self.slug}"
+
+    @property
     def labels(self) -> dict[str, str]:
         return {
             "app.kubernetes.io/managed-by": "tenant-portal",
@@ -84,6 +90,7 @@ def spec_for(tenant) -> TenantSpec:
         owner_username=tenant.owner.get_username(),
         members=tuple(tenant.members.order_by("username").values_list("username", flat=True)),
         suspended=tenant.suspended_at is not None,
+        pipeline=tenant.content_pipeline,
         plan=PlanSpec(
             name=plan.name,
             cpu_request_millicores=plan.cpu_request_millicores,

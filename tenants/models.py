@@ -49,6 +49,10 @@ class Plan(models.Model):
         help_text="Most connections the tenant's database user may hold at once.",
     )
     is_active = models.BooleanField(default=True, help_text="Offered on the request form.")
+    content_pipeline_default = models.BooleanField(
+        default=False,
+        help_text="New requests on this plan have the AI content pipeline switched on.",
+    )
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -152,6 +156,13 @@ class Tenant(models.Model):
     )
     # Shown to the owner on the tenant page.
     suspension_reason = models.TextField(blank=True)
+    # The AI content pipeline (OpenWebUI -> pipeline service -> this WordPress); desired state.
+    content_pipeline = models.BooleanField(default=False)
+    # What the pipeline's signed confirmation webhook last said (provisioning/pipelinehook.py).
+    pipeline_confirmed_at = models.DateTimeField(null=True, blank=True)
+    pipeline_post = models.CharField(max_length=300, blank=True)
+    pipeline_error = models.CharField(max_length=500, blank=True)
+    pipeline_error_at = models.DateTimeField(null=True, blank=True)
 
     # The failing step and its cause in words, for the pages; empty unless failed.
     last_error = models.TextField(blank=True)
@@ -271,6 +282,7 @@ class AuditEvent(models.Model):
         TENANT_SUSPENDED = "tenant.suspended", "Tenant suspended"
         TENANT_RESUMED = "tenant.resumed", "Tenant resumed"
         TENANT_REFUSED = "tenant.refused", "Action refused"
+        TENANT_PIPELINE = "tenant.pipeline", "Content pipeline switched"
         PLAN_CHANGED = "plan.changed", "Plan changed"
         USER_LOGIN = "user.login", "Signed in"
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"

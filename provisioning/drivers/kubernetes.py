@@ -421,6 +421,21 @@ class KubernetesSecrets:
         if self._data is not None:
             self._data.update(values)
 
+    def discard(self, keys) -> None:
+        keys = list(keys)
+        # null in a JSON merge patch removes the key; a Secret already gone has none to remove.
+        self.driver.merge_patch(
+            "v1",
+            "Secret",
+            SECRET_NAME,
+            self.spec.namespace,
+            {"data": dict.fromkeys(keys)},
+            SECRETS_MANAGER,
+        )
+        if self._data is not None:
+            for key in keys:
+                self._data.pop(key, None)
+
 
 # --- the workload -------------------------------------------------------------------------------
 

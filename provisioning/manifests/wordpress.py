@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -31,6 +32,14 @@ TLS_SECRET = "wordpress-tls"
 INSTALL_PREFIX = "wordpress-install-"
 OIDC_PLUGIN = "daggerhart-openid-connect-generic"
 S3_PLUGIN = "amazon-s3-and-cloudfront"
+# The AI content pipeline's MCP server in WordPress: WordPress/mcp-adapter, the project's
+# canonical MCP implementation on WordPress.org (so installed like the others, no extra egress).
+# Automattic's wordpress-mcp was the first choice but is deprecated in its favour
+# (github.com/Automattic/wordpress-mcp/issues/104, "no further feature development"). It serves
+# /wp-json/mcp/mcp-adapter-default-server; which user may call it is the mu-plugin's business.
+MCP_PLUGIN = "mcp-adapter"
+# The WordPress user the pipeline publishes as (an author: own posts only, no settings).
+PIPELINE_USER = "content-pipeline"
 WWW_DATA = 33  # the user (and group) the official images own their files as
 
 # Read by wp-config.php (the official image evals WORDPRESS_CONFIG_EXTRA): plugin settings come
@@ -74,6 +83,9 @@ if (!empty($_SERVER['HTTP_X_FORWARDED_PROTO']) && $_SERVER['HTTP_X_FORWARDED_PRO
 }
 """
 
+# The pipeline's guard and webhook caller, written into mu-plugins by the install Job.
+PIPELINE_MU_PLUGIN = (Path(__file__).with_name("portal-pipeline.php")).read_text()
+
 # The install Job's script: every command is a no-op on an installed, configured site.
 INSTALL_SCRIPT = """\
 set -eu
@@ -100,7 +112,24 @@ add_filter('as3cf_aws_s3_client_args', function ($args) {
 // No canned ACL on upload (the plugin sends public-read by default).
 add_filter('as3cf_aws_s3_default_acl', '__return_null');
 PHP
-"""
+if [ "${PIPELINE_ENABLED:-false}" = "true" ]; then
+  wp plugin is-installed "$MCP_PLUGIN" || wp plugin install "$MCP_PLUGIN"
+  wp plugin is-active "$MCP_PLUGIN" || wp plugin activate "$MCP_PLUGIN"
+  wp user get "$PIPELINE_USER" >/dev/null 2>&1 || wp user create "$PIPELINE_USER" \
+    "$PIPELINE_USER@pipeline.invalid" --role=author
+  cat > wp-content/mu-plugins/portal-pipeline.php <<'PHP'
+{mu_plugin}PHP
+else
+  rm -f wp-content/mu-plugins/portal-pipeline.php
+  if wp plugin is-installed "$MCP_PLUGIN"; then
+    wp plugin deactivate "$MCP_PLUGIN" || true
+    wp plugin delete "$MCP_PLUGIN"
+  fi
+  if wp user get "$PIPELINE_USER" >/dev/null 2>&1; then
+    wp user delete "$PIPELINE_USER" --reassign=1 --yes
+  fi
+fi
+""".replace("{mu_plugin}", PIPELINE_MU_PLUGIN)
 
 
 def image(spec: TenantSpec) -> str:
@@ -167,7 +196,34 @@ def environment(spec: TenantSpec) -> list[dict]:
             keys.S3_SECRET_ACCESS_KEY,
         )
     ]
+    if spec.pipeline:
+        env += pipeline_environment(spec)
     return env
+
+
+# The pipeline's credentials the site reads (only while the tenant's switch is on).
+PIPELINE_CREDENTIALS = (
+    keys.PIPELINE_CLIENT_ID,
+    keys.PIPELINE_CLIENT_SECRET,
+    keys.PIPELINE_WEBHOOK_SECRET,
+)
+
+
+def pipeline_environment(spec: TenantSpec) -> list[dict]:
+    """What the mu-plugin reads: whom to let in (the pipeline client) and where to confirm."""
+    plain = {
+        "PIPELINE_TENANT": spec.slug,
+        "PIPELINE_USER": PIPELINE_USER,
+        "PIPELINE_WEBHOOK_URL": webhook_url(),
+    }
+    env = [{"name": name, "value": value} for name, value in plain.items()]
+    return env + [_secret_env(key, optional=True) for key in PIPELINE_CREDENTIALS]
+
+
+def webhook_url() -> str:
+    return settings.PORTAL_PIPELINE_WEBHOOK_URL or (
+        f"http://web.{settings.PORTAL_PIPELINE_WEBHOOK_NAMESPACE}.svc/hooks/pipeline/"
+    )
 
 
 def resources(spec: TenantSpec) -> dict:
@@ -374,6 +430,8 @@ def install_job(spec: TenantSpec) -> dict:
         {"name": "WP_ADMIN_EMAIL", "value": spec.admin_email},
         {"name": "OIDC_PLUGIN", "value": OIDC_PLUGIN},
         {"name": "S3_PLUGIN", "value": S3_PLUGIN},
+        {"name": "MCP_PLUGIN", "value": MCP_PLUGIN},
+        {"name": "PIPELINE_ENABLED", "value": "true" if spec.pipeline else "false"},
         _secret_env(keys.WP_ADMIN_PASSWORD),
     ]
     core_mount = {"name": "core", "mountPath": "/var/www/html"}

@@ -52,6 +52,9 @@ class SsoStep(Step):
     name = "sso"
     title = "Authentik"
     plan_suffix = "json"
+    # The tenant Secret's keys holding this client's credentials (a subclass owns other ones).
+    client_id_key = OIDC_CLIENT_ID
+    client_secret_key = OIDC_CLIENT_SECRET
 
     def make_driver(self):
         if not (settings.PORTAL_AUTHENTIK_URL and settings.PORTAL_AUTHENTIK_TOKEN):
@@ -61,6 +64,11 @@ class SsoStep(Step):
         return AuthentikDriver.from_settings()
 
     # --- what the tenant's resources should be ---------------------------------------------------
+
+    @property
+    def app_slug(self) -> str:
+        """The name of the provider and the slug of the application."""
+        return self.spec.sso_slug
 
     @property
     def site_url(self) -> str:
@@ -80,7 +88,7 @@ class SsoStep(Step):
 
     def _provider_fields(self, refs: _Refs, client_id: str, client_secret: str) -> dict[str, Any]:
         return {
-            "name": self.spec.sso_slug,
+            "name": self.app_slug,
             "authorization_flow": refs.authorization_flow,
             "invalidation_flow": refs.invalidation_flow,
             "property_mappings": refs.property_mappings,
@@ -94,7 +102,7 @@ class SsoStep(Step):
     def _application_fields(self, provider_pk: int | str) -> dict[str, Any]:
         return {
             "name": self.spec.display_name or self.spec.slug,
-            "slug": self.spec.sso_slug,
+            "slug": self.app_slug,
             "provider": provider_pk,
             "meta_launch_url": self.site_url,
             "meta_publisher": self.publisher,
@@ -104,7 +112,7 @@ class SsoStep(Step):
 
     def render(self) -> str:
         """The API calls a first apply makes; looked-up keys and secrets as placeholders."""
-        name = self.spec.sso_slug
+        name = self.app_slug
 
         def get(path: str, gives: str, **query: str) -> dict[str, str]:
             return {"method": "GET", "path": f"{API}{path}?{urlencode(query)}", "gives": gives}
@@ -200,7 +208,7 @@ class SsoStep(Step):
             "step": self.name,
             "tenant": self.spec.slug,
             "system": "Authentik API (PORTAL_AUTHENTIK_URL, PORTAL_AUTHENTIK_TOKEN unset)",
-            "secrets": {OIDC_CLIENT_ID: PLACEHOLDER, OIDC_CLIENT_SECRET: PLACEHOLDER},
+            "secrets": {self.client_id_key: PLACEHOLDER, self.client_secret_key: PLACEHOLDER},
             "calls": calls,
             "destroy": [
                 {**find_provider, "gives": "the provider: deleted only if it is the tenant's"},
@@ -229,9 +237,9 @@ class SsoStep(Step):
 
     def live_check(self) -> list[str]:
         refs = self._lookup()
-        name = self.spec.sso_slug
-        client_id = self.ctx.secrets.get(OIDC_CLIENT_ID)
-        client_secret = self.ctx.secrets.get(OIDC_CLIENT_SECRET)
+        name = self.app_slug
+        client_id = self.ctx.secrets.get(self.client_id_key)
+        client_secret = self.ctx.secrets.get(self.client_secret_key)
         provider, app = self._own(client_id)
         differences = []
         if client_id is None or client_secret is None:
@@ -257,11 +265,13 @@ class SsoStep(Step):
     def live_apply(self) -> Outcome:
         require_real(self.ctx.secrets, "The Authentik client")
         # Generated and stored before Authentik hears of them: a crash after create loses nothing.
-        client_id = ensure(self.ctx.secrets, OIDC_CLIENT_ID, lambda: random_password(40))
-        client_secret = ensure(self.ctx.secrets, OIDC_CLIENT_SECRET, lambda: random_password(64))
+        client_id = ensure(self.ctx.secrets, self.client_id_key, lambda: random_password(40))
+        client_secret = ensure(
+            self.ctx.secrets, self.client_secret_key, lambda: random_password(64)
+        )
         refs = self._lookup()
         d = self.driver
-        name = self.spec.sso_slug
+        name = self.app_slug
         # Both looked at before anything is written: someone else's object changes nothing.
         provider, app = self._own(client_id)
         done = []
@@ -291,10 +301,12 @@ class SsoStep(Step):
         return Outcome.done("; ".join(done) or "nothing to change")
 
     def live_destroy(self) -> Outcome:
-        name = self.spec.sso_slug
+        name = self.app_slug
         d = self.driver
         provider = d.provider(name)
-        ours = provider if self._is_ours(provider, self.ctx.secrets.get(OIDC_CLIENT_ID)) else None
+        ours = (
+            provider if self._is_ours(provider, self.ctx.secrets.get(self.client_id_key)) else None
+        )
         app = d.application(name)
         deleted, left = [], []
         # The application first: it points at the provider (and takes its bindings with it).
@@ -323,7 +335,7 @@ class SsoStep(Step):
     def _own(self, client_id: str | None) -> "tuple[Provider | None, Application | None]":
         """The tenant's provider and application (None where missing). One of that name that
         isn't the tenant's fails the step: the portal neither adopts nor changes it."""
-        name = self.spec.sso_slug
+        name = self.app_slug
         provider = self.driver.provider(name)
         if provider is not None and not self._is_ours(provider, client_id):
             raise self._taken(

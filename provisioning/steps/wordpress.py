@@ -4,7 +4,12 @@ from provisioning import secrets as keys
 from provisioning.errors import StepFailed
 from provisioning.manifests import wordpress_manifests
 from provisioning.manifests.common import COMPONENT_INSTALL, selector
-from provisioning.manifests.wordpress import MAINTENANCE, NAME, POD_CREDENTIALS
+from provisioning.manifests.wordpress import (
+    MAINTENANCE,
+    NAME,
+    PIPELINE_CREDENTIALS,
+    POD_CREDENTIALS,
+)
 from provisioning.steps.base import Outcome
 from provisioning.steps.kube import KubeStep
 
@@ -50,7 +55,9 @@ class WordPressStep(KubeStep):
     def manifests(self) -> list[dict]:
         # The credentials' fingerprint in the pod template: a key the storage step replaced, a
         # password the database step reset or a new OIDC secret restarts the pods.
-        credentials = keys.fingerprint(self.ctx.secrets, POD_CREDENTIALS)
+        # The pipeline's only while it is on: tenants without it keep their fingerprint.
+        pipeline = PIPELINE_CREDENTIALS if self.spec.pipeline else ()
+        credentials = keys.fingerprint(self.ctx.secrets, POD_CREDENTIALS + pipeline)
         return wordpress_manifests(self.spec, credentials)
 
     def _job(self) -> dict:

@@ -1,0 +1,187 @@
+"""The pipeline step against the fake Kubernetes and Authentik APIs on loopback."""
+
+import base64
+import dataclasses
+import json
+
+import pytest
+
+from provisioning import secrets as keys
+from provisioning.drivers.kubernetes import KubeApi, KubernetesSecrets, api_client
+from provisioning.manifests.wordpress import install_job, wordpress_manifests
+from provisioning.spec import TenantSpec
+from provisioning.steps.base import Outcome, StepContext
+from provisioning.steps.namespace import NamespaceStep
+from provisioning.steps.pipeline import PipelineStep
+from tests.provisioning.test_sso import make_spec as sso_spec
+
+PIPELINE_NS = "content-pipeline"
+TARGETS = "pipeline-targets"
+
+
+def make_spec(slug: str, pipeline: bool = True) -> TenantSpec:
+    return dataclasses.replace(sso_spec(slug), pipeline=pipeline)
+
+
+@pytest.fixture
+def systems(kube_cluster, authentik_api):
+    """The fake cluster (with the pipeline's namespace) and the fake Authentik."""
+    driver = KubeApi(api_client())
+    driver.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PIPELINE_NS}})
+    return driver, authentik_api
+
+
+def step_for(spec: TenantSpec) -> tuple[PipelineStep, KubernetesSecrets]:
+    store = KubernetesSecrets(spec)
+    ctx = StepContext(spec=spec, secrets=store)
+    NamespaceStep(ctx).apply()  # the tenant's namespace and Secret come first
+    return PipelineStep(ctx), store
+
+
+def targets(driver: KubeApi) -> dict[str, dict]:
+    live = driver.read("v1", "Secret", TARGETS, PIPELINE_NS) or {}
+    data = live.get("data") or {}
+    return {k: json.loads(base64.b64decode(v)) for k, v in data.items()}
+
+
+def policies(driver: KubeApi, spec: TenantSpec) -> list[str | None]:
+    tenant = driver.read(
+        "networking.k8s.io/v1", "NetworkPolicy", "allow-content-pipeline", spec.namespace
+    )
+    pipeline = driver.read(
+        "networking.k8s.io/v1", "NetworkPolicy", f"to-tenant-{spec.slug}", PIPELINE_NS
+    )
+    return [p and p["metadata"]["name"] for p in (tenant, pipeline)]
+
+
+def test_switch_on_creates_the_client_the_entry_and_the_policies(systems):
+    driver, authentik = systems
+    step, store = step_for(make_spec("acme"))
+    assert "the pipeline's targets have no entry acme.json" in step.check()
+
+    assert step.apply().status == Outcome.DONE
+
+    provider = authentik.provider_named("pipeline-acme")
+    assert provider["client_type"] == "confidential"
+    entry = targets(driver)["acme.json"]
+    # The pipeline's credentials are the ones Authentik holds for this tenant's client only.
+    assert entry["client_id"] == provider["client_id"] == store.get(keys.PIPELINE_CLIENT_ID)
+    assert entry["client_secret"] == provider["client_secret"]
+    assert entry["audience"] == provider["client_id"]
+    assert entry["tenant"] == "acme"
+    assert entry["api_base_url"] == "http://wordpress.wp-acme.svc/wp-json/"
+    assert entry["token_url"].endswith("/application/o/token/")
+    assert policies(driver, step.spec) == ["allow-content-pipeline", "to-tenant-acme"]
+    assert len(store.get(keys.PIPELINE_WEBHOOK_SECRET)) >= 40
+    assert step.check() == []
+
+
+def test_the_policies_let_exactly_the_pipeline_and_the_tenant_talk(systems):
+    driver, _ = systems
+    step, _ = step_for(make_spec("acme"))
+    step.apply()
+    ingress = driver.read(
+        "networking.k8s.io/v1", "NetworkPolicy", "allow-content-pipeline", "wp-acme"
+    )
+    rule = ingress["spec"]["ingress"][0]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": PIPELINE_NS}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "content-pipeline"}},
+        }
+    ]
+    assert ingress["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+    egress = driver.read("networking.k8s.io/v1", "NetworkPolicy", "to-tenant-acme", PIPELINE_NS)
+    to = egress["spec"]["egress"][0]["to"][0]
+    assert to["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "wp-acme"}}
+    assert egress["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 80}]
+
+
+def test_switch_off_removes_everything_and_leaves_other_tenants_alone(systems):
+    driver, authentik = systems
+    acme, acme_store = step_for(make_spec("acme"))
+    shop, _ = step_for(make_spec("shop"))
+    acme.apply()
+    shop.apply()
+    shop_entry = targets(driver)["shop.json"]
+
+    off, _ = step_for(make_spec("acme", pipeline=False))
+    assert "the pipeline's targets still have an entry acme.json" in off.check()
+    outcome = off.apply()
+
+    assert "removed the pipeline's entry acme.json" in outcome.message
+    assert targets(driver) == {"shop.json": shop_entry}
+    assert authentik.provider_named("pipeline-acme") is None
+    assert authentik.applications.get("pipeline-acme") is None
+    assert policies(driver, acme.spec) == [None, None]
+    assert KubernetesSecrets(acme.spec).get(keys.PIPELINE_CLIENT_ID) is None
+    assert KubernetesSecrets(acme.spec).get(keys.PIPELINE_WEBHOOK_SECRET) is None
+    assert off.check() == []
+    # The other tenant's client, entry and policies are as they were.
+    assert authentik.provider_named("pipeline-shop")["client_id"] == shop_entry["client_id"]
+    assert policies(driver, shop.spec) == ["allow-content-pipeline", "to-tenant-shop"]
+    assert shop.check() == []
+
+
+def test_tenant_deletion_removes_the_pipeline_link(systems):
+    driver, authentik = systems
+    step, _ = step_for(make_spec("acme"))
+    step.apply()
+    gone, _ = step_for(dataclasses.replace(make_spec("acme"), present=False))
+    gone.destroy()
+    assert targets(driver) == {}
+    assert authentik.provider_named("pipeline-acme") is None
+    assert policies(driver, step.spec) == [None, None]
+    assert gone.destroy().message == "nothing to remove"
+
+
+def test_the_entry_is_put_back_when_someone_changes_it(systems):
+    driver, _ = systems
+    step, _ = step_for(make_spec("acme"))
+    step.apply()
+    driver.merge_patch(
+        "v1", "Secret", TARGETS, PIPELINE_NS, {"stringData": {"acme.json": "{}"}}, "kubectl"
+    )
+    assert step.check() == ["the pipeline's entry acme.json differs from the tenant's client"]
+    step.apply()
+    assert step.check() == []
+
+
+def test_plan_mode_names_the_resources_but_no_credential(settings):
+    settings.PORTAL_AUTHENTIK_URL = ""
+    step = PipelineStep(StepContext(spec=make_spec("acme"), secrets=keys.PlanSecrets()))
+    assert step.apply().status == Outcome.PLANNED
+    plan = json.loads(step.plan_file.read_text())
+    assert plan["targets"]["value"]["client_secret"] == keys.PLACEHOLDER
+    assert [p["metadata"]["name"] for p in plan["network_policies"]] == [
+        "allow-content-pipeline",
+        "to-tenant-acme",
+    ]
+    off = PipelineStep(StepContext(spec=make_spec("acme", False), secrets=keys.PlanSecrets()))
+    assert json.loads(off.render())["enabled"] is False
+
+
+def _env(container: dict) -> dict:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_the_install_job_installs_and_configures_the_mcp_plugin_only_when_on():
+    on = install_job(make_spec("acme"))["spec"]["template"]["spec"]["containers"][0]
+    env = _env(on)
+    assert env["PIPELINE_ENABLED"] == "true"
+    assert env["MCP_PLUGIN"] == "mcp-adapter"
+    assert env["PIPELINE_WEBHOOK_URL"] == "http://web.tenant-portal.svc/hooks/pipeline/"
+    assert env["PIPELINE_CLIENT_ID"]["secretKeyRef"]["key"] == keys.PIPELINE_CLIENT_ID
+    script = on["command"][2]
+    assert 'wp plugin install "$MCP_PLUGIN"' in script
+    assert "portal-pipeline.php" in script and "application/o/introspect/" in script
+    assert "X-Pipeline-Signature" in script
+
+    off = install_job(make_spec("acme", False))["spec"]["template"]["spec"]["containers"][0]
+    assert _env(off)["PIPELINE_ENABLED"] == "false"
+    assert "PIPELINE_CLIENT_ID" not in _env(off)
+    # The site's pods of a tenant without the pipeline don't see any of it.
+    web = wordpress_manifests(make_spec("acme", False))[1]
+    assert not [
+        e for e in _env(web["spec"]["template"]["spec"]["containers"][0]) if "PIPELINE" in e
+    ]
