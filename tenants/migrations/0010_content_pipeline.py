@@ -4,45 +4,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0009_tenant_suspension'),
+        ("tenants", "0009_tenant_suspension"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='plan',
-            name='content_pipeline_default',
-            field=models.BooleanField(default=False, help_text='New requests on this plan have the AI content pipeline switched on.'),
+            model_name="plan",
+            name="content_pipeline_default",
+            field=models.BooleanField(
+                default=False,
+                help_text="New requests on this plan have the AI content pipeline switched on.",
+            ),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='content_pipeline',
+            model_name="tenant",
+            name="content_pipeline",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='pipeline_confirmed_at',
+            model_name="tenant",
+            name="pipeline_confirmed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='pipeline_error',
+            model_name="tenant",
+            name="pipeline_error",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='pipeline_error_at',
+            model_name="tenant",
+            name="pipeline_error_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='pipeline_post',
+            model_name="tenant",
+            name="pipeline_post",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('tenant.requested', 'Tenant requested'), ('tenant.approved', 'Tenant approved'), ('tenant.rejected', 'Tenant rejected'), ('tenant.resubmitted', 'Request edited and sent again'), ('tenant.provisioning', 'Provisioning started'), ('tenant.ready', 'Tenant ready'), ('tenant.failed', 'Provisioning failed'), ('tenant.retried', 'Retry requested'), ('tenant.reconciled', 'Reconcile requested'), ('tenant.delete_requested', 'Deletion requested'), ('tenant.deleted', 'Tenant deleted'), ('tenant.drift', 'Drift found'), ('tenant.db_password_rotated', 'Database password rotated'), ('tenant.adopted', 'Outside resources adopted'), ('tenant.member_added', 'Member added'), ('tenant.member_removed', 'Member removed'), ('tenant.suspended', 'Tenant suspended'), ('tenant.resumed', 'Tenant resumed'), ('tenant.refused', 'Action refused'), ('tenant.pipeline', 'Content pipeline switched'), ('plan.changed', 'Plan changed'), ('user.login', 'Signed in'), ('user.login_failed', 'Sign-in failed'), ('user.logout', 'Signed out'), ('user.role_changed', 'Role changed')], db_index=True, max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("tenant.requested", "Tenant requested"),
+                    ("tenant.approved", "Tenant approved"),
+                    ("tenant.rejected", "Tenant rejected"),
+                    ("tenant.resubmitted", "Request edited and sent again"),
+                    ("tenant.provisioning", "Provisioning started"),
+                    ("tenant.ready", "Tenant ready"),
+                    ("tenant.failed", "Provisioning failed"),
+                    ("tenant.retried", "Retry requested"),
+                    ("tenant.reconciled", "Reconcile requested"),
+                    ("tenant.delete_requested", "Deletion requested"),
+                    ("tenant.deleted", "Tenant deleted"),
+                    ("tenant.drift", "Drift found"),
+                    ("tenant.db_password_rotated", "Database password rotated"),
+                    ("tenant.adopted", "Outside resources adopted"),
+                    ("tenant.member_added", "Member added"),
+                    ("tenant.member_removed", "Member removed"),
+                    ("tenant.suspended", "Tenant suspended"),
+                    ("tenant.resumed", "Tenant resumed"),
+                    ("tenant.refused", "Action refused"),
+                    ("tenant.pipeline", "Content pipeline switched"),
+                    ("plan.changed", "Plan changed"),
+                    ("user.login", "Signed in"),
+                    ("user.login_failed", "Sign-in failed"),
+                    ("user.logout", "Signed out"),
+                    ("user.role_changed", "Role changed"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
     ]
