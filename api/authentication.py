@@ -23,8 +23,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("This token is not valid.")
         if token.revoked_at is not None:
+            tokens.token_refused(token=token, why="was revoked")
             raise exceptions.AuthenticationFailed("This token was revoked.")
         if not token.is_active:
+            tokens.token_refused(token=token, why="has expired")
             raise exceptions.AuthenticationFailed("This token has expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("The token's user is disabled.")

@@ -33,7 +33,8 @@ class ApiToken(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
+        # Not the prefix: this is what the audit trail keeps, and no part of a token goes there.
+        return self.name
 
     @property
     def is_active(self) -> bool:

@@ -5,12 +5,17 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from api.models import ApiToken
 from portal.errors import ApplicationError
+from tenants.audit import audit_record
+from tenants.models import AuditEvent
+
+Action = AuditEvent.Action
 
 PREFIX = "ptk_"
 
@@ -43,6 +48,13 @@ def token_create(*, user, name: str, days: int) -> tuple[ApiToken, str]:
     try:
         with transaction.atomic():
             row.save()
+            audit_record(
+                action=Action.TOKEN_CREATED,
+                actor=user,
+                obj=row,
+                after={"name": row.name, "expires_at": row.expires_at},
+                message=f"API token “{row.name}” created, valid for {days} days.",
+            )
     except IntegrityError as exc:
         raise ValidationError({"name": ["You already have a token of that name."]}) from exc
     return row, plain
@@ -53,9 +65,33 @@ def token_revoke(*, user, token_id: int) -> ApiToken:
     row = ApiToken.objects.filter(pk=token_id, user=user).first()
     if row is None:
         raise ApplicationError("That token does not exist.")
-    ApiToken.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    row.refresh_from_db()
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=row.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        row.refresh_from_db()
+        if revoked:  # a second click changes nothing and records nothing
+            audit_record(
+                action=Action.TOKEN_REVOKED,
+                actor=user,
+                obj=row,
+                message=f"API token “{row.name}” revoked.",
+            )
     return row
+
+
+def token_refused(*, token: ApiToken, why: str) -> None:
+    """Record that a revoked or expired token was presented: someone still holds it.
+
+    Once an hour per token, so a script retrying in a loop can't flood the audit trail."""
+    if not cache.add(f"api-token-refused:{token.pk}", 1, timeout=3600):
+        return
+    audit_record(
+        action=Action.TOKEN_REFUSED,
+        actor_name=f"API token “{token.name}” of {token.user.get_username()}",
+        obj=token,
+        message=f"A call with API token “{token.name}” was refused: it {why}.",
+    )
 
 
 def token_lookup(plain: str) -> ApiToken | None:

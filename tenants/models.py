@@ -288,6 +288,9 @@ class AuditEvent(models.Model):
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
         USER_LOGOUT = "user.logout", "Signed out"
         USER_ROLE_CHANGED = "user.role_changed", "Role changed"
+        TOKEN_CREATED = "token.created", "API token created"
+        TOKEN_REVOKED = "token.revoked", "API token revoked"
+        TOKEN_REFUSED = "token.refused", "Revoked or expired API token presented"
 
     created_at = models.DateTimeField(db_index=True)
     # No database constraint and no cascade: deleting a user must neither be blocked by the
