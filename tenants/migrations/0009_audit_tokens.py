@@ -4,15 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0008_tenant_members'),
+        ("tenants", "0008_tenant_members"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('tenant.requested', 'Tenant requested'), ('tenant.approved', 'Tenant approved'), ('tenant.rejected', 'Tenant rejected'), ('tenant.resubmitted', 'Request edited and sent again'), ('tenant.provisioning', 'Provisioning started'), ('tenant.ready', 'Tenant ready'), ('tenant.failed', 'Provisioning failed'), ('tenant.retried', 'Retry requested'), ('tenant.reconciled', 'Reconcile requested'), ('tenant.delete_requested', 'Deletion requested'), ('tenant.deleted', 'Tenant deleted'), ('tenant.drift', 'Drift found'), ('tenant.db_password_rotated', 'Database password rotated'), ('tenant.adopted', 'Outside resources adopted'), ('tenant.member_added', 'Member added'), ('tenant.member_removed', 'Member removed'), ('plan.changed', 'Plan changed'), ('user.login', 'Signed in'), ('user.login_failed', 'Sign-in failed'), ('user.logout', 'Signed out'), ('user.role_changed', 'Role changed'), ('token.created', 'API token created'), ('token.revoked', 'API token revoked'), ('token.refused', 'Revoked or expired API token presented')], db_index=True, max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("tenant.requested", "Tenant requested"),
+                    ("tenant.approved", "Tenant approved"),
+                    ("tenant.rejected", "Tenant rejected"),
+                    ("tenant.resubmitted", "Request edited and sent again"),
+                    ("tenant.provisioning", "Provisioning started"),
+                    ("tenant.ready", "Tenant ready"),
+                    ("tenant.failed", "Provisioning failed"),
+                    ("tenant.retried", "Retry requested"),
+                    ("tenant.reconciled", "Reconcile requested"),
+                    ("tenant.delete_requested", "Deletion requested"),
+                    ("tenant.deleted", "Tenant deleted"),
+                    ("tenant.drift", "Drift found"),
+                    ("tenant.db_password_rotated", "Database password rotated"),
+                    ("tenant.adopted", "Outside resources adopted"),
+                    ("tenant.member_added", "Member added"),
+                    ("tenant.member_removed", "Member removed"),
+                    ("plan.changed", "Plan changed"),
+                    ("user.login", "Signed in"),
+                    ("user.login_failed", "Sign-in failed"),
+                    ("user.logout", "Signed out"),
+                    ("user.role_changed", "Role changed"),
+                    ("token.created", "API token created"),
+                    ("token.revoked", "API token revoked"),
+                    ("token.refused", "Revoked or expired API token presented"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
     ]
