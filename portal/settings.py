@@ -572,6 +572,9 @@ PORTAL_KUBE_TENANT_ROLE = env.str("PORTAL_KUBE_TENANT_ROLE", default="tenant-por
 PORTAL_WORDPRESS_IMAGE = env.str(
     "PORTAL_WORDPRESS_IMAGE", default="docker.io/library/wordpress:{version}-php8.3-apache"
 )
+# WordPress role of the people the tenant's owner adds (the owner is administrator): editor,
+# author, contributor or subscriber; default editor.
+PORTAL_WORDPRESS_MEMBER_ROLE = env.str("PORTAL_WORDPRESS_MEMBER_ROLE", default="editor")
 # wp-cli image the install Job runs; default the official wordpress:cli-php8.3.
 PORTAL_WPCLI_IMAGE = env.str("PORTAL_WPCLI_IMAGE", default="docker.io/library/wordpress:cli-php8.3")
 # Database host:port WordPress connects to; default the host of PORTAL_MARIADB_URL (else mariadb).

@@ -113,3 +113,20 @@ def lease_outlives_the_hard_time_limit(app_configs=None, **kwargs) -> list[Error
             id="provisioning.E010",
         )
     ]
+
+
+MEMBER_ROLES = ("editor", "author", "contributor", "subscriber")
+
+
+@register()
+def wordpress_member_role(app_configs=None, **kwargs) -> list[Error]:
+    # Given to everyone the tenant's owner adds; administrator stays the owner's alone.
+    role = settings.PORTAL_WORDPRESS_MEMBER_ROLE
+    if role in MEMBER_ROLES:
+        return []
+    return [
+        Error(
+            f"PORTAL_WORDPRESS_MEMBER_ROLE is {role!r}; it takes {', '.join(MEMBER_ROLES)}.",
+            id="provisioning.E020",
+        )
+    ]

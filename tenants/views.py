@@ -14,7 +14,7 @@ from portal import ratelimit, roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
-from tenants import failures, selectors, services, suspension
+from tenants import failures, members, selectors, services, suspension
 from tenants.forms import RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
 from tenants.validation import default_host
@@ -195,6 +195,12 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "can_act": not roles.is_auditor(request.user),
         "is_approver": roles.is_approver(request.user),
         "is_owner": tenant.owner_id == request.user.pk,
+        "members": list(tenant.members.all()),
+        "manages_members": (
+            (tenant.owner_id == request.user.pk or roles.is_approver(request.user))
+            and tenant.is_live
+            and tenant.desired_present
+        ),
         # Platform admins and auditors read the whole trail in the Django admin.
         "sees_audit": request.user.is_staff and request.user.has_perm("tenants.view_auditevent"),
     }
@@ -252,6 +258,42 @@ class TenantResumeView(_TenantActionView):
     def act(self, request, tenant):
         suspension.tenant_resume(tenant=tenant, actor=request.user)
         messages.success(request, f"{tenant.slug} is being resumed.")
+
+
+class TenantMemberAddView(ActorMixin, View):
+    """Someone may sign in to the site: a wrong name comes back on the page, as typed."""
+
+    def post(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        username = request.POST.get("username", "")
+        try:
+            ratelimit.limit_actions(request.user)
+            members.member_add(tenant=tenant, actor=request.user, username=username)
+        except (ApplicationError, ValidationError) as exc:
+            if isinstance(exc, ValidationError):
+                error = " ".join(exc.message_dict.get("username", exc.messages))
+            else:
+                error = exc.message
+            context = {
+                **_detail_context(request, tenant),
+                "member_error": error,
+                "member_typed": username,
+            }
+            response = render(request, "tenants/detail.html", context, status=400)
+            return ratelimit.with_retry_after(response, exc)
+        messages.success(
+            request, f"{username.strip()} may sign in to the site once Authentik has them."
+        )
+        return redirect(tenant)
+
+
+class TenantMemberRemoveView(_TenantActionView):
+    def act(self, request, tenant):
+        member_id = request.POST.get("member", "")
+        if not member_id.isdigit():
+            raise ApplicationError("That person is no longer a member; reload the page.")
+        members.member_remove(tenant=tenant, actor=request.user, member_id=int(member_id))
+        messages.success(request, "Removed: they can't sign in to the site any more.")
 
 
 class TenantDeleteView(_TenantActionView):

@@ -55,7 +55,9 @@ define('OIDC_ENDPOINT_USERINFO_URL', getenv('OIDC_BASE_URL') . '/application/o/u
 define('OIDC_ENDPOINT_LOGOUT_URL', getenv('OIDC_ISSUER') . 'end-session/');
 define('OIDC_CLIENT_SCOPE', 'openid email profile');
 define('OIDC_LOGIN_TYPE', 'button');
-define('OIDC_LINK_EXISTING_USERS', true);
+// Never hand an existing account (user 1, the install's admin) to whoever shows its e-mail:
+// a sign-in is linked by Authentik's subject only, and a new one gets a new user.
+define('OIDC_LINK_EXISTING_USERS', false);
 define('OIDC_CREATE_IF_DOES_NOT_EXIST', true);
 define('AS3CF_SETTINGS', serialize([
     'provider' => 'aws',
@@ -111,6 +113,26 @@ add_filter('as3cf_aws_s3_client_args', function ($args) {
 });
 // No canned ACL on upload (the plugin sends public-read by default).
 add_filter('as3cf_aws_s3_default_acl', '__return_null');
+PHP
+cat > wp-content/mu-plugins/portal-sso-roles.php <<'PHP'
+<?php
+// Written by the tenant portal: roles follow the sign-in's preferred_username claim. Authentik
+// lets in only the tenant's group; its owner is administrator, everyone else WP_MEMBER_ROLE.
+function portal_sso_role($user, $claim) {
+    if (!($user instanceof WP_User) || !is_array($claim)) {
+        return;
+    }
+    $name = isset($claim['preferred_username']) ? (string) $claim['preferred_username'] : '';
+    $owner = (string) getenv('WP_OWNER_USERNAME');
+    $role = ($owner !== '' && strcasecmp($name, $owner) === 0)
+        ? 'administrator' : (getenv('WP_MEMBER_ROLE') ?: 'editor');
+    if ($user->roles !== [$role]) {
+        $user->set_role($role);
+    }
+}
+// Both hooks of OpenID Connect Generic 3.10: a new user, and every later sign-in.
+add_action('openid-connect-generic-user-create', 'portal_sso_role', 10, 2);
+add_action('openid-connect-generic-update-user-using-current-claim', 'portal_sso_role', 10, 2);
 PHP
 if [ "${PIPELINE_ENABLED:-false}" = "true" ]; then
   wp plugin is-installed "$MCP_PLUGIN" || wp plugin install "$MCP_PLUGIN"
@@ -171,6 +193,9 @@ def environment(spec: TenantSpec) -> list[dict]:
         "WORDPRESS_DB_NAME": spec.db_name,
         "WORDPRESS_DB_USER": spec.db_user,
         "WP_URL": tenant_url(spec),
+        # Read by the portal-sso-roles mu-plugin: who is administrator, what the others are.
+        "WP_OWNER_USERNAME": spec.owner_username,
+        "WP_MEMBER_ROLE": settings.PORTAL_WORDPRESS_MEMBER_ROLE,
         # The browser is sent to the public address; the pod itself calls the API address.
         "OIDC_PUBLIC_URL": authentikurls.public_url(),
         "OIDC_BASE_URL": authentikurls.api_url(),

@@ -1,0 +1,83 @@
+"""Who besides the owner may sign in to a tenant's WordPress: add and remove, audited."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import IntegrityError, transaction
+
+from portal import roles
+from portal.errors import ApplicationError
+from provisioning import runs
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Tenant, TenantMember
+
+Action = AuditEvent.Action
+MAX_MEMBERS = 50
+# Authentik's user names are Django's: letters, digits and @ . + - _ (at most 150).
+_USERNAME = RegexValidator(
+    r"^[\w.@+-]{1,150}\Z",
+    "Give the person's Authentik user name: letters, digits and @ . + - _ only, at most 150.",
+)
+# States in which the site exists or is being built, so a change reaches Authentik by a run.
+_BUILT = (Tenant.State.APPROVED, Tenant.State.PROVISIONING, Tenant.State.READY)
+
+
+def _check_may_manage(tenant: Tenant, actor) -> None:
+    if roles.is_auditor(actor):
+        raise ApplicationError("Auditors can't change who signs in to a site.")
+    if tenant.owner_id != actor.pk and not roles.is_approver(actor):
+        raise ApplicationError("Only the owner or a platform admin can change who signs in.")
+    if not tenant.is_live or not tenant.desired_present:
+        raise ApplicationError("This site is gone or going: its members can't change.")
+
+
+def _apply(tenant: Tenant, actor) -> None:
+    # The sso step puts the change into the tenant's Authentik group; a failed tenant gets it
+    # with its retry, which platform admins decide.
+    if tenant.state in _BUILT:
+        runs.run_request(tenant=tenant, action=runs.APPLY, reason="members", actor=actor)
+
+
+def member_add(*, tenant: Tenant, actor, username: str) -> TenantMember:
+    _check_may_manage(tenant, actor)
+    username = (username or "").strip()
+    try:
+        _USERNAME(username)
+    except ValidationError as exc:
+        raise ValidationError({"username": exc.messages}) from None
+    if username.lower() == tenant.owner.get_username().lower():
+        raise ValidationError({"username": ["The owner signs in already; no need to add them."]})
+    if tenant.members.count() >= MAX_MEMBERS:
+        raise ValidationError({"username": [f"A site has at most {MAX_MEMBERS} members."]})
+    try:
+        with transaction.atomic():
+            member = TenantMember.objects.create(tenant=tenant, username=username, added_by=actor)
+            audit_record(
+                action=Action.TENANT_MEMBER_ADDED,
+                actor=actor,
+                obj=tenant,
+                after={"member": username},
+                message=f"{username} may sign in to {tenant.slug}",
+            )
+            _apply(tenant, actor)
+    except IntegrityError:
+        raise ValidationError({"username": [f"{username} is already a member."]}) from None
+    return member
+
+
+def member_remove(*, tenant: Tenant, actor, member_id: int) -> None:
+    _check_may_manage(tenant, actor)
+    with transaction.atomic():
+        member = (
+            TenantMember.objects.select_for_update().filter(tenant=tenant, pk=member_id).first()
+        )
+        if member is None:
+            raise ApplicationError("That person is no longer a member; reload the page.")
+        member.delete()
+        audit_record(
+            action=Action.TENANT_MEMBER_REMOVED,
+            actor=actor,
+            obj=tenant,
+            before={"member": member.username},
+            message=f"{member.username} may no longer sign in to {tenant.slug}",
+        )
+        _apply(tenant, actor)
