@@ -1,10 +1,10 @@
 """What the API hands out and takes in; input is checked by the pages' own forms."""
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from provisioning.models import Run, StepRun
+from provisioning.tenanturl import tenant_url
 from tenants.forms import RejectForm, TenantRequestForm
 from tenants.models import AuditEvent, Plan, Tenant
 
@@ -64,7 +64,8 @@ class TenantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, tenant: Tenant) -> str:
-        return f"{settings.PORTAL_TENANT_URL_SCHEME}://{tenant.host}/"
+        # The one source of tenant URLs: the legacy setting is empty unless set (then "://host/").
+        return tenant_url(tenant, "/")
 
 
 def _form_invalid(form) -> serializers.ValidationError:

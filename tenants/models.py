@@ -335,3 +335,20 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are append-only: they can't be deleted.")
+
+
+class MailSent(models.Model):
+    """A notification mailed for one audit event: sending the same event again sends nothing."""
+
+    # The audit event the mail tells of (no foreign key: the audit table stays append-only).
+    event_id = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=30)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "kind"], name="mail_once_per_event")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for event {self.event_id}"

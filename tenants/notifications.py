@@ -1,30 +1,41 @@
-"""E-mails to requesters and approvers; sent after commit, never inside a transaction."""
+"""E-mails to requesters and approvers: after commit, once per audit event, links absolute."""
 
 import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from portal.roles import APPROVER_GROUP
 from provisioning.tenanturl import tenant_url
 from tenants.failures import failure_for
-from tenants.models import Tenant
+from tenants.models import AuditEvent, MailSent, Tenant
 
 log = logging.getLogger(__name__)
+Action = AuditEvent.Action
 
 
-def _send(template: str, tenant: Tenant, recipients: list[str], **extra) -> None:
+class _NotSent(Exception):
+    """Rolls back the mark of a mail that could not be sent, so a later try sends it."""
+
+
+def portal_link(path: str) -> str:
+    # A mail has no request to build a link from: the portal's address comes from settings.
+    return settings.PORTAL_URL + path
+
+
+def _send(template: str, tenant: Tenant, recipients: list[str], **extra) -> bool:
     recipients = sorted({r for r in recipients if r})
     if not recipients:
-        return
+        return True
     context = {
         "tenant": tenant,
         "tenant_url": tenant_url(tenant, "/"),
-        # A mail has no request to build a link from: the portal's address comes from settings.
-        "page_url": settings.PORTAL_URL + tenant.get_absolute_url(),
+        "page_url": portal_link(tenant.get_absolute_url()),
         **extra,
     }
     subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
@@ -34,10 +45,36 @@ def _send(template: str, tenant: Tenant, recipients: list[str], **extra) -> None
     except Exception:
         # Mail trouble must not undo or block the action that was already committed.
         log.exception("could not send %s mail for tenant %s", template, tenant.slug)
+        return False
+    return True
+
+
+def _event(tenant: Tenant, *actions: str) -> AuditEvent | None:
+    events = AuditEvent.objects.filter(object_type="tenant", object_id=str(tenant.pk))
+    return events.filter(action__in=actions).order_by("-id").first()
+
+
+def _send_once(template: str, event: AuditEvent | None, tenant: Tenant, recipients, **extra):
+    """Send unless this mail already went out for this event (a repeated task, a second call)."""
+    if event is None:  # nothing on record to tell it by: send, as before the trail existed
+        _send(template, tenant, recipients, **extra)
+        return
+    try:
+        with transaction.atomic():
+            _, created = MailSent.objects.get_or_create(event_id=event.pk, kind=template)
+            if created and not _send(template, tenant, recipients, **extra):
+                raise _NotSent
+    except _NotSent:
+        pass
+
+
+def _tenant(tenant_id: int) -> Tenant:
+    return Tenant.objects.select_related("owner", "plan", "decided_by").get(pk=tenant_id)
 
 
 def _requester(tenant: Tenant) -> list[str]:
-    return [tenant.owner.email]
+    """The account's address and the one given on the request as the site's admin e-mail."""
+    return [tenant.owner.email, tenant.admin_email]
 
 
 def _approvers(tenant: Tenant) -> list[str]:
@@ -51,23 +88,38 @@ def _approvers(tenant: Tenant) -> list[str]:
 
 
 def notify_new_request(tenant_id: int) -> None:
-    tenant = Tenant.objects.select_related("owner", "plan").get(pk=tenant_id)
-    _send("new_request", tenant, _approvers(tenant))
+    tenant = _tenant(tenant_id)
+    event = _event(tenant, Action.TENANT_REQUESTED, Action.TENANT_RESUBMITTED)
+    approval_url = portal_link(reverse("tenants:approval", args=[tenant.pk]))
+    _send_once("new_request", event, tenant, _approvers(tenant), approval_url=approval_url)
+    _send_once("received", event, tenant, _requester(tenant))
 
 
 def notify_decision(tenant_id: int) -> None:
-    tenant = Tenant.objects.select_related("owner", "plan").get(pk=tenant_id)
+    tenant = _tenant(tenant_id)
     template = "approved" if tenant.state != Tenant.State.REJECTED else "rejected"
-    _send(template, tenant, _requester(tenant))
+    event = _event(tenant, Action.TENANT_APPROVED, Action.TENANT_REJECTED)
+    resubmit_url = portal_link(reverse("tenants:resubmit", args=[tenant.pk]))
+    _send_once(template, event, tenant, _requester(tenant), resubmit_url=resubmit_url)
 
 
 def notify_ready(tenant_id: int) -> None:
-    tenant = Tenant.objects.select_related("owner", "plan").get(pk=tenant_id)
-    _send("ready", tenant, _requester(tenant))
+    """Ready is news after the first build or a failure, not after a reconcile of a ready site."""
+    tenant = _tenant(tenant_id)
+    ended = AuditEvent.objects.filter(
+        object_type="tenant",
+        object_id=str(tenant.pk),
+        action__in=[Action.TENANT_READY, Action.TENANT_FAILED],
+    ).order_by("-id")[:2]
+    ended = list(ended)
+    if len(ended) == 2 and ended[0].action == ended[1].action == Action.TENANT_READY:
+        return
+    _send_once("ready", ended[0] if ended else None, tenant, _requester(tenant))
 
 
 def notify_failed(tenant_id: int) -> None:
     """The requester reads what happened in words; the approvers, who act on it, the detail."""
-    tenant = Tenant.objects.select_related("owner", "plan", "decided_by").get(pk=tenant_id)
-    _send("failed", tenant, _requester(tenant), failure=failure_for(tenant))
-    _send("failed_admin", tenant, _approvers(tenant))
+    tenant = _tenant(tenant_id)
+    event = _event(tenant, Action.TENANT_FAILED)
+    _send_once("failed", event, tenant, _requester(tenant), failure=failure_for(tenant))
+    _send_once("failed_admin", event, tenant, _approvers(tenant))

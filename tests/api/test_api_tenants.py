@@ -22,6 +22,7 @@ def test_a_script_requests_a_tenant_and_the_audit_names_its_token(api_for, reque
     body = response.json()
     assert body["slug"] == "apiblog" and body["state"] == "requested" and body["owner"] == "alice"
     assert response["Location"].endswith(f"/api/v1/tenants/{body['id']}/")
+    assert body["url"] == "http://wordpress-apiblog.local/"  # a whole URL, scheme and all
     assert response["ETag"].startswith('"')
     event = AuditEvent.objects.get(action="tenant.requested", object_id=str(body["id"]))
     assert event.actor_name == "alice via API token “test-alice”"

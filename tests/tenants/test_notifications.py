@@ -12,12 +12,13 @@ from tenants.models import Tenant
 from tests.factories import TenantFactory, UserFactory, plan
 
 
-def test_approvers_hear_of_a_new_request(
-    requester, approver, second_approver, django_capture_on_commit_callbacks
+def test_approvers_hear_of_a_new_request_and_the_requester_gets_a_receipt(
+    requester, approver, second_approver, django_capture_on_commit_callbacks, settings
 ):
+    settings.PORTAL_URL = "https://portal.example.com"
     UserFactory(username="root", is_superuser=True, email="root@example.com")
     with django_capture_on_commit_callbacks(execute=True):
-        services.tenant_request_submit(
+        tenant = services.tenant_request_submit(
             owner=requester,
             slug="news",
             display_name="News <b>site</b>",
@@ -25,25 +26,67 @@ def test_approvers_hear_of_a_new_request(
             wordpress_version="6.7",
             admin_email="n@example.com",
         )
-    [message] = mail.outbox
-    assert message.subject == "[Tenant portal] New request: news"
+    by_subject = {m.subject: m for m in mail.outbox}
+    message = by_subject.pop("[Tenant portal] New request: news")
     assert sorted(message.to) == ["carol@example.com", "dave@example.com", "root@example.com"]
     assert "alice asked for a WordPress tenant" in message.body
     assert "Title: News <b>site</b>" in message.body  # plain text: no HTML escaping
     assert "Plan: Medium" in message.body
+    assert f"https://portal.example.com/tenants/approvals/{tenant.pk}/" in message.body
+    [receipt] = by_subject.values()
+    assert receipt.subject == "[Tenant portal] Request filed: news"
+    # The account's address and the admin e-mail typed on the form.
+    assert sorted(receipt.to) == ["alice@example.com", "n@example.com"]
+    assert f"https://portal.example.com/tenants/{tenant.pk}/" in receipt.body
 
 
 def test_requester_hears_of_approval_and_ready(
-    requester, approver, eager_celery, django_capture_on_commit_callbacks
+    requester, approver, eager_celery, django_capture_on_commit_callbacks, settings
 ):
-    tenant = TenantFactory(owner=requester, slug="blog")
+    settings.PORTAL_URL = "https://portal.example.com"
+    tenant = TenantFactory(owner=requester, slug="blog", admin_email="web@example.org")
     with django_capture_on_commit_callbacks(execute=True):
         services.tenant_approve(tenant_id=tenant.pk, actor=approver)
     subjects = {m.subject: m for m in mail.outbox}
     assert set(subjects) == {"[Tenant portal] Approved: blog", "[Tenant portal] Ready: blog"}
-    assert all(m.to == ["alice@example.com"] for m in mail.outbox)
+    assert all(sorted(m.to) == ["alice@example.com", "web@example.org"] for m in mail.outbox)
     assert "approved by carol" in subjects["[Tenant portal] Approved: blog"].body
-    assert "wordpress-blog.local" in subjects["[Tenant portal] Ready: blog"].body
+    ready = subjects["[Tenant portal] Ready: blog"].body
+    assert "Site: http://wordpress-blog.local/" in ready  # no certificate issuer: plain http
+    for message in mail.outbox:
+        assert f"https://portal.example.com/tenants/{tenant.pk}/" in message.body
+
+    # Each event is mailed once, however often its notification runs.
+    notifications.notify_ready(tenant.pk)
+    notifications.notify_decision(tenant.pk)
+    assert len(mail.outbox) == 2
+
+    # A reconcile of the ready site is no news: no second "ready".
+    tenant.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tenant_reconcile(tenant=tenant, actor=approver)
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.READY
+    assert len(mail.outbox) == 2
+
+
+def test_ready_after_a_failure_is_mailed(requester, approver):
+    from tenants.audit import audit_record
+
+    tenant = TenantFactory(owner=requester, slug="back", state="ready", admin_email="")
+    for action in ("tenant.ready", "tenant.failed", "tenant.ready"):
+        audit_record(action=action, obj=tenant)
+    notifications.notify_ready(tenant.pk)
+    [message] = mail.outbox
+    assert message.subject == "[Tenant portal] Ready: back"
+
+
+def test_ready_mail_is_https_when_tenants_have_certificates(requester, settings):
+    settings.PORTAL_CERT_ISSUER = "letsencrypt"
+    tenant = TenantFactory(owner=requester, slug="safe", state="ready", admin_email="")
+    notifications.notify_ready(tenant.pk)
+    [message] = mail.outbox
+    assert "Site: https://wordpress-safe.local/" in message.body
 
 
 def test_requester_hears_of_rejection_with_the_reason(
@@ -54,8 +97,9 @@ def test_requester_hears_of_rejection_with_the_reason(
         services.tenant_reject(tenant_id=tenant.pk, actor=approver, reason="Use 'small' & retry")
     [message] = mail.outbox
     assert message.subject == "[Tenant portal] Rejected: big"
-    assert message.to == ["alice@example.com"]
+    assert sorted(message.to) == ["alice@example.com", "owner@example.com"]
     assert "Reason: Use 'small' & retry" in message.body
+    assert f"/tenants/{tenant.pk}/edit/" in message.body
 
 
 def test_requester_hears_of_failure_in_plain_words_and_admins_in_detail(
@@ -69,7 +113,8 @@ def test_requester_hears_of_failure_in_plain_words_and_admins_in_detail(
     run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
     StepRun.objects.create(run=run, name="database", position=1, status="failed")
     notifications.notify_failed(tenant.pk)
-    mine, admins = sorted(mail.outbox, key=lambda m: m.to != ["alice@example.com"])
+    mine, admins = sorted(mail.outbox, key=lambda m: "carol@example.com" in m.to)
+    assert sorted(mine.to) == ["alice@example.com", "owner@example.com"]
     assert mine.subject == "[Tenant portal] Provisioning failed: broken"
     assert "stopped while creating the site's database" in mine.body
     assert "a platform admin was told" in mine.body and "carol@example.com" in mine.body
@@ -83,7 +128,7 @@ def test_requester_hears_of_failure_in_plain_words_and_admins_in_detail(
 
 def test_no_mail_without_an_address(approver):
     owner = UserFactory(username="noaddress", email="")
-    tenant = TenantFactory(owner=owner, slug="quiet")
+    tenant = TenantFactory(owner=owner, slug="quiet", admin_email="")
     notifications.notify_ready(tenant.pk)
     assert mail.outbox == []
 
