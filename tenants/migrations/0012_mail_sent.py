@@ -4,22 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0011_audit_tokens'),
+        ("tenants", "0011_audit_tokens"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MailSent',
+            name="MailSent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.PositiveBigIntegerField()),
-                ('kind', models.CharField(max_length=30)),
-                ('sent_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.PositiveBigIntegerField()),
+                ("kind", models.CharField(max_length=30)),
+                ("sent_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('event_id', 'kind'), name='mail_once_per_event')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("event_id", "kind"), name="mail_once_per_event")
+                ],
             },
         ),
     ]
