@@ -171,6 +171,7 @@ class RunSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "not_before",
+            "message",
             "error",
             "drift",
             "steps",

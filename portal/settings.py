@@ -300,10 +300,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 PORTAL_DRIFT_INTERVAL = env.int("PORTAL_DRIFT_INTERVAL", default=900)
 # What a drift check does with a difference: "repair" it or only "report" it; default repair.
 PORTAL_DRIFT_MODE = env.str("PORTAL_DRIFT_MODE", default="repair")
+# Seconds between the beat's sweeps (stalled runs, lost messages, due drift checks); default 60.
+PORTAL_SWEEP_INTERVAL = env.int("PORTAL_SWEEP_INTERVAL", default=60)
+# Seconds past its due time before a run's queue message counts as lost and is sent again (a
+# late copy then does nothing); keep it above a busy queue's usual wait. Default 300.
+PORTAL_MESSAGE_GRACE = env.int("PORTAL_MESSAGE_GRACE", default=300)
+# Seconds a started run may go without any worker working on it (its heartbeat) before the sweep
+# ends it as stalled, failing its tenant with that reason; default 3600.
+PORTAL_RUN_STALL_TIMEOUT = env.int("PORTAL_RUN_STALL_TIMEOUT", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-all": {
         "task": "provisioning.tasks.reconcile_all",
-        "schedule": float(PORTAL_DRIFT_INTERVAL),
+        "schedule": float(PORTAL_SWEEP_INTERVAL),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

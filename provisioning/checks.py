@@ -130,3 +130,22 @@ def wordpress_member_role(app_configs=None, **kwargs) -> list[Error]:
             id="provisioning.E020",
         )
     ]
+
+
+@register()
+def stall_timeout_outlasts_a_takeover(app_configs=None, **kwargs) -> list[Error]:
+    # A dead worker's run is taken up again once its lease expired and its message came back
+    # (the sweep re-sends a lost one after the grace): ending it as stalled any sooner would fail
+    # tenants that a worker restart merely interrupted.
+    s = settings
+    least = s.PORTAL_TENANT_LOCK_TTL + s.PORTAL_MESSAGE_GRACE + 2 * s.PORTAL_SWEEP_INTERVAL
+    if s.PORTAL_RUN_STALL_TIMEOUT > least:
+        return []
+    return [
+        Error(
+            f"PORTAL_RUN_STALL_TIMEOUT ({s.PORTAL_RUN_STALL_TIMEOUT} s) must be longer than the "
+            f"lease, the message grace and two sweeps together ({least} s).",
+            hint="Raise PORTAL_RUN_STALL_TIMEOUT (default 3600).",
+            id="provisioning.E011",
+        )
+    ]

@@ -8,6 +8,8 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from portal import requestcontext
@@ -27,6 +29,12 @@ log = logging.getLogger(__name__)
 LOG_LIMIT = 4000  # characters of log kept per step row: enough to read, small enough to show
 
 State = Tenant.State
+UNFINISHED = [
+    StepRun.Status.PENDING,
+    StepRun.Status.RUNNING,
+    StepRun.Status.WAITING,
+    StepRun.Status.RETRYING,
+]
 Action = AuditEvent.Action
 
 
@@ -82,6 +90,38 @@ def _open_runs_delay(tenant_id: int) -> float | None:
     return 0 if more else None
 
 
+def _short(text: str) -> str:
+    limit = Run._meta.get_field("message").max_length
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def abort_stalled(run: Run, message: str) -> bool:
+    """End a run no worker has worked on for too long (the sweep's call). The new token fences
+    out a holder that might still come back; False if a worker took the run up meanwhile."""
+    cause = f"The run stopped: {message}"
+    with transaction.atomic():
+        ended = (
+            Run.objects.filter(pk=run.pk, token=run.token, status__in=Run.OPEN)
+            .filter(Q(tenant__lock_holder="") | Q(tenant__lock_expires_at__lt=Now()))
+            .update(
+                status=Run.Status.FAILED,
+                finished_at=timezone.now(),
+                error=cause[:LOG_LIMIT],
+                message=_short(cause),
+                token=F("token") + 1,
+            )
+        )
+        if not ended:
+            return False
+        StepRun.objects.filter(
+            run_id=run.pk,
+            status__in=UNFINISHED,
+        ).update(status=StepRun.Status.SKIPPED)
+        if run.action != Run.Action.CHECK and run.reason != "drift":
+            _tenant_failed(run.tenant_id, cause)
+    return True
+
+
 def _tenant_failed(tenant_id: int, cause: str) -> None:
     if tenant_transition(tenant_id=tenant_id, to=State.FAILED):
         Tenant.objects.filter(pk=tenant_id).update(last_error=cause)
@@ -120,12 +160,14 @@ class _Advance:
         try:
             with self.fenced() if self.token is not None else transaction.atomic():
                 ours = Run.objects.filter(pk=self.run.pk, status__in=Run.OPEN).update(
-                    status=Run.Status.FAILED, finished_at=timezone.now(), error=cause[:LOG_LIMIT]
+                    status=Run.Status.FAILED,
+                    finished_at=timezone.now(),
+                    error=cause[:LOG_LIMIT],
+                    message=_short(cause),
                 )
-                StepRun.objects.filter(
-                    run_id=self.run.pk,
-                    status__in=[StepRun.Status.PENDING, StepRun.Status.RUNNING],
-                ).update(status=StepRun.Status.SKIPPED)
+                StepRun.objects.filter(run_id=self.run.pk, status__in=UNFINISHED).update(
+                    status=StepRun.Status.SKIPPED
+                )
                 if ours and self.run.action != Run.Action.CHECK and not self.is_drift:
                     _tenant_failed(self.run.tenant_id, cause)
         except Displaced:
@@ -175,6 +217,8 @@ class _Advance:
                 not_before=None,
                 holder=self.holder,
                 token=self.token,
+                heartbeat_at=Now(),
+                message="started" if first_start else "picked up again",
             )
         self.run.refresh_from_db()
         if first_start:
@@ -223,7 +267,7 @@ class _Advance:
         now = timezone.now()
         with self.fenced():
             Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
-                status=Run.Status.SUCCEEDED, finished_at=now, drift=self.run.drift
+                status=Run.Status.SUCCEEDED, finished_at=now, drift=self.run.drift, message="done"
             )
             if self.run.action == Run.Action.DESTROY:
                 if tenant_transition(tenant_id=self.tenant.pk, to=State.DELETED):
@@ -260,7 +304,10 @@ class _Advance:
                 status=StepRun.Status.SKIPPED
             )
             ours = Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
-                status=Run.Status.FAILED, finished_at=now, error=cause[:LOG_LIMIT]
+                status=Run.Status.FAILED,
+                finished_at=now,
+                error=cause[:LOG_LIMIT],
+                message=_short(cause),
             )
             self.run.status = Run.Status.FAILED
             # A run superseded meanwhile (a deletion) no longer speaks for the tenant.
@@ -296,14 +343,16 @@ class _Advance:
             return None
         now = timezone.now()
         row.attempts += 1
+        doing = "settling" if row.waiting_since else f"attempt {row.attempts}"
         with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(
                 status=StepRun.Status.RUNNING,
                 attempts=row.attempts,
                 started_at=row.started_at or now,
             )
+            self._say(f"{row.name}: {doing}")
         try:
-            with Heartbeat(tenant_id=self.tenant.pk, holder=self.holder):
+            with Heartbeat(tenant_id=self.tenant.pk, holder=self.holder, run_id=self.run.pk):
                 outcome = self._do(step, row)
         except Displaced:
             raise
@@ -371,9 +420,11 @@ class _Advance:
             return None
         delay = backoff(row.attempts)
         self._logger(row)(f"attempt {row.attempts} hit a passing error: {message}")
+        until = timezone.now() + timedelta(seconds=delay)
         with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(status=StepRun.Status.RETRYING, error=message)
-        if not self._pause(timezone.now() + timedelta(seconds=delay)):
+            self._say(f"{row.name}: trying again at {until:%H:%M:%S} after: {message}")
+        if not self._pause(until):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
 
@@ -393,10 +444,15 @@ class _Advance:
             StepRun.objects.filter(pk=row.pk).update(
                 status=StepRun.Status.WAITING, waiting_since=since, attempts=row.attempts - 1
             )
+            self._say(f"{row.name}: {message}")
         delay = float(settings.PORTAL_WAIT_INTERVAL)
         if not self._pause(now + timedelta(seconds=delay)):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
+
+    def _say(self, text: str) -> None:
+        """The run's one live line: what it is doing now, overwritten (inside a fenced write)."""
+        Run.objects.filter(pk=self.run.pk).update(message=_short(text))
 
     def _pause(self, until) -> bool:
         """Park the run until then; False if it is no longer running (a deletion cancelled it,

@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import DateTimeField, ExpressionWrapper, Q
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 
+from provisioning.models import Run
 from tenants.models import Tenant
 
 
@@ -45,6 +46,17 @@ def lock_renew(*, tenant_id: int, holder: str) -> bool:
     return rows == 1
 
 
+def lease_left(tenant_id: int) -> float:
+    """Seconds until the tenant's lease runs out, on the database's clock; 0 when free."""
+    left = (
+        Tenant.objects.filter(pk=tenant_id, lock_expires_at__isnull=False)
+        .annotate(left=ExpressionWrapper(F("lock_expires_at") - Now(), DurationField()))
+        .values_list("left", flat=True)
+        .first()
+    )
+    return max(0.0, left.total_seconds()) if left is not None else 0.0
+
+
 def lock_release(*, tenant_id: int, holder: str) -> None:
     Tenant.objects.filter(pk=tenant_id, lock_holder=holder).update(
         lock_holder="", lock_expires_at=None
@@ -55,8 +67,9 @@ class Heartbeat:
     """Renews the lease from a thread of its own while a step runs, however long it takes:
     a lease then expires only when its holder is gone, not because a call was slow."""
 
-    def __init__(self, *, tenant_id: int, holder: str):
+    def __init__(self, *, tenant_id: int, holder: str, run_id: int | None = None):
         self.tenant_id = tenant_id
+        self.run_id = run_id
         self.holder = holder
         self.lost = False
         self._stop = threading.Event()
@@ -77,5 +90,8 @@ class Heartbeat:
                 if not lock_renew(tenant_id=self.tenant_id, holder=self.holder):
                     self.lost = True  # taken over: our writes will be refused by the fence
                     return
+                if self.run_id is not None:
+                    # The sweep reads this to tell a live run from one whose worker is gone.
+                    Run.objects.filter(pk=self.run_id).update(heartbeat_at=Now())
         finally:
             connection.close()  # this thread's own connection

@@ -44,6 +44,14 @@ class Run(models.Model):
     token = models.PositiveBigIntegerField(default=0)
     # What a drift check found, one line per difference; empty when all matched.
     drift = models.JSONField(default=list, blank=True)
+    # What the run is doing right now, in words, overwritten as it moves (never appended).
+    message = models.CharField(max_length=300, blank=True)
+    # The run's live queue message: only a message carrying this wake-up number acts, any older
+    # copy drops itself; wakeup_at is when that message is due (the sweep re-sends a lost one).
+    wakeup = models.PositiveBigIntegerField(default=0)
+    wakeup_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life of a worker on the run (its claim and the lease heartbeat).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,33 +1,102 @@
-"""What the periodic sweep finds: runs nobody is working on, and tenants due a drift check."""
+"""The minute sweep: end runs no worker has touched for too long, re-send lost messages, and
+start the drift checks that are due."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Now
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
 from provisioning.models import Run
-from provisioning.runs import APPLY, CHECK, run_request
+from provisioning.runs import APPLY, CHECK, run_request, send
 from tenants.models import Tenant
 
+log = logging.getLogger(__name__)
 
-def tenants_needing_attention() -> list[int]:
+
+def sweep() -> None:
+    end_stalled_runs()
+    for run in runs_without_live_message():
+        send(run.tenant_id, run.pk, run.wakeup)
+    start_drift_checks()
+
+
+def _unlocked() -> Q:
+    # Expiry on the database's clock, as the lease itself.
+    return Q(tenant__lock_holder="") | Q(tenant__lock_expires_at__lt=Now())
+
+
+def _oldest_open_per_tenant():
+    older = Run.objects.filter(
+        tenant=OuterRef("tenant"), status__in=Run.OPEN, created_at__lt=OuterRef("created_at")
+    )
+    return Run.objects.filter(status__in=Run.OPEN).exclude(Exists(older))
+
+
+def end_stalled_runs() -> list[int]:
+    """Fail the runs a worker began but none has heartbeated for PORTAL_RUN_STALL_TIMEOUT,
+    though the sweep kept re-sending them (no worker takes them up, or each one dies)."""
+    limit = timedelta(seconds=settings.PORTAL_RUN_STALL_TIMEOUT)
+    # A waiting run is alive until its wake-up is due; after that its heartbeat must come.
+    # (PostgreSQL's GREATEST leaves out NULLs.)
+    last_sign = Greatest(F("heartbeat_at"), F("not_before"))
+    stalled = (
+        Run.objects.filter(status__in=Run.OPEN, heartbeat_at__isnull=False)
+        .filter(_unlocked())
+        .alias(last_sign=last_sign)
+        .filter(last_sign__lt=Now() - limit)
+    )
+    from provisioning.engine import abort_stalled
+
+    ended = []
+    for run in stalled.select_related("tenant"):
+        minutes = round(limit.total_seconds() / 60)
+        since = run.heartbeat_at.strftime("%Y-%m-%d %H:%M UTC")
+        if abort_stalled(
+            run,
+            f"stalled: no worker has worked on it since {since} (over {minutes} minutes); "
+            "ask for a retry once the workers run again",
+        ):
+            log.warning("run %s of tenant %s ended: stalled since %s", run.pk, run.tenant_id, since)
+            ended.append(run.pk)
+    return ended
+
+
+def runs_without_live_message() -> list[Run]:
+    """Open runs nobody holds whose message should have arrived a grace period ago: the broker
+    lost it (a Redis flush, a restart without persistence). Their message is sent again with
+    the same wake-up, so if the first copy turns up after all, only one of them acts."""
+    grace = timedelta(seconds=settings.PORTAL_MESSAGE_GRACE)
+    # Running but nobody holds it: its worker died (killed, or cut off by the hard time limit,
+    # after which Celery acknowledges the message), so a sweep's pause is grace enough.
+    dead_holder = Q(status=Run.Status.RUNNING) & Q(
+        wakeup_at__lt=Now() - timedelta(seconds=settings.PORTAL_SWEEP_INTERVAL)
+    )
+    now = timezone.now()
+    lost = (
+        _oldest_open_per_tenant()
+        .filter(_unlocked())
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .filter(Q(wakeup_at__isnull=True) | Q(wakeup_at__lt=Now() - grace) | dead_holder)
+    )
+    found = list(lost.only("pk", "tenant_id", "wakeup"))
+    # Re-sent now: the next sweep waits another grace period before sending a third copy.
+    Run.objects.filter(pk__in=[run.pk for run in found]).update(wakeup_at=Now())
+    return found
+
+
+def start_drift_checks() -> None:
     now = timezone.now()
     open_runs = Run.objects.filter(tenant=OuterRef("pk"), status__in=Run.OPEN)
-    unlocked = Q(lock_holder="") | Q(
-        lock_expires_at__lt=Now()
-    )  # the database's clock, as the lease
-    # Runs whose worker died, or whose re-queued message was lost: just queue them again.
-    stalled = list(
-        Tenant.objects.filter(unlocked)
-        .filter(Exists(open_runs.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))))
-        .values_list("pk", flat=True)
-    )
+    # The sweep comes every PORTAL_SWEEP_INTERVAL: a check is due on the first sweep past the
+    # drift interval (half a sweep's tolerance, so a sweep a little early still counts).
+    due_after = settings.PORTAL_DRIFT_INTERVAL - settings.PORTAL_SWEEP_INTERVAL / 2
     recent_check = Run.objects.filter(
         tenant=OuterRef("pk"),
         reason="drift",
-        created_at__gt=now - timedelta(seconds=settings.PORTAL_DRIFT_INTERVAL * 0.9),
+        created_at__gt=now - timedelta(seconds=max(0, due_after)),
     )
     due = Tenant.objects.filter(state=Tenant.State.READY, desired_present=True).exclude(
         Exists(open_runs) | Exists(recent_check)
@@ -36,4 +105,3 @@ def tenants_needing_attention() -> list[int]:
     for tenant in due.select_related("plan"):
         # run_request queues the tenant itself once the run row is committed.
         run_request(tenant=tenant, action=action, reason="drift")
-    return stalled

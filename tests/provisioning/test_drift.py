@@ -74,13 +74,18 @@ def test_report_mode_only_reports(ready_tenant, django_capture_on_commit_callbac
     assert AuditEvent.objects.get(action=AuditEvent.Action.TENANT_DRIFT).message == "Reported."
 
 
-def test_a_stalled_run_is_picked_up_again(requester, approver, django_capture_on_commit_callbacks):
+def test_a_run_whose_message_was_lost_is_sent_again_once(
+    requester, approver, django_capture_on_commit_callbacks
+):
     tenant = TenantFactory(owner=requester)
     # Approved, but the queued message was lost (say the broker restarted): the run sits there.
     with django_capture_on_commit_callbacks(execute=False):
         services.tenant_approve(tenant_id=tenant.pk, actor=approver)
-    assert sweeps.tenants_needing_attention() == [tenant.pk]
+    run = tenant.runs.get()
+    assert sweeps.runs_without_live_message() == [run]
+    assert sweeps.runs_without_live_message() == []  # just re-sent: not again before the grace
+    Run.objects.filter(pk=run.pk).update(wakeup_at=timezone.now() - timedelta(minutes=6))
     Tenant.objects.filter(pk=tenant.pk).update(
         lock_holder="busy-worker", lock_expires_at=timezone.now() + timedelta(minutes=5)
     )
-    assert sweeps.tenants_needing_attention() == []  # a live worker holds it
+    assert sweeps.runs_without_live_message() == []  # a live worker holds it

@@ -50,8 +50,9 @@ def test_a_database_error_in_the_bookkeeping_fails_the_run_with_a_message(
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_a_step_cut_off_by_the_hard_time_limit_counts_as_an_attempt(
-    requester, approver, workers, probe
+    requester, approver, workers, probe, settings
 ):
+    settings.PORTAL_SWEEP_INTERVAL = 1  # the test is the beat, sweeping often
     probe(delay=60)  # the apply hangs before it writes, longer than the hard limit
     # No soft limit: the step is stuck where no exception reaches it, only the hard kill ends it.
     workers(

@@ -179,3 +179,24 @@ def test_wait_follows_the_run_while_a_worker_does_it(requester, approver, worker
     assert run.holder.split(":")[1] != str(os.getpid()), "the command ran the engine itself"
     assert "  probe: Already in place" in out.getvalue()
     assert out.getvalue().rstrip().endswith(f"{tenant.slug}: Ready")
+
+
+def test_a_hundred_copies_of_a_message_do_one_execution(requester, approver, workers, probe):
+    probe(delay=1)  # the apply takes a second: copies arrive while it runs, and after it
+    workers("w1")
+    workers("w2")
+    tenant = approved_tenant(requester, approver)
+    run = tenant.runs.get()
+    run.refresh_from_db()
+    assert run.wakeup == 1  # the approval's message
+    for _ in range(100):  # a broker that redelivers, a sweep that re-sent: the same message
+        runs.send(tenant.pk, run.pk, run.wakeup)
+    for _ in range(10):  # and copies older than it
+        runs.send(tenant.pk, run.pk, 0)
+    wait_state(tenant, {Tenant.State.READY}, workers, timeout=90)
+
+    starts = [entry for entry in ledger("spans") if entry["event"] == "start"]
+    assert len(starts) == 1, f"the probe ran more than once: {starts}"
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.token == 1, "the run was claimed more than once"

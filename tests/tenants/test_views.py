@@ -188,7 +188,13 @@ def test_admin_list_filters_sorts_and_pages(client, approver, requester, other_r
 
 def test_progress_partial_polls_while_busy_and_stops_when_done(client, requester):
     tenant = TenantFactory(owner=requester, slug="busy", state="provisioning")
-    run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="running")
+    run = Run.objects.create(
+        tenant=tenant,
+        action="apply",
+        reason="approved",
+        status="running",
+        message="database: trying again at 07:40:12 after: MariaDB didn't answer",
+    )
     StepRun.objects.create(run=run, name="namespace", position=0, status="changed")
     StepRun.objects.create(run=run, name="database", position=1, status="running")
     client.force_login(requester)
@@ -199,6 +205,7 @@ def test_progress_partial_polls_while_busy_and_stops_when_done(client, requester
     partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and "Running" in partial and "Applied" in partial
     assert 'hx-swap-oob="true"' in partial
+    assert "database: trying again at 07:40:12 after: MariaDB didn&#x27;t answer" in partial
 
     StepRun.objects.filter(run=run, name="database").update(
         status="failed", error="MariaDB refused the user: access denied"
