@@ -30,8 +30,9 @@ class CapacityHint:
         return self.cpu_percent_after <= 100 and self.memory_percent_after <= 100
 
 
-def plan_capacity_hint(plan) -> CapacityHint | None:
-    """What approving one more tenant of this plan would claim; None if capacity is unknown."""
+def plan_capacity_hint(plan, replacing=None) -> CapacityHint | None:
+    """What approving one more tenant of this plan would claim (or moving the tenant
+    `replacing` to it); None if capacity is unknown."""
     cpu_total = settings.PORTAL_CLUSTER_CPU_MILLICORES
     memory_total = settings.PORTAL_CLUSTER_MEMORY_MIB
     if not cpu_total or not memory_total:
@@ -44,6 +45,8 @@ def plan_capacity_hint(plan) -> CapacityHint | None:
             Tenant.State.FAILED,
         ]
     )
+    if replacing is not None:
+        live = live.exclude(pk=replacing.pk)
     sums = live.aggregate(
         cpu=Sum(F("plan__cpu_request_millicores") * F("plan__replicas")),
         memory=Sum(F("plan__memory_request_mib") * F("plan__replicas")),

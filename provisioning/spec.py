@@ -97,7 +97,7 @@ def spec_for(tenant) -> TenantSpec:
             cpu_limit_millicores=plan.cpu_limit_millicores,
             memory_request_mib=plan.memory_request_mib,
             memory_limit_mib=plan.memory_limit_mib,
-            storage_gib=plan.storage_gib,
+            storage_gib=max(plan.storage_gib, tenant.volume_gib),
             replicas=plan.replicas,
             max_pods=plan.max_pods,
             max_db_connections=plan.max_db_connections,

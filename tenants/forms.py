@@ -55,3 +55,16 @@ class RejectForm(forms.Form):
         help_text="The requester reads this.",
         error_messages={"required": "Say why, so the requester knows what to change."},
     )
+
+
+class PlanChangeForm(forms.Form):
+    plan = forms.ModelChoiceField(
+        queryset=Plan.objects.filter(is_active=True),
+        empty_label=None,
+        label="New plan",
+        error_messages={"invalid_choice": "Choose one of the offered plans."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].label_from_instance = lambda p: f"{p.title} — {p.summary}"

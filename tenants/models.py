@@ -144,6 +144,15 @@ class Tenant(models.Model):
     # PORTAL_S3_BUCKET at a new bucket moves only tenants approved from then on.
     s3_bucket = models.CharField(max_length=63, blank=True)
 
+    # The largest volume (GiB) the tenant has had: a volume never shrinks, so a smaller plan
+    # keeps this size (provisioning.spec takes the larger of the two).
+    volume_gib = models.PositiveIntegerField(default=0)
+    # A larger plan the owner asked for, waiting for a platform admin's decision.
+    requested_plan = models.ForeignKey(
+        Plan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    plan_requested_at = models.DateTimeField(null=True, blank=True)
+
     # Suspension is desired state too (the engine scales the site to zero and points its host at
     # the platform's maintenance page), so a drift repair keeps a suspended tenant suspended.
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -283,6 +292,9 @@ class AuditEvent(models.Model):
         TENANT_RESUMED = "tenant.resumed", "Tenant resumed"
         TENANT_REFUSED = "tenant.refused", "Action refused"
         TENANT_PIPELINE = "tenant.pipeline", "Content pipeline switched"
+        TENANT_PLAN_CHANGED = "tenant.plan_changed", "Plan of the tenant changed"
+        TENANT_PLAN_REQUESTED = "tenant.plan_requested", "Larger plan requested"
+        TENANT_PLAN_DECLINED = "tenant.plan_declined", "Larger plan declined"
         PLAN_CHANGED = "plan.changed", "Plan changed"
         USER_LOGIN = "user.login", "Signed in"
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"

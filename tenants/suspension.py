@@ -12,10 +12,10 @@ from tenants.models import AuditEvent, Tenant
 
 Action = AuditEvent.Action
 # Suspension changes what a built tenant runs: only one that is built and not being changed.
-_SETTLED = (Tenant.State.READY, Tenant.State.FAILED)
+SETTLED = (Tenant.State.READY, Tenant.State.FAILED)
 
 
-def _refuse(*, tenant: Tenant, actor, what: str, why: str) -> ApplicationError:
+def refuse(*, tenant: Tenant, actor, what: str, why: str) -> ApplicationError:
     """Audit a refusal an auditor would want to see (someone tried), and return the error."""
     audit_record(action=Action.TENANT_REFUSED, actor=actor, obj=tenant, message=f"{what}: {why}")
     return ApplicationError(why)
@@ -35,7 +35,7 @@ def _check_settled(tenant: Tenant, verb: str) -> None:
         Tenant.State.DELETED,
     ):
         raise ApplicationError(f"This tenant is being deleted or gone; it can't be {verb}.")
-    if tenant.state not in _SETTLED:
+    if tenant.state not in SETTLED:
         raise ApplicationError(
             f"Only a ready or failed tenant can be {verb}; this one is "
             f"“{tenant.get_state_display()}”. Try again once it has settled."
@@ -48,7 +48,7 @@ def _apply(
     """Change the desired state if the tenant is still as checked, queue a run, audit it."""
     before = _snapshot(tenant)
     with transaction.atomic():
-        won = only.filter(pk=tenant.pk, state__in=_SETTLED).update(
+        won = only.filter(pk=tenant.pk, state__in=SETTLED).update(
             **changes, updated_at=timezone.now()
         )
         if not won:
@@ -71,7 +71,7 @@ def tenant_suspend(*, tenant: Tenant, actor, reason: str = "") -> Tenant:
     reason = (reason or "").strip()
     admin = actor is None or roles.is_approver(actor)
     if not admin and tenant.owner_id != actor.pk:
-        raise _refuse(
+        raise refuse(
             tenant=tenant,
             actor=actor,
             what="suspend",
@@ -103,7 +103,7 @@ def tenant_resume(*, tenant: Tenant, actor) -> Tenant:
     lifted by an admin only."""
     admin = actor is None or roles.is_approver(actor)
     if not admin and tenant.owner_id != actor.pk:
-        raise _refuse(
+        raise refuse(
             tenant=tenant,
             actor=actor,
             what="resume",
@@ -113,7 +113,7 @@ def tenant_resume(*, tenant: Tenant, actor) -> Tenant:
         raise ApplicationError("This tenant is not suspended; there is nothing to resume.")
     imposed = tenant.suspended_by_id is not None and tenant.suspended_by_id != tenant.owner_id
     if not admin and imposed:
-        raise _refuse(
+        raise refuse(
             tenant=tenant,
             actor=actor,
             what="resume",

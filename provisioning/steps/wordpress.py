@@ -1,10 +1,13 @@
 """The wordpress step: the site's credentials, workload, Service, volume, Ingress, install Job."""
 
+from kubernetes.utils import parse_quantity
+
 from provisioning import secrets as keys
 from provisioning.errors import StepFailed
 from provisioning.manifests import wordpress_manifests
 from provisioning.manifests.common import COMPONENT_INSTALL, selector
 from provisioning.manifests.wordpress import (
+    CONTENT_CLAIM,
     MAINTENANCE,
     NAME,
     PIPELINE_CREDENTIALS,
@@ -51,6 +54,8 @@ class WordPressStep(KubeStep):
 
     name = "wordpress"
     title = "WordPress"
+    _kept_size: str | None = None  # the live volume size kept when a resize can't happen now
+    _size_checked = False
 
     def manifests(self) -> list[dict]:
         # The credentials' fingerprint in the pod template: a key the storage step replaced, a
@@ -58,7 +63,51 @@ class WordPressStep(KubeStep):
         # The pipeline's only while it is on: tenants without it keep their fingerprint.
         pipeline = PIPELINE_CREDENTIALS if self.spec.pipeline else ()
         credentials = keys.fingerprint(self.ctx.secrets, POD_CREDENTIALS + pipeline)
-        return wordpress_manifests(self.spec, credentials)
+        out = wordpress_manifests(self.spec, credentials)
+        claim = next(m for m in out if m["kind"] == "PersistentVolumeClaim")
+        self._keep_volume_size(claim)
+        return out
+
+    def _keep_volume_size(self, claim: dict) -> None:
+        """A volume resize the cluster can't make now leaves the claim at its size (and says
+        why) so that the rest of a plan change still applies."""
+        if self.planning:
+            return
+        requests = claim["spec"]["resources"]["requests"]
+        if not self._size_checked:
+            self._size_checked = True
+            note = self._resize_refusal(claim)
+            if note:
+                self.ctx.log(note)
+        if self._kept_size:
+            requests["storage"] = self._kept_size
+
+    def _resize_refusal(self, claim: dict) -> str:
+        live = self.driver.read("v1", "PersistentVolumeClaim", CONTENT_CLAIM, self.spec.namespace)
+        if live is None:
+            return ""
+        have = live["spec"]["resources"]["requests"]["storage"]
+        want = claim["spec"]["resources"]["requests"]["storage"]
+        if parse_quantity(want) == parse_quantity(have):
+            return ""
+        self._kept_size = have
+        if parse_quantity(want) < parse_quantity(have):
+            return f"the volume stays at {have}: a volume never shrinks (the plan has {want})"
+        phase = (live.get("status") or {}).get("phase", "Pending")
+        if phase != "Bound":
+            # A real API server refuses any size change of a claim not bound yet (422).
+            return (
+                f"the volume stays at {have} for now, not {want}: a claim is resized only once "
+                f"it is bound, and this one is {phase}; the next reconcile tries again"
+            )
+        try:
+            # Admission answers a dry run as it would the write: a class without
+            # allowVolumeExpansion is refused here.
+            self.driver.apply({**claim, "spec": {**claim["spec"]}}, dry_run=True)
+        except StepFailed as exc:
+            return f"the volume stays at {have}, not {want}: the cluster refused to grow it ({exc})"
+        self._kept_size = None
+        return ""
 
     def _job(self) -> dict:
         return next(m for m in self.manifests() if m["kind"] == "Job")

@@ -246,6 +246,8 @@ class FakeKube:
         self.warnings: list[str] = []  # the Warning headers of the request being answered
         self.subresources: dict[tuple, dict[str, str]] = {}  # key -> manager -> subresource
         self.terminating_gets = terminating_gets  # GETs a deleted namespace stays Terminating
+        # Whether the claims' storage class allows volume expansion (allowVolumeExpansion).
+        self.expandable_claims = True
         self._terminating: dict[str, int] = {}
         self._rv = 100
         self.lock = threading.RLock()
@@ -1077,6 +1079,15 @@ class FakeKube:
                 "Invalid",
                 f'PersistentVolumeClaim "{key[3]}" is invalid: spec: {immutable}',
                 {**_details("api/v1", key[3], "PersistentVolumeClaim"), "causes": [cause]},
+            )
+        if parse_quantity(size(obj)) > parse_quantity(size(old)) and not self.expandable_claims:
+            # The PersistentVolumeClaimResize admission plugin's refusal.
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'persistentvolumeclaims "{key[3]}" is forbidden: only dynamically provisioned '
+                "pvc can be resized and the storageclass that provisions the pvc must support "
+                "resize",
             )
         if parse_quantity(size(obj)) < parse_quantity(size(old)):
             raise ApiError(
