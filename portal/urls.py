@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from portal import health, metrics
 from portal.adminfilters import protect_all
 from portal.auth.admin_login import AdminLoginForm
+from tenants import hooks
 
 admin.site.site_header = "Tenant portal administration"
 admin.site.site_title = "Tenant portal admin"
@@ -23,6 +24,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("tenants/", include("tenants.urls")),
+    path("hooks/pipeline/", hooks.pipeline_confirmation, name="pipeline-hook"),
     path("api/v1/", include("api.urls")),
     path("profile/tokens/", include("api.page_urls")),
 ]

@@ -34,6 +34,14 @@ class TenantRequestForm(forms.Form):
         widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
     )
 
+    content_pipeline = forms.ChoiceField(
+        label="AI content pipeline",
+        required=False,
+        choices=[("", "As the plan says"), ("on", "On"), ("off", "Off")],
+        help_text="Lets the platform's OpenWebUI publish to the site; you can switch it later.",
+        error_messages={"invalid_choice": "Choose on, off or as the plan says."},
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         versions = settings.PORTAL_WORDPRESS_VERSIONS
@@ -45,6 +53,9 @@ class TenantRequestForm(forms.Form):
         self.fields[
             "host"
         ].help_text = f"Leave empty for the platform's default, {default_host('<name>')}."
+
+    def clean_content_pipeline(self) -> bool | None:
+        return {"on": True, "off": False}.get(self.cleaned_data.get("content_pipeline") or "")
 
 
 class RejectForm(forms.Form):

@@ -167,7 +167,7 @@ class Tenant(models.Model):
     suspension_reason = models.TextField(blank=True)
     # The AI content pipeline (OpenWebUI -> pipeline service -> this WordPress); desired state.
     content_pipeline = models.BooleanField(default=False)
-    # What the pipeline's signed confirmation webhook last said (provisioning/pipelinehook.py).
+    # What the pipeline's signed confirmation webhook last said (tenants/pipelinehook.py).
     pipeline_confirmed_at = models.DateTimeField(null=True, blank=True)
     pipeline_post = models.CharField(max_length=300, blank=True)
     pipeline_error = models.CharField(max_length=500, blank=True)

@@ -27,6 +27,7 @@ def tenant_snapshot(tenant: Tenant) -> dict:
         "host": tenant.host,
         "state": tenant.state,
         "owner": tenant.owner.get_username(),
+        "content_pipeline": tenant.content_pipeline,
     }
 
 
@@ -65,6 +66,10 @@ def _check_request(
         raise ValidationError(errors)
 
 
+def _pipeline_choice(choice: bool | None, plan: Plan) -> bool:
+    return plan.content_pipeline_default if choice is None else choice
+
+
 def _taken_meanwhile() -> ValidationError:
     # Someone took the slug or host between our check and our write.
     return ValidationError({"slug": ["That name or host was taken a moment ago; pick another."]})
@@ -79,8 +84,10 @@ def tenant_request_submit(
     wordpress_version: str,
     admin_email: str,
     host: str = "",
+    content_pipeline: bool | None = None,
 ) -> Tenant:
-    """File a request for a new tenant; approvers are told."""
+    """File a request for a new tenant; approvers are told. The content pipeline follows the
+    plan unless the requester chose (None: as the plan says)."""
     slug = validation.normalize_slug(slug)
     host = validation.normalize_host(host) or validation.default_host(slug)
     _check_request(
@@ -94,6 +101,7 @@ def tenant_request_submit(
         admin_email=admin_email.strip(),
         host=host,
         owner=owner,
+        content_pipeline=_pipeline_choice(content_pipeline, plan),
     )
     tenant.full_clean(validate_constraints=False)
     try:
@@ -121,6 +129,7 @@ def tenant_request_resubmit(
     wordpress_version: str,
     admin_email: str,
     host: str = "",
+    content_pipeline: bool | None = None,
 ) -> Tenant:
     """Send a rejected request again, changed as its requester sees fit; approvers are told."""
     tenant = Tenant.objects.select_related("plan", "owner").filter(pk=tenant_id).first()
@@ -149,6 +158,7 @@ def tenant_request_resubmit(
         "wordpress_version": wordpress_version,
         "admin_email": admin_email.strip(),
         "host": host,
+        "content_pipeline": _pipeline_choice(content_pipeline, plan),
     }
     for field, value in changes.items():
         setattr(tenant, field, value)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/suspend/", views.TenantSuspendView.as_view(), name="suspend"),
     path("<int:pk>/resume/", views.TenantResumeView.as_view(), name="resume"),
     path("<int:pk>/plan/", views.TenantPlanView.as_view(), name="plan"),
+    path("<int:pk>/pipeline/", views.TenantPipelineView.as_view(), name="pipeline"),
     path("<int:pk>/delete/", views.TenantDeleteView.as_view(), name="delete"),
     path("<int:pk>/members/", views.TenantMemberAddView.as_view(), name="member_add"),
     path("<int:pk>/members/remove/", views.TenantMemberRemoveView.as_view(), name="member_remove"),

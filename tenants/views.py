@@ -14,7 +14,7 @@ from portal import ratelimit, roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
-from tenants import failures, members, plan_change, selectors, services, suspension
+from tenants import failures, members, pipeline, plan_change, selectors, services, suspension
 from tenants.forms import PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
 from tenants.validation import default_host
@@ -152,6 +152,7 @@ class TenantResubmitView(ActorMixin, View):
             "wordpress_version": tenant.wordpress_version,
             "admin_email": tenant.admin_email,
             "host": "" if tenant.host == default_host(tenant.slug) else tenant.host,
+            "content_pipeline": "on" if tenant.content_pipeline else "off",
         }
         return self._render(request, tenant, TenantRequestForm(initial=initial))
 
@@ -347,6 +348,15 @@ class TenantPlanView(_TenantActionView):
     def act(self, request, tenant):
         plan_change.tenant_plan_request_decline(tenant=tenant, actor=request.user)
         messages.success(request, "The larger plan was declined; the owner sees it.")
+
+
+class TenantPipelineView(_TenantActionView):
+    def act(self, request, tenant):
+        on = request.POST.get("on") == "1"
+        pipeline.tenant_pipeline_switch(tenant=tenant, actor=request.user, on=on)
+        messages.success(
+            request, f"The content pipeline is being switched {'on' if on else 'off'}."
+        )
 
 
 class TenantDeleteView(_TenantActionView):

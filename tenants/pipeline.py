@@ -1,0 +1,46 @@
+"""The AI content pipeline switch of a tenant: on or off by its owner or an admin, audited."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal import roles
+from portal.errors import ApplicationError
+from provisioning import runs
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Tenant
+
+# Not yet built: only the desired state changes (the first run builds it as asked).
+_UNBUILT = (Tenant.State.REQUESTED, Tenant.State.REJECTED)
+# Built and settled: the switch queues a run that adds or removes the pipeline's link.
+_SETTLED = (Tenant.State.READY, Tenant.State.FAILED)
+
+
+def tenant_pipeline_switch(*, tenant: Tenant, actor, on: bool) -> Tenant:
+    """Switch the content pipeline of a tenant on or off; a built tenant is converged again."""
+    if actor is None or not (roles.is_approver(actor) or tenant.owner_id == actor.pk):
+        raise ApplicationError("Only the owner or a platform admin can switch the pipeline.")
+    if not tenant.desired_present or tenant.state not in (*_UNBUILT, *_SETTLED):
+        raise ApplicationError(
+            f"The pipeline can be switched on a requested, ready or failed tenant; this one is "
+            f"“{tenant.get_state_display()}”. Try again once it has settled."
+        )
+    if tenant.content_pipeline == on:
+        raise ApplicationError(f"The content pipeline is already {'on' if on else 'off'}.")
+    with transaction.atomic():
+        won = Tenant.objects.filter(
+            pk=tenant.pk, state=tenant.state, content_pipeline=not on, desired_present=True
+        ).update(content_pipeline=on, updated_at=timezone.now())
+        if not won:
+            raise ApplicationError("This tenant changed a moment ago; reload the page.")
+        tenant.refresh_from_db()
+        if tenant.state in _SETTLED:
+            runs.run_request(tenant=tenant, action=runs.APPLY, reason="pipeline", actor=actor)
+        audit_record(
+            action=AuditEvent.Action.TENANT_PIPELINE,
+            actor=actor,
+            obj=tenant,
+            before={"content_pipeline": not on},
+            after={"content_pipeline": on},
+            message=f"content pipeline switched {'on' if on else 'off'}",
+        )
+    return tenant

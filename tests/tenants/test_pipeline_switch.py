@@ -1,0 +1,143 @@
+"""The content pipeline switch (request form, tenant page) and its signed confirmation webhook."""
+
+import json
+import time
+
+import pytest
+from django.urls import reverse
+
+from portal.errors import ApplicationError
+from provisioning import secrets as keys
+from provisioning.drivers.kubernetes import KubernetesSecrets
+from provisioning.models import Run
+from provisioning.spec import spec_for
+from provisioning.steps.base import StepContext
+from provisioning.steps.namespace import NamespaceStep
+from tenants import pipeline
+from tenants.models import AuditEvent, Tenant
+from tenants.pipelinehook import sign
+from tests.factories import TenantFactory, plan, request_form_data
+
+pytestmark = pytest.mark.django_db
+HOOK = "/hooks/pipeline/"
+
+
+@pytest.fixture
+def ready(requester):
+    return TenantFactory(owner=requester, slug="shop", state=Tenant.State.READY)
+
+
+def test_the_request_form_follows_the_plan_unless_the_requester_chose(client, requester):
+    small = plan("small")
+    small.content_pipeline_default = True
+    small.save()
+    client.force_login(requester)
+    client.post(reverse("tenants:request"), request_form_data(slug="blog-a"))
+    client.post(
+        reverse("tenants:request"), request_form_data(slug="blog-b", content_pipeline="off")
+    )
+    answer = client.post(
+        reverse("tenants:request"), request_form_data(slug="blog-c", content_pipeline="maybe")
+    )
+    assert Tenant.objects.get(slug="blog-a").content_pipeline is True
+    assert Tenant.objects.get(slug="blog-b").content_pipeline is False
+    assert answer.status_code == 400
+    assert "Choose on, off or as the plan says." in answer.content.decode()
+    assert not Tenant.objects.filter(slug="blog-c").exists()
+
+
+def test_the_owner_switches_it_on_from_the_page_audited_and_converged(client, requester, ready):
+    client.force_login(requester)
+    page = client.get(ready.get_absolute_url()).content.decode()
+    assert "Switch the pipeline on" in page
+
+    client.post(reverse("tenants:pipeline", args=[ready.pk]), {"on": "1"})
+
+    ready.refresh_from_db()
+    assert ready.content_pipeline is True
+    assert Run.objects.filter(tenant=ready, reason="pipeline", action="apply").exists()
+    event = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_PIPELINE)
+    assert (event.before, event.after) == ({"content_pipeline": False}, {"content_pipeline": True})
+    page = client.get(ready.get_absolute_url()).content.decode()
+    assert "Configured" in page and "none confirmed yet" in page
+    assert "Switch the pipeline off" in page
+
+
+def test_only_the_owner_or_an_admin_switches_it(other_requester, approver, ready):
+    with pytest.raises(ApplicationError, match="Only the owner or a platform admin"):
+        pipeline.tenant_pipeline_switch(tenant=ready, actor=other_requester, on=True)
+    pipeline.tenant_pipeline_switch(tenant=ready, actor=approver, on=True)
+    with pytest.raises(ApplicationError, match="already on"):
+        pipeline.tenant_pipeline_switch(tenant=ready, actor=approver, on=True)
+
+
+def test_a_busy_tenant_is_not_switched(requester):
+    busy = TenantFactory(owner=requester, state=Tenant.State.PROVISIONING)
+    with pytest.raises(ApplicationError, match="Try again once it has settled"):
+        pipeline.tenant_pipeline_switch(tenant=busy, actor=requester, on=True)
+    assert not Tenant.objects.get(pk=busy.pk).content_pipeline
+
+
+# --- the confirmation webhook ---------------------------------------------------------------
+
+
+@pytest.fixture
+def signed(kube_cluster, requester):
+    """A ready tenant with the pipeline on, its webhook key in its Secret (the fake cluster)."""
+    tenant = TenantFactory(
+        owner=requester, slug="shop", state=Tenant.State.READY, content_pipeline=True
+    )
+    spec = spec_for(tenant)
+    store = KubernetesSecrets(spec)
+    NamespaceStep(StepContext(spec=spec, secrets=store)).apply()
+    store.put({keys.PIPELINE_WEBHOOK_SECRET: "k" * 64})
+    return tenant
+
+
+def post(client, payload: dict, key: str = "k" * 64, timestamp: int | None = None, sig=None):
+    body = json.dumps(payload).encode()
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return client.post(
+        HOOK,
+        body,
+        content_type="application/json",
+        headers={
+            "X-Pipeline-Timestamp": stamp,
+            "X-Pipeline-Signature": sig or sign(key, stamp, body),
+        },
+    )
+
+
+PUBLISHED = {"tenant": "shop", "post_id": 42, "title": "Hello AI", "url": "https://x/hello"}
+
+
+def test_a_signed_confirmation_shows_on_the_tenant_page(client, signed, requester):
+    assert post(client, PUBLISHED).status_code == 200
+    signed.refresh_from_db()
+    assert signed.pipeline_confirmed_at is not None
+    assert signed.pipeline_post == "“Hello AI” (post 42) https://x/hello"
+    assert post(client, {"tenant": "shop", "error": "REST API answered 403"}).status_code == 200
+
+    client.force_login(requester)
+    page = client.get(signed.get_absolute_url()).content.decode()
+    assert "“Hello AI” (post 42)" in page
+    assert "REST API answered 403" in page
+
+
+def test_a_replayed_confirmation_is_refused(client, signed):
+    stamp = int(time.time())
+    assert post(client, PUBLISHED, timestamp=stamp).status_code == 200
+    assert post(client, PUBLISHED, timestamp=stamp).status_code == 409
+    old = post(client, {**PUBLISHED, "post_id": 7}, timestamp=stamp - 3600)
+    assert old.status_code == 401
+
+
+def test_a_forged_confirmation_changes_nothing(client, signed):
+    assert post(client, PUBLISHED, key="not-the-key").status_code == 401
+    assert post(client, PUBLISHED, sig="sha256=" + "0" * 64).status_code == 401
+    assert post(client, {**PUBLISHED, "tenant": "nobody"}).status_code == 401
+    bare = client.post(HOOK, b"{}", content_type="application/json")
+    assert bare.status_code == 401
+    assert client.get(HOOK).status_code == 405
+    signed.refresh_from_db()
+    assert signed.pipeline_confirmed_at is None and signed.pipeline_post == ""
