@@ -14,12 +14,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log_path: Path, name: str):
+    def __init__(self, env: dict[str, str], log_path: Path, name: str, beat: bool = False):
         self.log_path = log_path
         self.name = name
         self._log = log_path.open("ab")
+        # beat: the scheduler instead, which sends the periodic sweep (reconcile_all).
+        beat_command = [
+            *(sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "info"),
+            *("--schedule", str(log_path.with_suffix(".schedule"))),
+        ]
         self.proc = subprocess.Popen(
-            [
+            beat_command
+            if beat
+            else [
                 sys.executable,
                 "-m",
                 "celery",

@@ -21,12 +21,15 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
 import json
 import os
+import random
 import re
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -106,6 +109,28 @@ class Fault:
 
     def matches(self, method: str, path: str) -> bool:
         return self.remaining > 0 and method == self.method and re.search(self.pattern, path)
+
+
+@dataclass
+class Chaos:
+    """A share of all requests refused (500 or 429) or held, drawn from a seeded generator."""
+
+    rate: float
+    seed: int
+    delay: float
+    injected: Counter = dataclasses.field(default_factory=Counter)
+
+    def __post_init__(self):
+        self.rng = random.Random(self.seed)
+
+    def draw(self) -> Fault | None:
+        if self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(("500", "429", "delay"))
+        self.injected[kind] += 1
+        if kind == "delay":
+            return Fault("", "", 0, seconds=self.rng.uniform(0.1, self.delay))
+        return Fault("", "", 0, status=int(kind), message=f"injected {kind} (chaos)")
 
 
 @dataclass(frozen=True)
@@ -242,6 +267,7 @@ class FakeKube:
         self.latency = 0.0
         self.calls: list[tuple[str, str, str, bytes]] | None = None
         self.faults: list[Fault] = []
+        self.chaos: Chaos | None = None
         self.dry_runs = 0  # dryRun=All writes answered (not in `writes`: nothing was stored)
         self.warnings: list[str] = []  # the Warning headers of the request being answered
         self.subresources: dict[tuple, dict[str, str]] = {}  # key -> manager -> subresource
@@ -301,6 +327,13 @@ class FakeKube:
         """The next `times` matching requests are held `seconds` before being served."""
         with self.lock:
             self.faults.append(Fault(method.upper(), pattern, times, seconds=seconds))
+
+    def unreliable(self, rate: float, seed: int = 0, delay: float = 1.0) -> Chaos:
+        """From now on `rate` of all requests answer 500 or 429 or wait up to `delay` seconds;
+        the returned Chaos counts what was injected. unreliable(0) ends it."""
+        with self.lock:
+            self.chaos = Chaos(rate, seed, delay) if rate else None
+            return self.chaos
 
     def get(self, kind: str, name: str, namespace: str = "") -> dict | None:
         with self.lock:
@@ -404,6 +437,8 @@ class FakeKube:
             fault = next((f for f in self.faults if f.matches(method, path)), None)
             if fault:
                 fault.remaining -= 1
+            elif self.chaos:
+                fault = self.chaos.draw()
         if fault and fault.seconds:
             time.sleep(fault.seconds)
         elif fault:

@@ -1,6 +1,7 @@
 """Fixtures for the engine's worker tests: the probe step and real Celery worker processes."""
 
 import json
+import uuid
 
 import pytest
 
@@ -8,6 +9,7 @@ from tenants import services
 from tenants.models import Tenant
 from tests import services as svc
 from tests.factories import TenantFactory
+from tests.provisioning.cluster import S3_ADMIN
 from tests.workers import Worker, wait_until, worker_env
 
 STEPS = [
@@ -63,6 +65,46 @@ def workers(tmp_path, probe):
         return worker
 
     start.logs = lambda: "\n".join(f"--- {w.name}\n{w.log()[-3000:]}" for w in started)
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def platform(tmp_path, kube_api, authentik_api, moto_url):
+    """Everything real or a stand-in over HTTP; the worker gets it all through its environment."""
+    svc.require("Redis", svc.REDIS)
+    svc.require("MariaDB", svc.MARIADB)
+    env = {
+        "PORTAL_KUBECONFIG": str(kube_api.kubeconfig_path),
+        # Long enough that a held request is still in flight when the worker is killed.
+        "PORTAL_KUBE_TIMEOUT": "60",
+        "PORTAL_MARIADB_URL": svc.MARIADB_URL,
+        "PORTAL_MARIADB_USER_HOST": "%",
+        "PORTAL_S3_ENDPOINT_URL": moto_url,
+        "PORTAL_S3_REGION": "eu-central-1",
+        "PORTAL_S3_ACCESS_KEY_ID": S3_ADMIN["aws_access_key_id"],
+        "PORTAL_S3_SECRET_ACCESS_KEY": S3_ADMIN["aws_secret_access_key"],
+        "PORTAL_S3_BUCKET": f"media-{uuid.uuid4().hex[:10]}",
+        "PORTAL_AUTHENTIK_URL": authentik_api.url,
+        "PORTAL_AUTHENTIK_TOKEN": authentik_api.token,
+        "PORTAL_PLAN_DIR": str(tmp_path / "plan"),
+        "PORTAL_BROKER_VISIBILITY_TIMEOUT": "4",
+        "PORTAL_BROKER_RESTORE_INTERVAL": "1",
+        "PORTAL_TENANT_LOCK_TTL": "4",
+        "PORTAL_RETRY_BASE_DELAY": "0.2",
+        "PORTAL_WAIT_INTERVAL": "1",
+    }
+    started: list[Worker] = []
+
+    def start(name: str, beat: bool = False, **extra: str) -> Worker:
+        log = tmp_path / f"{name}-{len(started)}.log"
+        worker = Worker(worker_env({**env, **extra}), log, name, beat=beat)
+        started.append(worker)
+        return worker
+
+    start.env = env
+    start.logs = lambda: "\n".join(f"--- {w.name}\n{w.log()[-4000:]}" for w in started)
     yield start
     for worker in started:
         worker.stop()
