@@ -111,7 +111,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.PrivatePagesMiddleware",
+    "portal.errorpages.ErrorPageMiddleware",
 ]
+# An expired CSRF token shows the portal's page, which offers to send the form again.
+CSRF_FAILURE_VIEW = "portal.errorpages.csrf_failure"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"

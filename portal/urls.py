@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from portal import health, metrics
+from portal import health, metrics, profile
 from portal.adminfilters import protect_all
 from portal.auth.admin_login import AdminLoginForm
 from tenants import hooks
@@ -26,6 +26,7 @@ urlpatterns = [
     path("tenants/", include("tenants.urls")),
     path("hooks/pipeline/", hooks.pipeline_confirmation, name="pipeline-hook"),
     path("api/v1/", include("api.urls")),
+    path("profile/", profile.profile, name="profile"),
     path("profile/tokens/", include("api.page_urls")),
 ]
 

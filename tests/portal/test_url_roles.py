@@ -38,6 +38,7 @@ TABLE = {
     "tenants:resubmit": (True, (L, 302, 404, 404, 403), (L, 400, 404, 404, 403)),
     "tenants:approvals": (False, (L, 403, 403, 200, 200), _),
     "tenants:approval": (True, (L, 403, 403, 200, 200), (L, 403, 403, 302, 403)),
+    "profile": (False, (L, 200, 200, 200, 200), _),
     # Everybody signed in makes their own API tokens; a made-up token id is refused by message.
     "api_tokens:list": (False, (L, 200, 200, 200, 200), (L, 400, 400, 400, 400)),
     "api_tokens:revoke": ({"pk": 999999}, (L, 405, 405, 405, 405), (L, 302, 302, 302, 302)),
