@@ -579,15 +579,13 @@ PORTAL_KUBE_PORTAL_SUBJECT = env.str(
 )
 # The ClusterRole with the portal's rights inside one tenant namespace; default as in deploy/.
 PORTAL_KUBE_TENANT_ROLE = env.str("PORTAL_KUBE_TENANT_ROLE", default="tenant-portal-tenant")
-# WordPress image; {version} is the tenant's WordPress version; default the official Apache one.
-PORTAL_WORDPRESS_IMAGE = env.str(
-    "PORTAL_WORDPRESS_IMAGE", default="docker.io/library/wordpress:{version}-php8.3-apache"
-)
+# The tenants' WordPress image, built from deploy/wordpress (the official image with wp-cli and
+# the plugins at pinned versions, so the install Job downloads nothing); {version} is the
+# tenant's WordPress version; default tenant-wordpress:{version} (a locally built image).
+PORTAL_WORDPRESS_IMAGE = env.str("PORTAL_WORDPRESS_IMAGE", default="tenant-wordpress:{version}")
 # WordPress role of the people the tenant's owner adds (the owner is administrator): editor,
 # author, contributor or subscriber; default editor.
 PORTAL_WORDPRESS_MEMBER_ROLE = env.str("PORTAL_WORDPRESS_MEMBER_ROLE", default="editor")
-# wp-cli image the install Job runs; default the official wordpress:cli-php8.3.
-PORTAL_WPCLI_IMAGE = env.str("PORTAL_WPCLI_IMAGE", default="docker.io/library/wordpress:cli-php8.3")
 # Database host:port WordPress connects to; default the host of PORTAL_MARIADB_URL (else mariadb).
 PORTAL_WORDPRESS_DB_HOST = env.str("PORTAL_WORDPRESS_DB_HOST", default="")
 # Ingress class of the tenants' Ingresses; default nginx.
@@ -611,16 +609,18 @@ PORTAL_MAINTENANCE_HOST = env.str(
 PORTAL_STORAGE_CLASS = env.str("PORTAL_STORAGE_CLASS", default="")
 # Access mode of the content volume (ReadWriteMany needs a class that offers it); ReadWriteOnce.
 PORTAL_STORAGE_ACCESS_MODE = env.str("PORTAL_STORAGE_ACCESS_MODE", default="ReadWriteOnce")
-# Where tenants may connect out to: the database, S3 and Authentik (CIDRs and TCP port). The
-# defaults allow any address on the service's port only; set your managed services' ranges.
+# Where tenants may connect out to besides DNS: the database, S3 and Authentik (CIDRs and TCP
+# port), nothing else (the install Job included: the image holds the plugins). The CIDRs
+# default to any address, on that service's port only: set your managed services' ranges. The
+# ports default to the configured addresses' (PORTAL_WORDPRESS_DB_HOST or PORTAL_MARIADB_URL,
+# else 3306; PORTAL_S3_ENDPOINT_URL and PORTAL_AUTHENTIK_URL, else 443). An Authentik at an
+# in-cluster address (<service>.<namespace>.svc) is reached in its namespace instead.
 PORTAL_EGRESS_DB_CIDRS = env.list("PORTAL_EGRESS_DB_CIDRS", default=["0.0.0.0/0"])
-PORTAL_EGRESS_DB_PORT = env.int("PORTAL_EGRESS_DB_PORT", default=3306)
+PORTAL_EGRESS_DB_PORT = env.int("PORTAL_EGRESS_DB_PORT", default=None)
 PORTAL_EGRESS_S3_CIDRS = env.list("PORTAL_EGRESS_S3_CIDRS", default=["0.0.0.0/0"])
-PORTAL_EGRESS_S3_PORT = env.int("PORTAL_EGRESS_S3_PORT", default=443)
+PORTAL_EGRESS_S3_PORT = env.int("PORTAL_EGRESS_S3_PORT", default=None)
 PORTAL_EGRESS_AUTHENTIK_CIDRS = env.list("PORTAL_EGRESS_AUTHENTIK_CIDRS", default=["0.0.0.0/0"])
-PORTAL_EGRESS_AUTHENTIK_PORT = env.int("PORTAL_EGRESS_AUTHENTIK_PORT", default=443)
-# Where the install Job may download plugins from (HTTPS); default anywhere (wordpress.org).
-PORTAL_EGRESS_INSTALL_CIDRS = env.list("PORTAL_EGRESS_INSTALL_CIDRS", default=["0.0.0.0/0"])
+PORTAL_EGRESS_AUTHENTIK_PORT = env.int("PORTAL_EGRESS_AUTHENTIK_PORT", default=None)
 
 # --- AI content pipeline (provisioning/steps/pipeline.py) ----------------------------------------
 

@@ -30,16 +30,20 @@ MAINTENANCE = "wordpress-suspended"
 CONTENT_CLAIM = "wordpress-content"
 TLS_SECRET = "wordpress-tls"
 INSTALL_PREFIX = "wordpress-install-"
+# The plugins, each pinned to a version in the tenant image (deploy/wordpress/plugins.lock).
 OIDC_PLUGIN = "daggerhart-openid-connect-generic"
 S3_PLUGIN = "amazon-s3-and-cloudfront"
 # The AI content pipeline's MCP server in WordPress: WordPress/mcp-adapter, the project's
-# canonical MCP implementation on WordPress.org (so installed like the others, no extra egress).
+# canonical MCP implementation (in the tenant image like the others, from its GitHub release:
+# deploy/wordpress/plugins.lock).
 # Automattic's wordpress-mcp was the first choice but is deprecated in its favour
 # (github.com/Automattic/wordpress-mcp/issues/104, "no further feature development"). It serves
 # /wp-json/mcp/mcp-adapter-default-server; which user may call it is the mu-plugin's business.
 MCP_PLUGIN = "mcp-adapter"
 # The WordPress user the pipeline publishes as (an author: own posts only, no settings).
 PIPELINE_USER = "content-pipeline"
+# Where the image keeps the plugins at their pinned versions (deploy/wordpress/Dockerfile).
+PLUGIN_SOURCE = "/usr/src/portal-plugins"
 WWW_DATA = 33  # the user (and group) the official images own their files as
 
 # Read by wp-config.php (the official image evals WORDPRESS_CONFIG_EXTRA): plugin settings come
@@ -95,9 +99,23 @@ cd /var/www/html
 wp core is-installed || wp core install --url="$WP_URL" --title="$WP_TITLE" \\
   --admin_user="$WP_ADMIN_USER" --admin_password="$WORDPRESS_ADMIN_PASSWORD" \\
   --admin_email="$WP_ADMIN_EMAIL" --skip-email
+# Plugins come from the image (deploy/wordpress, pinned and checked when it was built): copied
+# into the site's wp-content when its copy is of another version. Nothing is downloaded.
+portal_plugin() {
+  src="$PLUGIN_SOURCE/$1"
+  if [ ! -f "$src/.portal-version" ]; then
+    echo "The image has no plugin $1: build PORTAL_WORDPRESS_IMAGE from deploy/wordpress." >&2
+    exit 1
+  fi
+  if ! cmp -s "$src/.portal-version" "wp-content/plugins/$1/.portal-version"; then
+    rm -rf "wp-content/plugins/$1"
+    cp -R "$src" "wp-content/plugins/$1"
+  fi
+  wp plugin is-active "$1" || wp plugin activate "$1"
+}
+mkdir -p wp-content/plugins
 for plugin in "$OIDC_PLUGIN" "$S3_PLUGIN"; do
-  wp plugin is-installed "$plugin" || wp plugin install "$plugin"
-  wp plugin is-active "$plugin" || wp plugin activate "$plugin"
+  portal_plugin "$plugin"
 done
 mkdir -p wp-content/mu-plugins
 cat > wp-content/mu-plugins/portal-s3-endpoint.php <<'PHP'
@@ -135,8 +153,7 @@ add_action('openid-connect-generic-user-create', 'portal_sso_role', 10, 2);
 add_action('openid-connect-generic-update-user-using-current-claim', 'portal_sso_role', 10, 2);
 PHP
 if [ "${PIPELINE_ENABLED:-false}" = "true" ]; then
-  wp plugin is-installed "$MCP_PLUGIN" || wp plugin install "$MCP_PLUGIN"
-  wp plugin is-active "$MCP_PLUGIN" || wp plugin activate "$MCP_PLUGIN"
+  portal_plugin "$MCP_PLUGIN"
   wp user get "$PIPELINE_USER" >/dev/null 2>&1 || wp user create "$PIPELINE_USER" \
     "$PIPELINE_USER@pipeline.invalid" --role=author
   cat > wp-content/mu-plugins/portal-pipeline.php <<'PHP'
@@ -456,6 +473,10 @@ def install_job(spec: TenantSpec) -> dict:
         {"name": "OIDC_PLUGIN", "value": OIDC_PLUGIN},
         {"name": "S3_PLUGIN", "value": S3_PLUGIN},
         {"name": "MCP_PLUGIN", "value": MCP_PLUGIN},
+        {"name": "PLUGIN_SOURCE", "value": PLUGIN_SOURCE},
+        # The script removes the pipeline's user when the switch is off: it needs the name
+        # then too (under `set -u` its absence failed every install without the pipeline).
+        *([] if spec.pipeline else [{"name": "PIPELINE_USER", "value": PIPELINE_USER}]),
         {"name": "PIPELINE_ENABLED", "value": "true" if spec.pipeline else "false"},
         _secret_env(keys.WP_ADMIN_PASSWORD),
     ]
@@ -485,7 +506,8 @@ def install_job(spec: TenantSpec) -> dict:
         "containers": [
             {
                 "name": "install",
-                "image": settings.PORTAL_WPCLI_IMAGE,
+                # The site's own image: wp-cli and the plugins are in it (deploy/wordpress).
+                "image": image(spec),
                 "command": ["sh", "-c", INSTALL_SCRIPT],
                 "env": env,
                 "resources": resources(spec),

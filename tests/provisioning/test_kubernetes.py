@@ -85,7 +85,7 @@ def test_provision_creates_every_object_with_labels_and_content(run, kube_cluste
     assert set(keys.WP_SALT_KEYS) <= set(data) and len(data[keys.WP_ADMIN_PASSWORD]) == 40
     deployment = fake.get("Deployment", "wordpress", NS)
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "docker.io/library/wordpress:6.8-php8.3-apache"
+    assert container["image"] == "tenant-wordpress:6.8"
     assert container["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
     assert fake.get("Service", "wordpress", NS)["spec"]["clusterIP"].startswith("10.96.")
     assert fake.get("Ingress", "wordpress", NS)["spec"]["rules"][0]["host"] == (

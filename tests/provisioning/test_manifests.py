@@ -75,7 +75,7 @@ def test_the_plan_sets_quota_limits_replicas_and_volume():
     assert deployment["spec"]["replicas"] == 2
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
-    assert container["image"] == "docker.io/library/wordpress:6.8-php8.3-apache"
+    assert container["image"] == "tenant-wordpress:6.8"
     claim = by_kind(manifests, "PersistentVolumeClaim")
     assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
 

@@ -173,7 +173,8 @@ def test_the_install_job_installs_and_configures_the_mcp_plugin_only_when_on():
     assert env["PIPELINE_WEBHOOK_URL"] == "http://web.tenant-portal.svc/hooks/pipeline/"
     assert env["PIPELINE_CLIENT_ID"]["secretKeyRef"]["key"] == keys.PIPELINE_CLIENT_ID
     script = on["command"][2]
-    assert 'wp plugin install "$MCP_PLUGIN"' in script
+    # From the tenant image like the other plugins (deploy/wordpress): no download.
+    assert 'portal_plugin "$MCP_PLUGIN"' in script
     assert "portal-pipeline.php" in script and "application/o/introspect/" in script
     assert "X-Pipeline-Signature" in script
 
