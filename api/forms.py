@@ -1,7 +1,8 @@
-"""The form that makes a personal API token on the profile page."""
+"""The forms that make a personal API token and a webhook endpoint; service errors onto them."""
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 
 class TokenCreateForm(forms.Form):
@@ -23,3 +24,9 @@ class TokenCreateForm(forms.Form):
         most = settings.PORTAL_API_TOKEN_MAX_DAYS
         self.fields["days"].widget.attrs.update(min=1, max=most)
         self.fields["days"].help_text = f"Between 1 and {most} days."
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form: each field's under it, the rest on top."""
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views import View
 
 from api import tokens
-from api.forms import TokenCreateForm
+from api.forms import TokenCreateForm, add_service_errors
 from api.models import ApiToken
 from portal.errors import ApplicationError
 
@@ -38,8 +38,7 @@ class ApiTokenListView(LoginRequiredMixin, View):
             try:
                 row, plain = tokens.token_create(user=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_service_errors(form, exc)
             else:
                 # Shown in this answer only: not in a message, a redirect or the session.
                 return self._render(request, TokenCreateForm(), created=row, plain=plain)

@@ -681,3 +681,18 @@ SPECTACULAR_SETTINGS = {
 PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 # Callables adding metric families to /metrics (dotted paths); filled by the portal's apps.
 PORTAL_METRICS_EXTRA: list[str] = []
+
+# --- Webhooks (api.webhooks) -------------------------------------------------------------------
+
+# Key the endpoints' signing secrets are derived from; default DJANGO_SECRET_KEY. Changing it
+# changes every endpoint's secret: the receivers then need the new ones.
+PORTAL_WEBHOOK_KEY = env.str("PORTAL_WEBHOOK_KEY", default="")
+# Seconds a receiver has to answer one POST; default 5.
+PORTAL_WEBHOOK_TIMEOUT = env.float("PORTAL_WEBHOOK_TIMEOUT", default=5.0)
+# Attempts per delivery (the first and its retries); default 6.
+PORTAL_WEBHOOK_ATTEMPTS = env.int("PORTAL_WEBHOOK_ATTEMPTS", default=6)
+# Seconds before the first retry, doubled for each one after; default 30.
+PORTAL_WEBHOOK_RETRY_BASE = env.float("PORTAL_WEBHOOK_RETRY_BASE", default=30.0)
+# Deliveries failed in a row (all attempts spent) after which an endpoint is disabled; default 5.
+PORTAL_WEBHOOK_DISABLE_AFTER = env.int("PORTAL_WEBHOOK_DISABLE_AFTER", default=5)
+PORTAL_METRICS_EXTRA.append("api.webhooks.metrics.families")

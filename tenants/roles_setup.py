@@ -11,11 +11,16 @@ _READ = [
     ("provisioning", "view_run"),
     ("provisioning", "view_steprun"),
     ("auth", "view_user"),
+    ("api", "view_webhookendpoint"),
+    ("api", "view_webhookdelivery"),
 ]
 _APPROVER_EXTRA = [
     ("tenants", "add_plan"),
     ("tenants", "change_plan"),
     ("tenants", "delete_plan"),
+    ("api", "add_webhookendpoint"),
+    ("api", "change_webhookendpoint"),
+    ("api", "delete_webhookendpoint"),
 ]
 
 

@@ -1,0 +1,134 @@
+"""Webhook endpoints and their delivery log in the Django admin (platform admins)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.template.response import TemplateResponse
+
+from api.forms import add_service_errors
+from api.models import WebhookDelivery, WebhookEndpoint
+from api.webhooks import delivery, services
+from api.webhooks.events import EVENT_TYPES
+from portal import roles
+from portal.errors import ApplicationError
+
+
+class EndpointAddForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=[(e, e) for e in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "tenant", "events"]
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = readonly_fields = [
+        "created_at",
+        "event_type",
+        "status",
+        "attempts",
+        "response_status",
+        "last_error",
+    ]
+    ordering = ["-id"]
+    show_change_link = True
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "tenant", "is_active", "consecutive_failures", "created_at"]
+    list_filter = ["is_active"]
+    readonly_fields = [
+        "created_by",
+        "created_at",
+        "consecutive_failures",
+        "disabled_at",
+        "disabled_reason",
+    ]
+    fields = ["url", "description", "tenant", "events", "is_active", *readonly_fields]
+    inlines = [DeliveryInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = ["enable"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = EndpointAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["url", "description", "tenant", "events"] if obj is None else self.fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        form = EndpointAddForm(request.POST)
+        if form.is_valid():
+            try:
+                endpoint, secret = services.endpoint_create(actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                # Shown in this answer only: not in a message, the session or the database.
+                context = {
+                    **self.admin_site.each_context(request),
+                    "endpoint": endpoint,
+                    "secret": secret,
+                    "opts": self.model._meta,
+                    "title": "Webhook secret",
+                }
+                return TemplateResponse(request, "admin/api/webhook_secret.html", context)
+        return super().add_view(request, form_url, extra_context)
+
+    @admin.action(description="Enable the selected endpoints again", permissions=["change"])
+    def enable(self, request, queryset):
+        for endpoint in queryset:
+            services.endpoint_enable(endpoint=endpoint)
+        messages.success(request, "Enabled; failures are counted from zero again.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "event_type", "endpoint", "status", "attempts", "response_status"]
+    list_filter = ["status", "event_type"]
+    readonly_fields = [
+        "endpoint",
+        "message_id",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "response_status",
+        "last_error",
+        "created_at",
+        "last_attempt_at",
+        "delivered_at",
+    ]
+    actions = ["resend"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_resend_permission(self, request):
+        return roles.is_approver(request.user)
+
+    @admin.action(description="Send the selected deliveries again", permissions=["resend"])
+    def resend(self, request, queryset):
+        for item in queryset:
+            delivery.resend(item)
+        messages.success(request, f"{queryset.count()} deliveries queued again.")

@@ -1,0 +1,17 @@
+"""Celery tasks of the API app: webhook deliveries, retried with backoff."""
+
+from celery import shared_task
+from django.conf import settings
+
+from api.webhooks import delivery
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def webhook_deliver(self, delivery_id: int) -> None:
+    if delivery.attempt(delivery_id):
+        return
+    if self.request.retries + 1 >= settings.PORTAL_WEBHOOK_ATTEMPTS:
+        delivery.give_up(delivery_id)
+        return
+    countdown = settings.PORTAL_WEBHOOK_RETRY_BASE * 2**self.request.retries
+    raise self.retry(countdown=countdown)

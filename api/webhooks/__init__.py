@@ -1,0 +1,1 @@
+"""Outgoing webhooks: tenant events POSTed to registered endpoints, signed, retried, logged."""

@@ -1,0 +1,75 @@
+"""Which audit events become webhook events, and the JSON each carries."""
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from api.models import WebhookDelivery, WebhookEndpoint
+from tenants.models import AuditEvent, Tenant
+
+A = AuditEvent.Action
+# The tenant's life as receivers hear it; named as in the audit trail.
+EVENT_TYPES = [
+    A.TENANT_REQUESTED,
+    A.TENANT_APPROVED,
+    A.TENANT_REJECTED,
+    A.TENANT_READY,
+    A.TENANT_FAILED,
+    A.TENANT_SUSPENDED,
+    A.TENANT_RESUMED,
+    A.TENANT_DELETED,
+    *[a for a in A.values if a.startswith("backup.")],
+]
+EVENT_TYPES = [str(e) for e in EVENT_TYPES]
+
+
+def payload(event: AuditEvent, tenant: Tenant) -> dict:
+    return {
+        "type": event.action,
+        "timestamp": event.created_at.isoformat(),
+        "data": {
+            "tenant": {
+                "id": tenant.pk,
+                "slug": tenant.slug,
+                "state": tenant.state,
+                "url": settings.PORTAL_URL + tenant.get_absolute_url(),
+            },
+            "actor": event.actor_name,
+            "message": event.message,
+            "audit_event_id": event.pk,
+            "request_id": event.request_id,
+        },
+    }
+
+
+def deliveries_for(event: AuditEvent) -> list[WebhookDelivery]:
+    """Queue the event for every active endpoint that asked for it, once the event commits."""
+    if event.action not in EVENT_TYPES or event.object_type != "tenant":
+        return []
+    tenant = Tenant.objects.filter(pk=event.object_id).first()
+    if tenant is None:
+        return []
+    endpoints = WebhookEndpoint.objects.filter(
+        Q(tenant__isnull=True) | Q(tenant=tenant), is_active=True, events__contains=[event.action]
+    )
+    body = payload(event, tenant)
+    created = [
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            message_id=f"msg_{event.pk}_{endpoint.pk}",
+            event_type=event.action,
+            payload=body,
+        )
+        for endpoint in endpoints
+    ]
+    if created:
+        from api.tasks import webhook_deliver
+
+        ids = [d.pk for d in created]
+        transaction.on_commit(lambda: [webhook_deliver.delay(pk) for pk in ids])
+    return created
+
+
+def on_audit_event(sender, instance: AuditEvent, created: bool, **_):
+    if created:
+        deliveries_for(instance)
