@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from portal import heartbeat
 from portal.celery import app as celery_app
 
 
@@ -34,10 +35,18 @@ def _check_broker() -> str | None:
     return None
 
 
+def _workers() -> str:
+    age = heartbeat.seconds_since()
+    if heartbeat.worker_alive():
+        return "ok"
+    return "none seen yet" if age is None else f"none seen for {age:.0f} s"
+
+
 @never_cache
 @require_GET
 def readyz(request):
-    """The database and the broker answer: 200, else 503 naming what fails."""
+    """The database and the broker answer: 200, else 503 naming what fails. Whether a worker
+    was seen recently is reported, not failed on: the web pods serve pages without one."""
     failures = {
         name: problem
         for name, problem in (("database", _check_database()), ("broker", _check_broker()))
@@ -45,4 +54,8 @@ def readyz(request):
     }
     if failures:
         return JsonResponse({"status": "unavailable", "failing": failures}, status=503)
-    return JsonResponse({"status": "ok", "checks": {"database": "ok", "broker": "ok"}})
+    workers = _workers()
+    body = {"status": "ok", "checks": {"database": "ok", "broker": "ok", "workers": workers}}
+    if workers != "ok":
+        body["warnings"] = {"workers": heartbeat.worker_words(for_admin=True)}
+    return JsonResponse(body)

@@ -290,7 +290,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "portal"
 # Queue the provisioning tasks go to; default provisioning.
 PORTAL_PROVISIONING_QUEUE = env.str("PORTAL_PROVISIONING_QUEUE", default="provisioning")
-CELERY_TASK_ROUTES = {"provisioning.tasks.*": {"queue": PORTAL_PROVISIONING_QUEUE}}
+# The heartbeat goes where the runs go: it proves a worker serves that queue.
+CELERY_TASK_ROUTES = {
+    "provisioning.tasks.*": {"queue": PORTAL_PROVISIONING_QUEUE},
+    "portal.tasks.heartbeat": {"queue": PORTAL_PROVISIONING_QUEUE},
+}
 # Hard and soft time limits of one provisioning task, in seconds; default 300 and 240.
 CELERY_TASK_TIME_LIMIT = env.int("PORTAL_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("PORTAL_TASK_SOFT_TIME_LIMIT", default=240)
@@ -311,10 +315,20 @@ PORTAL_MESSAGE_GRACE = env.int("PORTAL_MESSAGE_GRACE", default=300)
 # Seconds a started run may go without any worker working on it (its heartbeat) before the sweep
 # ends it as stalled, failing its tenant with that reason; default 3600.
 PORTAL_RUN_STALL_TIMEOUT = env.int("PORTAL_RUN_STALL_TIMEOUT", default=3600)
+# Seconds between the workers' heartbeats (a beat task on the provisioning queue); default 30.
+PORTAL_HEARTBEAT_INTERVAL = env.int("PORTAL_HEARTBEAT_INTERVAL", default=30)
+# Seconds without a heartbeat before /readyz and the pages warn that no worker runs; default 180.
+PORTAL_WORKER_STALE_AFTER = env.int("PORTAL_WORKER_STALE_AFTER", default=180)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-all": {
         "task": "provisioning.tasks.reconcile_all",
         "schedule": float(PORTAL_SWEEP_INTERVAL),
+    },
+    "worker-heartbeat": {
+        "task": "portal.tasks.heartbeat",
+        "schedule": float(PORTAL_HEARTBEAT_INTERVAL),
+        # Stale at once: a backlog of old heartbeats must not make a stuck queue look alive.
+        "options": {"expires": float(PORTAL_HEARTBEAT_INTERVAL)},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

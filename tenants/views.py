@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from portal import ratelimit, roles
+from portal import heartbeat, ratelimit, roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
@@ -175,6 +175,10 @@ class TenantResubmitView(ActorMixin, View):
         return self._render(request, tenant, form, status=400)
 
 
+def _worker_warning(request) -> str:
+    return heartbeat.worker_words(for_admin=roles.is_approver(request.user))
+
+
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
     live = tenant.is_busy or (run is not None and run.is_open)
@@ -190,6 +194,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         # Requesters read a failure in words; the step's own error stays for admins and auditors.
         "failure": failures.failure_for(tenant),
         "sees_detail": roles.sees_all_tenants(request.user),
+        "worker_warning": _worker_warning(request),
         "live": live,
         # Quick while something is being built; slower while the request waits for a decision.
         "poll": "2s" if live else ("5s" if tenant.state == Tenant.State.REQUESTED else None),
@@ -395,6 +400,7 @@ class ApprovalQueueView(ApproverRequiredMixin, View):
         now = timezone.now()
         pending = [(tenant, now - tenant.created_at) for tenant in page]
         context = {"pending": pending, "page": page, "filters": {}, "sort": ""}
+        context["worker_warning"] = _worker_warning(request)
         return render(request, "tenants/approvals.html", context)
 
 
@@ -408,6 +414,7 @@ class ApprovalDetailView(ApproverRequiredMixin, View):
             "reject_form": reject_form or RejectForm(),
             "own_request": tenant.owner_id == request.user.pk,
             "can_decide": roles.is_approver(request.user),
+            "worker_warning": _worker_warning(request),
         }
 
     def get(self, request, pk: int):

@@ -342,3 +342,18 @@ def test_a_failure_reads_in_words_for_the_requester_and_in_detail_for_admins(
     client.force_login(approver)
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert "Setting up your site stopped" in page and "FileExistsError" in page
+
+
+def test_pages_warn_while_no_worker_runs(client, requester, approver):
+    from portal import heartbeat
+
+    tenant = TenantFactory(owner=requester, slug="waits", state="approved")
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert 'id="worker-warning"' in page and "Building is paused" in page
+    assert "Start the Celery worker" not in page
+    client.force_login(approver)
+    for url in (reverse("tenants:approvals"), reverse("tenants:approval", args=[tenant.pk])):
+        assert "Start the Celery worker and beat." in client.get(url).content.decode()
+    heartbeat.beat()
+    assert 'id="worker-warning"' not in client.get(tenant.get_absolute_url()).content.decode()
