@@ -19,6 +19,8 @@ resource "kubernetes_config_map" "platform_settings" {
     INGRESS_IP  = local.infra.ingress_ip
     DNS_ZONE    = local.infra.dns_zone_name
     ACME_EMAIL  = var.acme_email
+    # OpenWebUI's and the content pipeline's model backend (OpenAI-compatible).
+    IONOS_AI_ENDPOINT = var.ionos_ai_endpoint
   })
 }
 

@@ -41,3 +41,9 @@ variable "acme_email" {
   description = "E-mail Let's Encrypt sends expiry notices to (the ClusterIssuer's account)."
   type        = string
 }
+
+variable "ionos_ai_endpoint" {
+  description = "OpenAI-compatible endpoint of the IONOS AI Model Hub (OpenWebUI, content pipeline)."
+  type        = string
+  default     = "https://openai.inference.de-txl.ionos.com/v1"
+}
