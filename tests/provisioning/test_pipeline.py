@@ -186,3 +186,11 @@ def test_the_install_job_installs_and_configures_the_mcp_plugin_only_when_on():
     assert not [
         e for e in _env(web["spec"]["template"]["spec"]["containers"][0]) if "PIPELINE" in e
     ]
+
+
+def test_a_tenant_without_the_pipeline_costs_its_drift_check_no_outside_call(systems):
+    driver, authentik = systems
+    step, _ = step_for(make_spec("acme", pipeline=False))
+    before = len(authentik.requests)
+    assert step.check() == []
+    assert len(authentik.requests) == before
