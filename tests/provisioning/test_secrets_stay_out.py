@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from provisioning import engine
+from provisioning.drivers.kubernetes import KubeApi, api_client
 from provisioning.models import Run
 from provisioning.secrets import SECRET_NAME
 from tenants.models import AuditEvent, Tenant
@@ -141,6 +142,13 @@ def test_no_generated_credential_leaves_the_tenants_secret(
 ):  # fmt: skip
     kube = real_platform
     slug = f"sec-{uuid.uuid4().hex[:6]}"
+    # The content pipeline on: its client secret and webhook key are generated too.
+    pipeline_ns = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "content-pipeline"},
+    }
+    KubeApi(api_client()).apply(pipeline_ns)
     client.force_login(requester)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -151,6 +159,7 @@ def test_no_generated_credential_leaves_the_tenants_secret(
                 "plan": plan("small").pk,
                 "wordpress_version": "6.8",
                 "admin_email": "keeper@example.com",
+                "content_pipeline": "on",
             },
         )
     assert response.status_code == 302
@@ -163,6 +172,7 @@ def test_no_generated_credential_leaves_the_tenants_secret(
     assert tenant.state == Tenant.State.READY, tenant.last_error
     first = secret_values(kube, tenant)
     assert len(first) >= 10, sorted(first)
+    assert {"PIPELINE_CLIENT_SECRET", "PIPELINE_WEBHOOK_SECRET"} <= set(first)
 
     # Someone changes the sign-in client's secret in Authentik: the drift is found and repaired.
     authentik_api.provider_named(f"wp-{slug}")["client_secret"] = "changed-by-hand-" + "x" * 40
