@@ -9,7 +9,7 @@ import pytest
 from provisioning import secrets as keys
 from provisioning.drivers.kubernetes import KubeApi, KubernetesSecrets, api_client
 from provisioning.manifests.wordpress import install_job, wordpress_manifests
-from provisioning.spec import TenantSpec
+from provisioning.spec import TenantSpec, spec_for
 from provisioning.steps.base import Outcome, StepContext
 from provisioning.steps.namespace import NamespaceStep
 from provisioning.steps.pipeline import PipelineStep
@@ -194,3 +194,52 @@ def test_a_tenant_without_the_pipeline_costs_its_drift_check_no_outside_call(sys
     before = len(authentik.requests)
     assert step.check() == []
     assert len(authentik.requests) == before
+
+
+ENGINE_STEPS = [
+    "provisioning.steps.namespace.NamespaceStep",
+    "provisioning.steps.network.NetworkStep",
+    "provisioning.steps.pipeline.PipelineStep",
+]
+
+
+def _settle(tenant) -> None:
+    from provisioning import engine
+    from provisioning.models import Run
+
+    for _ in range(10):
+        delay = engine.reconcile(tenant.pk)
+        tenant.refresh_from_db()
+        if delay is None and tenant.state in ("ready", "failed", "deleted"):
+            return
+        Run.objects.filter(tenant=tenant).update(not_before=None)
+    raise AssertionError(f"{tenant.slug} stayed {tenant.state}: {tenant.last_error}")
+
+
+@pytest.mark.django_db
+def test_the_owner_switch_goes_through_the_engine_on_then_off(
+    systems, settings, requester, approver, django_capture_on_commit_callbacks
+):
+    from tenants import pipeline, services
+    from tenants.models import Tenant
+    from tests.factories import TenantFactory
+
+    settings.PORTAL_STEPS = ENGINE_STEPS
+    driver, authentik = systems
+    tenant = TenantFactory(owner=requester, slug="eng", content_pipeline=True)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.tenant_approve(tenant_id=tenant.pk, actor=approver)
+    _settle(tenant)
+    assert tenant.state == Tenant.State.READY, tenant.last_error
+    assert set(targets(driver)) == {"eng.json"}
+    assert authentik.provider_named("pipeline-eng") is not None
+
+    with django_capture_on_commit_callbacks(execute=False):
+        pipeline.tenant_pipeline_switch(tenant=tenant, actor=requester, on=False)
+    _settle(tenant)
+    assert tenant.state == Tenant.State.READY, tenant.last_error
+    assert targets(driver) == {}
+    assert authentik.provider_named("pipeline-eng") is None
+    assert policies(driver, spec_for(tenant)) == [None, None]
+    step = tenant.runs.order_by("-id").first().steps.get(name="pipeline")
+    assert "removed the pipeline's entry eng.json" in step.log
