@@ -33,7 +33,11 @@ def tenant_pipeline_switch(*, tenant: Tenant, actor, on: bool) -> Tenant:
         if not won:
             raise ApplicationError("This tenant changed a moment ago; reload the page.")
         tenant.refresh_from_db()
-        if tenant.state in _SETTLED:
+        # Building a failed tenant again is a retry, which platform admins decide: the owner's
+        # switch of a failed tenant waits for it.
+        if tenant.state == Tenant.State.READY or (
+            tenant.state == Tenant.State.FAILED and roles.is_approver(actor)
+        ):
             runs.run_request(tenant=tenant, action=runs.APPLY, reason="pipeline", actor=actor)
         audit_record(
             action=AuditEvent.Action.TENANT_PIPELINE,

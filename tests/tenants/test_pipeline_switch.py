@@ -141,3 +141,12 @@ def test_a_forged_confirmation_changes_nothing(client, signed):
     assert client.get(HOOK).status_code == 405
     signed.refresh_from_db()
     assert signed.pipeline_confirmed_at is None and signed.pipeline_post == ""
+
+
+def test_the_owner_switch_of_a_failed_tenant_waits_for_the_admins_retry(requester, approver):
+    failed = TenantFactory(owner=requester, state=Tenant.State.FAILED)
+    pipeline.tenant_pipeline_switch(tenant=failed, actor=requester, on=True)
+    assert Tenant.objects.get(pk=failed.pk).content_pipeline is True
+    assert not Run.objects.filter(tenant=failed).exists()
+    pipeline.tenant_pipeline_switch(tenant=failed, actor=approver, on=False)
+    assert Run.objects.filter(tenant=failed, reason="pipeline").exists()
