@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from api import serializers as s
 from api.etags import check_if_match, etag_of
 from api.permissions import ActorOrReadOnly, ApproverOrAuditorReads, SeesEverything
+from portal import roles
 from provisioning.capacity import plan_capacity_hint
 from provisioning.models import Run
 from tenants import selectors, services
@@ -180,7 +181,8 @@ class TenantViewSet(viewsets.GenericViewSet):
     def events(self, request, pk=None):
         """The tenant's history from the audit trail, newest first (the detail page's)."""
         tenant = self._tenant(pk)
-        page = self.paginate_queryset(selectors.tenant_history(tenant))
+        notes = roles.sees_all_tenants(request.user)  # admins' notes are not the requester's
+        page = self.paginate_queryset(selectors.tenant_history(tenant, admin_notes=notes))
         return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
 
 

@@ -295,6 +295,8 @@ class AuditEvent(models.Model):
         TENANT_PLAN_CHANGED = "tenant.plan_changed", "Plan of the tenant changed"
         TENANT_PLAN_REQUESTED = "tenant.plan_requested", "Larger plan requested"
         TENANT_PLAN_DECLINED = "tenant.plan_declined", "Larger plan declined"
+        TENANT_COMMENTED = "tenant.commented", "Comment"
+        TENANT_NOTED = "tenant.noted", "Note for admins"
         PLAN_CHANGED = "plan.changed", "Plan changed"
         USER_LOGIN = "user.login", "Signed in"
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"

@@ -123,3 +123,18 @@ def notify_failed(tenant_id: int) -> None:
     event = _event(tenant, Action.TENANT_FAILED)
     _send_once("failed", event, tenant, _requester(tenant), failure=failure_for(tenant))
     _send_once("failed_admin", event, tenant, _approvers(tenant))
+
+
+def notify_comment(event_id: int) -> None:
+    """A requester's comment goes to the admins; an admin's to the requester (a note, to the
+    other admins only). The author is never mailed their own words."""
+    event = AuditEvent.objects.get(pk=event_id)
+    tenant = _tenant(int(event.object_id))
+    if event.action == Action.TENANT_NOTED or event.actor_id != tenant.owner_id:
+        to = _approvers(tenant) if event.action == Action.TENANT_NOTED else _requester(tenant)
+    else:
+        to = _approvers(tenant)
+    author = get_user_model().objects.filter(pk=event.actor_id).first()
+    if author is not None and author.email in to:
+        to = [address for address in to if address != author.email]
+    _send_once("comment", event, tenant, to, comment=event)

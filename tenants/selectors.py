@@ -72,5 +72,18 @@ def tenant_last_drift_check(tenant: Tenant) -> Run | None:
     return tenant.runs.filter(reason="drift").first()
 
 
-def tenant_history(tenant: Tenant) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(object_type="tenant", object_id=str(tenant.pk)).order_by("-id")
+def tenant_history(tenant: Tenant, *, admin_notes: bool = True) -> QuerySet[AuditEvent]:
+    """The tenant's events, newest first; without admin_notes, the admins' notes left out."""
+    events = AuditEvent.objects.filter(object_type="tenant", object_id=str(tenant.pk))
+    if not admin_notes:
+        events = events.exclude(action=AuditEvent.Action.TENANT_NOTED)
+    return events.order_by("-id")
+
+
+def tenant_conversation(tenant: Tenant, *, admin_notes: bool) -> QuerySet[AuditEvent]:
+    """Comments (and, for admins, notes) on the request, oldest first, as a conversation reads."""
+    actions = [AuditEvent.Action.TENANT_COMMENTED]
+    if admin_notes:
+        actions.append(AuditEvent.Action.TENANT_NOTED)
+    events = AuditEvent.objects.filter(object_type="tenant", object_id=str(tenant.pk))
+    return events.filter(action__in=actions).order_by("id")

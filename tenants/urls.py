@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:pk>/plan/", views.TenantPlanView.as_view(), name="plan"),
     path("<int:pk>/pipeline/", views.TenantPipelineView.as_view(), name="pipeline"),
     path("<int:pk>/delete/", views.TenantDeleteView.as_view(), name="delete"),
+    path("<int:pk>/comments/", views.TenantCommentView.as_view(), name="comment"),
     path("<int:pk>/members/", views.TenantMemberAddView.as_view(), name="member_add"),
     path("<int:pk>/members/remove/", views.TenantMemberRemoveView.as_view(), name="member_remove"),
     path("approvals/", views.ApprovalQueueView.as_view(), name="approvals"),

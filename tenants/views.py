@@ -14,7 +14,16 @@ from portal import heartbeat, ratelimit, roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
-from tenants import failures, members, pipeline, plan_change, selectors, services, suspension
+from tenants import (
+    comments,
+    failures,
+    members,
+    pipeline,
+    plan_change,
+    selectors,
+    services,
+    suspension,
+)
 from tenants.forms import PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
 from tenants.validation import default_host
@@ -179,6 +188,16 @@ def _worker_warning(request) -> str:
     return heartbeat.worker_words(for_admin=roles.is_approver(request.user))
 
 
+def _conversation_context(request, tenant: Tenant) -> dict:
+    admin = roles.is_approver(request.user)
+    notes = roles.sees_all_tenants(request.user)
+    return {
+        "conversation": selectors.tenant_conversation(tenant, admin_notes=notes)[:200],
+        "may_comment": admin or tenant.owner_id == request.user.pk,
+        "may_note": admin,
+    }
+
+
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
     live = tenant.is_busy or (run is not None and run.is_open)
@@ -187,7 +206,9 @@ def _detail_context(request, tenant: Tenant) -> dict:
         # Runs count per tenant (its first run is 1), not by the table's ids across all tenants.
         "run_number": selectors.run_number(run) if run else None,
         "tenant_url": tenant_url(tenant, "/"),
-        "history": selectors.tenant_history(tenant)[:50],
+        "history": selectors.tenant_history(
+            tenant, admin_notes=roles.sees_all_tenants(request.user)
+        )[:50],
         "run": run,
         "steps": list(run.steps.all()) if run else [],
         "drift": selectors.tenant_last_drift_check(tenant),
@@ -195,6 +216,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "failure": failures.failure_for(tenant),
         "sees_detail": roles.sees_all_tenants(request.user),
         "worker_warning": _worker_warning(request),
+        **_conversation_context(request, tenant),
         "live": live,
         # Quick while something is being built; slower while the request waits for a decision.
         "poll": "2s" if live else ("5s" if tenant.state == Tenant.State.REQUESTED else None),
@@ -290,6 +312,36 @@ class TenantMemberAddView(ActorMixin, View):
         messages.success(
             request, f"{username.strip()} may sign in to the site once Authentik has them."
         )
+        return redirect(tenant)
+
+
+class TenantCommentView(ActorMixin, View):
+    """A comment (or an admins' note) on the request; a refused one comes back as typed."""
+
+    def post(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        text = request.POST.get("text", "")
+        admins_only = bool(request.POST.get("admins_only"))
+        try:
+            ratelimit.limit_actions(request.user)
+            comments.comment_add(
+                tenant=tenant, actor=request.user, text=text, admins_only=admins_only
+            )
+        except (ApplicationError, ValidationError) as exc:
+            if isinstance(exc, ValidationError):
+                error = " ".join(exc.message_dict.get("text", exc.messages))
+            else:
+                error = exc.message
+            context = {
+                **_detail_context(request, tenant),
+                "comment_error": error,
+                "comment_typed": text,
+            }
+            response = render(request, "tenants/detail.html", context, status=400)
+            return ratelimit.with_retry_after(response, exc)
+        messages.success(request, "Note kept for admins." if admins_only else "Comment sent.")
+        if request.POST.get("back") == "approval" and roles.is_approver(request.user):
+            return redirect(reverse("tenants:approval", args=[tenant.pk]))
         return redirect(tenant)
 
 
@@ -415,6 +467,8 @@ class ApprovalDetailView(ApproverRequiredMixin, View):
             "own_request": tenant.owner_id == request.user.pk,
             "can_decide": roles.is_approver(request.user),
             "worker_warning": _worker_warning(request),
+            "back": "approval",
+            **_conversation_context(request, tenant),
         }
 
     def get(self, request, pk: int):

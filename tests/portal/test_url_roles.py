@@ -36,6 +36,8 @@ TABLE = {
     "tenants:delete": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),
     # Only the requester edits a rejected request; this one isn't rejected: back to its page.
     "tenants:resubmit": (True, (L, 302, 404, 404, 403), (L, 400, 404, 404, 403)),
+    # A comment with no text comes back on the page with its error.
+    "tenants:comment": (True, (L, 405, 405, 405, 403), (L, 400, 404, 400, 403)),
     "tenants:approvals": (False, (L, 403, 403, 200, 200), _),
     "tenants:approval": (True, (L, 403, 403, 200, 200), (L, 403, 403, 302, 403)),
     "profile": (False, (L, 200, 200, 200, 200), _),
