@@ -255,9 +255,15 @@ class MetricsMiddleware:
 
     def __call__(self, request):
         started = time.perf_counter()
-        response = self.get_response(request)
-        match = getattr(request, "resolver_match", None)
-        view = (match.view_name or match._func_path) if match else "unmatched"
+        if request.path_info == "/metrics":
+            # Answered here, before Django checks the Host: Prometheus scrapes the pod by its
+            # address and cannot send another Host (a ServiceMonitor has no headers), and
+            # this answer builds no URL from it. The token still guards it.
+            response, view = metrics_view(request), "metrics"
+        else:
+            response = self.get_response(request)
+            match = getattr(request, "resolver_match", None)
+            view = (match.view_name or match._func_path) if match else "unmatched"
         method = request.method if request.method in _METHODS else "other"
         LATENCY.labels(view, method).observe(time.perf_counter() - started)
         REQUESTS.labels(view, method, str(response.status_code)).inc()

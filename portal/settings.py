@@ -56,7 +56,8 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", d
 # Redirect plain HTTP to HTTPS (the health probes excepted); default off (on in production).
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 # The kubelet probes the pod over plain HTTP: /healthz and /readyz answer it directly.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Probes and Prometheus's scrape come over plain HTTP from inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # Seconds browsers keep to HTTPS (Strict-Transport-Security); default 0, off (production: a year).
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
 # HSTS for every subdomain too, and asking to be preloaded into browsers; default off both.

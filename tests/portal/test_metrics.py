@@ -133,3 +133,16 @@ def test_the_queue_shows_a_run_no_worker_took(scrape, requester):
 
     assert value(samples, "portal_run_queue_length") == 1
     assert value(samples, "portal_runs_open", status="pending") == 1
+
+
+def test_prometheus_scrapes_the_pod_by_address_over_plain_http(client, settings, db):
+    # A ServiceMonitor sends the pod's address as Host and cannot change it; production
+    # redirects other plain-HTTP requests to HTTPS.
+    settings.PORTAL_METRICS_TOKEN = TOKEN
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get(
+        "/metrics", HTTP_HOST="10.42.0.17:8000", HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
+    )
+    assert response.status_code == 200 and b"portal_tenants" in response.content
+    assert client.get("/", HTTP_HOST="10.42.0.17:8000").status_code == 400
+    assert client.get("/metrics", HTTP_HOST="10.42.0.17:8000").status_code == 401

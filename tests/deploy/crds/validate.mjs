@@ -40,6 +40,14 @@ function declaration(file) {
         const m = line.match(/^    "([^"]+)"\??: (.*?);?$/);
         if (m) fields[m[1]] = m[2];
       }
+      // Fields an interface inherits (`extends` a shared one, e.g. an endpoint's HTTP config)
+      // are declared in that one's file.
+      const parents = (lines[start].match(/ extends (.+) \{$/) || [null, ""])[1];
+      for (const parent of parents.split(",").map((name) => name.trim())) {
+        const inherited = imports[parent] && declaration(imports[parent]);
+        if (inherited) Object.assign(fields, { ...inherited.fields, ...fields });
+        if (inherited) Object.assign(imports, { ...inherited.imports, ...imports });
+      }
       // An interface with no fields is free-form JSON (a chart's values, a raw patch).
       found = { fields, open: open || Object.keys(fields).length === 0, imports };
     }
