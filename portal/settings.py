@@ -363,6 +363,13 @@ PORTAL_STEPS = env.list(
         "provisioning.steps.storage.StorageStep",
         # Before WordPress: the install Job reads the pipeline client it creates.
         "provisioning.steps.pipeline.PipelineStep",
+        # With a DNS zone configured (below), the host's record before the ingress, so it
+        # resolves when cert-manager asks for the certificate.
+        *(
+            ["provisioning.steps.dns.DnsStep"]
+            if env.str("PORTAL_IONOS_DNS_ZONE_ID", default="")
+            else []
+        ),
         "provisioning.steps.wordpress.WordPressStep",
     ],
 )
@@ -517,6 +524,14 @@ PORTAL_IONOS_BUCKET_TYPE = env.str("PORTAL_IONOS_BUCKET_TYPE", default="contract
 # Mail domain of the IONOS users made for tenants (<PORTAL_S3_TENANT_USER_PATTERN>@<this>); the
 # platform's own domain, needed in ionos mode; default unset.
 PORTAL_IONOS_TENANT_USER_DOMAIN = env.str("PORTAL_IONOS_TENANT_USER_DOMAIN", default="")
+# IONOS Cloud DNS zone (id, Terraform output dns_zone_id) where each tenant host in it gets
+# an A record; default unset: no dns step, hosts are pointed by hand. Its API's address:
+PORTAL_IONOS_DNS_ZONE_ID = env.str("PORTAL_IONOS_DNS_ZONE_ID", default="")
+PORTAL_IONOS_DNS_URL = env.str("PORTAL_IONOS_DNS_URL", default="https://dns.de-fra.ionos.com")
+# What the records point at: the platform's LoadBalancer IP (Terraform output ingress_ip).
+PORTAL_IONOS_DNS_TARGET = env.str("PORTAL_IONOS_DNS_TARGET", default="")
+# Seconds resolvers may keep a tenant's record; default 300.
+PORTAL_IONOS_DNS_TTL = env.int("PORTAL_IONOS_DNS_TTL", default=300)
 # Seconds one IONOS API request may take (connecting: at most 5); default 15.
 PORTAL_IONOS_TIMEOUT = env.float("PORTAL_IONOS_TIMEOUT", default=15.0)
 # Seconds a kubeconfig fetched by cluster id is kept in the process; default 900.

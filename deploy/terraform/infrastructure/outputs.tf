@@ -89,6 +89,8 @@ output "portal_config" {
     PORTAL_S3_BUCKET                = ionoscloud_s3_bucket.media.name
     PORTAL_IONOS_TENANT_USER_DOMAIN = var.dns_zone
     PORTAL_TENANT_HOST_PATTERN      = "wordpress-{slug}.${var.dns_zone}"
+    PORTAL_IONOS_DNS_ZONE_ID        = ionoscloud_dns_zone.platform.id
+    PORTAL_IONOS_DNS_TARGET         = ionoscloud_ipblock.ingress.ips[0]
     PORTAL_WORDPRESS_DB_HOST        = "${local.mariadb_host}:3306"
     PORTAL_MARIADB_REQUIRE_SSL      = "true"
     PORTAL_EGRESS_DB_CIDRS          = "${local.mariadb_ip}/32"
