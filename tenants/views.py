@@ -201,6 +201,7 @@ def _conversation_context(request, tenant: Tenant) -> dict:
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
     live = tenant.is_busy or (run is not None and run.is_open)
+    steps = list(run.steps.all()) if run else []
     return {
         "tenant": tenant,
         # Runs count per tenant (its first run is 1), not by the table's ids across all tenants.
@@ -210,7 +211,9 @@ def _detail_context(request, tenant: Tenant) -> dict:
             tenant, admin_notes=roles.sees_all_tenants(request.user)
         )[:50],
         "run": run,
-        "steps": list(run.steps.all()) if run else [],
+        "steps": steps,
+        # The content pipeline section reads its step's outcome (provisioning/steps/pipeline.py).
+        "pipeline_step": next((s for s in steps if s.name == "pipeline"), None),
         "drift": selectors.tenant_last_drift_check(tenant),
         # Requesters read a failure in words; the step's own error stays for admins and auditors.
         "failure": failures.failure_for(tenant),

@@ -150,3 +150,15 @@ def test_the_owner_switch_of_a_failed_tenant_waits_for_the_admins_retry(requeste
     assert not Run.objects.filter(tenant=failed).exists()
     pipeline.tenant_pipeline_switch(tenant=failed, actor=approver, on=False)
     assert Run.objects.filter(tenant=failed, reason="pipeline").exists()
+
+
+def test_the_page_says_when_the_pipeline_step_failed(client, requester, ready):
+    from provisioning.models import StepRun
+
+    ready.content_pipeline = True
+    ready.save()
+    run = Run.objects.create(tenant=ready, action="apply", reason="pipeline", status="failed")
+    StepRun.objects.create(run=run, name="pipeline", position=7, status="failed")
+    client.force_login(requester)
+    page = client.get(ready.get_absolute_url()).content.decode()
+    assert "Not configured: the pipeline step failed in the last run" in page
