@@ -11,13 +11,8 @@ from __future__ import annotations
 import json
 import re
 from fractions import Fraction
-from functools import cache
 
-import jsonschema
-from kubernetes_validate import utils as schemas
-from referencing import Registry, Resource
-
-from provisioning.schema import KUBERNETES_VERSION
+from provisioning.schema import validator_for
 
 # --- quantities (k8s.io/apimachinery/pkg/api/resource) ------------------------------------------
 
@@ -223,34 +218,16 @@ def normalize(obj: dict, defaults: bool = True) -> None:
 # --- fields the schema doesn't declare ------------------------------------------------------------
 
 
-@cache
-def _validator(kind: str, api_version: str) -> jsonschema.Validator | None:
-    version = schemas.major_minor(KUBERNETES_VERSION)
-    schema_dir = f"v{version}.0-local-strict"
-    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    try:
-        schema = schemas.schema_contents(
-            f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group}.json", version
-        )
-    except FileNotFoundError:
-        return None
-    defs = schemas.schema_contents(
-        f"kubernetes-json-schema/{schema_dir}/_definitions.json", version
-    )
-    registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
-    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
-
-
 def schema_check(obj: dict) -> None:
     """Raise the first jsonschema.ValidationError of the object against the pinned schema."""
-    validator = _validator(obj.get("kind", ""), obj.get("apiVersion", ""))
+    validator = validator_for(obj.get("kind", ""), obj.get("apiVersion", ""))
     if validator is not None:
         validator.validate(obj)
 
 
 def undeclared_fields(obj: dict) -> list[tuple]:
     """Paths (keys and list indexes) of the fields the pinned schema doesn't declare."""
-    validator = _validator(obj.get("kind", ""), obj.get("apiVersion", ""))
+    validator = validator_for(obj.get("kind", ""), obj.get("apiVersion", ""))
     if validator is None:
         return []
     out = []
