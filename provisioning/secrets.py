@@ -48,6 +48,15 @@ def ensure(store: SecretStore, key: str, generate=random_password) -> str:
     return value
 
 
+def ensure_all(store: SecretStore, generators: dict) -> None:
+    """Generate every key of generators that the store lacks, and store them in one write."""
+    if store.planned:
+        return
+    missing = {key: generate() for key, generate in generators.items() if store.get(key) is None}
+    if missing:
+        store.put(missing)
+
+
 def fingerprint(store: SecretStore, keys: Iterable[str]) -> str:
     """A short keyed hash (HMAC with the portal's SECRET_KEY) of the values of keys.
 
@@ -120,3 +129,14 @@ WP_SALT_KEYS = tuple(
     for kind in ("AUTH", "SECURE_AUTH", "LOGGED_IN", "NONCE")
     for part in ("KEY", "SALT")
 )  # wordpress step
+
+# Every credential the portal makes up itself (the S3 keys come from the S3 API), and how: the
+# namespace step writes them all with the Secret, one write instead of one per key; each
+# step's own ensure() stays, for a Secret emptied by hand.
+GENERATED = {
+    DB_PASSWORD: random_password,
+    OIDC_CLIENT_ID: lambda: random_password(40),
+    OIDC_CLIENT_SECRET: lambda: random_password(64),
+    WP_ADMIN_PASSWORD: random_password,
+    **dict.fromkeys(WP_SALT_KEYS, random_salt),
+}

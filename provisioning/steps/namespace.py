@@ -82,7 +82,10 @@ class NamespaceStep(KubeStep):
         for manifest, _ in self._drifted(self._bootstrap()):
             self.driver.apply(manifest)
             self.ctx.log(f"applied {manifest['kind']} {manifest['metadata']['name']} first")
-        return super().live_apply()
+        outcome = super().live_apply()
+        # The credentials the later steps would otherwise each write key by key (issue 14).
+        keys.ensure_all(self.ctx.secrets, keys.GENERATED)
+        return outcome
 
     def live_destroy(self) -> Outcome:
         live = self._live_namespace()

@@ -16,10 +16,7 @@ from provisioning.manifests.wordpress import (
 from provisioning.steps.base import Outcome
 from provisioning.steps.kube import KubeStep
 
-_GENERATED = {
-    **dict.fromkeys(keys.WP_SALT_KEYS, keys.random_salt),
-    keys.WP_ADMIN_PASSWORD: keys.random_password,
-}
+_GENERATED = {key: keys.GENERATED[key] for key in (*keys.WP_SALT_KEYS, keys.WP_ADMIN_PASSWORD)}
 
 
 def _condition(obj: dict, kind: str) -> dict | None:
@@ -138,8 +135,8 @@ class WordPressStep(KubeStep):
         return self.ctx.secrets.get(key) is not None
 
     def live_apply(self) -> Outcome:
-        for key, generate in _GENERATED.items():
-            keys.ensure(self.ctx.secrets, key, generate)  # stored before any pod can need it
+        # Stored (in one write) before any pod can need them.
+        keys.ensure_all(self.ctx.secrets, _GENERATED)
         for name in self._stale_jobs():
             self.driver.delete("batch/v1", "Job", name, self.spec.namespace, "Background")
         outcome = super().live_apply()
