@@ -2,6 +2,7 @@
 
 import logging
 import random
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -27,6 +28,9 @@ from tenants.states import tenant_transition
 
 log = logging.getLogger(__name__)
 LOG_LIMIT = 4000  # characters of log kept per step row: enough to read, small enough to show
+# A step's log lines reach its row at most this many seconds late (the page shows them live),
+# and all of them with the step's outcome: not one fenced UPDATE per line.
+LOG_FLUSH_SECONDS = 1.0
 
 State = Tenant.State
 UNFINISHED = [
@@ -298,7 +302,10 @@ class _Advance:
         cause = f"The {row.name} step failed: {message}"
         with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(
-                status=StepRun.Status.FAILED, error=message[:LOG_LIMIT], finished_at=now
+                status=StepRun.Status.FAILED,
+                error=message[:LOG_LIMIT],
+                finished_at=now,
+                log=row.log,
             )
             self.run.steps.filter(status=StepRun.Status.PENDING).update(
                 status=StepRun.Status.SKIPPED
@@ -324,8 +331,10 @@ class _Advance:
             # The same line in the worker's log, with the tenant and run (portal.logs); the
             # step log holds no secret (tests/provisioning/test_secrets_stay_out.py).
             log.info("step %s: %s", row.name, message)
-            with self.fenced():
-                StepRun.objects.filter(pk=row.pk).update(log=row.log)
+            if time.monotonic() - getattr(row, "log_flushed", 0.0) >= LOG_FLUSH_SECONDS:
+                row.log_flushed = time.monotonic()
+                with self.fenced():
+                    StepRun.objects.filter(pk=row.pk).update(log=row.log)
 
         return write
 
@@ -377,7 +386,7 @@ class _Advance:
         }[outcome.status]
         with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(
-                status=status, finished_at=timezone.now(), error="", waiting_since=None
+                status=status, finished_at=timezone.now(), error="", waiting_since=None, log=row.log
             )
         row.status = status
         log.info("step %s %s", row.name, status)
@@ -422,7 +431,9 @@ class _Advance:
         self._logger(row)(f"attempt {row.attempts} hit a passing error: {message}")
         until = timezone.now() + timedelta(seconds=delay)
         with self.fenced():
-            StepRun.objects.filter(pk=row.pk).update(status=StepRun.Status.RETRYING, error=message)
+            StepRun.objects.filter(pk=row.pk).update(
+                status=StepRun.Status.RETRYING, error=message, log=row.log
+            )
             self._say(f"{row.name}: trying again at {until:%H:%M:%S} after: {message}")
         if not self._pause(until):
             return 0  # superseded meanwhile: go on with the run that replaced it
@@ -442,7 +453,10 @@ class _Advance:
         # A wait is not a failed attempt: don't let it count towards the retry limit.
         with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(
-                status=StepRun.Status.WAITING, waiting_since=since, attempts=row.attempts - 1
+                status=StepRun.Status.WAITING,
+                waiting_since=since,
+                attempts=row.attempts - 1,
+                log=row.log,
             )
             self._say(f"{row.name}: {message}")
         delay = float(settings.PORTAL_WAIT_INTERVAL)
