@@ -42,14 +42,17 @@ class KubeStep(Step):
         return out
 
     def live_check(self) -> list[str]:
-        found = [d for _, differences in self._drifted() for d in differences]
+        # Kept for the apply that follows the check in the same pass: each object read once.
+        self._checked = self._drifted()
+        found = [d for _, differences in self._checked for d in differences]
         return found + self.pending(changing=False)
 
     def live_apply(self) -> Outcome:
         manifests = self.manifests()
         validate_all(manifests)
         applied = []
-        for manifest, _ in self._drifted():
+        drifted = self.__dict__.pop("_checked", None)
+        for manifest, _ in self._drifted() if drifted is None else drifted:
             self.driver.apply(manifest)
             applied.append(f"{manifest['kind']} {manifest['metadata']['name']}")
         if applied:
