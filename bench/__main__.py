@@ -1,7 +1,9 @@
 """`python -m bench`: run every benchmark in a database of its own, print JSON then a summary."""
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -15,7 +17,10 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--page-tenants", type=int, default=10_000, help="the large portal")
     parser.add_argument("--page-tenants-small", type=int, default=10, help="the small portal")
     parser.add_argument("--audit-events", type=int, default=100_000, help="at the large portal")
-    parser.add_argument("--rss-tenants", type=int, default=100, help="provisionings for memory")
+    parser.add_argument("--rss-tenants", type=int, default=60, help="provisionings for memory")
+    parser.add_argument(
+        "--only", default="pages,engine,memory", help="which benchmarks (comma-separated)"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed loads of each page")
     return parser.parse_args(argv)
 
@@ -36,7 +41,10 @@ def main(argv=None) -> int:
     setup_test_environment()
     database = settings.DATABASES["default"]
     database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}_bench"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is the JSON document's alone
+        connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    # The engine's log lines of every step would drown the summary.
+    logging.getLogger("provisioning").setLevel(logging.WARNING)
     try:
         with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
             result = run_all(Path(tmp), options)

@@ -117,7 +117,7 @@ def replay(tmp_dir, latency: float, kube_calls, authentik_calls, marks) -> float
         authentik.stop()
 
 
-def bench_engine(tmp_dir, owner, plan, tenants: int, latency: float) -> dict:
+def bench_engine(tmp_dir, owner, plan, tenants: int, latency: float, prefix="bench") -> dict:
     """N new tenants through the engine, one after another, against the replay of their calls."""
     per_tenant_queries = []
     with platform(tmp_dir / "engine", latency) as (kube, authentik):
@@ -125,7 +125,7 @@ def bench_engine(tmp_dir, owner, plan, tenants: int, latency: float) -> dict:
         first_kube, first_authentik = len(kube.requests), len(authentik.requests)
         start = time.perf_counter()
         for i in range(tenants):
-            tenant = new_tenant(owner, plan, f"bench{i:04d}")
+            tenant = new_tenant(owner, plan, f"{prefix}{i:04d}")
             with queries() as ran:
                 provision(tenant, kube, marks)
             per_tenant_queries.append(len(ran))

@@ -11,11 +11,12 @@ from django.test.utils import CaptureQueriesContext
 
 @contextmanager
 def queries():
-    """Yields a list that holds, once the block ends, the SQL the portal database ran."""
-    ran: list[str] = []
+    """Yields a list that holds, once the block ends, the (seconds, SQL) the portal database
+    ran."""
+    ran: list[tuple[float, str]] = []
     with CaptureQueriesContext(connection) as ctx:
         yield ran
-    ran.extend(q["sql"] for q in ctx.captured_queries)
+    ran.extend((float(q["time"]), q["sql"]) for q in ctx.captured_queries)
 
 
 def timed(fn, repeat: int = 5) -> float:

@@ -21,21 +21,40 @@ def figure(name: str, value, target, how=LE, note: str = "") -> dict:
 
 
 def run_all(tmp_dir: Path, options) -> dict:
+    only = set(getattr(options, "only", "pages,engine,memory").split(","))
     approver = UserFactory(username="bench-approver", role="approver")
     owner = UserFactory(username="bench-owner", role="requester")
     small = plan("small")
-    pages = bench_pages(
-        approver,
-        small,
-        options.page_tenants_small,
-        options.page_tenants,
-        100,
-        options.audit_events,
-        options.repeat,
-    )
-    engine = bench_engine(tmp_dir, owner, small, options.tenants, options.latency)
-    memory = bench_memory(tmp_dir, owner, small, options.rss_tenants)
-    figures = [
+    result = {
+        "latency_seconds": options.latency,
+        "sizes": {
+            "engine_tenants": options.tenants,
+            "page_tenants": [options.page_tenants_small, options.page_tenants],
+            "audit_events": [100, options.audit_events],
+            "rss_tenants": options.rss_tenants,
+        },
+        "database": connection.vendor,
+        "figures": [],
+    }
+    figures = result["figures"]
+    if "pages" in only:
+        sizes = (options.page_tenants_small, options.page_tenants, 100, options.audit_events)
+        result["pages"] = pages = bench_pages(approver, small, *sizes, options.repeat)
+        figures += _page_figures(pages, options.page_tenants)
+    if "engine" in only:
+        result["engine"] = engine = bench_engine(
+            tmp_dir, owner, small, options.tenants, options.latency
+        )
+        figures += _engine_figures(engine)
+    if "memory" in only:
+        result["memory"] = memory = bench_memory(tmp_dir, owner, small, options.rss_tenants)
+        name = f"worker RSS after {memory['all']} / after {memory['first']}"
+        figures.append(figure(name, memory["rss_ratio"], 1.5))
+    return result
+
+
+def _engine_figures(engine: dict) -> list[dict]:
+    return [
         figure(
             "engine time / baseline making the same calls", engine["engine_overhead_ratio"], 1.3
         ),
@@ -53,13 +72,14 @@ def run_all(tmp_dir: Path, options) -> dict:
             30,
         ),
     ]
+
+
+def _page_figures(pages: dict, large: int) -> list[dict]:
+    figures = []
     for name in PAGES:
         page = pages[name]
-        grows = name.startswith("admin_")
-        if grows:  # the Django admin: a bounded number of queries whatever the table's size
-            figures.append(
-                figure(f"{name} queries at {options.page_tenants}", page["queries_large"], 10)
-            )
+        if name.startswith("admin_"):  # the Django admin: few queries whatever the table's size
+            figures.append(figure(f"{name} queries at {large}", page["queries_large"], 10))
         else:  # the portal's pages: as many queries at the large portal as at the small one
             figures.append(
                 figure(
@@ -70,25 +90,7 @@ def run_all(tmp_dir: Path, options) -> dict:
                 )
             )
         figures.append(figure(f"{name} time large / small", page["time_ratio"], 2))
-    figures.append(
-        figure(
-            f"worker RSS after {memory['all']} / after {memory['first']}", memory["rss_ratio"], 1.5
-        )
-    )
-    return {
-        "latency_seconds": options.latency,
-        "sizes": {
-            "engine_tenants": options.tenants,
-            "page_tenants": [options.page_tenants_small, options.page_tenants],
-            "audit_events": [100, options.audit_events],
-            "rss_tenants": options.rss_tenants,
-        },
-        "database": connection.vendor,
-        "figures": figures,
-        "engine": engine,
-        "pages": pages,
-        "memory": memory,
-    }
+    return figures
 
 
 def summary(result: dict) -> str:
