@@ -320,6 +320,11 @@ PORTAL_RUN_STALL_TIMEOUT = env.int("PORTAL_RUN_STALL_TIMEOUT", default=3600)
 PORTAL_HEARTBEAT_INTERVAL = env.int("PORTAL_HEARTBEAT_INTERVAL", default=30)
 # Seconds without a heartbeat before /readyz and the pages warn that no worker runs; default 180.
 PORTAL_WORKER_STALE_AFTER = env.int("PORTAL_WORKER_STALE_AFTER", default=180)
+# Days a built tenant stays suspended after its deletion was asked for, during which the
+# deletion can be cancelled; 0 deletes at once. Default 14.
+PORTAL_DELETE_GRACE_DAYS = env.int("PORTAL_DELETE_GRACE_DAYS", default=14)
+# Seconds between looks for tenants whose grace period is over; default 3600.
+PORTAL_PURGE_INTERVAL = env.int("PORTAL_PURGE_INTERVAL", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-all": {
         "task": "provisioning.tasks.reconcile_all",
@@ -330,6 +335,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(PORTAL_HEARTBEAT_INTERVAL),
         # Stale at once: a backlog of old heartbeats must not make a stuck queue look alive.
         "options": {"expires": float(PORTAL_HEARTBEAT_INTERVAL)},
+    },
+    "purge-deletions": {
+        "task": "tenants.tasks.purge_due_deletions",
+        "schedule": float(PORTAL_PURGE_INTERVAL),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -153,6 +153,12 @@ class Tenant(models.Model):
     )
     plan_requested_at = models.DateTimeField(null=True, blank=True)
 
+    # Deletion with a way back: the tenant is suspended and deleted after this time by the
+    # periodic purge, unless its deletion is cancelled; deletion_suspended says whether the
+    # suspension is the deletion's own (and so lifted when it is cancelled).
+    delete_after = models.DateTimeField(null=True, blank=True, db_index=True)
+    deletion_suspended = models.BooleanField(default=False)
+
     # Suspension is desired state too (the engine scales the site to zero and points its host at
     # the platform's maintenance page), so a drift repair keeps a suspended tenant suspended.
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -291,6 +297,8 @@ class AuditEvent(models.Model):
         TENANT_SUSPENDED = "tenant.suspended", "Tenant suspended"
         TENANT_RESUMED = "tenant.resumed", "Tenant resumed"
         TENANT_REFUSED = "tenant.refused", "Action refused"
+        TENANT_DELETE_SCHEDULED = "tenant.delete_scheduled", "Deletion scheduled"
+        TENANT_DELETE_CANCELLED = "tenant.delete_cancelled", "Deletion cancelled"
         TENANT_PIPELINE = "tenant.pipeline", "Content pipeline switched"
         TENANT_PLAN_CHANGED = "tenant.plan_changed", "Plan of the tenant changed"
         TENANT_PLAN_REQUESTED = "tenant.plan_requested", "Larger plan requested"

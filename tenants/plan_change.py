@@ -47,6 +47,8 @@ def _check(tenant: Tenant, plan: Plan) -> None:
             f"Only a ready or failed tenant can change its plan; this one is "
             f"“{tenant.get_state_display()}”. Try again once it has settled."
         )
+    if tenant.delete_after is not None:
+        raise ApplicationError("This tenant is to be deleted; cancel the deletion first.")
     if plan.pk == tenant.plan_id:
         raise ValidationError({"plan": [f"{tenant.slug} is already on the {plan.title} plan."]})
     if not plan.is_active:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from portal import roles
 from portal.errors import ApplicationError
 from provisioning import runs
-from tenants import notifications, validation
+from tenants import deletion, notifications, validation
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant
 from tenants.states import tenant_transition
@@ -282,14 +282,17 @@ def tenant_reconcile(*, tenant: Tenant, actor, reason: str = "manual") -> Tenant
     return tenant
 
 
-def tenant_delete(*, tenant: Tenant, actor) -> Tenant:
-    """Ask for a tenant to be torn down; a request not yet decided is simply withdrawn."""
+def tenant_delete(*, tenant: Tenant, actor, now: bool = False) -> Tenant:
+    """Ask for a tenant to be torn down; a request not yet decided is simply withdrawn. A built
+    tenant is suspended for the grace period first (tenants.deletion) unless `now`."""
     if tenant.state in (Tenant.State.DELETED, Tenant.State.REJECTED):
         raise ApplicationError("This tenant is already gone.")
     if tenant.state == Tenant.State.DELETING or not tenant.desired_present:
         raise ApplicationError("This tenant is already being deleted.")
     if not _may_administer(actor) and tenant.owner_id != actor.pk:
         raise ApplicationError("Only the owner or a platform admin can delete a tenant.")
+    if not now and deletion.deletion_has_grace(tenant):
+        return deletion.tenant_schedule_deletion(tenant=tenant, actor=actor)
     before = tenant_snapshot(tenant)
     with transaction.atomic():
         if tenant.state == Tenant.State.REQUESTED:

@@ -111,6 +111,10 @@ def tenant_resume(*, tenant: Tenant, actor) -> Tenant:
         )
     if not tenant.is_suspended:
         raise ApplicationError("This tenant is not suspended; there is nothing to resume.")
+    if tenant.delete_after is not None:
+        raise ApplicationError(
+            "This tenant is suspended because it is to be deleted; cancel the deletion to keep it."
+        )
     imposed = tenant.suspended_by_id is not None and tenant.suspended_by_id != tenant.owner_id
     if not admin and imposed:
         raise refuse(

@@ -16,6 +16,7 @@ from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
 from tenants import (
     comments,
+    deletion,
     failures,
     members,
     pipeline,
@@ -419,6 +420,12 @@ class TenantPipelineView(_TenantActionView):
         )
 
 
+class TenantCancelDeletionView(_TenantActionView):
+    def act(self, request, tenant):
+        deletion.tenant_cancel_deletion(tenant=tenant, actor=request.user)
+        messages.success(request, f"{tenant.slug} stays; its deletion was cancelled.")
+
+
 class TenantDeleteView(_TenantActionView):
     """Deletion asks first: the user types the tenant's name on a page of its own."""
 
@@ -426,21 +433,31 @@ class TenantDeleteView(_TenantActionView):
 
     def get(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
-        return render(request, self.template, {"tenant": tenant})
+        return render(request, self.template, self._context(tenant))
+
+    def _context(self, tenant) -> dict:
+        grace = deletion.deletion_has_grace(tenant)
+        return {"tenant": tenant, "grace_days": settings.PORTAL_DELETE_GRACE_DAYS if grace else 0}
 
     def post(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
         typed = request.POST.get("confirm_slug", "")
         if typed.strip().lower() != tenant.slug:
             error = f"Type the tenant's name, {tenant.slug}, to confirm."
-            context = {"tenant": tenant, "error": error, "typed": typed}
+            context = {**self._context(tenant), "error": error, "typed": typed}
             return render(request, self.template, context, status=400)
         return super().post(request, pk)
 
     def act(self, request, tenant):
         withdrawn = tenant.state == Tenant.State.REQUESTED
-        services.tenant_delete(tenant=tenant, actor=request.user)
-        if withdrawn:
+        tenant = services.tenant_delete(tenant=tenant, actor=request.user)
+        if tenant.delete_after is not None:
+            messages.success(
+                request,
+                f"{tenant.slug} is suspended and will be deleted on "
+                f"{tenant.delete_after:%Y-%m-%d %H:%M} UTC unless the deletion is cancelled.",
+            )
+        elif withdrawn:
             whose = "Your request" if tenant.owner_id == request.user.pk else "The request"
             messages.success(request, f"{whose} for {tenant.slug} was withdrawn.")
         else:

@@ -22,3 +22,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, te
 CELERY_TASK_ALWAYS_EAGER = False
 # The live server's threads would otherwise keep connections open past the test database's drop.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Deletion at once, as most tests of a teardown expect; the grace period's tests set their own.
+PORTAL_DELETE_GRACE_DAYS = 0

@@ -34,6 +34,12 @@ TABLE = {
     "tenants:reconcile": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # Without the typed confirmation the delete page comes back with its error.
     "tenants:delete": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),
+    # Suspend, resume and cancelling a deletion: this tenant (a request) can't be, said by message.
+    "tenants:suspend": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    "tenants:resume": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    "tenants:cancel_delete": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    # The plan form; sent without a plan it comes back with its error.
+    "tenants:plan": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),
     # Only the requester edits a rejected request; this one isn't rejected: back to its page.
     "tenants:resubmit": (True, (L, 302, 404, 404, 403), (L, 400, 404, 404, 403)),
     # A comment with no text comes back on the page with its error.

@@ -31,7 +31,8 @@ class Command(BaseCommand):
             self._confirm(tenant.slug)
         with requestcontext.operator():
             try:
-                services.tenant_delete(tenant=tenant, actor=None)
+                # The operator typed the slug again: no grace period at the command line.
+                services.tenant_delete(tenant=tenant, actor=None, now=True)
             except ApplicationError as exc:
                 raise CommandError(f"{tenant.slug}: {exc.message}") from exc
             self.stdout.write(f"{tenant.slug}: deletion queued")

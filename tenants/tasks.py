@@ -1,0 +1,21 @@
+"""Celery tasks of the tenants app: thin wrappers around the services."""
+
+import logging
+
+from celery import shared_task
+
+from portal.errors import ApplicationError
+from tenants import deletion, services
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def purge_due_deletions() -> None:
+    """Beat: tear down the tenants whose grace period after a deletion request is over."""
+    for tenant in deletion.tenants_due_for_purge():
+        try:
+            services.tenant_delete(tenant=tenant, actor=None, now=True)
+        except ApplicationError as exc:
+            # Busy (a run under way) or gone meanwhile: the next beat looks again.
+            log.warning("tenant %s not purged yet: %s", tenant.slug, exc.message)
