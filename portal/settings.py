@@ -316,6 +316,9 @@ PORTAL_MESSAGE_GRACE = env.int("PORTAL_MESSAGE_GRACE", default=300)
 # Seconds a started run may go without any worker working on it (its heartbeat) before the sweep
 # ends it as stalled, failing its tenant with that reason; default 3600.
 PORTAL_RUN_STALL_TIMEOUT = env.int("PORTAL_RUN_STALL_TIMEOUT", default=3600)
+# Days a request may wait for a decision before the approvers are reminded (again every as many
+# days); 0 turns reminders off; default 2.
+PORTAL_REMINDER_DAYS = env.int("PORTAL_REMINDER_DAYS", default=2)
 # Seconds between the workers' heartbeats (a beat task on the provisioning queue); default 30.
 PORTAL_HEARTBEAT_INTERVAL = env.int("PORTAL_HEARTBEAT_INTERVAL", default=30)
 # Seconds without a heartbeat before /readyz and the pages warn that no worker runs; default 180.
@@ -329,6 +332,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-all": {
         "task": "provisioning.tasks.reconcile_all",
         "schedule": float(PORTAL_SWEEP_INTERVAL),
+    },
+    "remind-approvers": {
+        "task": "tenants.tasks.remind_approvers",
+        "schedule": 3600.0,
     },
     "worker-heartbeat": {
         "task": "portal.tasks.heartbeat",

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.roles import APPROVER_GROUP
 from provisioning.tenanturl import tenant_url
@@ -54,14 +55,17 @@ def _event(tenant: Tenant, *actions: str) -> AuditEvent | None:
     return events.filter(action__in=actions).order_by("-id").first()
 
 
-def _send_once(template: str, event: AuditEvent | None, tenant: Tenant, recipients, **extra):
-    """Send unless this mail already went out for this event (a repeated task, a second call)."""
+def _send_once(
+    template: str, event: AuditEvent | None, tenant: Tenant, recipients, kind: str = "", **extra
+):
+    """Send unless this mail (`kind`, default the template) already went out for this event:
+    a repeated task or a second call sends nothing."""
     if event is None:  # nothing on record to tell it by: send, as before the trail existed
         _send(template, tenant, recipients, **extra)
         return
     try:
         with transaction.atomic():
-            _, created = MailSent.objects.get_or_create(event_id=event.pk, kind=template)
+            _, created = MailSent.objects.get_or_create(event_id=event.pk, kind=kind or template)
             if created and not _send(template, tenant, recipients, **extra):
                 raise _NotSent
     except _NotSent:
@@ -138,3 +142,32 @@ def notify_comment(event_id: int) -> None:
     if author is not None and author.email in to:
         to = [address for address in to if address != author.email]
     _send_once("comment", event, tenant, to, comment=event)
+
+
+def notify_waiting_requests(now=None) -> int:
+    """Remind the approvers of each request waiting PORTAL_REMINDER_DAYS or more: once per
+    that many days it waits (the beat runs this hourly). Returns how many were reminded of."""
+    every = settings.PORTAL_REMINDER_DAYS
+    if every <= 0:
+        return 0
+    now = now or timezone.now()
+    reminded = 0
+    for tenant in Tenant.objects.filter(state=Tenant.State.REQUESTED).select_related("owner"):
+        event = _event(tenant, Action.TENANT_REQUESTED, Action.TENANT_RESUBMITTED)
+        if event is None:
+            continue
+        waited = (now - event.created_at).days
+        if waited < every:
+            continue
+        approval_url = portal_link(reverse("tenants:approval", args=[tenant.pk]))
+        _send_once(
+            "reminder",
+            event,
+            tenant,
+            _approvers(tenant),
+            kind=f"reminder-{waited // every}",
+            days=waited,
+            approval_url=approval_url,
+        )
+        reminded += 1
+    return reminded

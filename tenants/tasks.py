@@ -1,11 +1,11 @@
-"""Celery tasks of the tenants app: thin wrappers around the services."""
+"""Celery tasks of the tenants app: thin wrappers around the services and notifications."""
 
 import logging
 
 from celery import shared_task
 
 from portal.errors import ApplicationError
-from tenants import deletion, services
+from tenants import deletion, notifications, services
 
 log = logging.getLogger(__name__)
 
@@ -19,3 +19,9 @@ def purge_due_deletions() -> None:
         except ApplicationError as exc:
             # Busy (a run under way) or gone meanwhile: the next beat looks again.
             log.warning("tenant %s not purged yet: %s", tenant.slug, exc.message)
+
+
+@shared_task(ignore_result=True)
+def remind_approvers() -> None:
+    """Beat, hourly: remind approvers of requests waiting PORTAL_REMINDER_DAYS or longer."""
+    notifications.notify_waiting_requests()

@@ -149,3 +149,41 @@ def test_no_template_marks_text_safe():
         if path.is_file() and re.search(r"\|\s*safe\b", path.read_text())
     ]
     assert not marked, f"|safe in {marked}: mails turn autoescape off instead"
+
+
+def test_approvers_are_reminded_of_a_waiting_request_once_per_period(
+    requester, approver, django_capture_on_commit_callbacks, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.tasks import remind_approvers
+
+    settings.PORTAL_REMINDER_DAYS = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        tenant = services.tenant_request_submit(
+            owner=requester,
+            slug="slow",
+            display_name="Slow",
+            plan=plan("small"),
+            wordpress_version="6.8",
+            admin_email="slow@example.com",
+        )
+    mail.outbox.clear()
+    remind_approvers()  # filed just now: nothing to remind of
+    now = timezone.now()
+    assert notifications.notify_waiting_requests(now + timedelta(days=1)) == 0
+    assert mail.outbox == []
+    for days in (2, 3, 3):  # a second reminder only once two more days went by
+        notifications.notify_waiting_requests(now + timedelta(days=days, minutes=1))
+    [reminder] = mail.outbox
+    assert reminder.subject == "[Tenant portal] Waiting 2 days: slow"
+    assert reminder.to == ["carol@example.com"]
+    assert f"/tenants/approvals/{tenant.pk}/" in reminder.body
+    notifications.notify_waiting_requests(now + timedelta(days=4, minutes=1))
+    assert [m.subject for m in mail.outbox][-1] == "[Tenant portal] Waiting 4 days: slow"
+    # A decided request is no longer waiting.
+    services.tenant_reject(tenant_id=tenant.pk, actor=approver, reason="no")
+    mail.outbox.clear()
+    assert notifications.notify_waiting_requests(now + timedelta(days=9)) == 0
