@@ -36,7 +36,7 @@ class IonosUser:
         return self.lastname if self.firstname == MARKER_FIRSTNAME and self.lastname else None
 
 
-def _message(exc: ApiException) -> str:
+def api_words(exc: ApiException) -> str:
     """IONOS's own words from its error body ({"httpStatus", "messages": [{"message"}]})."""
     try:
         messages = json.loads(exc.body or "{}").get("messages") or []
@@ -44,6 +44,17 @@ def _message(exc: ApiException) -> str:
     except (TypeError, ValueError, AttributeError):
         text = ""
     return text or str(exc.reason or "")
+
+
+def status_error(status: int, text: str) -> Exception:
+    """The engine's kind of error for an answer of any IONOS API (0: no answer at all)."""
+    if status == 0 or status == 429 or status >= 500:
+        return TransientError(text)
+    if status == 401:
+        return StepFailed(f"{text} (check PORTAL_IONOS_TOKEN)")
+    if status == 403:
+        return StepFailed(f"{text} (the token's user lacks the right to do this)")
+    return StepFailed(text)
 
 
 @contextmanager
@@ -60,14 +71,9 @@ def translated(what: str, redact: tuple[str, ...] = ()) -> Iterator[None]:
         yield
     except ApiException as exc:
         status = exc.status or 0
-        text = clean(f"the IONOS API answered {status} for {what}: {_message(exc)}")
-        if status == 0 or status == 429 or status >= 500:
-            raise TransientError(text) from None
-        if status == 401:
-            raise StepFailed(f"{text} (check PORTAL_IONOS_TOKEN)") from None
-        if status == 403:
-            raise StepFailed(f"{text} (the token's user lacks the right to do this)") from None
-        raise StepFailed(text) from None
+        raise status_error(
+            status, clean(f"the IONOS API answered {status} for {what}: {api_words(exc)}")
+        ) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         # Refused connections, resets and timeouts: the same call may work in a moment.
         raise TransientError(

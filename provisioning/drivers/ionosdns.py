@@ -1,6 +1,5 @@
 """IONOS Cloud DNS through the official ionoscloud-dns SDK: the A records of tenant hosts."""
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from django.conf import settings
 from ionoscloud_dns.exceptions import ApiException, OpenApiException
 from ionoscloud_dns.models import Record, RecordCreate, RecordEnsure, RecordType
 
+from provisioning.drivers.ionos import api_words, status_error
 from provisioning.errors import StepFailed, TransientError
 
 PAGE = 1000  # the most records one GET /records returns
@@ -36,17 +36,9 @@ def translated(what: str) -> Iterator[None]:
         yield
     except ApiException as exc:
         status = exc.status or 0
-        try:
-            messages = json.loads(exc.body or "{}").get("messages") or []
-            words = "; ".join(str(m.get("message", "")) for m in messages if isinstance(m, dict))
-        except (TypeError, ValueError, AttributeError):
-            words = ""
-        text = clean(f"the IONOS DNS API answered {status} for {what}: {words or exc.reason}")
-        if status == 0 or status == 429 or status >= 500:
-            raise TransientError(text) from None
-        if status == 401:
-            raise StepFailed(f"{text} (check PORTAL_IONOS_TOKEN)") from None
-        raise StepFailed(text) from None
+        # The DNS SDK's errors carry the same body ({"httpStatus", "messages"}) as the v6 API's.
+        text = clean(f"the IONOS DNS API answered {status} for {what}: {api_words(exc)}")
+        raise status_error(status, text) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise TransientError(
             f"the IONOS DNS API could not be reached for {what} ({exc.__class__.__name__})"
