@@ -24,7 +24,9 @@ def test_request_approve_provision_in_plan_mode(
     tenant.refresh_from_db()
     assert tenant.state == Tenant.State.READY, tenant.last_error
     run = tenant.runs.get()
-    assert [s.status for s in run.steps.order_by("position")] == [StepRun.Status.PLANNED] * 6
+    assert [s.status for s in run.steps.order_by("position")] == [StepRun.Status.PLANNED] * len(
+        settings.PORTAL_STEPS
+    )
     assert list((settings.PORTAL_PLAN_DIR / "shop").glob("namespace.*"))
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
     assert actions == [
