@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tenants.models import Tenant
 from tests.factories import UserFactory, plan
@@ -73,7 +74,7 @@ def test_request_approve_and_watch_it_build(browser, live_server, eager_celery):
 
     # Alice's open page picks up the decision and the steps by polling alone.
     steps = alice.locator("#progress tr.step")
-    expect(steps).to_have_count(6, timeout=20_000)
+    expect(steps).to_have_count(len(settings.PORTAL_STEPS), timeout=20_000)
     expect(alice.locator("#tenant-facts .state")).to_have_text("Ready", timeout=20_000)
     expect(alice.locator("#progress")).to_contain_text("Planned (plan mode)")
     expect(alice.get_by_role("link", name="wordpress-shop.local")).to_be_visible()
