@@ -418,8 +418,9 @@ PORTAL_RESERVED_SLUGS = env.list(
         "kube", "test", "static", "media", "mail", "ftp", "ns", "dns",
     ],
 )  # fmt: skip
-# Allocatable CPU (millicores) and memory (MiB) of the tenant node pool, for the approval screen's
-# capacity hint; default 16 cores and 64 GiB (three nodes of the platform's default pool size).
+# CPU (millicores) and memory (MiB) of the tenant node pool for the approval screen's capacity
+# hint where the IONOS API (PORTAL_IONOS_TOKEN, PORTAL_IONOS_CLUSTER_ID) can't give the node
+# pools' own; default 16 cores and 64 GiB (three nodes of the platform's default pool size).
 PORTAL_CLUSTER_CPU_MILLICORES = env.int("PORTAL_CLUSTER_CPU_MILLICORES", default=16000)
 PORTAL_CLUSTER_MEMORY_MIB = env.int("PORTAL_CLUSTER_MEMORY_MIB", default=65536)
 # Rows per page in lists; default 25.

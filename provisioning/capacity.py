@@ -3,9 +3,64 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import F, Sum
 
+from provisioning.drivers.ionos import IonosApi, NodePool
+from provisioning.errors import StepFailed, TransientError
 from tenants.models import Tenant
+
+# Seconds the node pools' figures are kept: every approval page would otherwise ask IONOS.
+LIVE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class ClusterSize:
+    cpu_millicores: int
+    memory_mib: int
+    note: str  # where the figures come from, in a sentence
+
+
+def _pools_sentence(pools: list[NodePool]) -> str:
+    def one(p: NodePool) -> str:
+        scaling = (
+            f", autoscaling {p.autoscaling[0]}–{p.autoscaling[1]} nodes" if p.autoscaling else ""
+        )
+        nodes = f"{p.nodes} node" + ("s" if p.nodes != 1 else "")
+        return f"{p.name}: {nodes} of {p.cores} cores and {p.ram_mib // 1024} GiB{scaling}"
+
+    return "Live from the IONOS node pools (" + "; ".join(one(p) for p in pools) + ")."
+
+
+def cluster_size() -> ClusterSize | None:
+    """The node pools' cores and RAM from the IONOS API; else the settings, saying why."""
+    configured = ClusterSize(
+        settings.PORTAL_CLUSTER_CPU_MILLICORES,
+        settings.PORTAL_CLUSTER_MEMORY_MIB,
+        "From the settings (PORTAL_CLUSTER_CPU_MILLICORES, PORTAL_CLUSTER_MEMORY_MIB): "
+        "the IONOS API is not configured.",
+    )
+    api, cluster = IonosApi.from_settings(), settings.PORTAL_IONOS_CLUSTER_ID
+    if api is None or not cluster:
+        return configured if configured.cpu_millicores and configured.memory_mib else None
+    key = f"portal:capacity:{cluster}"
+    live = cache.get(key)
+    if live is None:
+        try:
+            pools = api.node_pools(cluster)
+        except (StepFailed, TransientError) as exc:
+            return ClusterSize(
+                configured.cpu_millicores,
+                configured.memory_mib,
+                f"From the settings: the IONOS API could not be asked ({exc}).",
+            )
+        live = ClusterSize(
+            sum(p.nodes * p.cores * 1000 for p in pools),
+            sum(p.nodes * p.ram_mib for p in pools),
+            _pools_sentence(pools),
+        )
+        cache.set(key, live, LIVE_SECONDS)
+    return live if live.cpu_millicores and live.memory_mib else None
 
 
 @dataclass(frozen=True)
@@ -16,6 +71,7 @@ class CapacityHint:
     memory_after_mib: int
     cpu_total_millicores: int
     memory_total_mib: int
+    note: str = ""
 
     @property
     def cpu_percent_after(self) -> int:
@@ -33,9 +89,8 @@ class CapacityHint:
 def plan_capacity_hint(plan, replacing=None) -> CapacityHint | None:
     """What approving one more tenant of this plan would claim (or moving the tenant
     `replacing` to it); None if capacity is unknown."""
-    cpu_total = settings.PORTAL_CLUSTER_CPU_MILLICORES
-    memory_total = settings.PORTAL_CLUSTER_MEMORY_MIB
-    if not cpu_total or not memory_total:
+    size = cluster_size()
+    if size is None:
         return None
     live = Tenant.objects.filter(
         state__in=[
@@ -57,6 +112,7 @@ def plan_capacity_hint(plan, replacing=None) -> CapacityHint | None:
         memory_committed_mib=memory,
         cpu_after_millicores=cpu + plan.cpu_request_millicores * plan.replicas,
         memory_after_mib=memory + plan.memory_request_mib * plan.replicas,
-        cpu_total_millicores=cpu_total,
-        memory_total_mib=memory_total,
+        cpu_total_millicores=size.cpu_millicores,
+        memory_total_mib=size.memory_mib,
+        note=size.note,
     )

@@ -23,6 +23,15 @@ MARKER_FIRSTNAME = "tenant-portal"
 
 
 @dataclass(frozen=True)
+class NodePool:
+    name: str
+    nodes: int
+    cores: int  # per node
+    ram_mib: int  # per node
+    autoscaling: tuple[int, int] | None  # (min, max) nodes, None when fixed
+
+
+@dataclass(frozen=True)
 class IonosUser:
     id: str
     email: str
@@ -243,6 +252,17 @@ class IonosApi:
         return True
 
     # --- Managed Kubernetes ---------------------------------------------------------------------
+
+    def node_pools(self, cluster_id: str) -> list[NodePool]:
+        with translated(f"the node pools of Kubernetes cluster {cluster_id}"):
+            listed = self.k8s.k8s_nodepools_get(cluster_id, depth=1, _request_timeout=self.timeout)
+        pools = []
+        for item in listed.items or []:
+            p = item.properties
+            scaling = p.auto_scaling
+            bounds = (scaling.min_node_count, scaling.max_node_count) if scaling else None
+            pools.append(NodePool(p.name, p.node_count, p.cores_count, p.ram_size, bounds))
+        return pools
 
     def kubeconfig(self, cluster_id: str) -> str:
         with translated(f"the kubeconfig of Kubernetes cluster {cluster_id}"):

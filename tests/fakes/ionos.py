@@ -42,6 +42,7 @@ class FakeIonos:
         self.users: dict[str, dict] = {}  # id -> {"properties":..., "metadata":..., "password"}
         self.s3keys: dict[str, dict[str, dict]] = defaultdict(dict)  # user id -> key id -> key
         self.kubeconfigs: dict[str, str] = {}  # cluster id -> kubeconfig YAML
+        self.nodepools: dict[str, list[dict]] = defaultdict(list)  # cluster id -> pools
         self.contract_number = 31000000  # the number in IONOS's own bucket-policy examples
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
         self._faults: dict[str, list[tuple[str | None, int, float]]] = defaultdict(list)
@@ -67,6 +68,32 @@ class FakeIonos:
         cluster_id = cluster_id or str(uuid.uuid4())
         self.kubeconfigs[cluster_id] = kubeconfig
         return cluster_id
+
+    def add_nodepool(
+        self, cluster_id: str, name: str, nodes: int, cores: int, ram_mib: int,
+        autoscaling: tuple[int, int] | None = None,
+    ) -> None:  # fmt: skip
+        """A node pool of the cluster as GET /k8s/{id}/nodepools?depth=1 shows it."""
+        properties = {
+            "name": name, "datacenterId": str(uuid.uuid4()), "nodeCount": nodes,
+            "cpuFamily": "INTEL_SKYLAKE", "coresCount": cores, "ramSize": ram_mib,
+            "availabilityZone": "AUTO", "storageType": "SSD", "storageSize": 100,
+            "k8sVersion": "1.32.6",
+        }  # fmt: skip
+        if autoscaling:
+            properties["autoScaling"] = {
+                "minNodeCount": autoscaling[0],
+                "maxNodeCount": autoscaling[1],
+            }
+        pool_id = str(uuid.uuid4())
+        self.nodepools[cluster_id].append(
+            {
+                "id": pool_id, "type": "nodepool",
+                "href": f"{BASE}/k8s/{cluster_id}/nodepools/{pool_id}",
+                "metadata": {"state": "ACTIVE", "createdDate": _now()},
+                "properties": properties,
+            }
+        )  # fmt: skip
 
     def user_by_email(self, email: str) -> dict | None:
         return next(
@@ -127,6 +154,7 @@ class FakeIonos:
                 {"GET": self._key_get, "DELETE": self._key_delete},
             ),
             (r"/k8s/([^/]+)/kubeconfig", {"GET": self._kubeconfig}),
+            (r"/k8s/([^/]+)/nodepools/?", {"GET": self._nodepools}),
             (r"/contracts/?", {"GET": self._contracts}),
         ]
 
@@ -313,6 +341,19 @@ class FakeIonos:
         return 202, None
 
     # Managed Kubernetes
+
+    def _nodepools(self, query, body, cluster_id):
+        if cluster_id not in self.kubeconfigs and cluster_id not in self.nodepools:
+            return _error(404, "309", "Resource does not exist")
+        pools = self.nodepools.get(cluster_id, [])
+        # depth=0 lists references only; the capacity hint asks for depth 1 (the properties).
+        items = pools if int(query.get("depth", ["0"])[-1]) >= 1 else [
+            {k: p[k] for k in ("id", "type", "href")} for p in pools
+        ]  # fmt: skip
+        return 200, {
+            "id": f"{cluster_id}/nodepools", "type": "collection",
+            "href": f"{BASE}/k8s/{cluster_id}/nodepools", "items": items,
+        }  # fmt: skip
 
     def _kubeconfig(self, query, body, cluster_id):
         text = self.kubeconfigs.get(cluster_id)
