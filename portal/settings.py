@@ -223,6 +223,9 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localh
 PORTAL_URL = env.str(
     "PORTAL_URL", default=(CSRF_TRUSTED_ORIGINS or ["http://localhost:8000"])[0]
 ).rstrip("/")
+# Addresses that get what platform admins get (new requests, reminders, failures, comments)
+# besides the approvers' own accounts, e.g. a team list; comma-separated, default none.
+PORTAL_ADMIN_EMAILS = env.list("PORTAL_ADMIN_EMAILS", default=[])
 # Where requesters ask for help when something fails; default: the admin who approved it.
 PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="")
 

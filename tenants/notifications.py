@@ -82,13 +82,16 @@ def _requester(tenant: Tenant) -> list[str]:
 
 
 def _approvers(tenant: Tenant) -> list[str]:
+    """The approvers' accounts (an approver's own request aside) and PORTAL_ADMIN_EMAILS: an
+    admin made without an e-mail address (README, roles without Authentik) still hears."""
     # Superusers approve too (portal.roles), though they need not be in the group.
-    return list(
+    accounts = (
         get_user_model()
         .objects.filter(Q(groups__name=APPROVER_GROUP) | Q(is_superuser=True), is_active=True)
         .exclude(pk=tenant.owner_id)
         .values_list("email", flat=True)
     )
+    return [*accounts, *settings.PORTAL_ADMIN_EMAILS]
 
 
 def notify_new_request(tenant_id: int) -> None:

@@ -187,3 +187,12 @@ def test_approvers_are_reminded_of_a_waiting_request_once_per_period(
     services.tenant_reject(tenant_id=tenant.pk, actor=approver, reason="no")
     mail.outbox.clear()
     assert notifications.notify_waiting_requests(now + timedelta(days=9)) == 0
+
+
+def test_the_admin_list_hears_of_new_requests_too(requester, settings):
+    settings.PORTAL_ADMIN_EMAILS = ["team@example.com"]
+    UserFactory(username="noaddress-admin", role="approver", email="")
+    tenant = TenantFactory(owner=requester, slug="listed")
+    notifications.notify_new_request(tenant.pk)
+    [new] = [m for m in mail.outbox if m.subject == "[Tenant portal] New request: listed"]
+    assert new.to == ["team@example.com"]
