@@ -362,6 +362,13 @@ PORTAL_RETRY_BASE_DELAY = env.float("PORTAL_RETRY_BASE_DELAY", default=2.0)
 # Longest retry delay in seconds (keep it below PORTAL_BROKER_VISIBILITY_TIMEOUT: Redis hands a
 # task held longer than that to another worker); default 300.
 PORTAL_RETRY_MAX_DELAY = env.float("PORTAL_RETRY_MAX_DELAY", default=300.0)
+# Seconds one outside request (Kubernetes, Authentik, IONOS) is retried through a passing outage
+# before its step is left to the engine's own retry; keep it well under PORTAL_TASK_SOFT_TIME_LIMIT
+# (system check). Retry-After is honoured. Default 60.
+PORTAL_REQUEST_RETRY_BUDGET = env.float("PORTAL_REQUEST_RETRY_BUDGET", default=60.0)
+# First and longest pause between those tries in seconds, doubled each try, with jitter; 0.5, 15.
+PORTAL_REQUEST_RETRY_BASE_DELAY = env.float("PORTAL_REQUEST_RETRY_BASE_DELAY", default=0.5)
+PORTAL_REQUEST_RETRY_MAX_DELAY = env.float("PORTAL_REQUEST_RETRY_MAX_DELAY", default=15.0)
 # Seconds a tenant's lease lasts unless its holder renews it (a heartbeat does, while a step
 # runs); must be longer than PORTAL_TASK_TIME_LIMIT (system check). Default 360.
 PORTAL_TENANT_LOCK_TTL = env.int("PORTAL_TENANT_LOCK_TTL", default=360)

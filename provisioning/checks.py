@@ -149,3 +149,21 @@ def stall_timeout_outlasts_a_takeover(app_configs=None, **kwargs) -> list[Error]
             id="provisioning.E011",
         )
     ]
+
+
+@register()
+def request_retries_fit_the_soft_time_limit(app_configs=None, **kwargs) -> list[Error]:
+    # A request retried past the soft limit is cut off mid-wait; half of it leaves the step's
+    # other requests room.
+    budget = settings.PORTAL_REQUEST_RETRY_BUDGET
+    limit = settings.CELERY_TASK_SOFT_TIME_LIMIT or settings.CELERY_TASK_TIME_LIMIT
+    if not limit or budget <= limit / 2:
+        return []
+    return [
+        Error(
+            f"PORTAL_REQUEST_RETRY_BUDGET ({budget:g} s) must be at most half the task's time "
+            f"limit ({limit} s).",
+            hint="Lower PORTAL_REQUEST_RETRY_BUDGET or raise PORTAL_TASK_SOFT_TIME_LIMIT.",
+            id="provisioning.E012",
+        )
+    ]

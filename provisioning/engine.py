@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from portal import requestcontext
 from provisioning import drivers
-from provisioning.errors import Displaced, LockHeld, StepFailed, TransientError
+from provisioning.drivers.retry import waits_reported_to
+from provisioning.errors import Displaced, LockHeld, StepFailed, TransientError, Unavailable
 from provisioning.locks import Heartbeat, holder_name, lock_acquire, lock_release, lock_renew
 from provisioning.models import Run, StepRun
 from provisioning.spec import spec_for
@@ -361,12 +362,15 @@ class _Advance:
             )
             self._say(f"{row.name}: {doing}")
         try:
-            with Heartbeat(tenant_id=self.tenant.pk, holder=self.holder, run_id=self.run.pk):
+            with (
+                Heartbeat(tenant_id=self.tenant.pk, holder=self.holder, run_id=self.run.pk),
+                waits_reported_to(lambda text: self._tell(row, text)),
+            ):
                 outcome = self._do(step, row)
         except Displaced:
             raise
         except TransientError as exc:
-            return self._transient(row, str(exc) or exc.__class__.__name__)
+            return self._transient(row, str(exc) or exc.__class__.__name__, exc)
         except SoftTimeLimitExceeded:
             return self._transient(row, "the step ran past the task's time limit")
         except StepFailed as exc:
@@ -423,18 +427,22 @@ class _Advance:
             write(outcome.message)
         return outcome
 
-    def _transient(self, row: StepRun, message: str) -> float | None:
+    def _transient(self, row: StepRun, message: str, exc: Exception | None = None) -> float | None:
         if row.attempts >= settings.PORTAL_STEP_MAX_RETRIES:
             self._fail(row, f"{message} (gave up after {row.attempts} attempts)")
             return None
         delay = backoff(row.attempts)
+        waiting_for = ""
+        if isinstance(exc, Unavailable):
+            delay = max(delay, exc.retry_after or 0)  # not before the system asked us to
+            waiting_for = f"waiting for {exc.system}, "
         self._logger(row)(f"attempt {row.attempts} hit a passing error: {message}")
         until = timezone.now() + timedelta(seconds=delay)
         with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(
                 status=StepRun.Status.RETRYING, error=message, log=row.log
             )
-            self._say(f"{row.name}: trying again at {until:%H:%M:%S} after: {message}")
+            self._say(f"{row.name}: {waiting_for}trying again at {until:%H:%M:%S} after: {message}")
         if not self._pause(until):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
@@ -463,6 +471,11 @@ class _Advance:
         if not self._pause(now + timedelta(seconds=delay)):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
+
+    def _tell(self, row: StepRun, text: str) -> None:
+        """A driver pauses for an outside system (the request retries): the run says so."""
+        with self.fenced():
+            self._say(f"{row.name}: {text}")
 
     def _say(self, text: str) -> None:
         """The run's one live line: what it is doing now, overwritten (inside a fenced write)."""

@@ -70,6 +70,12 @@ def eager_celery():
 
 
 @pytest.fixture
+def no_request_retries(settings):
+    """No retries inside a driver: each outside request is tried once and its error shown."""
+    settings.PORTAL_REQUEST_RETRY_BUDGET = 0
+
+
+@pytest.fixture
 def authentik_api(settings):
     """A fake Authentik API v3 on a free loopback port; the settings point the sso step at it."""
     from tests.fakes.authentik import FakeAuthentik

@@ -24,3 +24,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Deletion at once, as most tests of a teardown expect; the grace period's tests set their own.
 PORTAL_DELETE_GRACE_DAYS = 0
+# Requests retried within a short budget and with short pauses, so outage tests take seconds.
+PORTAL_REQUEST_RETRY_BUDGET = 5.0
+PORTAL_REQUEST_RETRY_BASE_DELAY = 0.05
+PORTAL_REQUEST_RETRY_MAX_DELAY = 0.2

@@ -1,4 +1,4 @@
-"""Authentik's API v3 over plain HTTP: one session, timeouts, no retries, errors as the engine's."""
+"""Authentik's API v3 over plain HTTP: one session, timeouts, retries within a budget."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -6,9 +6,12 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 
-from provisioning.errors import StepFailed, TransientError
+from provisioning.drivers.retry import IDEMPOTENT, retrying, unavailable
+from provisioning.errors import StepFailed, TransientError, Unavailable
 
+SYSTEM = "Authentik"
 HIDDEN = "<hidden>"
 # How many pages a list may span before we stop following `next` (a server gone wrong).
 MAX_PAGES = 50
@@ -123,6 +126,13 @@ class AuthentikHttp:
         json: dict | None = None,
         hide: Iterable[str] = (),
     ) -> dict:
+        def once() -> dict:
+            return self._once(what, method, res, key, params, json, hide)
+
+        # GET, PATCH, PUT and DELETE may be sent again; a POST only if it surely wasn't read.
+        return retrying(once, idempotent=method in IDEMPOTENT)
+
+    def _once(self, what, method, res, key, params, json, hide) -> dict:
         path = f"/api/v3{res.path}"
         if key:
             path += f"{quote(str(key), safe='')}/"
@@ -139,9 +149,11 @@ class AuthentikHttp:
             ) from None
         except requests.exceptions.RequestException as exc:
             # Connection refused, reset, timed out: the same call may well work in a minute.
-            raise TransientError(
+            raise Unavailable(
                 f"Authentik at {self.url} did not answer ({exc.__class__.__name__}) "
-                f"while trying to {what}."
+                f"while trying to {what}.",
+                system=SYSTEM,
+                unsent=_unsent(exc),
             ) from None
         if response.status_code == 404:
             raise Missing(what)
@@ -179,7 +191,12 @@ def _refusal(
     detail = _detail(response)
     said = _redact(_explain(response), hide)
     if status == 429 or status >= 500:
-        return TransientError(f"Authentik answered {status} while trying to {what}: {said}")
+        return unavailable(
+            f"Authentik answered {status} while trying to {what}: {said}",
+            system=SYSTEM,
+            status=status,
+            header=response.headers.get("Retry-After"),
+        )
     if status == 401 or (status == 403 and detail in TOKEN_PROBLEMS):
         return StepFailed(
             f"Authentik rejected the API token ({status}) while trying to {what}: {said} "
@@ -191,6 +208,16 @@ def _refusal(
             f"permission {res.permission(method)}."
         )
     return StepFailed(f"Authentik refused to {what} ({status}): {said}")
+
+
+def _unsent(exc: requests.exceptions.RequestException) -> bool:
+    """True when the request never reached Authentik (no connection could be made)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.exceptions.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
 
 
 def _detail(response: requests.Response) -> str | None:

@@ -13,9 +13,11 @@ import yaml
 from django.conf import settings
 from ionoscloud.exceptions import ApiException, OpenApiException
 
-from provisioning.errors import StepFailed, TransientError
+from provisioning.drivers.retry import retrying, unavailable
+from provisioning.errors import StepFailed, Unavailable
 from provisioning.secrets import random_password
 
+SYSTEM = "the IONOS API"
 PAGE = 100  # the most users one GET /um/users returns
 # IONOS users take no labels or tags: the names the API keeps are the portal's marker, the first
 # name saying it is the portal's, the last name whose tenant (its slug).
@@ -55,10 +57,11 @@ def api_words(exc: ApiException) -> str:
     return text or str(exc.reason or "")
 
 
-def status_error(status: int, text: str) -> Exception:
-    """The engine's kind of error for an answer of any IONOS API (0: no answer at all)."""
+def status_error(status: int, text: str, retry_after: str | None = None) -> Exception:
+    """The engine's kind of error for an answer of any IONOS API (0: no answer at all), with
+    the answer's Retry-After header if it had one."""
     if status == 0 or status == 429 or status >= 500:
-        return TransientError(text)
+        return unavailable(text, system=SYSTEM, status=status, header=retry_after)
     if status == 401:
         return StepFailed(f"{text} (check PORTAL_IONOS_TOKEN)")
     if status == 403:
@@ -80,13 +83,16 @@ def translated(what: str, redact: tuple[str, ...] = ()) -> Iterator[None]:
         yield
     except ApiException as exc:
         status = exc.status or 0
+        header = (exc.headers or {}).get("Retry-After")
         raise status_error(
-            status, clean(f"the IONOS API answered {status} for {what}: {api_words(exc)}")
+            status, clean(f"the IONOS API answered {status} for {what}: {api_words(exc)}"), header
         ) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         # Refused connections, resets and timeouts: the same call may work in a moment.
-        raise TransientError(
-            f"the IONOS API could not be reached for {what} ({exc.__class__.__name__})"
+        raise Unavailable(
+            f"the IONOS API could not be reached for {what} ({exc.__class__.__name__})",
+            system=SYSTEM,
+            unsent=isinstance(exc, urllib3.exceptions.ConnectTimeoutError),  # incl. refused
         ) from None
     except OpenApiException as exc:
         raise StepFailed(clean(f"the IONOS SDK refused to {what}: {exc}")) from None
@@ -120,14 +126,25 @@ class IonosApi:
             timeout=float(settings.PORTAL_IONOS_TIMEOUT),
         )
 
+    def _call(self, what: str, fn, *, idempotent: bool = True, redact: tuple[str, ...] = ()):
+        """One call of the SDK, its errors translated, sent again through a passing outage."""
+
+        def once():
+            with translated(what, redact):
+                return fn()
+
+        return retrying(once, idempotent=idempotent)
+
     # --- the contract ---------------------------------------------------------------------------
 
     def contract_number(self) -> str:
         """The number of the one contract the token acts in (part of its users' S3 ids)."""
-        with translated("read the contract"):
-            answer = ionoscloud.ContractResourcesApi(self.client).contracts_get(
+        answer = self._call(
+            "read the contract",
+            lambda: ionoscloud.ContractResourcesApi(self.client).contracts_get(
                 _request_timeout=self.timeout
-            )
+            ),
+        )
         numbers = [
             c.properties.contract_number
             for c in answer.items or []
@@ -156,21 +173,23 @@ class IonosApi:
     def user_by_email(self, email: str) -> IonosUser | None:
         """The contract's user with this e-mail (IONOS compares them case-insensitively)."""
         offset = 0
-        with translated(f"list users (looking for {email})"):
-            while True:
-                page = self.users.um_users_get(
+        while True:
+            page = self._call(
+                f"list users (looking for {email})",
+                lambda offset=offset: self.users.um_users_get(
                     depth=1, offset=offset, limit=PAGE, _request_timeout=self.timeout
-                )
-                items = page.items or []
-                for user in items:
-                    if user.properties and (user.properties.email or "").lower() == email.lower():
-                        return self._user(user)
-                if len(items) < PAGE:
-                    return None
-                offset += PAGE
+                ),
+            )
+            items = page.items or []
+            for user in items:
+                if user.properties and (user.properties.email or "").lower() == email.lower():
+                    return self._user(user)
+            if len(items) < PAGE:
+                return None
+            offset += PAGE
 
     def user_get(self, user_id: str) -> IonosUser | None:
-        with translated(f"read user {user_id}"):
+        def read() -> IonosUser | None:
             try:
                 return self._user(
                     self.users.um_users_find_by_id(user_id, depth=1, _request_timeout=self.timeout)
@@ -179,6 +198,8 @@ class IonosApi:
                 if exc.status == 404:
                     return None
                 raise
+
+        return self._call(f"read user {user_id}", read)
 
     def user_create(self, email: str, firstname: str, lastname: str) -> IonosUser:
         """A plain user (no administrator, no forced 2FA) with a password nobody will know."""
@@ -194,12 +215,19 @@ class IonosApi:
                 active=True,
             )
         )
-        with translated(f"create user {email}", redact=(password,)):
-            return self._user(self.users.um_users_post(body, _request_timeout=self.timeout))
+        # A POST: sent again only when IONOS surely didn't take it (two users otherwise).
+        created = self._call(
+            f"create user {email}",
+            lambda: self.users.um_users_post(body, _request_timeout=self.timeout),
+            idempotent=False,
+            redact=(password,),
+        )
+        return self._user(created)
 
     def user_rename(self, user_id: str, firstname: str, lastname: str) -> IonosUser:
         """New names for the user; everything else as it is (IONOS's PUT takes them all)."""
-        with translated(f"rename user {user_id}"):
+
+        def rename():
             found = self.users.um_users_find_by_id(user_id, depth=1, _request_timeout=self.timeout)
             props = found.properties
             body = ionoscloud.UserPut(
@@ -212,44 +240,58 @@ class IonosApi:
                     active=props.active if props.active is not None else True,
                 )
             )
-            return self._user(self.users.um_users_put(user_id, body, _request_timeout=self.timeout))
+            return self.users.um_users_put(user_id, body, _request_timeout=self.timeout)
+
+        return self._user(self._call(f"rename user {user_id}", rename))
 
     def user_delete(self, user_id: str) -> bool:
         """Delete the user (its S3 keys go with it); False if it was gone already."""
-        with translated(f"delete user {user_id}"):
+
+        def delete() -> bool:
             try:
                 self.users.um_users_delete(user_id, _request_timeout=self.timeout)
             except ApiException as exc:
                 if exc.status == 404:
                     return False
                 raise
-        return True
+            return True
+
+        return self._call(f"delete user {user_id}", delete)
 
     # --- S3 keys --------------------------------------------------------------------------------
 
     def s3_key_ids(self, user_id: str) -> list[str]:
-        with translated(f"list the S3 keys of user {user_id}"):
-            keys = self.s3keys.um_users_s3keys_get(user_id, depth=0, _request_timeout=self.timeout)
+        keys = self._call(
+            f"list the S3 keys of user {user_id}",
+            lambda: self.s3keys.um_users_s3keys_get(
+                user_id, depth=0, _request_timeout=self.timeout
+            ),
+        )
         return [key.id for key in keys.items or []]
 
     def s3_key_create(self, user_id: str) -> tuple[str, str]:
         """A new key: (access key id, secret). IONOS shows the secret in this answer only."""
-        with translated(f"create an S3 key for user {user_id}"):
-            key = self.s3keys.um_users_s3keys_post(user_id, _request_timeout=self.timeout)
+        key = self._call(
+            f"create an S3 key for user {user_id}",
+            lambda: self.s3keys.um_users_s3keys_post(user_id, _request_timeout=self.timeout),
+            idempotent=False,
+        )
         secret = key.properties.secret_key if key.properties else None
         if not key.id or not secret:
             raise StepFailed(f"the IONOS API made S3 key {key.id} without handing out its secret")
         return key.id, secret
 
     def s3_key_delete(self, user_id: str, key_id: str) -> bool:
-        with translated(f"delete S3 key {key_id} of user {user_id}"):
+        def delete() -> bool:
             try:
                 self.s3keys.um_users_s3keys_delete(user_id, key_id, _request_timeout=self.timeout)
             except ApiException as exc:
                 if exc.status == 404:
                     return False
                 raise
-        return True
+            return True
+
+        return self._call(f"delete S3 key {key_id} of user {user_id}", delete)
 
     # --- Managed Kubernetes ---------------------------------------------------------------------
 
@@ -265,9 +307,9 @@ class IonosApi:
         return pools
 
     def kubeconfig(self, cluster_id: str) -> str:
-        with translated(f"the kubeconfig of Kubernetes cluster {cluster_id}"):
+        def read() -> str:
             try:
-                text = self.k8s.k8s_kubeconfig_get(cluster_id, _request_timeout=self.timeout)
+                return self.k8s.k8s_kubeconfig_get(cluster_id, _request_timeout=self.timeout)
             except ApiException as exc:
                 if exc.status == 404:
                     raise StepFailed(
@@ -275,6 +317,8 @@ class IonosApi:
                         "check PORTAL_IONOS_CLUSTER_ID"
                     ) from None
                 raise
+
+        text = self._call(f"the kubeconfig of Kubernetes cluster {cluster_id}", read)
         if not isinstance(text, str) or "clusters" not in text:
             raise StepFailed(f"the IONOS API gave no usable kubeconfig for cluster {cluster_id}")
         return text

@@ -14,10 +14,12 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from provisioning.errors import StepFailed, TransientError
+from provisioning.drivers.retry import IDEMPOTENT, retrying, unavailable
+from provisioning.errors import StepFailed, TransientError, Unavailable
 from provisioning.secrets import SECRET_NAME
 from provisioning.spec import TenantSpec
 
+SYSTEM = "Kubernetes"
 FIELD_MANAGER = "tenant-portal"  # every server-side apply of the portal
 SECRETS_MANAGER = "tenant-portal-secrets"  # the credential keys of the tenant's Secret
 RESTART_MANAGER = "tenant-portal-restart"  # the restart annotation of the workload
@@ -159,7 +161,8 @@ def translate(exc: Exception, what: str, redact: tuple[str, ...] = ()) -> Except
             )
         text = f"the Kubernetes API answered {exc.status} ({exc.reason}) for {what}: {message}"
         if exc.status in (0, 429) or exc.status >= 500:
-            return TransientError(text)
+            header = (exc.headers or {}).get("Retry-After")
+            return unavailable(text, system=SYSTEM, status=exc.status, header=header)
         target = _target()
         if exc.status == 401 and target and target[0] == "ionos":
             # The cluster's token was rotated: fetch the kubeconfig again on the retry.
@@ -168,7 +171,11 @@ def translate(exc: Exception, what: str, redact: tuple[str, ...] = ()) -> Except
             ionos.kubeconfig_forget(target[1])
             return TransientError(text)
         return StepFailed(text)
-    return TransientError(f"the Kubernetes API didn't answer for {what} ({exc.__class__.__name__})")
+    return Unavailable(
+        f"the Kubernetes API didn't answer for {what} ({exc.__class__.__name__})",
+        system=SYSTEM,
+        unsent=isinstance(exc, urllib3.exceptions.ConnectTimeoutError),  # incl. refused
+    )
 
 
 def _what(api_version: str, kind: str, name: str, namespace: str = "") -> str:
@@ -258,6 +265,14 @@ class KubeApi:
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
+
+        def once() -> dict | None:
+            return self._once(method, path, what, query, body, headers, missing_ok, redact)
+
+        # Reads, server-side applies, merge patches and deletes can be sent again safely.
+        return retrying(once, idempotent=method in IDEMPOTENT)
+
+    def _once(self, method, path, what, query, body, headers, missing_ok, redact) -> dict | None:
         try:
             serialized = self.api.param_serialize(
                 method,

@@ -34,6 +34,8 @@ class FakeAuthentik:
         self.applications: dict[str, dict] = {}
         self.bindings: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
+        # Retry-After sent with an answer of that status (a test may change or add one, e.g. 503).
+        self.retry_after: dict[int, str] = {429: "1"}
         # Seconds every request is held, like an API across a network (bench/); and, when
         # `calls` is a list, every request's method, path with query and body.
         self.latency = 0.0
@@ -659,8 +661,8 @@ def _handler(fake: FakeAuthentik):
             self.send_response(status)
             if payload is not None:
                 self.send_header("Content-Type", "application/json")
-            if status == 429:
-                self.send_header("Retry-After", "1")
+            if status in fake.retry_after:
+                self.send_header("Retry-After", fake.retry_after[status])
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -45,6 +45,8 @@ class FakeIonos:
         self.nodepools: dict[str, list[dict]] = defaultdict(list)  # cluster id -> pools
         self.contract_number = 31000000  # the number in IONOS's own bucket-policy examples
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
+        # Retry-After sent with an answer of that status (a test may change or add one, e.g. 503).
+        self.retry_after: dict[int, str] = {429: "1"}
         self._faults: dict[str, list[tuple[str | None, int, float]]] = defaultdict(list)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{BASE}"
@@ -407,8 +409,8 @@ def _handler(fake: FakeIonos):
             self.send_response(status)
             if payload is not None:
                 self.send_header("Content-Type", kind)
-            if status == 429:
-                self.send_header("Retry-After", "1")
+            if status in fake.retry_after:
+                self.send_header("Retry-After", fake.retry_after[status])
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -262,6 +262,8 @@ class FakeKube:
         self.managers: dict[tuple, dict[str, dict[tuple, str]]] = {}  # key -> manager -> paths
         self.writes: list[Write] = []
         self.requests: list[tuple[str, str]] = []
+        # Retry-After sent with an answer of that status (a test may change or add one, e.g. 503).
+        self.retry_after: dict[int, str] = {429: "1"}
         # Seconds every request is held before it is served, like an API across a network
         # (bench/); and, when `calls` is a list, every request's method, path, type and body.
         self.latency = 0.0
@@ -1202,8 +1204,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            if code == 429:
-                self.send_header("Retry-After", "1")
+            if code in fake.retry_after:
+                self.send_header("Retry-After", fake.retry_after[code])
             for warning in fake.warnings:
                 self.send_header("Warning", "299 - " + json.dumps(warning))
             self.end_headers()

@@ -20,6 +20,7 @@ def hits(fake, path: str) -> int:
     return sum(1 for _, p in fake.requests if p == path)
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 def test_a_slow_answer_is_a_transient_error_after_the_read_timeout(authentik_api):
     authentik_api.add_group("editors")
     authentik_api.delay_next(GROUPS, 1.0)
@@ -33,6 +34,7 @@ def test_a_slow_answer_is_a_transient_error_after_the_read_timeout(authentik_api
     assert hits(authentik_api, GROUPS) == 1  # the client itself never tries again
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 @pytest.mark.parametrize("status", [502, 503])
 def test_a_server_error_is_tried_once_and_left_to_the_engine(authentik_api, status):
     authentik_api.fail_next(GROUPS, status, times=5)

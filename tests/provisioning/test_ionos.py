@@ -106,6 +106,7 @@ def test_delete_removes_keys_and_user_and_gone_counts_as_gone(ionos_api):
     assert tenant_user(who.slug).delete() is False
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 def test_busy_or_broken_ionos_is_transient(ionos_api, status):
     ionos_api.fail_next("/cloudapi/v6/um/users", status)
@@ -137,6 +138,7 @@ def test_wrong_token_names_the_setting_not_the_token(ionos_api, settings):
     assert "wrong-token-value" not in str(failed.value)
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 def test_timeouts_and_refused_connections_are_transient(ionos_api, settings):
     settings.PORTAL_IONOS_TIMEOUT = 0.5
     ionos_api.fail_next("/cloudapi/v6/um/users", 0, delay=1.5)
@@ -177,6 +179,7 @@ def test_kubeconfig_is_fetched_once_and_kept(ionos_api, settings):
     assert kubeconfig_gets(ionos_api, cluster_id) == 3
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 def test_kubeconfig_errors(ionos_api, settings):
     with pytest.raises(StepFailed, match="PORTAL_IONOS_CLUSTER_ID"):
         ionos.kubeconfig_for_cluster("no-such-cluster")

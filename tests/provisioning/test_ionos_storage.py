@@ -143,6 +143,7 @@ def test_destroy_removes_objects_keys_user_and_statements_only_of_the_tenant(
     assert doomed.destroy().status == "done"  # gone already counts as removed
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_ionos_trouble_is_retried_and_then_succeeds(tenant, ionos_api, status):
     step = tenant()

@@ -175,6 +175,7 @@ def test_delete_waits_while_the_namespace_terminates(run, kube_cluster):
     assert step.destroy().status == Outcome.DONE  # already gone
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_server_errors_are_transient_and_a_later_call_succeeds(run, kube_cluster, status):
     run.step(NamespaceStep).apply()
@@ -185,6 +186,7 @@ def test_server_errors_are_transient_and_a_later_call_succeeds(run, kube_cluster
     assert run.step(WordPressStep).apply().status == Outcome.WAITING
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 def test_a_timeout_is_transient_and_a_later_call_succeeds(run, kube_cluster, settings):
     settings.PORTAL_KUBE_TIMEOUT = 0.5
     kube_cluster.delay("GET", r"/namespaces/wp-shop$", seconds=2)

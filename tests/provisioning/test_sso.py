@@ -174,6 +174,7 @@ def test_credentials_are_stored_before_the_create_so_a_failed_create_loses_nothi
     assert authentik_api.provider_named("wp-acme")["client_secret"] == stored
 
 
+@pytest.mark.usefixtures("no_request_retries")  # the engine's retry, not the driver's
 @pytest.mark.parametrize("status", [500, 502, 429])
 def test_server_errors_and_rate_limits_are_transient(authentik_api, status):
     authentik_api.fail_next(PROVIDERS, status)
