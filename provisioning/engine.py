@@ -22,7 +22,7 @@ from provisioning.models import Run, StepRun
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
 from provisioning.steps.base import Outcome, Step, StepContext
-from tenants import notifications
+from tenants import notifications, upgrade
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
 from tenants.states import tenant_transition
@@ -321,6 +321,7 @@ class _Advance:
             # A run superseded meanwhile (a deletion) no longer speaks for the tenant.
             if ours and self.run.action != Run.Action.CHECK:
                 _tenant_failed(self.tenant.pk, cause)
+                upgrade.after_failed_run(self.run, cause)  # a failed upgrade is rolled back
         log.warning("tenant %s run %s: %s", self.tenant.slug, self.run.pk, cause)
 
     # --- one step -------------------------------------------------------------------------------

@@ -159,6 +159,11 @@ class Tenant(models.Model):
     delete_after = models.DateTimeField(null=True, blank=True, db_index=True)
     deletion_suspended = models.BooleanField(default=False)
 
+    # The version an upgrade under way started from (put back if it fails), and what the last
+    # failed upgrade did, for the tenant page.
+    upgrade_from = models.CharField(max_length=20, blank=True)
+    upgrade_note = models.TextField(blank=True)
+
     # Suspension is desired state too (the engine scales the site to zero and points its host at
     # the platform's maintenance page), so a drift repair keeps a suspended tenant suspended.
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -297,6 +302,8 @@ class AuditEvent(models.Model):
         TENANT_SUSPENDED = "tenant.suspended", "Tenant suspended"
         TENANT_RESUMED = "tenant.resumed", "Tenant resumed"
         TENANT_REFUSED = "tenant.refused", "Action refused"
+        TENANT_UPGRADE_REQUESTED = "tenant.upgrade_requested", "WordPress upgrade started"
+        TENANT_UPGRADE_ROLLED_BACK = "tenant.upgrade_rolled_back", "WordPress upgrade rolled back"
         TENANT_DELETE_SCHEDULED = "tenant.delete_scheduled", "Deletion scheduled"
         TENANT_DELETE_CANCELLED = "tenant.delete_cancelled", "Deletion cancelled"
         TENANT_PIPELINE = "tenant.pipeline", "Content pipeline switched"

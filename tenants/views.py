@@ -24,6 +24,7 @@ from tenants import (
     selectors,
     services,
     suspension,
+    upgrade,
 )
 from tenants.forms import PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
@@ -227,6 +228,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "can_act": not roles.is_auditor(request.user),
         "is_approver": roles.is_approver(request.user),
         "is_owner": tenant.owner_id == request.user.pk,
+        "upgrade_versions": upgrade.versions_above(tenant.wordpress_version),
         "members": list(tenant.members.all()),
         "manages_members": (
             (tenant.owner_id == request.user.pk or roles.is_approver(request.user))
@@ -417,6 +419,17 @@ class TenantPipelineView(_TenantActionView):
         pipeline.tenant_pipeline_switch(tenant=tenant, actor=request.user, on=on)
         messages.success(
             request, f"The content pipeline is being switched {'on' if on else 'off'}."
+        )
+
+
+class TenantUpgradeView(_TenantActionView):
+    def act(self, request, tenant):
+        version = request.POST.get("version", "")[:20]
+        upgrade.tenant_upgrade(tenant=tenant, actor=request.user, version=version)
+        messages.success(
+            request,
+            f"{tenant.slug} is being upgraded to WordPress {version}; if the new version doesn't "
+            "start, the old one comes back.",
         )
 
 

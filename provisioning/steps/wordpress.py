@@ -149,7 +149,14 @@ class WordPressStep(KubeStep):
         out = []
         deployment = self.driver.read("apps/v1", "Deployment", NAME, self.spec.namespace)
         if deployment is not None:
-            reason = rollout_waiting(deployment)
+            try:
+                reason = rollout_waiting(deployment)
+            except StepFailed as exc:
+                if changing:
+                    raise
+                # A check reports a failed rollout as a difference, so that the apply after it
+                # can roll again (a rollback to the image that worked).
+                reason = str(exc)
             if reason:
                 out.append(reason)
         job_name = self._job()["metadata"]["name"]

@@ -37,6 +37,7 @@ TABLE = {
     # Suspend, resume and cancelling a deletion: this tenant (a request) can't be, said by message.
     "tenants:suspend": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     "tenants:resume": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    "tenants:upgrade": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     "tenants:cancel_delete": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # The plan form; sent without a plan it comes back with its error.
     "tenants:plan": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),

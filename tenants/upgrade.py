@@ -1,0 +1,106 @@
+"""Upgrading a tenant's WordPress to another offered version, rolled back when it fails."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from portal import roles
+from portal.errors import ApplicationError
+from provisioning import runs
+from tenants import validation
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Tenant
+from tenants.suspension import SETTLED, refuse
+
+Action = AuditEvent.Action
+UPGRADE, ROLLBACK = "upgrade", "rollback"
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
+def versions_above(version: str) -> list[str]:
+    """The offered versions a site on `version` may upgrade to."""
+    return [
+        v for v in settings.PORTAL_WORDPRESS_VERSIONS if _version_key(v) > _version_key(version)
+    ]
+
+
+def tenant_upgrade(*, tenant: Tenant, actor, version: str) -> Tenant:
+    """Move the site to the offered version: the next run rolls the Deployment to its image;
+    if the new pods never become ready, the run fails and the old image comes back."""
+    admin = actor is None or roles.is_approver(actor)
+    if not admin and tenant.owner_id != actor.pk:
+        raise refuse(
+            tenant=tenant,
+            actor=actor,
+            what="upgrade",
+            why="Only the owner or a platform admin can upgrade a tenant's WordPress.",
+        )
+    if tenant.state != Tenant.State.READY or not tenant.desired_present:
+        raise ApplicationError(
+            f"Only a ready tenant can be upgraded; this one is “{tenant.get_state_display()}”."
+        )
+    if tenant.is_suspended or tenant.delete_after is not None:
+        raise ApplicationError(
+            "A suspended tenant runs no pods to prove the new version; resume it first."
+        )
+    try:
+        validation.validate_wordpress_version(version)
+    except ValidationError as exc:
+        raise refuse(tenant=tenant, actor=actor, what="upgrade", why=exc.messages[0]) from exc
+    if version == tenant.wordpress_version:
+        raise ValidationError({"version": [f"{tenant.slug} already runs WordPress {version}."]})
+    if _version_key(version) < _version_key(tenant.wordpress_version):
+        # An upgrade updates the database schema; older code on it is not supported.
+        raise ValidationError(
+            {"version": [f"WordPress can't go back from {tenant.wordpress_version} to {version}."]}
+        )
+    before = {"wordpress_version": tenant.wordpress_version}
+    with transaction.atomic():
+        won = Tenant.objects.filter(
+            pk=tenant.pk, state__in=SETTLED, wordpress_version=tenant.wordpress_version
+        ).update(
+            wordpress_version=version,
+            upgrade_from=tenant.wordpress_version,
+            upgrade_note="",
+            updated_at=timezone.now(),
+        )
+        if not won:
+            raise ApplicationError("This tenant changed a moment ago; reload the page.")
+        tenant.refresh_from_db()
+        runs.run_request(tenant=tenant, action=runs.APPLY, reason=UPGRADE, actor=actor)
+        audit_record(
+            action=Action.TENANT_UPGRADE_REQUESTED,
+            actor=actor,
+            obj=tenant,
+            before=before,
+            after={"wordpress_version": version},
+        )
+    return tenant
+
+
+def after_failed_run(run, cause: str) -> None:
+    """Called by the engine, in its transaction, when a run failed: an upgrade's failure puts
+    the previous version back and queues the run that rolls the site back to it."""
+    if run.reason != UPGRADE:
+        return
+    tenant = Tenant.objects.filter(pk=run.tenant_id).exclude(upgrade_from="").first()
+    if tenant is None or not tenant.desired_present:
+        return
+    failed, back = tenant.wordpress_version, tenant.upgrade_from
+    note = f"The upgrade to WordPress {failed} failed and was rolled back to {back}: {cause}"
+    Tenant.objects.filter(pk=tenant.pk).update(
+        wordpress_version=back, upgrade_from="", upgrade_note=note[:2000]
+    )
+    tenant.refresh_from_db()
+    runs.run_request(tenant=tenant, action=runs.APPLY, reason=ROLLBACK)
+    audit_record(
+        action=Action.TENANT_UPGRADE_ROLLED_BACK,
+        obj=tenant,
+        before={"wordpress_version": failed},
+        after={"wordpress_version": back},
+        message=note,
+    )
