@@ -56,3 +56,15 @@ def failure_for(tenant: Tenant) -> Failure | None:
         + ("finishes the deletion." if deleting else "finishes the site; a mail tells you when.")
     )
     return Failure(what=what, next=nxt, contact=contact_for(tenant))
+
+
+def retrying_words(steps) -> str:
+    """A sentence while a step waits to be tried again by itself; "" otherwise."""
+    again = [s for s in steps if s.status in (StepRun.Status.RETRYING, StepRun.Status.WAITING)]
+    if not again:
+        return ""
+    words = STEP_WORDS.get(again[0].name, f"the {again[0].name} step")
+    return (
+        f"A passing problem held up {words}; it is tried again by itself, nothing needs "
+        "doing. If it keeps failing, a platform admin is told."
+    )

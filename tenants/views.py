@@ -214,6 +214,8 @@ def _detail_context(request, tenant: Tenant) -> dict:
         )[:50],
         "run": run,
         "steps": steps,
+        # A step tried again by itself (a passing outside problem) said in words for everyone.
+        "retrying": failures.retrying_words(steps),
         # The content pipeline section reads its step's outcome (provisioning/steps/pipeline.py).
         "pipeline_step": next((s for s in steps if s.name == "pipeline"), None),
         "drift": selectors.tenant_last_drift_check(tenant),

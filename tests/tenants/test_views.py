@@ -357,3 +357,15 @@ def test_pages_warn_while_no_worker_runs(client, requester, approver):
         assert "Start the Celery worker and beat." in client.get(url).content.decode()
     heartbeat.beat()
     assert 'id="worker-warning"' not in client.get(tenant.get_absolute_url()).content.decode()
+
+
+def test_a_step_tried_again_reads_in_words(client, requester):
+    tenant = TenantFactory(owner=requester, slug="flaky", state="provisioning")
+    run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="waiting")
+    StepRun.objects.create(
+        run=run, name="database", position=0, status="retrying", error="MariaDB: 2003 (timeout)"
+    )
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "A passing problem held up creating the site&#x27;s database" in page
+    assert "tried again by itself" in page and "2003" not in page
