@@ -70,6 +70,10 @@ class PlanAdmin(admin.ModelAdmin):
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Nobody adds, changes or deletes these in the admin, superusers included."""
 
+    # A filtered list says "N results" without counting the whole table again ("Show all"
+    # instead of "M total"): one COUNT(*) less over 100,000 audit events (bench/).
+    show_full_result_count = False
+
     def has_add_permission(self, request, obj=None):
         return False
 
