@@ -21,7 +21,7 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument(
         "--only", default="pages,engine,memory", help="which benchmarks (comma-separated)"
     )
-    parser.add_argument("--repeat", type=int, default=5, help="timed loads of each page")
+    parser.add_argument("--repeat", type=int, default=9, help="timed loads of each page")
     return parser.parse_args(argv)
 
 
