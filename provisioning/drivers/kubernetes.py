@@ -81,6 +81,10 @@ def _build(target: tuple) -> client.ApiClient:
         raise StepFailed(f"The Kubernetes cluster access ({target[0]}) is unusable: {exc}") from exc
     # The engine retries with backoff; the client must not retry (and wait) on its own.
     configuration.retries = False
+    # The environment's proxy, resolved once: with a token the kubeconfig loader's refresh hook
+    # sets the host again before every request, and the client would then scan the
+    # environment for proxies every time (a set proxy stops that, kubernetes Configuration).
+    configuration.proxy = configuration.proxy
     return client.ApiClient(configuration)
 
 

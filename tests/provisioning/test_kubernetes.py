@@ -318,3 +318,20 @@ def test_a_namespace_that_is_not_the_tenants_is_neither_adopted_nor_deleted(
     assert outcome.status == Outcome.DONE and "left alone" in outcome.message
     assert kube_cluster.get("Namespace", NS)["metadata"]["labels"]["team"] == "someone"
     assert kube_cluster.writes[writes:] == []
+
+
+def test_the_environments_proxy_is_resolved_once_not_before_every_request(
+    kube_cluster, monkeypatch
+):
+    from provisioning.drivers import kubernetes
+
+    monkeypatch.setenv("http_proxy", "http://proxy-a.example:3128")
+    kubernetes._clients.clear()  # built anew under this environment
+    configuration = kubernetes.api_client().configuration
+    assert configuration.proxy == "http://proxy-a.example:3128"
+    # The kubeconfig's token hook runs before every request and sets the host again; the
+    # environment is not looked at again (a changed one takes a new process).
+    monkeypatch.setenv("http_proxy", "http://proxy-b.example:3128")
+    configuration.refresh_api_key_hook(configuration)
+    assert configuration.proxy == "http://proxy-a.example:3128"
+    kubernetes._clients.clear()
