@@ -517,7 +517,13 @@ class ApprovalDetailView(ApproverRequiredMixin, View):
             ratelimit.limit_actions(request.user)
             if decision == "approve":
                 services.tenant_approve(tenant_id=tenant.pk, actor=request.user)
-                messages.success(request, f"Approved {tenant.slug}; provisioning starts now.")
+                messages.success(
+                    request,
+                    f"Approved {tenant.slug}; provisioning starts now. Its steps show here as "
+                    "they run.",
+                )
+                # To the tenant's page, to watch the build; the queue is a click away.
+                return redirect(tenant)
             elif decision == "reject":
                 reject_form = RejectForm(request.POST)
                 if not reject_form.is_valid():

@@ -369,3 +369,23 @@ def test_a_step_tried_again_reads_in_words(client, requester):
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert "A passing problem held up creating the site&#x27;s database" in page
     assert "tried again by itself" in page and "2003" not in page
+
+
+def test_approvers_see_how_many_wait_and_watch_what_they_approved(
+    client, requester, approver, eager_celery, django_capture_on_commit_callbacks
+):
+    tenant = TenantFactory(owner=requester, slug="first")
+    TenantFactory(owner=requester, slug="second")
+    client.force_login(approver)
+    page = client.get(reverse("tenants:list")).content.decode()
+    assert '<span class="sr-only">(</span>2<span class="sr-only"> waiting)</span>' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("tenants:approval", args=[tenant.pk]), {"decision": "approve"}
+        )
+    assert response["Location"] == tenant.get_absolute_url()
+    page = client.get(response["Location"]).content.decode()
+    assert "Approved first; provisioning starts now." in page
+    assert '<span class="sr-only">(</span>1<span class="sr-only"> waiting)</span>' in page
+    client.force_login(requester)
+    assert "waiting)</span>" not in client.get(reverse("tenants:list")).content.decode()
