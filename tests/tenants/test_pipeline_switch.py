@@ -162,3 +162,10 @@ def test_the_page_says_when_the_pipeline_step_failed(client, requester, ready):
     client.force_login(requester)
     page = client.get(ready.get_absolute_url()).content.decode()
     assert "Not configured: the pipeline step failed in the last run" in page
+
+
+def test_the_approver_sees_whether_the_pipeline_was_asked_for(client, requester, approver):
+    asked = TenantFactory(owner=requester, content_pipeline=True)
+    client.force_login(approver)
+    page = client.get(reverse("tenants:approval", args=[asked.pk])).content.decode()
+    assert 'id="approval-pipeline">On' in page
