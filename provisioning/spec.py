@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from portal.auth.claims import authentik_username
+
 
 @dataclass(frozen=True)
 class PlanSpec:
@@ -87,7 +89,7 @@ def spec_for(tenant) -> TenantSpec:
         wordpress_version=tenant.wordpress_version,
         present=tenant.desired_present,
         bucket=tenant.s3_bucket,
-        owner_username=tenant.owner.get_username(),
+        owner_username=authentik_username(tenant.owner),
         members=tuple(tenant.members.order_by("username").values_list("username", flat=True)),
         suspended=tenant.suspended_at is not None,
         pipeline=tenant.content_pipeline,

@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import IntegrityError, transaction
 
 from portal import roles
+from portal.auth.claims import authentik_username
 from portal.errors import ApplicationError
 from provisioning import runs
 from tenants.audit import audit_record
@@ -44,7 +45,8 @@ def member_add(*, tenant: Tenant, actor, username: str) -> TenantMember:
         _USERNAME(username)
     except ValidationError as exc:
         raise ValidationError({"username": exc.messages}) from None
-    if username.lower() == tenant.owner.get_username().lower():
+    owner = {tenant.owner.get_username().lower(), authentik_username(tenant.owner).lower()}
+    if username.lower() in owner:
         raise ValidationError({"username": ["The owner signs in already; no need to add them."]})
     if tenant.members.count() >= MAX_MEMBERS:
         raise ValidationError({"username": [f"A site has at most {MAX_MEMBERS} members."]})

@@ -34,6 +34,18 @@ def claims_profile(extra_data: dict | None) -> dict:
     return profile
 
 
+def authentik_username(user) -> str:
+    """The user's Authentik user name (the preferred_username claim of their sign-in), which
+    can differ from the portal's when that name was taken here; else the portal's."""
+    for account in user.socialaccount_set.all():
+        data = account.extra_data or {}
+        merged = {**(data.get("id_token") or {}), **(data.get("userinfo") or {}), **data}
+        name = merged.get("preferred_username")
+        if isinstance(name, str) and name:
+            return name
+    return user.get_username()
+
+
 def user_sync_from_claims(
     *, user: AbstractBaseUser, extra_data: dict | None, source: str, new: bool = False
 ) -> roles.Role:

@@ -45,6 +45,9 @@ TABLE = {
     "tenants:resubmit": (True, (L, 302, 404, 404, 403), (L, 400, 404, 404, 403)),
     # A comment with no text comes back on the page with its error.
     "tenants:comment": (True, (L, 405, 405, 405, 403), (L, 400, 404, 400, 403)),
+    # An empty name comes back as a 400 to the owner and admins; removing nobody is a message.
+    "tenants:member_add": (True, (L, 405, 405, 405, 403), (L, 400, 404, 400, 403)),
+    "tenants:member_remove": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     "tenants:approvals": (False, (L, 403, 403, 200, 200), _),
     "tenants:approval": (True, (L, 403, 403, 200, 200), (L, 403, 403, 302, 403)),
     "profile": (False, (L, 200, 200, 200, 200), _),

@@ -23,6 +23,7 @@ READERS = {
     "/providers/oauth2/": driver._provider,
     "/core/applications/": driver._application,
     "/policies/bindings/": driver._binding,
+    "/core/groups/": driver._group,
 }
 
 
@@ -271,3 +272,14 @@ def test_bindings_carry_exactly_the_recorded_fields(fake):
     # The recorded list holds only policy bindings (group bindings are in the sso phases).
     want = record["response_body"]["results"][0]
     assert sorted(got[0]) == sorted(want)
+
+
+def test_the_recorded_group_answers_read_as_the_portal_needs():
+    """The access group as the portal reads it (name, members, the attributes that carry its
+    marker), from the real server's answers to a create and a look-up by name."""
+    created = load("sso/01-setup.jsonl")[0]["response_body"]
+    assert driver._group(created, "compare") == driver.Group(
+        pk=created["pk"], name="h2-access-h2rec", users=[], attributes={}
+    )
+    admins = raw("group by name")["response_body"]["results"][0]
+    assert driver._group(admins, "compare").users == [5]

@@ -102,3 +102,17 @@ def test_a_deleted_site_keeps_its_members_unchanged(client_for, requester):
     response = add(client_for(requester), gone, "mark")
     assert response.status_code == 400
     assert "This site is gone or going" in response.content.decode()
+
+
+def test_the_owner_is_named_as_authentik_knows_them(requester, tenant):
+    """A portal user name given because the claimed one was taken here is not their Authentik
+    user name: the group gets the claim's."""
+    from allauth.socialaccount.models import SocialAccount
+
+    SocialAccount.objects.create(
+        user=requester,
+        provider="authentik",
+        uid="hashed-sub",
+        extra_data={"userinfo": {"preferred_username": "alice.k"}},
+    )
+    assert spec_for(tenant).owner_username == "alice.k"
