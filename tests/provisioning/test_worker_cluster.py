@@ -35,8 +35,11 @@ def test_a_tenant_is_built_for_real_left_alone_when_unchanged_and_deleted(
 
     run = tenant.runs.get()
     assert {s.name: s.status for s in run.steps.all()} == {
-        name: StepRun.Status.CHANGED
-        for name in ("namespace", "database", "sso", "storage", "wordpress", "network")
+        **{
+            name: StepRun.Status.CHANGED
+            for name in ("namespace", "database", "sso", "storage", "wordpress", "network")
+        },
+        "pipeline": StepRun.Status.UNCHANGED,  # a tenant without the content pipeline
     }
     secret = tenant_secret(kube_api, tenant)
     assert len(secret[DB_PASSWORD]) >= 32 and all(key in secret for key in WP_SALT_KEYS)
