@@ -271,6 +271,31 @@ class TenantMember(models.Model):
         return f"{self.username} on {self.tenant}"
 
 
+class Backup(models.Model):
+    """One backup of a tenant: its database dump and media under backups/<slug>/<stamp>/."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="backups")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    reason = models.CharField(max_length=40, default="manual")
+    prefix = models.CharField(max_length=200, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    wordpress_version = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug} {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("Audit events are append-only: they can't be changed.")
@@ -302,6 +327,9 @@ class AuditEvent(models.Model):
         TENANT_SUSPENDED = "tenant.suspended", "Tenant suspended"
         TENANT_RESUMED = "tenant.resumed", "Tenant resumed"
         TENANT_REFUSED = "tenant.refused", "Action refused"
+        TENANT_BACKED_UP = "tenant.backed_up", "Backup taken"
+        TENANT_BACKUP_FAILED = "tenant.backup_failed", "Backup failed"
+        TENANT_RESTORED = "tenant.restored", "Backup restored"
         TENANT_UPGRADE_REQUESTED = "tenant.upgrade_requested", "WordPress upgrade started"
         TENANT_UPGRADE_ROLLED_BACK = "tenant.upgrade_rolled_back", "WordPress upgrade rolled back"
         TENANT_DELETE_SCHEDULED = "tenant.delete_scheduled", "Deletion scheduled"

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from portal.errors import ApplicationError
-from tenants import deletion, notifications, services
+from tenants import backups, deletion, notifications, services
 
 log = logging.getLogger(__name__)
 
@@ -25,3 +25,9 @@ def purge_due_deletions() -> None:
 def remind_approvers() -> None:
     """Beat, hourly: remind approvers of requests waiting PORTAL_REMINDER_DAYS or longer."""
     notifications.notify_waiting_requests()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def take_backup(backup_id: int) -> None:
+    """Write one backup the portal recorded; it ends done or failed, saying why."""
+    backups.backup_take(backup_id)

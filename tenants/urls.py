@@ -19,6 +19,12 @@ urlpatterns = [
     path("<int:pk>/plan/", views.TenantPlanView.as_view(), name="plan"),
     path("<int:pk>/pipeline/", views.TenantPipelineView.as_view(), name="pipeline"),
     path("<int:pk>/upgrade/", views.TenantUpgradeView.as_view(), name="upgrade"),
+    path("<int:pk>/backup/", views.TenantBackupView.as_view(), name="backup"),
+    path(
+        "<int:pk>/backups/<int:backup_pk>/restore/",
+        views.TenantRestoreView.as_view(),
+        name="restore",
+    ),
     path("<int:pk>/keep/", views.TenantCancelDeletionView.as_view(), name="cancel_delete"),
     path("<int:pk>/delete/", views.TenantDeleteView.as_view(), name="delete"),
     path("<int:pk>/comments/", views.TenantCommentView.as_view(), name="comment"),

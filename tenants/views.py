@@ -15,6 +15,7 @@ from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.tenanturl import tenant_url
 from tenants import (
+    backups,
     comments,
     deletion,
     failures,
@@ -231,6 +232,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "is_approver": roles.is_approver(request.user),
         "is_owner": tenant.owner_id == request.user.pk,
         "upgrade_versions": upgrade.versions_above(tenant.wordpress_version),
+        "backups": list(tenant.backups.all()[:10]),
         "members": list(tenant.members.all()),
         "manages_members": (
             (tenant.owner_id == request.user.pk or roles.is_approver(request.user))
@@ -433,6 +435,41 @@ class TenantUpgradeView(_TenantActionView):
             f"{tenant.slug} is being upgraded to WordPress {version}; if the new version doesn't "
             "start, the old one comes back.",
         )
+
+
+class TenantBackupView(_TenantActionView):
+    def act(self, request, tenant):
+        backups.backup_request(tenant=tenant, actor=request.user)
+        messages.success(request, "A backup was started; it is listed below with its state.")
+
+
+class TenantRestoreView(_TenantActionView):
+    """Restoring overwrites the site: the user types the tenant's name on a page of its own."""
+
+    template = "tenants/confirm_restore.html"
+
+    def _backup(self, tenant, backup_pk: int):
+        return get_object_or_404(tenant.backups, pk=backup_pk)
+
+    def get(self, request, pk: int, backup_pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        context = {"tenant": tenant, "backup": self._backup(tenant, backup_pk)}
+        return render(request, self.template, context)
+
+    def post(self, request, pk: int, backup_pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        item = self._backup(tenant, backup_pk)
+        typed = request.POST.get("confirm_slug", "")
+        if typed.strip().lower() != tenant.slug:
+            error = f"Type the tenant's name, {tenant.slug}, to confirm."
+            context = {"tenant": tenant, "backup": item, "error": error, "typed": typed}
+            return render(request, self.template, context, status=400)
+        self.backup_pk = item.pk
+        return super().post(request, pk)
+
+    def act(self, request, tenant):
+        item = backups.backup_restore(tenant=tenant, actor=request.user, backup_id=self.backup_pk)
+        messages.success(request, f"Restored the backup of {item.created_at:%Y-%m-%d %H:%M}.")
 
 
 class TenantCancelDeletionView(_TenantActionView):

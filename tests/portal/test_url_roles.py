@@ -38,6 +38,14 @@ TABLE = {
     "tenants:suspend": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     "tenants:resume": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     "tenants:upgrade": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    # This tenant is a request: no backup of it, said by message.
+    "tenants:backup": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    # No such tenant (nor backup): 404 to everyone who may act.
+    "tenants:restore": (
+        {"pk": 999999, "backup_pk": 1},
+        (L, 404, 404, 404, 403),
+        (L, 404, 404, 404, 403),
+    ),
     "tenants:cancel_delete": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # The plan form; sent without a plan it comes back with its error.
     "tenants:plan": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),

@@ -1,0 +1,109 @@
+"""Backups of a tenant on demand, and restoring one (after a safety backup)."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal import roles
+from portal.errors import ApplicationError
+from provisioning import backup
+from provisioning.drivers.mariadb import MariaDB
+from provisioning.drivers.objectstore import ObjectStore
+from provisioning.errors import StepFailed, TransientError
+from provisioning.spec import spec_for
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Backup, Tenant
+
+log = logging.getLogger(__name__)
+Action = AuditEvent.Action
+
+
+def _check(tenant: Tenant, actor, verb: str, done: str) -> None:
+    if actor is not None and not roles.is_approver(actor) and tenant.owner_id != actor.pk:
+        raise ApplicationError(f"Only the owner or a platform admin can {verb} a tenant.")
+    if tenant.state != Tenant.State.READY or not tenant.desired_present:
+        raise ApplicationError(
+            f"Only a ready tenant can be {done}; this one is “{tenant.get_state_display()}”."
+        )
+
+
+def _targets(tenant: Tenant):
+    database, store = MariaDB.from_settings(), ObjectStore.from_settings()
+    if database is None or store is None:
+        raise ApplicationError("Backups need the platform's MariaDB and S3 configured.")
+    store.bucket = spec_for(tenant).s3_bucket  # beside the media, in the tenant's own bucket
+    return database.target, store
+
+
+def backup_request(*, tenant: Tenant, actor, reason: str = "manual") -> Backup:
+    """Record a backup and have a worker take it once committed."""
+    _check(tenant, actor, "back up", "backed up")
+    _targets(tenant)
+    if tenant.backups.filter(state=Backup.State.RUNNING).exists():
+        raise ApplicationError("A backup of this tenant is already running.")
+    item = Backup.objects.create(tenant=tenant, reason=reason)
+    from tenants.tasks import take_backup
+
+    transaction.on_commit(lambda: take_backup.delay(item.pk))
+    return item
+
+
+def backup_take(backup_id: int) -> Backup:
+    """Write the backup; it ends done with its size, or failed saying why (never 'done')."""
+    item = Backup.objects.select_related("tenant__plan").get(pk=backup_id)
+    tenant = item.tenant
+    stamp = item.created_at.strftime("%Y%m%dT%H%M%S") + f"-{item.pk}"
+    try:
+        target, store = _targets(tenant)
+        written = backup.write_backup(
+            spec=spec_for(tenant), target=target, store=store, stamp=stamp
+        )
+    except (StepFailed, TransientError, ApplicationError) as exc:
+        cause = getattr(exc, "message", None) or str(exc)
+        Backup.objects.filter(pk=item.pk).update(
+            state=Backup.State.FAILED, error=cause[:2000], finished_at=timezone.now()
+        )
+        audit_record(action=Action.TENANT_BACKUP_FAILED, obj=tenant, message=cause)
+        log.warning("backup %s of %s failed: %s", item.pk, tenant.slug, cause)
+    else:
+        manifest = written.manifest
+        Backup.objects.filter(pk=item.pk).update(
+            state=Backup.State.DONE,
+            prefix=written.prefix,
+            size_bytes=manifest["database"]["size"] + manifest["media_bytes"],
+            wordpress_version=manifest["wordpress_version"],
+            finished_at=timezone.now(),
+        )
+        audit_record(
+            action=Action.TENANT_BACKED_UP,
+            obj=tenant,
+            after={"prefix": written.prefix, "database_sha256": manifest["database"]["sha256"]},
+        )
+    item.refresh_from_db()
+    return item
+
+
+def backup_restore(*, tenant: Tenant, actor, backup_id: int) -> Backup:
+    """Overwrite the tenant's database and media with a backup, after a safety backup."""
+    _check(tenant, actor, "restore", "restored")
+    item = tenant.backups.filter(pk=backup_id, state=Backup.State.DONE).first()
+    if item is None:
+        raise ApplicationError("That backup doesn't exist or didn't finish; choose another.")
+    target, store = _targets(tenant)
+    safety = backup_take(Backup.objects.create(tenant=tenant, reason="before restore").pk)
+    if safety.state != Backup.State.DONE:
+        raise ApplicationError(f"The safety backup failed, so nothing was restored: {safety.error}")
+    try:
+        backup.restore_backup(spec=spec_for(tenant), target=target, store=store, prefix=item.prefix)
+    except (StepFailed, TransientError) as exc:
+        raise ApplicationError(
+            f"The restore failed: {exc}. The safety backup is {safety}."
+        ) from exc
+    audit_record(
+        action=Action.TENANT_RESTORED,
+        actor=actor,
+        obj=tenant,
+        after={"backup": item.prefix, "safety_backup": safety.prefix},
+    )
+    return item
