@@ -3,7 +3,7 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 from provisioning import authentikurls, tenanturl
 from provisioning.drivers import configured_systems
@@ -165,5 +165,20 @@ def request_retries_fit_the_soft_time_limit(app_configs=None, **kwargs) -> list[
             f"limit ({limit} s).",
             hint="Lower PORTAL_REQUEST_RETRY_BUDGET or raise PORTAL_TASK_SOFT_TIME_LIMIT.",
             id="provisioning.E012",
+        )
+    ]
+
+
+@register()
+def authentik_access_group(app_configs=None, **kwargs) -> list[Warning]:
+    # Without a group, every tenant's application is open to anyone with an Authentik account.
+    if not settings.PORTAL_AUTHENTIK_URL or settings.PORTAL_AUTHENTIK_ACCESS_GROUP:
+        return []
+    return [
+        Warning(
+            "PORTAL_AUTHENTIK_ACCESS_GROUP is empty: anyone who can sign in to Authentik gets "
+            "into every tenant's WordPress.",
+            hint="Leave it unset (wp-{slug}-users: the tenant's owner and members only).",
+            id="provisioning.W021",
         )
     ]

@@ -130,3 +130,14 @@ def test_the_plan_shows_the_group_and_its_people(settings):
     ) in posts
     added = [b for p, b in posts if p.endswith("/add_user/")]
     assert added == [{"pk": "<pk of user olivia>"}, {"pk": "<pk of user mark>"}]
+
+
+def test_an_empty_access_group_is_warned_about(settings):
+    from provisioning.checks import authentik_access_group
+
+    settings.PORTAL_AUTHENTIK_URL = "https://auth.example.com"
+    settings.PORTAL_AUTHENTIK_ACCESS_GROUP = ""
+    (warning,) = authentik_access_group()
+    assert warning.id == "provisioning.W021" and "anyone who can sign in" in warning.msg
+    settings.PORTAL_AUTHENTIK_ACCESS_GROUP = "wp-{slug}-users"
+    assert authentik_access_group() == []
