@@ -13,3 +13,9 @@ def test_the_image_copies_every_python_package():
     dockerfile = (ROOT / "deploy" / "portal" / "Dockerfile").read_text()
     copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.M))
     assert packages <= copied, f"COPY these into the image: {sorted(packages - copied)}"
+
+
+def test_the_image_has_the_database_tools_the_backups_run():
+    # provisioning.backup runs mariadb-dump and mariadb; Debian's mariadb-client holds both.
+    dockerfile = (ROOT / "deploy" / "portal" / "Dockerfile").read_text()
+    assert re.search(r"apt-get install [^\n]*mariadb-client", dockerfile)
