@@ -21,6 +21,15 @@ def _plan_dir(settings, tmp_path):
     settings.PORTAL_PLAN_DIR = tmp_path / "plan"
 
 
+@pytest.fixture(autouse=True)
+def _no_platform_values_kept():
+    """The sso step keeps Authentik's platform values per process: not across tests, whose
+    fakes (on ports that come round again) answer differently."""
+    from provisioning.steps import sso
+
+    sso.platform_forget()
+
+
 @pytest.fixture
 def requester(db):
     return UserFactory(username="alice", role="requester")

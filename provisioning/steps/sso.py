@@ -1,6 +1,8 @@
 """The sso step: a tenant's WordPress as an OAuth2/OpenID provider and application in Authentik."""
 
 import json
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -31,6 +33,18 @@ PUBLISHER = "tenant-portal/{slug}"
 GROUP_MARKER = "tenant-portal"
 REDIRECT_PATH = "/wp-admin/admin-ajax.php?action=openid-connect-authorize"
 API = "/api/v3"
+# The platform's values every provider points at (flows, scope mappings, signing key), looked up
+# once per worker and this many seconds rather than twice for every tenant: a drift scan of
+# 1,000 tenants asked Authentik for the same six things 2,000 times (bench/). A failed apply
+# forgets them, so one recreated in Authentik is found again by the retry.
+PLATFORM_TTL = 300.0
+_platform: dict[tuple, tuple[float, tuple]] = {}
+_platform_lock = threading.Lock()
+
+
+def platform_forget() -> None:
+    with _platform_lock:
+        _platform.clear()
 
 
 @dataclass(frozen=True)
@@ -221,18 +235,41 @@ class SsoStep(Step):
 
     # --- the real Authentik ----------------------------------------------------------------------
 
-    def _lookup(self) -> _Refs:
+    def _platform_values(self) -> tuple:
         d = self.driver
-        return _Refs(
-            authorization_flow=d.flow_pk(_auth_flow(), "PORTAL_AUTHENTIK_AUTHORIZATION_FLOW"),
-            invalidation_flow=d.flow_pk(_invalidation_flow(), "PORTAL_AUTHENTIK_INVALIDATION_FLOW"),
-            property_mappings=d.scope_mapping_pks(settings.PORTAL_AUTHENTIK_SCOPES),
-            signing_key=(
+        key = (
+            settings.PORTAL_AUTHENTIK_URL,
+            _auth_flow(),
+            _invalidation_flow(),
+            tuple(settings.PORTAL_AUTHENTIK_SCOPES),
+            settings.PORTAL_AUTHENTIK_SIGNING_KEY,
+        )
+        with _platform_lock:
+            hit = _platform.get(key)
+        if hit and time.monotonic() - hit[0] < PLATFORM_TTL:
+            return hit[1]
+        values = (
+            d.flow_pk(_auth_flow(), "PORTAL_AUTHENTIK_AUTHORIZATION_FLOW"),
+            d.flow_pk(_invalidation_flow(), "PORTAL_AUTHENTIK_INVALIDATION_FLOW"),
+            d.scope_mapping_pks(settings.PORTAL_AUTHENTIK_SCOPES),
+            (
                 d.signing_key_pk(settings.PORTAL_AUTHENTIK_SIGNING_KEY)
                 if settings.PORTAL_AUTHENTIK_SIGNING_KEY
                 else None
             ),
-            group=d.group(self.access_group) if self.access_group else None,
+        )
+        with _platform_lock:
+            _platform[key] = (time.monotonic(), values)
+        return values
+
+    def _lookup(self) -> _Refs:
+        authorization_flow, invalidation_flow, mappings, signing_key = self._platform_values()
+        return _Refs(
+            authorization_flow=authorization_flow,
+            invalidation_flow=invalidation_flow,
+            property_mappings=list(mappings),
+            signing_key=signing_key,
+            group=self.driver.group(self.access_group) if self.access_group else None,
         )
 
     def live_check(self) -> list[str]:
@@ -263,6 +300,13 @@ class SsoStep(Step):
         return differences
 
     def live_apply(self) -> Outcome:
+        try:
+            return self._live_apply()
+        except Exception:
+            platform_forget()  # perhaps a flow or mapping recreated meanwhile: look again
+            raise
+
+    def _live_apply(self) -> Outcome:
         require_real(self.ctx.secrets, "The Authentik client")
         # Generated and stored before Authentik hears of them: a crash after create loses nothing.
         client_id = ensure(self.ctx.secrets, self.client_id_key, lambda: random_password(40))

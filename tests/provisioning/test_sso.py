@@ -519,3 +519,24 @@ def test_the_step_works_whatever_else_the_answers_hold(authentik_api, settings, 
     assert make_step(secrets).destroy().message == (
         "deleted application wp-acme and provider wp-acme"
     )
+
+
+def test_the_platforms_values_are_asked_for_once_for_many_tenants_and_again_after_a_failure(
+    authentik_api,
+):
+    def platform_gets() -> int:
+        prefixes = ("/api/v3/flows/", "/api/v3/propertymappings/")
+        return sum(1 for m, p in authentik_api.requests if m == "GET" and p.startswith(prefixes))
+
+    for slug in ("one", "two", "three"):
+        step = make_step(slug=slug)
+        step.check()
+        assert step.apply().status == Outcome.DONE
+    assert platform_gets() == 5  # two flows, three scope mappings: once, for all three
+
+    # A failed apply forgets them: a flow recreated meanwhile is found again by the retry.
+    authentik_api.fail_next(PROVIDERS, 400, body={"authorization_flow": ["Invalid pk."]})
+    with pytest.raises(StepFailed):
+        make_step(slug="four").apply()
+    assert make_step(slug="four").apply().status == Outcome.DONE
+    assert platform_gets() == 10
