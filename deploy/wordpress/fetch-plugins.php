@@ -4,7 +4,7 @@
 // `wp plugin verify-checksums` uses), or the digest GitHub publishes for a release asset; plus
 // the zip's SHA-256 when the lock gives one. Usage: php fetch-plugins.php <lock> <dest>
 
-function fail(string $why): void
+function fail(string $why): never
 {
     fwrite(STDERR, "fetch-plugins: $why\n");
     exit(1);
