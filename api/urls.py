@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from api import views
+from api import views, webhook_views
 
 app_name = "api"
 
@@ -15,6 +15,7 @@ router.register("plans", views.PlanViewSet, basename="plan")
 router.register("runs", views.RunViewSet, basename="run")
 router.register("approvals", views.ApprovalViewSet, basename="approval")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+router.register("webhooks", webhook_views.WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),

@@ -47,3 +47,11 @@ def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         is_active=True, consecutive_failures=0, disabled_at=None, disabled_reason=""
     )
+
+
+def endpoint_delete(*, actor, endpoint: WebhookEndpoint) -> None:
+    """Removed with its delivery log; admins remove any, owners their tenants' ones."""
+    owns = endpoint.tenant is not None and endpoint.tenant.owner_id == actor.pk
+    if not (roles.is_approver(actor) or owns):
+        raise ApplicationError("You can remove webhooks only of tenants you own.")
+    endpoint.delete()
