@@ -84,6 +84,13 @@ def backup_take(backup_id: int) -> Backup:
     return item
 
 
+def backup_final(tenant: Tenant) -> Backup | None:
+    """The backup taken before a teardown; None where backups aren't configured (plan mode)."""
+    if MariaDB.from_settings() is None or ObjectStore.from_settings() is None:
+        return None
+    return backup_take(Backup.objects.create(tenant=tenant, reason="final").pk)
+
+
 def backup_restore(*, tenant: Tenant, actor, backup_id: int) -> Backup:
     """Overwrite the tenant's database and media with a backup, after a safety backup."""
     _check(tenant, actor, "restore", "restored")

@@ -96,6 +96,21 @@ def tenant_cancel_deletion(*, tenant: Tenant, actor) -> Tenant:
     return tenant
 
 
+def tenant_purge(tenant: Tenant) -> bool:
+    """Tear down a tenant whose grace period is over, after a final backup; False (and kept
+    for the next look) when that backup failed or the tenant is busy."""
+    from tenants import backups, services  # they import this module
+
+    final = backups.backup_final(tenant)
+    if final is not None and final.state != final.State.DONE:
+        return False  # the failed backup is audited and on the page; never delete unsaved
+    try:
+        services.tenant_delete(tenant=tenant, actor=None, now=True)
+    except ApplicationError:
+        return False  # busy (a run under way) or gone meanwhile
+    return True
+
+
 def tenants_due_for_purge() -> list[Tenant]:
     return list(
         Tenant.objects.select_related("plan", "owner").filter(

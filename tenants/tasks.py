@@ -4,8 +4,7 @@ import logging
 
 from celery import shared_task
 
-from portal.errors import ApplicationError
-from tenants import backups, deletion, notifications, services
+from tenants import backups, deletion, notifications
 
 log = logging.getLogger(__name__)
 
@@ -14,11 +13,8 @@ log = logging.getLogger(__name__)
 def purge_due_deletions() -> None:
     """Beat: tear down the tenants whose grace period after a deletion request is over."""
     for tenant in deletion.tenants_due_for_purge():
-        try:
-            services.tenant_delete(tenant=tenant, actor=None, now=True)
-        except ApplicationError as exc:
-            # Busy (a run under way) or gone meanwhile: the next beat looks again.
-            log.warning("tenant %s not purged yet: %s", tenant.slug, exc.message)
+        if not deletion.tenant_purge(tenant):
+            log.warning("tenant %s not purged yet; the next beat looks again", tenant.slug)
 
 
 @shared_task(ignore_result=True)

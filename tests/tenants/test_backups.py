@@ -115,3 +115,29 @@ def test_backups_are_refused_where_they_make_no_sense(site, other_requester, req
         backups.backup_request(tenant=busy, actor=requester)
     with pytest.raises(ApplicationError, match="doesn't exist or didn't finish"):
         backups.backup_restore(tenant=tenant, actor=requester, backup_id=999999)
+
+
+def test_the_purge_takes_a_final_backup_first_and_keeps_a_tenant_it_could_not_save(
+    site, requester, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.tasks import purge_due_deletions
+
+    tenant, s3, bucket, conn, db = site
+    past = timezone.now() - timedelta(minutes=1)
+    unsaved = TenantFactory(owner=requester, state=Tenant.State.READY, s3_bucket=bucket)
+    Tenant.objects.filter(pk__in=[tenant.pk, unsaved.pk]).update(delete_after=past)
+
+    purge_due_deletions()
+    tenant.refresh_from_db()
+    unsaved.refresh_from_db()
+    final = tenant.backups.get(reason="final")
+    assert final.state == Backup.State.DONE
+    assert s3.get_object(Bucket=bucket, Key=final.prefix + "manifest.json")
+    assert tenant.state == Tenant.State.DELETING and not tenant.desired_present
+    # No database to dump: the backup failed, so the tenant stays for the next look.
+    assert unsaved.backups.get(reason="final").state == Backup.State.FAILED
+    assert unsaved.state == Tenant.State.READY and unsaved.desired_present
