@@ -95,7 +95,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.action(description="Enable the selected endpoints again", permissions=["change"])
     def enable(self, request, queryset):
         for endpoint in queryset:
-            services.endpoint_enable(endpoint=endpoint)
+            services.endpoint_enable(actor=request.user, endpoint=endpoint)
         messages.success(request, "Enabled; failures are counted from zero again.")
 
 

@@ -348,6 +348,10 @@ class AuditEvent(models.Model):
         TOKEN_CREATED = "token.created", "API token created"
         TOKEN_REVOKED = "token.revoked", "API token revoked"
         TOKEN_REFUSED = "token.refused", "Revoked or expired API token presented"
+        WEBHOOK_CREATED = "webhook.created", "Webhook endpoint registered"
+        WEBHOOK_DELETED = "webhook.deleted", "Webhook endpoint removed"
+        WEBHOOK_DISABLED = "webhook.disabled", "Webhook endpoint disabled"
+        WEBHOOK_ENABLED = "webhook.enabled", "Webhook endpoint enabled again"
 
     created_at = models.DateTimeField(db_index=True)
     # No database constraint and no cascade: deleting a user must neither be blocked by the

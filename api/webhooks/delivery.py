@@ -6,11 +6,14 @@ import time
 
 import requests
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.webhooks import signing
+from tenants.audit import audit_record
+from tenants.models import AuditEvent
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +79,11 @@ def give_up(delivery_id: int) -> None:
     limit = settings.PORTAL_WEBHOOK_DISABLE_AFTER
     if endpoint.is_active and endpoint.consecutive_failures >= limit:
         reason = f"{limit} deliveries in a row failed; the last: {delivery.last_error}"
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-            is_active=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
-        )
+        with transaction.atomic():
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                is_active=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
+            )
+            audit_record(action=AuditEvent.Action.WEBHOOK_DISABLED, obj=endpoint, message=reason)
         from api.webhooks.notify import notify_disabled
 
         notify_disabled(endpoint.pk)

@@ -2,12 +2,17 @@
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.db import transaction
 
 from api.models import WebhookEndpoint
 from api.webhooks import signing
 from api.webhooks.events import EVENT_TYPES
 from portal import roles
 from portal.errors import ApplicationError
+from tenants.audit import audit_record
+from tenants.models import AuditEvent
+
+Action = AuditEvent.Action
 
 
 def endpoint_create(
@@ -31,22 +36,35 @@ def endpoint_create(
         errors["events"] = [f"Unknown event: {', '.join(unknown)}."]
     if errors:
         raise ValidationError(errors)
-    endpoint = WebhookEndpoint.objects.create(
-        url=url,
-        description=description.strip()[:200],
-        tenant=tenant,
-        events=sorted(set(events)),
-        salt=signing.new_salt(),
-        created_by=actor,
-    )
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            url=url,
+            description=description.strip()[:200],
+            tenant=tenant,
+            events=sorted(set(events)),
+            salt=signing.new_salt(),
+            created_by=actor,
+        )
+        audit_record(
+            action=Action.WEBHOOK_CREATED,
+            actor=actor,
+            obj=endpoint,
+            after={
+                "url": url,
+                "events": endpoint.events,
+                "tenant": tenant.slug if tenant else None,
+            },
+        )
     return endpoint, signing.endpoint_secret(endpoint.salt)
 
 
-def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
+def endpoint_enable(*, actor, endpoint: WebhookEndpoint) -> None:
     """Back on after the receiver was fixed: the failure count starts again."""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        is_active=True, consecutive_failures=0, disabled_at=None, disabled_reason=""
-    )
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            is_active=True, consecutive_failures=0, disabled_at=None, disabled_reason=""
+        )
+        audit_record(action=Action.WEBHOOK_ENABLED, actor=actor, obj=endpoint)
 
 
 def endpoint_delete(*, actor, endpoint: WebhookEndpoint) -> None:
@@ -54,4 +72,6 @@ def endpoint_delete(*, actor, endpoint: WebhookEndpoint) -> None:
     owns = endpoint.tenant is not None and endpoint.tenant.owner_id == actor.pk
     if not (roles.is_approver(actor) or owns):
         raise ApplicationError("You can remove webhooks only of tenants you own.")
-    endpoint.delete()
+    with transaction.atomic():
+        audit_record(action=Action.WEBHOOK_DELETED, actor=actor, obj=endpoint)
+        endpoint.delete()

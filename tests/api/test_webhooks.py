@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.webhooks import delivery, signing
 from api.webhooks.events import EVENT_TYPES
-from api.webhooks.services import endpoint_create
+from api.webhooks.services import endpoint_create, endpoint_delete, endpoint_enable
 from portal.errors import ApplicationError
 from tenants import services
 from tenants.audit import audit_record
@@ -214,3 +214,27 @@ def test_admins_resend_from_the_admin_and_auditors_only_read(
     hooks(client_for(approver).post, "/admin/api/webhookdelivery/", form)
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("delivered", 4)
+
+
+def test_register_disable_enable_and_remove_are_audited(hooks, receiver, approver):
+    receiver.status = 500
+    endpoint, secret = endpoint_create(actor=approver, url=receiver.url, events=["tenant.ready"])
+    tenant = TenantFactory(state=Tenant.State.READY)
+    for _ in range(2):  # PORTAL_WEBHOOK_DISABLE_AFTER
+        hooks(audit_record, action=AuditEvent.Action.TENANT_READY, obj=tenant)
+    endpoint_enable(actor=approver, endpoint=endpoint)
+    endpoint_delete(actor=approver, endpoint=endpoint)
+
+    trail = list(
+        AuditEvent.objects.filter(object_type="webhookendpoint")
+        .order_by("id")
+        .values_list("action", "actor_name")
+    )
+    assert trail == [
+        ("webhook.created", approver.username),
+        ("webhook.disabled", "system"),
+        ("webhook.enabled", approver.username),
+        ("webhook.deleted", approver.username),
+    ]
+    every = " ".join(str(v) for row in AuditEvent.objects.values_list() for v in row)
+    assert secret.removeprefix("whsec_") not in every
