@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models.functions import Now
 
+from portal import requestcontext
 from provisioning.models import Run
 
 APPLY, DESTROY, CHECK = Run.Action.APPLY, Run.Action.DESTROY, Run.Action.CHECK
@@ -26,7 +27,11 @@ def run_request(*, tenant, action: str, reason: str, actor=None) -> Run:
                 action=action,
                 reason=reason,
                 requested_by=actor,
-                requested_by_name=actor.get_username() if actor else "system",
+                # The name the audit trail gives the same act (cli:<login> for an operator).
+                requested_by_name=(
+                    actor.get_username() if actor else requestcontext.current().actor_name
+                )
+                or "system",
             )
     tenant_id = tenant.pk
     transaction.on_commit(lambda: enqueue(tenant_id))

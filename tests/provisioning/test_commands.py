@@ -56,6 +56,7 @@ def test_tenant_reconcile_wait_runs_the_engine_and_audits_the_operator(ready_ten
     assert "corner-shop: reconcile queued" in out and "corner-shop: Ready" in out
     run = ready_tenant.runs.order_by("-id").first()
     assert run.reason == "manual" and run.status == Run.Status.SUCCEEDED
+    assert run.requested_by_name.startswith("cli:")  # as the audit trail names the operator
     event = AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_RECONCILED).get()
     assert event.actor is None and event.actor_name.startswith("cli:")
     assert event.request_id.startswith("cli-")
