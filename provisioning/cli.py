@@ -86,3 +86,11 @@ def finish(tenant: Tenant, *, wait: bool, timeout: float, write) -> None:
     if tenant.state == Tenant.State.FAILED:
         # A script (or CI) waiting on the run must see the failure in the exit status too.
         raise CommandError(f"{tenant.slug} failed; `tenant_reconcile {tenant.slug}` retries it.")
+    last = tenant.runs.exclude(reason="drift").first()
+    if last is not None and last.status == last.Status.FAILED:
+        # A repair of a serving tenant fails without failing the tenant (it is degraded).
+        write(f"  {last.error}")
+        raise CommandError(
+            f"{tenant.slug}: the reconcile failed; the tenant keeps serving, degraded. "
+            f"`tenant_reconcile {tenant.slug}` tries again."
+        )

@@ -34,6 +34,8 @@ LOG_LIMIT = 4000  # characters of log kept per step row: enough to read, small e
 LOG_FLUSH_SECONDS = 1.0
 
 State = Tenant.State
+# Runs that only put a serving tenant back as it should be: their failure never unserves it.
+REPAIRS = ("drift", "manual")
 UNFINISHED = [
     StepRun.Status.PENDING,
     StepRun.Status.RUNNING,
@@ -122,9 +124,29 @@ def abort_stalled(run: Run, message: str) -> bool:
             run_id=run.pk,
             status__in=UNFINISHED,
         ).update(status=StepRun.Status.SKIPPED)
-        if run.action != Run.Action.CHECK and run.reason != "drift":
-            _tenant_failed(run.tenant_id, cause)
+        _run_failed(run, cause)
     return True
+
+
+def _run_failed(run: Run, cause: str) -> None:
+    """What a failed run means for its tenant: a repair of a serving tenant (a drift run, a
+    reconcile asked for by hand) leaves it serving — degraded, shown from the run — while any
+    other run fails the tenant."""
+    if run.action == Run.Action.CHECK:
+        return
+    serving = Tenant.objects.filter(pk=run.tenant_id, state=State.READY).exists()
+    if serving and run.reason in REPAIRS:
+        log.warning("tenant %s degraded, still ready: %s", run.tenant_id, cause)
+        if run.drift:
+            tenant = Tenant.objects.get(pk=run.tenant_id)
+            audit_record(
+                action=Action.TENANT_DRIFT,
+                obj=tenant,
+                after={"differences": run.drift},
+                message=f"Not repaired: {cause}",
+            )
+        return
+    _tenant_failed(run.tenant_id, cause)
 
 
 def _tenant_failed(tenant_id: int, cause: str) -> None:
@@ -173,8 +195,8 @@ class _Advance:
                 StepRun.objects.filter(run_id=self.run.pk, status__in=UNFINISHED).update(
                     status=StepRun.Status.SKIPPED
                 )
-                if ours and self.run.action != Run.Action.CHECK and not self.is_drift:
-                    _tenant_failed(self.run.tenant_id, cause)
+                if ours:
+                    _run_failed(self.run, cause)
         except Displaced:
             pass  # the run's new holder speaks for it
 
@@ -232,7 +254,8 @@ class _Advance:
 
     def _on_start(self) -> None:
         with self.fenced():
-            if self.run.action == Run.Action.APPLY and not self.is_drift:
+            # A repair of a serving tenant leaves it serving (ready) while it runs.
+            if self.run.action == Run.Action.APPLY and self.run.reason not in REPAIRS:
                 if tenant_transition(tenant_id=self.tenant.pk, to=State.PROVISIONING):
                     audit_record(
                         action=Action.TENANT_PROVISIONING,
@@ -319,8 +342,8 @@ class _Advance:
             )
             self.run.status = Run.Status.FAILED
             # A run superseded meanwhile (a deletion) no longer speaks for the tenant.
-            if ours and self.run.action != Run.Action.CHECK:
-                _tenant_failed(self.tenant.pk, cause)
+            if ours:
+                _run_failed(self.run, cause)
                 upgrade.after_failed_run(self.run, cause)  # a failed upgrade is rolled back
         log.warning("tenant %s run %s: %s", self.tenant.slug, self.run.pk, cause)
 

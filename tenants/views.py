@@ -13,6 +13,7 @@ from django.views import View
 from portal import heartbeat, ratelimit, roles
 from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
+from provisioning.health import tenant_health
 from provisioning.tenanturl import tenant_url
 from tenants import (
     backups,
@@ -220,6 +221,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         # The content pipeline section reads its step's outcome (provisioning/steps/pipeline.py).
         "pipeline_step": next((s for s in steps if s.name == "pipeline"), None),
         "drift": selectors.tenant_last_drift_check(tenant),
+        "health": tenant_health(tenant),
         # Requesters read a failure in words; the step's own error stays for admins and auditors.
         "failure": failures.failure_for(tenant),
         "sees_detail": roles.sees_all_tenants(request.user),

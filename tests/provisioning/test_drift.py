@@ -59,7 +59,7 @@ def test_drift_is_found_recorded_and_repaired(
 
     page = client_for(requester).get(ready_tenant.get_absolute_url()).content.decode()
     assert "Last drift check" in page
-    assert f"found 1 difference: network: plan {plan_file.name} changed" in page
+    assert f"drift repaired: network: plan {plan_file.name} changed" in page
 
 
 def test_report_mode_only_reports(ready_tenant, django_capture_on_commit_callbacks, settings):
