@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.deploy.render import render, validate_every
+from tests.deploy.render import docs, render, validate_every
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "deploy" / "monitoring"
@@ -47,6 +47,15 @@ def _family(name: str) -> str:
         if name.endswith(suffix):
             return name.removesuffix(suffix)
     return name
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_flux_applies_it_after_the_portal(environment):
+    entry = REPO / "deploy" / "platform" / "clusters" / environment / "platform.yaml"
+    layers = {k["metadata"]["name"]: k for k in docs(entry.read_text())}
+    monitoring = layers["portal-monitoring"]["spec"]
+    assert monitoring["path"] == "./deploy/monitoring"
+    assert monitoring["dependsOn"] == [{"name": "portal"}]
 
 
 def test_it_builds_and_fits_the_schemas(manifests):
@@ -102,6 +111,10 @@ def test_the_rules_cover_what_operators_must_hear(manifests):
 def test_the_dashboard_is_grafana_json_with_a_query_in_each_panel(manifests):
     configmap = _one(manifests, "ConfigMap")
     assert configmap["metadata"]["labels"] == {"grafana_dashboard": "1"}
+    # Flux must leave Grafana's ${datasource} alone (like the rules' {{ $labels }}).
+    flux_off = {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}
+    assert configmap["metadata"]["annotations"] == flux_off
+    assert _one(manifests, "PrometheusRule")["metadata"]["annotations"] == flux_off
     assert configmap["metadata"]["namespace"] == "monitoring"
     dashboard = json.loads(configmap["data"]["tenant-portal.json"])
     assert dashboard["uid"] == "tenant-portal" and dashboard["panels"]
