@@ -1,4 +1,5 @@
-"""The portal's calls to Authentik: OAuth2 providers, applications, groups and their bindings.
+"""The portal's calls to Authentik: OAuth2 providers, applications, groups and their bindings,
+service accounts and their app-password tokens.
 
 Only the fields the portal needs are read, and an unknown, missing or null field is no error
 unless the portal can't do without it — so one driver works with Authentik 2025.4 to the newest.
@@ -7,6 +8,7 @@ unless the portal can't do without it — so one driver works with Authentik 202
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -21,6 +23,7 @@ USERS = Resource("/core/users/", "authentik_core.user")
 PROVIDERS = Resource("/providers/oauth2/", "authentik_providers_oauth2.oauth2provider")
 APPLICATIONS = Resource("/core/applications/", "authentik_core.application")
 BINDINGS = Resource("/policies/bindings/", "authentik_policies.policybinding")
+TOKENS = Resource("/core/tokens/", "authentik_core.token")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,22 @@ class Group:
     name: str
     users: list[int]
     attributes: dict
+
+
+@dataclass(frozen=True)
+class User:
+    pk: int
+    username: str
+    type: str | None
+    attributes: dict
+
+
+@dataclass(frozen=True)
+class Token:
+    identifier: str
+    intent: str | None
+    user: int | None
+    expiring: bool
 
 
 @dataclass(frozen=True)
@@ -170,6 +189,71 @@ class AuthentikDriver:
         res = _Action(f"{GROUPS.path}{group.pk}/{verb}/", "authentik_core.group", perm)
         what = f"{'add' if add else 'remove'} user {user} {'to' if add else 'from'} {group.name}"
         self.http.create(what, res, {"pk": user})
+
+    # --- service accounts and their app passwords ------------------------------------------------
+
+    def user(self, username: str) -> User | None:
+        what = f"look up user {username}"
+        found = _matching(self.http.find(what, USERS, username=username), "username", username)
+        return _user(found[0], what) if found else None
+
+    def service_account_create(self, username: str, name: str, attributes: dict) -> User:
+        """POST /core/users/ with type service_account (core_users_create), not
+        /core/users/service_account/: that one takes no attributes, so the tenant's marker
+        would come in a second call, and a crash between the two would leave an unmarked
+        account the portal may no longer adopt."""
+        what = f"create service account {username}"
+        body = {
+            "username": username,
+            "name": name,
+            "type": "service_account",
+            "is_active": True,
+            "attributes": attributes,
+        }
+        return _user(self.http.create(what, USERS, body), what)
+
+    def user_delete(self, pk: int, username: str) -> bool:
+        """Delete the user (authentik deletes its tokens with it); False when it was gone."""
+        return self.http.delete(f"delete user {username}", USERS, str(pk))
+
+    def token(self, identifier: str) -> Token | None:
+        what = f"look up token {identifier}"
+        try:
+            return _token(self.http.get(what, TOKENS, identifier), what)
+        except Missing:
+            return None
+
+    def app_password_create(self, identifier: str, user: int, description: str) -> Token:
+        """An app password (intent app_password: what the client_credentials grant takes as
+        the password) that never expires: authentik's default is 30 minutes, after which the
+        pipeline could not sign in until the next run; the portal rotates it by deleting it."""
+        what = f"create token {identifier}"
+        body = {
+            "identifier": identifier,
+            "intent": "app_password",
+            "user": user,
+            "description": description,
+            "expiring": False,
+        }
+        return _token(self.http.create(what, TOKENS, body), what)
+
+    def token_update(self, identifier: str, fields: dict[str, Any]) -> Token:
+        what = f"update token {identifier}"
+        return _token(self.http.update(what, TOKENS, identifier, fields), what)
+
+    def token_key(self, identifier: str) -> str:
+        """GET /core/tokens/<identifier>/view_key/ -> {"key": ...} (core_tokens_view_key_retrieve;
+        authentik logs each view as an event, so only an apply asks, never a drift check)."""
+        what = f"read the key of token {identifier}"
+        res = _Action(
+            f"{TOKENS.path}{quote(identifier, safe='')}/view_key/",
+            "authentik_core.token",
+            "view_token_key",
+        )
+        return _text(self.http.get(what, res), "key", what)
+
+    def token_delete(self, identifier: str) -> bool:
+        return self.http.delete(f"delete token {identifier}", TOKENS, identifier)
 
     # --- OAuth2 providers ------------------------------------------------------------------------
 
@@ -285,6 +369,29 @@ def _group(row: dict, what: str) -> Group:
         name=_text(row, "name", what),
         users=users,
         attributes=attributes if isinstance(attributes, dict) else {},
+    )
+
+
+def _user(row: dict, what: str) -> User:
+    pk = _key(row, "pk", what)
+    if not isinstance(pk, int):
+        raise unusable(what, "pk")
+    attributes = row.get("attributes")
+    return User(
+        pk=pk,
+        username=_text(row, "username", what),
+        type=_maybe_text(row, "type", what),
+        attributes=attributes if isinstance(attributes, dict) else {},
+    )
+
+
+def _token(row: dict, what: str) -> Token:
+    user = row.get("user")
+    return Token(
+        identifier=_text(row, "identifier", what),
+        intent=_maybe_text(row, "intent", what),
+        user=user if isinstance(user, int) and not isinstance(user, bool) else None,
+        expiring=row.get("expiring") is not False,
     )
 
 

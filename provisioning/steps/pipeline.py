@@ -13,6 +13,7 @@ from provisioning.manifests.common import COMPONENT_WEB, meta, selector
 from provisioning.manifests.wordpress import MCP_PLUGIN, NAME, webhook_url
 from provisioning.schema import validate_all
 from provisioning.steps.base import Outcome, Step
+from provisioning.steps.pipeline_account import PipelineAccount
 from provisioning.steps.sso import SsoStep
 from provisioning.tenanturl import tenant_url
 
@@ -28,12 +29,9 @@ class PipelineClient(SsoStep):
     client id is the audience the tenant's WordPress accepts (the mu-plugin asks Authentik's
     introspection endpoint with these credentials, which answers only for this client's tokens).
 
-    Not done yet: Authentik's client-credentials grant wants, besides client_id, a user name
-    and an app password token of a service account, not the client secret
-    (docs.goauthentik.io/add-secure-apps/providers/oauth2/machine_to_machine, and
-    github.com/goauthentik/authentik/issues/17892). Creating that service account and token
-    per tenant needs Authentik's core/users and core/tokens endpoints, which the recordings
-    (tests/recordings/authentik-2025.8.1) and so the fake don't cover yet.
+    The pipeline does not sign in with this client's secret, which Authentik's
+    client-credentials grant doesn't take alone, but as the tenant's service account
+    (provisioning/steps/pipeline_account.py).
     """
 
     name = "pipeline"
@@ -78,6 +76,7 @@ class PipelineStep(Step):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.client = PipelineClient(ctx)
+        self.account = PipelineAccount(ctx.spec, ctx.secrets, self.client.driver)
 
     def make_driver(self):
         # Real only when both systems are: the entry holds the client Authentik knows.
@@ -95,8 +94,11 @@ class PipelineStep(Step):
     def entry_key(self) -> str:
         return f"{self.spec.slug}.json"
 
-    def entry(self, client_id: str, client_secret: str) -> dict[str, str]:
-        """What the pipeline needs to publish to this tenant (its whole target description)."""
+    def entry(self, client_id: str, app_password: str) -> dict[str, str]:
+        """What the pipeline needs to publish to this tenant (its whole target description).
+        The token request Authentik's docs give for machine-to-machine sign-in is a form POST
+        to token_url of grant_type=client_credentials, client_id, username and password (the
+        app password); the provider's client secret is not part of it, so it isn't here."""
         service = f"http://{NAME}.{self.spec.namespace}.svc"
         return {
             "tenant": self.spec.slug,
@@ -106,8 +108,10 @@ class PipelineStep(Step):
             "mcp_url": f"{service}{MCP_PATH}",
             "mcp_plugin": MCP_PLUGIN,
             "token_url": f"{authentikurls.api_url()}/application/o/token/",
+            "grant_type": "client_credentials",
             "client_id": client_id,
-            "client_secret": client_secret,
+            "username": self.account.username,
+            "password": app_password,
             "audience": client_id,
         }
 
@@ -207,6 +211,8 @@ class PipelineStep(Step):
                     f"key {self.entry_key} of Secret {ns}/{secret}",
                     *(f"NetworkPolicy {p['metadata']['name']}" for p in self.policies()),
                     f"Authentik provider and application {self.spec.pipeline_slug}",
+                    f"Authentik service account {self.account.username} and its app password "
+                    f"{self.account.token_id}",
                 ],
             }
             return json.dumps(plan, indent=2) + "\n"
@@ -215,6 +221,7 @@ class PipelineStep(Step):
             "tenant": self.spec.slug,
             "enabled": True,
             "authentik": json.loads(self.client.render()),
+            "service_account": self.account.render(),
             "targets": {
                 "secret": f"{ns}/{secret}",
                 "key": self.entry_key,
@@ -241,10 +248,10 @@ class PipelineStep(Step):
 
     def _wanted_entry(self) -> dict[str, str] | None:
         client_id = self.ctx.secrets.get(keys.PIPELINE_CLIENT_ID)
-        client_secret = self.ctx.secrets.get(keys.PIPELINE_CLIENT_SECRET)
-        if client_id is None or client_secret is None:
+        app_password = self.ctx.secrets.get(keys.PIPELINE_APP_PASSWORD)
+        if client_id is None or app_password is None:
             return None
-        return self.entry(client_id, client_secret)
+        return self.entry(client_id, app_password)
 
     def live_check(self) -> list[str]:
         if not self.enabled and not _present(self.ctx.secrets):
@@ -256,6 +263,7 @@ class PipelineStep(Step):
         if not self.enabled:
             return self._leftovers(targets)
         out = self.client.live_check()
+        out += self.account.live_check()
         if keys.PIPELINE_WEBHOOK_SECRET not in _present(self.ctx.secrets):
             out.append("the webhook's signing key is not in the tenant's Secret yet")
         want = self._wanted_entry()
@@ -263,7 +271,7 @@ class PipelineStep(Step):
         if have is None:
             out.append(f"the pipeline's targets have no entry {self.entry_key}")
         elif want is None or json.loads(have) != want:
-            # Words only: the entry holds the client's secret.
+            # Words only: the entry holds the app password.
             out.append(f"the pipeline's entry {self.entry_key} differs from the tenant's client")
         for policy in self.policies():
             live = self.driver.get(policy)
@@ -280,7 +288,7 @@ class PipelineStep(Step):
                 out.append(f"NetworkPolicy {policy['metadata']['name']} is still there")
         if self.client.driver.provider(self.spec.pipeline_slug) is not None:
             out.append(f"Authentik still has a provider {self.spec.pipeline_slug}")
-        return out
+        return out + self.account.leftover()
 
     def live_apply(self) -> Outcome:
         if not self.enabled:
@@ -289,7 +297,7 @@ class PipelineStep(Step):
         keys.ensure(
             self.ctx.secrets, keys.PIPELINE_WEBHOOK_SECRET, lambda: keys.random_password(64)
         )
-        done = [self.client.live_apply().message]
+        done = [self.client.live_apply().message, *self.account.live_apply()]
         policies = self.policies()
         validate_all(policies)
         for policy in policies:
@@ -313,6 +321,11 @@ class PipelineStep(Step):
         said = self.client.live_destroy().message
         if said != "already gone":
             done.append(said)
+        deleted, left = self.account.live_destroy()
+        if deleted:
+            done.append(f"deleted {' and '.join(deleted)}")
+        if left:
+            done.append(f"left {' and '.join(left)} alone: not tenant {self.spec.slug}'s")
         # The credentials are dead once the client is gone; they don't linger in the Secret.
         present = _present(self.ctx.secrets)
         gone = [k for k in (*_CLIENT_KEYS, keys.PIPELINE_WEBHOOK_SECRET) if k in present]
@@ -332,7 +345,7 @@ class PipelineStep(Step):
 
 
 MANAGER = "tenant-portal-pipeline"
-_CLIENT_KEYS = (keys.PIPELINE_CLIENT_ID, keys.PIPELINE_CLIENT_SECRET)
+_CLIENT_KEYS = (keys.PIPELINE_CLIENT_ID, keys.PIPELINE_CLIENT_SECRET, keys.PIPELINE_APP_PASSWORD)
 
 
 def _encode(entry: dict[str, str] | None) -> str | None:

@@ -3,10 +3,18 @@
 Field names, status codes, error bodies and the pagination envelope follow what a real
 Authentik 2025.8.1 answered (tests/recordings/authentik-2025.8.1/, held to it by
 tests/provisioning/test_authentik_conformance.py).
+
+Not recorded, and so modelled on Authentik's API schema and docs instead (a real exchange would
+replace this): creating and deleting users (/core/users/, core_users_create), app-password
+tokens (/core/tokens/, core_tokens_create, core_tokens_view_key_retrieve: GET
+/core/tokens/<identifier>/view_key/ -> {"key": ...}), and the OAuth2 token endpoint's
+client_credentials grant (/application/o/token/, form-encoded client_id + username +
+password=<app password>, docs.goauthentik.io/add-secure-apps/providers/oauth2/machine_to_machine).
 """
 
 import json
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -33,6 +41,10 @@ class FakeAuthentik:
         self.providers: dict[int, dict] = {}
         self.applications: dict[str, dict] = {}
         self.bindings: dict[str, dict] = {}
+        self.tokens: dict[str, dict] = {}  # by identifier, as authentik's API looks them up
+        self.token_keys: dict[str, str] = {}  # identifier -> key (never in a token's answer)
+        self.user_extras: dict[int, dict] = {}  # fields /core/users/ adds to the group view
+        self.issued: list[dict] = []  # the access tokens /application/o/token/ granted
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
         # Retry-After sent with an answer of that status (a test may change or add one, e.g. 503).
         self.retry_after: dict[int, str] = {429: "1"}
@@ -252,7 +264,26 @@ class FakeAuthentik:
             (r"/core/groups/([^/]+)/", {"DELETE": self._group_delete}),
             (r"/core/groups/([^/]+)/add_user/", {"POST": self._group_member(add=True)}),
             (r"/core/groups/([^/]+)/remove_user/", {"POST": self._group_member(add=False)}),
-            (r"/core/users/", {"GET": self._list(self.users, "username")}),
+            (
+                r"/core/users/",
+                {
+                    "GET": self._list(self.users, "username", out=self._user_out),
+                    "POST": self._user_create,
+                },
+            ),
+            (r"/core/users/(\d+)/", {"GET": self._user_get, "DELETE": self._user_delete}),
+            (
+                r"/core/tokens/",
+                {
+                    "GET": self._list(self.tokens, "identifier", "intent", out=self._token_out),
+                    "POST": self._token_create,
+                },
+            ),
+            (
+                r"/core/tokens/([^/]+)/",
+                {"GET": self._token_get, "PATCH": self._token_patch, "DELETE": self._token_delete},
+            ),
+            (r"/core/tokens/([^/]+)/view_key/", {"GET": self._token_view_key}),
             (
                 r"/providers/oauth2/",
                 {
@@ -355,6 +386,180 @@ class FakeAuthentik:
             return 204, None
 
         return handler
+
+    # users and their app-password tokens (not recorded: see the module's docstring)
+
+    def _user_out(self, user: dict) -> dict:
+        extras = self.user_extras.get(user["pk"], {"type": "internal", "path": "users"})
+        groups = [g["pk"] for g in self.groups.values() if user["pk"] in g["users"]]
+        return {**user, "is_superuser": False, "groups": groups, "uuid": user["uid"], **extras}
+
+    def _user_create(self, query, body):
+        username = body.get("username")
+        if not username or not body.get("name"):
+            missing = [f for f in ("username", "name") if not body.get(f)]
+            return 400, {f: ["This field is required."] for f in missing}
+        if any(u["username"] == username for u in self.users.values()):
+            return 400, {"username": ["A user with that username already exists."]}
+        kind = body.get("type", "internal")
+        if kind not in ("internal", "external", "service_account", "internal_service_account"):
+            return 400, {"type": [f'"{kind}" is not a valid choice.']}
+        if not isinstance(body.get("attributes", {}), dict):
+            return 400, {"attributes": ["Value must be valid JSON."]}
+        user = self.add_user(username)
+        user.update(
+            name=body["name"],
+            email=body.get("email", ""),
+            is_active=body.get("is_active", True),
+            attributes=dict(body.get("attributes") or {}),
+        )
+        self.user_extras[user["pk"]] = {"type": kind, "path": body.get("path") or "users"}
+        return 201, self._user_out(user)
+
+    def _user_get(self, query, body, pk):
+        user = self.users.get(int(pk))
+        if user is None:
+            return 404, {"detail": "No User matches the given query."}
+        return 200, self._user_out(user)
+
+    def _user_delete(self, query, body, pk):
+        if self.users.pop(int(pk), None) is None:
+            return 404, {"detail": "No User matches the given query."}
+        # A user's tokens and memberships go with it (Token.user is on_delete=CASCADE).
+        for identifier in [i for i, t in self.tokens.items() if t["user"] == int(pk)]:
+            self.tokens.pop(identifier)
+            self.token_keys.pop(identifier)
+        for group in self.groups.values():
+            if int(pk) in group["users"]:
+                group["users"].remove(int(pk))
+        return 204, None
+
+    def _token_out(self, token: dict) -> dict:
+        # TokenSerializer: user_obj is the user's full answer; the key is never part of it.
+        return {**token, "user_obj": self._user_out(self.users[token["user"]])}
+
+    def _token_create(self, query, body):
+        errors: dict[str, list[str]] = {}
+        identifier = body.get("identifier")
+        if not identifier:
+            errors["identifier"] = ["This field is required."]
+        elif not SLUG.match(identifier):
+            errors["identifier"] = ["Enter a valid “slug” consisting of letters, numbers, "
+                                    "underscores or hyphens."]  # fmt: skip
+        elif identifier in self.tokens:
+            errors["identifier"] = ["Token with this identifier already exists."]
+        if body.get("user") not in self.users:
+            errors["user"] = [f'Invalid pk "{body.get("user")}" - object does not exist.']
+        intent = body.get("intent", "api")
+        if intent not in ("verification", "api", "recovery", "app_password"):
+            errors["intent"] = [f'"{intent}" is not a valid choice.']
+        if errors:
+            return 400, errors
+        expiring = body.get("expiring", True)
+        # authentik's default_token_duration: 30 minutes unless the caller says otherwise.
+        expires = body.get("expires") or time.strftime(
+            "%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(time.time() + 30 * 60)
+        )
+        token = {
+            "pk": str(uuid.uuid4()),
+            "managed": None,
+            "identifier": identifier,
+            "intent": intent,
+            "user": body["user"],
+            "description": body.get("description", ""),
+            "expires": expires if expiring else None,
+            "expiring": bool(expiring),
+        }
+        self.tokens[identifier] = token
+        self.token_keys[identifier] = secrets.token_urlsafe(48)
+        return 201, self._token_out(token)
+
+    def _token_get(self, query, body, identifier):
+        token = self.tokens.get(identifier)
+        if token is None:
+            return 404, {"detail": "No Token matches the given query."}
+        return 200, self._token_out(token)
+
+    def _token_patch(self, query, body, identifier):
+        token = self.tokens.get(identifier)
+        if token is None:
+            return 404, {"detail": "No Token matches the given query."}
+        for field in ("description", "expiring", "expires"):
+            if field in body:
+                token[field] = body[field]
+        if token["expiring"] is False:
+            token["expires"] = None
+        return 200, self._token_out(token)
+
+    def _token_delete(self, query, body, identifier):
+        if self.tokens.pop(identifier, None) is None:
+            return 404, {"detail": "No Token matches the given query."}
+        self.token_keys.pop(identifier)
+        return 204, None
+
+    def _token_view_key(self, query, body, identifier):
+        if identifier not in self.tokens or not self._unexpired(self.tokens[identifier]):
+            return 404, {"detail": "Token not found or expired"}
+        return 200, {"key": self.token_keys[identifier]}
+
+    @staticmethod
+    def _unexpired(token: dict) -> bool:
+        if not token["expiring"]:
+            return True
+        stamp = time.strptime(token["expires"][:19], "%Y-%m-%dT%H:%M:%S")
+        return time.mktime(stamp) - time.timezone > time.time()
+
+    # the OAuth2 token endpoint (not under /api/v3, no bearer token: the form authenticates)
+
+    def grant(self, form: dict[str, str]) -> tuple[int, dict]:
+        """/application/o/token/ for grant_type client_credentials (or password, which authentik
+        treats alike): the provider by client_id, the user by username, and an unexpired
+        app_password token of that user whose key is the password. Anything else is refused
+        with the error authentik's TokenParams raises. Not modelled: the 2024.4+ variants
+        (base64 username:key, or the provider's own secret) the portal doesn't use."""
+        with self.lock:
+            self.requests.append(("POST", "/application/o/token/"))
+            if form.get("grant_type") not in ("client_credentials", "password"):
+                return 400, {"error": "unsupported_grant_type", "error_description": ""}
+            provider = next(
+                (p for p in self.providers.values() if p["client_id"] == form.get("client_id")),
+                None,
+            )
+            if provider is None:
+                return 400, _OAUTH_ERRORS["invalid_client"]
+            user = next(
+                (u for u in self.users.values() if u["username"] == form.get("username")), None
+            )
+            token = next(
+                (
+                    t
+                    for i, t in self.tokens.items()
+                    if self.token_keys[i] == form.get("password")
+                    and t["intent"] == "app_password"
+                    and self._unexpired(t)
+                ),
+                None,
+            )
+            if user is None or token is None or token["user"] != user["pk"]:
+                return 400, _OAUTH_ERRORS["invalid_grant"]
+            if not user["is_active"]:
+                return 400, _OAUTH_ERRORS["invalid_grant"]
+            app = next(
+                (a for a in self.applications.values() if a["provider"] == provider["pk"]), None
+            )
+            if app is None or not self.may_open(user["username"], app["slug"]):
+                return 400, _OAUTH_ERRORS["invalid_grant"]
+            access = secrets.token_urlsafe(32)
+            self.issued.append(
+                {"access_token": access, "client_id": provider["client_id"], "user": user["pk"]}
+            )
+            return 200, {
+                "access_token": access,
+                "token_type": "Bearer",
+                "scope": form.get("scope", ""),
+                "expires_in": 3600,
+                "id_token": access,
+            }
 
     # providers
 
@@ -604,6 +809,22 @@ class FakeAuthentik:
         return 204, None
 
 
+_OAUTH_ERRORS = {
+    # authentik.providers.oauth2.errors.TokenError / ClientIdError descriptions (RFC 6749 5.2).
+    "invalid_client": {
+        "error": "invalid_client",
+        "error_description": "Client authentication failed (e.g., unknown client, no client "
+        "authentication included, or unsupported authentication method)",
+    },
+    "invalid_grant": {
+        "error": "invalid_grant",
+        "error_description": "The provided authorization grant or refresh token is invalid, "
+        "expired, revoked, does not match the redirection URI used in the authorization "
+        "request, or was issued to another client",
+    },
+}
+
+
 def _page(rows: list, query: dict) -> tuple[int, dict]:
     page = int(query.get("page", ["1"])[0])
     size = int(query.get("page_size", ["100"])[0])
@@ -635,6 +856,9 @@ def _handler(fake: FakeAuthentik):
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if parts.path == "/application/o/token/" and method == "POST":
+                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                return self._send(*fake.grant(form))
             auth = self.headers.get("Authorization")
             # authentik answers 403, not 401, whatever is wrong with the credentials.
             if not auth:

@@ -5,9 +5,11 @@ import dataclasses
 import json
 
 import pytest
+import requests
 
 from provisioning import secrets as keys
 from provisioning.drivers.kubernetes import KubeApi, KubernetesSecrets, api_client
+from provisioning.errors import StepFailed
 from provisioning.manifests.wordpress import install_job, wordpress_manifests
 from provisioning.spec import TenantSpec, spec_for
 from provisioning.steps.base import Outcome, StepContext
@@ -66,7 +68,20 @@ def test_switch_on_creates_the_client_the_entry_and_the_policies(systems):
     entry = targets(driver)["acme.json"]
     # The pipeline's credentials are the ones Authentik holds for this tenant's client only.
     assert entry["client_id"] == provider["client_id"] == store.get(keys.PIPELINE_CLIENT_ID)
-    assert entry["client_secret"] == provider["client_secret"]
+    # It signs in as the tenant's service account with its app password, not the client secret.
+    user = next(u for u in authentik.users.values() if u["username"] == "pipeline-acme")
+    assert authentik.user_extras[user["pk"]]["type"] == "service_account"
+    assert user["attributes"] == {"tenant-portal": "acme"}
+    token = authentik.tokens["pipeline-acme-app-password"]
+    assert (token["intent"], token["user"], token["expiring"]) == (
+        "app_password",
+        user["pk"],
+        False,
+    )
+    assert entry["username"] == "pipeline-acme"
+    assert entry["password"] == authentik.token_keys["pipeline-acme-app-password"]
+    assert entry["password"] == store.get(keys.PIPELINE_APP_PASSWORD)
+    assert "client_secret" not in entry
     assert entry["audience"] == provider["client_id"]
     assert entry["tenant"] == "acme"
     assert entry["api_base_url"] == "http://wordpress.wp-acme.svc/wp-json/"
@@ -113,6 +128,9 @@ def test_switch_off_removes_everything_and_leaves_other_tenants_alone(systems):
     assert targets(driver) == {"shop.json": shop_entry}
     assert authentik.provider_named("pipeline-acme") is None
     assert authentik.applications.get("pipeline-acme") is None
+    assert "pipeline-acme-app-password" not in authentik.tokens
+    assert "pipeline-acme" not in {u["username"] for u in authentik.users.values()}
+    assert KubernetesSecrets(acme.spec).get(keys.PIPELINE_APP_PASSWORD) is None
     assert policies(driver, acme.spec) == [None, None]
     assert KubernetesSecrets(acme.spec).get(keys.PIPELINE_CLIENT_ID) is None
     assert KubernetesSecrets(acme.spec).get(keys.PIPELINE_WEBHOOK_SECRET) is None
@@ -135,6 +153,99 @@ def test_tenant_deletion_removes_the_pipeline_link(systems):
     assert gone.destroy().message == "nothing to remove"
 
 
+OAUTH_REFUSALS = ("invalid_grant", "invalid_client", "unsupported_grant_type")
+
+
+def token_request(url: str, **form: str) -> requests.Response:
+    return requests.post(url, data=form, timeout=5)
+
+
+def test_the_credentials_in_the_targets_secret_get_a_token(systems):
+    driver, authentik = systems
+    step, _ = step_for(make_spec("acme"))
+    step.apply()
+    entry = targets(driver)["acme.json"]
+    # The request the pipeline makes: only what its entry holds.
+    answer = token_request(
+        entry["token_url"],
+        grant_type=entry["grant_type"],
+        client_id=entry["client_id"],
+        username=entry["username"],
+        password=entry["password"],
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["token_type"] == "Bearer"
+    issued = authentik.issued[-1]
+    assert issued["access_token"] == answer.json()["access_token"]
+    assert issued["client_id"] == entry["audience"]
+
+
+def test_the_fake_token_endpoint_wants_the_service_account_and_its_app_password(systems):
+    driver, authentik = systems
+    step, store = step_for(make_spec("acme"))
+    step.apply()
+    entry = targets(driver)["acme.json"]
+    url, client_id = entry["token_url"], entry["client_id"]
+    good = {"client_id": client_id, "username": "pipeline-acme", "password": entry["password"]}
+    assert token_request(url, grant_type="client_credentials", **good).status_code == 200
+    # authentik treats the password grant as client_credentials.
+    assert token_request(url, grant_type="password", **good).status_code == 200
+
+    secret = store.get(keys.PIPELINE_CLIENT_SECRET)
+    refused = [
+        # the provider's own client id and secret: not enough for authentik
+        {"client_id": client_id, "client_secret": secret},
+        {**good, "password": secret},
+        {**good, "password": "not-the-key"},
+        {**good, "username": "someone-else"},
+        {**good, "client_id": "unknown-client"},
+        {**good, "grant_type": "authorization_code"},
+    ]
+    for form in refused:
+        answer = token_request(url, **{"grant_type": "client_credentials", **form})
+        assert answer.status_code == 400, form
+        assert answer.json()["error"] in (
+            "invalid_grant",
+            "invalid_client",
+            "unsupported_grant_type",
+        )
+    # An app password of another intent, or an expired one, is no password.
+    authentik.tokens["pipeline-acme-app-password"]["intent"] = "api"
+    assert token_request(url, grant_type="client_credentials", **good).status_code == 400
+    authentik.tokens["pipeline-acme-app-password"].update(
+        intent="app_password", expiring=True, expires="2020-01-01T00:00:00.000000Z"
+    )
+    assert token_request(url, grant_type="client_credentials", **good).status_code == 400
+
+
+def test_an_expiring_or_rotated_app_password_is_repaired(systems):
+    driver, authentik = systems
+    step, store = step_for(make_spec("acme"))
+    step.apply()
+    authentik.tokens["pipeline-acme-app-password"]["expiring"] = True
+    assert step.check() == ["app password pipeline-acme-app-password expires"]
+    # Rotated in Authentik: the next apply reads the new key into the entry.
+    authentik.token_keys["pipeline-acme-app-password"] = "rotated-" + "k" * 40
+    outcome = step.apply()
+    assert "made app password pipeline-acme-app-password non-expiring" in outcome.message
+    assert "rotated-" not in outcome.message
+    assert targets(driver)["acme.json"]["password"] == "rotated-" + "k" * 40
+    assert store.get(keys.PIPELINE_APP_PASSWORD) == "rotated-" + "k" * 40
+    assert step.check() == []
+
+
+def test_a_user_of_that_name_not_the_tenants_is_left_alone(systems):
+    driver, authentik = systems
+    authentik.add_user("pipeline-acme")
+    step, _ = step_for(make_spec("acme"))
+    with pytest.raises(StepFailed, match="user pipeline-acme that is not tenant acme's"):
+        step.live_apply()
+    assert "pipeline-acme-app-password" not in authentik.tokens
+    gone, _ = step_for(dataclasses.replace(make_spec("acme"), present=False))
+    assert "left service account pipeline-acme alone" in gone.destroy().message
+    assert "pipeline-acme" in {u["username"] for u in authentik.users.values()}
+
+
 def test_the_entry_is_put_back_when_someone_changes_it(systems):
     driver, _ = systems
     step, _ = step_for(make_spec("acme"))
@@ -152,7 +263,11 @@ def test_plan_mode_names_the_resources_but_no_credential(settings):
     step = PipelineStep(StepContext(spec=make_spec("acme"), secrets=keys.PlanSecrets()))
     assert step.apply().status == Outcome.PLANNED
     plan = json.loads(step.plan_file.read_text())
-    assert plan["targets"]["value"]["client_secret"] == keys.PLACEHOLDER
+    assert plan["targets"]["value"]["password"] == keys.PLACEHOLDER
+    account = plan["service_account"]
+    assert account[1]["body"]["type"] == "service_account"
+    assert account[2]["body"]["intent"] == "app_password"
+    assert account[2]["body"]["expiring"] is False
     assert [p["metadata"]["name"] for p in plan["network_policies"]] == [
         "allow-content-pipeline",
         "to-tenant-acme",

@@ -172,7 +172,8 @@ def test_no_generated_credential_leaves_the_tenants_secret(
     assert tenant.state == Tenant.State.READY, tenant.last_error
     first = secret_values(kube, tenant)
     assert len(first) >= 10, sorted(first)
-    assert {"PIPELINE_CLIENT_SECRET", "PIPELINE_WEBHOOK_SECRET"} <= set(first)
+    pipeline_keys = {"PIPELINE_CLIENT_SECRET", "PIPELINE_WEBHOOK_SECRET", "PIPELINE_APP_PASSWORD"}
+    assert pipeline_keys <= set(first)
 
     # Someone changes the sign-in client's secret in Authentik: the drift is found and repaired.
     authentik_api.provider_named(f"wp-{slug}")["client_secret"] = "changed-by-hand-" + "x" * 40
