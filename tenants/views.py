@@ -23,6 +23,7 @@ from tenants import (
     members,
     pipeline,
     plan_change,
+    plans,
     selectors,
     services,
     suspension,
@@ -206,6 +207,8 @@ def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
     live = tenant.is_busy or (run is not None and run.is_open)
     steps = list(run.steps.all()) if run else []
+    if roles.sees_all_tenants(request.user):
+        plans.attach_plans(tenant.slug, steps)  # plan mode's output, readable by admins
     return {
         "tenant": tenant,
         # Runs count per tenant (its first run is 1), not by the table's ids across all tenants.

@@ -389,3 +389,18 @@ def test_approvers_see_how_many_wait_and_watch_what_they_approved(
     assert '<span class="sr-only">(</span>1<span class="sr-only"> waiting)</span>' in page
     client.force_login(requester)
     assert "waiting)</span>" not in client.get(reverse("tenants:list")).content.decode()
+
+
+def test_admins_read_the_plan_in_the_page(client, requester, approver, settings):
+    tenant = TenantFactory(owner=requester, slug="planned", state="ready")
+    run = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="succeeded")
+    StepRun.objects.create(run=run, name="namespace", position=0, status="planned")
+    folder = settings.PORTAL_PLAN_DIR / "planned"
+    folder.mkdir(parents=True)
+    (folder / "namespace.yaml").write_text("kind: Namespace\nname: <wp-planned>\n")
+    client.force_login(approver)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "plan (what it would apply)" in page and "kind: Namespace" in page
+    assert "name: &lt;wp-planned&gt;" in page  # as text
+    client.force_login(requester)
+    assert "kind: Namespace" not in client.get(tenant.get_absolute_url()).content.decode()
