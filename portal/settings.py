@@ -372,7 +372,9 @@ PORTAL_REQUEST_RETRY_MAX_DELAY = env.float("PORTAL_REQUEST_RETRY_MAX_DELAY", def
 # Seconds a tenant's lease lasts unless its holder renews it (a heartbeat does, while a step
 # runs); must be longer than PORTAL_TASK_TIME_LIMIT (system check). Default 360.
 PORTAL_TENANT_LOCK_TTL = env.int("PORTAL_TENANT_LOCK_TTL", default=360)
-# Seconds between checks of something that settles outside (rollout, deletion); default 10.
+# Seconds before the first look at something settling outside (a rollout, a deletion), and the
+# longest pause between looks (each waits half as long as the wait so far); default 1 and 10.
+PORTAL_WAIT_FIRST = env.float("PORTAL_WAIT_FIRST", default=1.0)
 PORTAL_WAIT_INTERVAL = env.int("PORTAL_WAIT_INTERVAL", default=10)
 # Seconds a step may keep waiting (a rollout, a namespace deletion) before it fails; default 900.
 PORTAL_WAIT_TIMEOUT = env.int("PORTAL_WAIT_TIMEOUT", default=900)

@@ -53,6 +53,14 @@ def backoff(attempt: int) -> float:
     return delay * (0.5 + random.random() / 2)  # noqa: S311  (jitter, not cryptography)
 
 
+def wait_delay(waited: float) -> float:
+    """When to look again at something settling: soon at first (PORTAL_WAIT_FIRST), then after
+    half as long again as it has taken so far, never later than PORTAL_WAIT_INTERVAL. A rollout
+    that finishes is seen within about a third of the time it took, not a fixed interval."""
+    first, most = float(settings.PORTAL_WAIT_FIRST), float(settings.PORTAL_WAIT_INTERVAL)
+    return min(most, max(first, waited / 2))
+
+
 def reconcile(tenant_id: int) -> float | None:
     """Advance the tenant's open run as far as it can go now.
 
@@ -491,7 +499,7 @@ class _Advance:
                 log=row.log,
             )
             self._say(f"{row.name}: {message}")
-        delay = float(settings.PORTAL_WAIT_INTERVAL)
+        delay = wait_delay((now - since).total_seconds())
         if not self._pause(now + timedelta(seconds=delay)):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay

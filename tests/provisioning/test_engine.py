@@ -59,6 +59,7 @@ class SecondStep(ScriptedStep):
 def scripted(settings):
     settings.PORTAL_STEPS = [f"{__name__}.FirstStep", f"{__name__}.SecondStep"]
     settings.PORTAL_WAIT_INTERVAL = 7
+    settings.PORTAL_WAIT_FIRST = 7  # every pause the same, for these tests; test_wait_delay's vary
     SCRIPT.clear()
     REMOVED.clear()
     yield
@@ -189,3 +190,15 @@ def test_deletion_supersedes_provisioning_and_waits_until_everything_is_gone(
     approved.refresh_from_db()
     assert approved.state == Tenant.State.DELETED
     assert REMOVED == {"first", "second"}
+
+
+def test_the_first_look_comes_soon_and_the_pauses_grow_with_the_wait(approved, settings):
+    settings.PORTAL_WAIT_FIRST, settings.PORTAL_WAIT_INTERVAL = 1, 10
+    SCRIPT["first"] = [Outcome.waiting("rollout 0 of 1")] * 3
+    assert engine.reconcile(approved.pk) == 1.0  # just applied: look again in a second
+    for waited, pause in ((8, 4.0), (60, 10.0)):
+        StepRun.objects.filter(run__tenant=approved, name="first").update(
+            waiting_since=timezone.now() - timedelta(seconds=waited)
+        )
+        _due_now(approved)
+        assert engine.reconcile(approved.pk) == pytest.approx(pause, abs=0.1)
