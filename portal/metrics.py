@@ -20,6 +20,7 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
+    Max,
     Min,
     Q,
     Sum,
@@ -208,7 +209,35 @@ class PortalCollector(Collector):
             "Drift checks that repaired what they found.",
             value=drift.filter(action=Run.Action.APPLY).count(),
         )
+        yield from _backup_families(now)
         yield from _extra_families()
+
+
+def _backup_families(now):
+    """How old each serving tenant's newest good backup is (what the RPO alert watches)."""
+    from tenants.models import Backup, Tenant
+
+    serving = Tenant.objects.filter(state=Tenant.State.READY)
+    newest = dict(
+        Backup.objects.filter(tenant__in=serving, state=Backup.State.DONE)
+        .values_list("tenant__slug")
+        .annotate(last=Max("finished_at"))
+        .order_by()
+    )
+    age = GaugeMetricFamily(
+        "portal_backup_age_seconds",
+        "Time since the newest successful backup of each ready tenant.",
+        labels=["tenant"],
+    )
+    for slug, last in sorted(newest.items()):
+        if last is not None:
+            age.add_metric([slug], (now - last).total_seconds())
+    yield age
+    yield GaugeMetricFamily(
+        "portal_tenants_without_backup",
+        "Ready tenants with no successful backup at all.",
+        value=serving.exclude(slug__in=list(newest)).count(),
+    )
 
 
 def _extra_families():

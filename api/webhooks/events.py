@@ -18,7 +18,10 @@ EVENT_TYPES = [
     A.TENANT_SUSPENDED,
     A.TENANT_RESUMED,
     A.TENANT_DELETED,
-    *[a for a in A.values if a.startswith("backup.")],
+    A.TENANT_PLAN_CHANGED,
+    A.TENANT_BACKED_UP,
+    A.TENANT_BACKUP_FAILED,
+    A.TENANT_RESTORED,
 ]
 EVENT_TYPES = [str(e) for e in EVENT_TYPES]
 

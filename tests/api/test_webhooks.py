@@ -82,9 +82,11 @@ def test_a_receiver_hears_a_tenants_life_signed(hooks, receiver, approver, reque
     Tenant.objects.filter(pk=tenant.pk).update(state=Tenant.State.READY)
     hooks(audit_record, action=AuditEvent.Action.TENANT_READY, obj=tenant)
     hooks(audit_record, action=AuditEvent.Action.TENANT_DRIFT, obj=tenant)  # not a webhook event
+    hooks(audit_record, action=AuditEvent.Action.TENANT_BACKED_UP, obj=tenant)
 
     assert receiver.events()[:1] == ["tenant.requested"]
-    assert "tenant.approved" in receiver.events() and receiver.events()[-1] == "tenant.ready"
+    assert "tenant.approved" in receiver.events()
+    assert receiver.events()[-2:] == ["tenant.ready", "tenant.backed_up"]
     for headers, body in receiver.requests:
         assert signing.verify(secret=secret, headers=headers, body=body)
         assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60

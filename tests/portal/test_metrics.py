@@ -1,10 +1,14 @@
 """/metrics: behind its token, the named series, and values that move as a tenant is built."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from provisioning.models import Run, StepRun
 from tenants import services
+from tenants.models import Backup, Tenant
 from tests.factories import TenantFactory, plan
 
 TOKEN = "scrape-token-for-tests"
@@ -23,6 +27,8 @@ SERIES = {
     "portal_step_failures",
     "portal_drift_found",
     "portal_drift_repaired",
+    "portal_backup_age_seconds",
+    "portal_tenants_without_backup",
 }
 
 
@@ -146,3 +152,16 @@ def test_prometheus_scrapes_the_pod_by_address_over_plain_http(client, settings,
     assert response.status_code == 200 and b"portal_tenants" in response.content
     assert client.get("/", HTTP_HOST="10.42.0.17:8000").status_code == 400
     assert client.get("/metrics", HTTP_HOST="10.42.0.17:8000").status_code == 401
+
+
+def test_backup_age_per_ready_tenant(scrape, requester):
+    backed = TenantFactory(owner=requester, state=Tenant.State.READY)
+    TenantFactory(owner=requester, state=Tenant.State.READY)  # never backed up
+    done = Backup.objects.create(tenant=backed, state=Backup.State.DONE)
+    Backup.objects.filter(pk=done.pk).update(finished_at=timezone.now() - timedelta(hours=30))
+    Backup.objects.create(tenant=backed, state=Backup.State.FAILED)  # a failure is no backup
+
+    samples = scrape()
+    age = value(samples, "portal_backup_age_seconds", tenant=backed.slug)
+    assert 30 * 3600 <= age < 30 * 3600 + 60
+    assert value(samples, "portal_tenants_without_backup") == 1
