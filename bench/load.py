@@ -147,6 +147,29 @@ class Gunicorn:
         self._log.close()
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (gunicorn's master and its workers), from /proc."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(p for child in children for p in process_tree(int(child)))]
+
+
+def process_figures(pid: int) -> dict:
+    """Peak and current resident memory (MiB) and CPU seconds used, from /proc."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {
+        "peak_rss_mib": round(int(status["VmHWM"].split()[0]) / 1024, 1),
+        "rss_mib": round(int(status["VmRSS"].split()[0]) / 1024, 1),
+        "cpu_seconds": round((int(fields[11]) + int(fields[12])) / ticks, 1),
+    }
+
+
 class Recorder:
     """Every request's kind, status and seconds, from all threads."""
 
@@ -247,8 +270,8 @@ class User(threading.Thread):
         )
         if sent is None or sent.status_code != 302:
             return None
-        # Approved: back to the queue; refused (another admin was first): back to the request.
-        won = urlsplit(sent.headers["Location"]).path == "/tenants/approvals/"
+        # Refused (another admin was first): back to the request; approved: anywhere else.
+        won = urlsplit(sent.headers["Location"]).path != f"/tenants/approvals/{pk}/"
         with self.record.lock:
             (self.record.approved if won else self.record.lost).append(int(pk))
         return None
@@ -344,6 +367,13 @@ def main(argv=None) -> int:
                 for thread in threads:
                     thread.join()
                 elapsed = time.monotonic() - started
+                # What the web pod's resources are set from (deploy/portal/base/web.yaml).
+                master, *workers = [process_figures(p) for p in process_tree(server.proc.pid)]
+                served = {
+                    "master": master,
+                    "workers": workers,
+                    "cpu_cores_busy": round(sum(w["cpu_seconds"] for w in workers) / elapsed, 2),
+                }
             finally:
                 server.stop()
             result, failures = check(record)
@@ -358,6 +388,7 @@ def main(argv=None) -> int:
         "gunicorn_workers": options.workers,
         "seconds": round(elapsed, 1),
         "requests_per_second": round(len(record.rows) / elapsed, 1),
+        "gunicorn": served,
         **result,
         "failures": failures,
     }

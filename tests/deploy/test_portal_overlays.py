@@ -117,3 +117,15 @@ def test_staging_and_production_differ_where_they_should():
     web = "HorizontalPodAutoscaler"
     assert of_kind(production, web)["web"]["spec"]["minReplicas"] == 3
     assert of_kind(production, "PodDisruptionBudget")["web"]["spec"]["minAvailable"] == 2
+
+
+def test_the_worker_pool_is_fixed_and_scales_on_cpu_only(built):
+    # Its memory was measured for a pool of 4 (deploy/portal/base/worker.yaml); Celery's default
+    # (one process per node core) would outgrow the limit on a larger node.
+    _, manifests = built
+    [worker] = [c for d, cs in pods(manifests) if d["metadata"]["name"] == "worker" for c in cs]
+    command = worker["command"]
+    assert command[command.index("--concurrency") + 1] == "4"
+    for hpa in of_kind(manifests, "HorizontalPodAutoscaler").values():
+        names = [m["resource"]["name"] for m in hpa["spec"]["metrics"]]
+        assert names == ["cpu"], hpa["metadata"]["name"]
