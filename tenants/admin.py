@@ -11,7 +11,7 @@ from django.urls import path
 from django.utils import timezone
 
 from tenants.audit import audit_record
-from tenants.models import AuditEvent, Plan, Tenant
+from tenants.models import AuditEvent, Plan, Tenant, TenantMember
 
 
 @admin.register(Plan)
@@ -84,9 +84,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class TenantMemberInline(admin.TabularInline):
+    """Who besides the owner may sign in to the site: changed on the tenant page (audited)."""
+
+    model = TenantMember
+    fields = ("username", "added_by", "added_at")
+    readonly_fields = fields
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Tenant)
 class TenantAdmin(ReadOnlyAdmin):
     """Read-only: tenants change through the portal's actions, which audit and reconcile."""
+
+    inlines = [TenantMemberInline]
 
     list_display = ("slug", "display_name", "state", "plan", "owner", "host", "created_at")
     list_filter = ("state", "plan")

@@ -116,3 +116,13 @@ def test_the_owner_is_named_as_authentik_knows_them(requester, tenant):
         extra_data={"userinfo": {"preferred_username": "alice.k"}},
     )
     assert spec_for(tenant).owner_username == "alice.k"
+
+
+def test_auditors_see_the_members_in_the_admin_and_change_nothing(client_for, auditor, tenant):
+    TenantMember.objects.create(tenant=tenant, username="mark")
+    client = client_for(auditor)
+    url = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "mark" in page.content.decode()
+    assert client.post(url, {}).status_code == 403
