@@ -152,14 +152,22 @@ def restore_backup(
     *, spec: TenantSpec, target: MariaDBTarget, store: ObjectStore, prefix: str
 ) -> dict:
     """Put the database and the media back as the backup has them; returns its manifest."""
+    manifest = restore_database(spec=spec, target=target, store=store, prefix=prefix)
+    with translated(f"put the media of {prefix} back"):
+        _restore_media(spec, store, prefix, manifest)
+    return manifest
+
+
+def restore_database(
+    *, spec: TenantSpec, target: MariaDBTarget, store: ObjectStore, prefix: str
+) -> dict:
+    """Load the backup's dump into the tenant's database, its checksum checked first."""
     with translated(f"read the backup under {prefix}"):
         manifest = json.loads(_read(store, prefix + MANIFEST))
         dump = _read(store, prefix + DUMP)
     if hashlib.sha256(dump).hexdigest() != manifest["database"]["sha256"]:
         raise StepFailed(f"the dump under {prefix} doesn't match its manifest's checksum")
     load_database(target, spec.db_name, dump)
-    with translated(f"put the media of {prefix} back"):
-        _restore_media(spec, store, prefix, manifest)
     return manifest
 
 

@@ -84,9 +84,13 @@ def backup_take(backup_id: int) -> Backup:
     return item
 
 
+def backups_configured() -> bool:
+    return MariaDB.from_settings() is not None and ObjectStore.from_settings() is not None
+
+
 def backup_final(tenant: Tenant) -> Backup | None:
     """The backup taken before a teardown; None where backups aren't configured (plan mode)."""
-    if MariaDB.from_settings() is None or ObjectStore.from_settings() is None:
+    if not backups_configured():
         return None
     return backup_take(Backup.objects.create(tenant=tenant, reason="final").pk)
 
@@ -114,3 +118,15 @@ def backup_restore(*, tenant: Tenant, actor, backup_id: int) -> Backup:
         after={"backup": item.prefix, "safety_backup": safety.prefix},
     )
     return item
+
+
+def backup_restore_database(item: Backup) -> None:
+    """Only the database, as the backup has it (a failed upgrade's media are untouched)."""
+    target, store = _targets(item.tenant)
+    try:
+        backup.restore_database(
+            spec=spec_for(item.tenant), target=target, store=store, prefix=item.prefix
+        )
+    except (StepFailed, TransientError) as exc:
+        raise ApplicationError(str(exc)) from exc
+    audit_record(action=Action.TENANT_RESTORED, obj=item.tenant, after={"database": item.prefix})

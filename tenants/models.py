@@ -163,6 +163,11 @@ class Tenant(models.Model):
     # failed upgrade did, for the tenant page.
     upgrade_from = models.CharField(max_length=20, blank=True)
     upgrade_note = models.TextField(blank=True)
+    # The version asked for while the backup before it is taken, and that backup once taken.
+    upgrade_to = models.CharField(max_length=20, blank=True)
+    upgrade_backup = models.ForeignKey(
+        "Backup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     # Suspension is desired state too (the engine scales the site to zero and points its host at
     # the platform's maintenance page), so a drift repair keeps a suspended tenant suspended.

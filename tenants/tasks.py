@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from tenants import backups, deletion, notifications
+from tenants import backups, deletion, notifications, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -27,3 +27,15 @@ def remind_approvers() -> None:
 def take_backup(backup_id: int) -> None:
     """Write one backup the portal recorded; it ends done or failed, saying why."""
     backups.backup_take(backup_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def start_upgrade(backup_id: int) -> None:
+    """The backup before an upgrade, then its rollout."""
+    upgrade.upgrade_start(backup_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def restore_upgrade_database(backup_id: int) -> None:
+    """A failed upgrade's database put back as the backup before it has it."""
+    upgrade.upgrade_database_restore(backup_id)

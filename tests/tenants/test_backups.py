@@ -141,3 +141,36 @@ def test_the_purge_takes_a_final_backup_first_and_keeps_a_tenant_it_could_not_sa
     # No database to dump: the backup failed, so the tenant stays for the next look.
     assert unsaved.backups.get(reason="final").state == Backup.State.FAILED
     assert unsaved.state == Tenant.State.READY and unsaved.desired_present
+
+
+def test_an_upgrade_backs_up_first_and_a_failed_one_gets_its_database_back(
+    site, requester, django_capture_on_commit_callbacks, eager_celery
+):
+    from provisioning.models import Run
+    from tenants import upgrade
+
+    tenant, s3, bucket, conn, db = site
+    Tenant.objects.filter(pk=tenant.pk).update(wordpress_version="6.7")
+    tenant.refresh_from_db()
+    with django_capture_on_commit_callbacks() as queued:
+        upgrade.tenant_upgrade(tenant=tenant, actor=requester, version="6.8")
+    tenant.refresh_from_db()
+    assert tenant.upgrade_to == "6.8" and tenant.wordpress_version == "6.7"
+    assert len(queued) == 1 and not Run.objects.filter(tenant=tenant).exists()
+
+    item = tenant.backups.get(reason="before upgrade")
+    tenant = upgrade.upgrade_start(item.pk)  # what the worker runs
+    assert tenant.wordpress_version == "6.8" and tenant.upgrade_backup_id == item.pk
+    run = Run.objects.get(tenant=tenant, reason="upgrade")
+
+    # The new version changed the database, then its pods never became ready.
+    query(conn, f"UPDATE `{db}`.wp_posts SET title = 'migrated by 6.8'")
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED)  # as the engine leaves it
+    with django_capture_on_commit_callbacks(execute=True):
+        upgrade.after_failed_run(run, "The wordpress step failed: WordPress didn't roll out")
+    tenant.refresh_from_db()
+    assert tenant.wordpress_version == "6.7"
+    assert query(conn, f"SELECT title FROM `{db}`.wp_posts") == [("written before",)]
+    assert "rolled back to 6.7" in tenant.upgrade_note
+    assert "The database was put back as it was before" in tenant.upgrade_note
+    assert Run.objects.filter(tenant=tenant, reason="rollback").exists()
