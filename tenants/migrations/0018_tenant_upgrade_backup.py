@@ -5,20 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0017_tenant_backups'),
+        ("tenants", "0017_tenant_backups"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenant',
-            name='upgrade_backup',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.backup'),
+            model_name="tenant",
+            name="upgrade_backup",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="tenants.backup",
+            ),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='upgrade_to',
+            model_name="tenant",
+            name="upgrade_to",
             field=models.CharField(blank=True, max_length=20),
         ),
     ]
