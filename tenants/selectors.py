@@ -87,3 +87,8 @@ def tenant_conversation(tenant: Tenant, *, admin_notes: bool) -> QuerySet[AuditE
         actions.append(AuditEvent.Action.TENANT_NOTED)
     events = AuditEvent.objects.filter(object_type="tenant", object_id=str(tenant.pk))
     return events.filter(action__in=actions).order_by("id")
+
+
+def live_tenant_count(user) -> int:
+    """Open requests and tenants the user owns: what counts against PORTAL_MAX_TENANTS_PER_USER."""
+    return Tenant.objects.filter(owner=user, state__in=Tenant.LIVE_STATES).count()

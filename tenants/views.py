@@ -110,12 +110,23 @@ class TenantListView(LoginRequiredMixin, View):
         )
 
 
+def _at_limit(request) -> str:
+    """Said before the form is filled in, not only after it is sent: the per-person limit."""
+    most = settings.PORTAL_MAX_TENANTS_PER_USER
+    if selectors.live_tenant_count(request.user) < most:
+        return ""
+    return (
+        f"You already have {most} open requests or tenants, the most one person may have: "
+        "delete one or ask a platform admin before sending another request."
+    )
+
+
 class TenantRequestView(ActorMixin, View):
     template = "tenants/request.html"
 
     def get(self, request):
         form = TenantRequestForm(initial={"admin_email": request.user.email})
-        return render(request, self.template, {"form": form})
+        return render(request, self.template, {"form": form, "at_limit": _at_limit(request)})
 
     def post(self, request):
         form = TenantRequestForm(request.POST)

@@ -404,3 +404,14 @@ def test_admins_read_the_plan_in_the_page(client, requester, approver, settings)
     assert "name: &lt;wp-planned&gt;" in page  # as text
     client.force_login(requester)
     assert "kind: Namespace" not in client.get(tenant.get_absolute_url()).content.decode()
+
+
+def test_the_per_person_limit_shows_before_the_form_is_filled(client, requester, settings):
+    settings.PORTAL_MAX_TENANTS_PER_USER = 2
+    TenantFactory(owner=requester, state="ready")
+    TenantFactory(owner=requester, state="rejected")  # gone: does not count
+    client.force_login(requester)
+    assert 'id="at-limit"' not in client.get(reverse("tenants:request")).content.decode()
+    TenantFactory(owner=requester)
+    page = client.get(reverse("tenants:request")).content.decode()
+    assert "You already have 2 open requests or tenants" in page
