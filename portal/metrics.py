@@ -8,6 +8,7 @@ mode).
 """
 
 import hmac
+import logging
 import os
 import time
 from datetime import timedelta
@@ -63,6 +64,11 @@ LATENCY = Histogram(
     "portal_http_request_duration_seconds", "Time to answer an HTTP request, by view.",
     ["view", "method"], buckets=HTTP_BUCKETS, registry=None,
 )  # fmt: skip
+
+
+access_log = logging.getLogger("portal.access")
+# Probes and scrapes come every few seconds: their lines would drown the people's.
+_QUIET_PATHS = {"/metrics", "/healthz", "/readyz"}
 
 
 def error_class(field: str = "error"):
@@ -294,8 +300,24 @@ class MetricsMiddleware:
             match = getattr(request, "resolver_match", None)
             view = (match.view_name or match._func_path) if match else "unmatched"
         method = request.method if request.method in _METHODS else "other"
-        LATENCY.labels(view, method).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        LATENCY.labels(view, method).observe(elapsed)
         REQUESTS.labels(view, method, str(response.status_code)).inc()
+        # The access log, as a JSON line with the request id (gunicorn's own is off): the
+        # path without its query, which may carry what a caller would not want logged.
+        if request.path in _QUIET_PATHS:
+            return response
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "view": view,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 1),
+            },
+        )
         return response
 
 

@@ -103,3 +103,15 @@ def test_a_new_api_token_is_in_no_log_line(client_for, requester, log_lines, cap
     assert plain not in caplog.text  # no record holds it, masked or not
     logging.getLogger("portal.test").info("leaked %s", plain)  # as a careless caller would
     assert plain not in log_lines.text()
+
+
+@pytest.mark.django_db
+def test_each_request_has_an_access_line_without_its_query(client_for, requester, log_lines):
+    client = client_for(requester)
+    client.get("/tenants/?q=secret-search-words", HTTP_X_REQUEST_ID="access-line-0003")
+    client.get("/healthz")
+    (line,) = [ln for ln in log_lines() if ln["logger"] == "portal.access"]
+    assert line["message"] == "GET /tenants/ 200"
+    assert line["request_id"] == "access-line-0003" and line["user"] == requester.username
+    assert line["view"] == "tenants:list" and line["status"] == 200 and line["duration_ms"] > 0
+    assert "secret-search-words" not in log_lines.text()
