@@ -329,6 +329,9 @@ PORTAL_WORKER_STALE_AFTER = env.int("PORTAL_WORKER_STALE_AFTER", default=180)
 # Days a built tenant stays suspended after its deletion was asked for, during which the
 # deletion can be cancelled; 0 deletes at once. Default 14.
 PORTAL_DELETE_GRACE_DAYS = env.int("PORTAL_DELETE_GRACE_DAYS", default=14)
+# Hours between a ready tenant's scheduled backups, and the age of its last good backup the
+# tenant page warns about (the platform's RPO is 24 h); default 24.
+PORTAL_BACKUP_INTERVAL_HOURS = env.int("PORTAL_BACKUP_INTERVAL_HOURS", default=24)
 # Seconds between looks for tenants whose grace period is over; default 3600.
 PORTAL_PURGE_INTERVAL = env.int("PORTAL_PURGE_INTERVAL", default=3600)
 CELERY_BEAT_SCHEDULE = {
@@ -349,6 +352,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-deletions": {
         "task": "tenants.tasks.purge_due_deletions",
         "schedule": float(PORTAL_PURGE_INTERVAL),
+    },
+    "scheduled-backups": {
+        "task": "tenants.tasks.scheduled_backups",
+        "schedule": 3600.0,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

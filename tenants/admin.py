@@ -26,6 +26,7 @@ class PlanAdmin(admin.ModelAdmin):
         "storage_gib",
         "replicas",
         "max_pods",
+        "backup_retention_days",
         "is_active",
     )
     list_editable = ("is_active",)

@@ -1,7 +1,9 @@
 """Backups of a tenant on demand, and restoring one (after a safety backup)."""
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -130,3 +132,51 @@ def backup_restore_database(item: Backup) -> None:
     except (StepFailed, TransientError) as exc:
         raise ApplicationError(str(exc)) from exc
     audit_record(action=Action.TENANT_RESTORED, obj=item.tenant, after={"database": item.prefix})
+
+
+def last_good_backup(tenant: Tenant) -> Backup | None:
+    return tenant.backups.filter(state=Backup.State.DONE).order_by("-created_at").first()
+
+
+def backup_overdue(tenant: Tenant) -> bool:
+    """Whether the tenant's newest good backup is older than the interval allows (or none)."""
+    last = last_good_backup(tenant)
+    limit = timedelta(hours=settings.PORTAL_BACKUP_INTERVAL_HOURS)
+    since = last.created_at if last else tenant.created_at
+    return timezone.now() - since > limit
+
+
+def backups_schedule() -> list[Backup]:
+    """Beat: a backup of every ready tenant whose last one is due; old ones past retention
+    removed (never a tenant's newest good one)."""
+    if not backups_configured():
+        return []
+    started = []
+    ready = Tenant.objects.select_related("plan").filter(
+        state=Tenant.State.READY, desired_present=True
+    )
+    for tenant in ready:
+        last = last_good_backup(tenant)
+        due = last is None or timezone.now() - last.created_at >= timedelta(
+            hours=settings.PORTAL_BACKUP_INTERVAL_HOURS
+        )
+        if due and not tenant.backups.filter(state=Backup.State.RUNNING).exists():
+            started.append(backup_request(tenant=tenant, actor=None, reason="scheduled"))
+        _expire(tenant, keep=last)
+    return started
+
+
+def _expire(tenant: Tenant, keep: Backup | None) -> None:
+    cutoff = timezone.now() - timedelta(days=tenant.plan.backup_retention_days)
+    old = tenant.backups.filter(created_at__lt=cutoff).exclude(pk=keep.pk if keep else None)
+    if not old.exists():
+        return
+    _, store = _targets(tenant)
+    for item in old:
+        try:
+            if item.prefix:
+                store.prefix_delete(item.prefix)
+        except (StepFailed, TransientError) as exc:
+            log.warning("backup %s of %s not expired yet: %s", item.pk, tenant.slug, exc)
+            continue
+        item.delete()

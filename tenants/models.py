@@ -48,6 +48,11 @@ class Plan(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(1000)],
         help_text="Most connections the tenant's database user may hold at once.",
     )
+    backup_retention_days = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Days the tenant's daily backups are kept (its newest good one always is).",
+    )
     is_active = models.BooleanField(default=True, help_text="Offered on the request form.")
     content_pipeline_default = models.BooleanField(
         default=False,

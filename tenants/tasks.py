@@ -39,3 +39,9 @@ def start_upgrade(backup_id: int) -> None:
 def restore_upgrade_database(backup_id: int) -> None:
     """A failed upgrade's database put back as the backup before it has it."""
     upgrade.upgrade_database_restore(backup_id)
+
+
+@shared_task(ignore_result=True)
+def scheduled_backups() -> None:
+    """Beat, hourly: back up the tenants due one, expire what their plan no longer keeps."""
+    backups.backups_schedule()

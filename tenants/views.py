@@ -249,6 +249,8 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "is_owner": tenant.owner_id == request.user.pk,
         "upgrade_versions": upgrade.versions_above(tenant.wordpress_version),
         "backups": list(tenant.backups.all()[:10]),
+        "backup_overdue": tenant.state == Tenant.State.READY and backups.backup_overdue(tenant),
+        "backup_interval_hours": settings.PORTAL_BACKUP_INTERVAL_HOURS,
         "members": list(tenant.members.all()),
         "manages_members": (
             (tenant.owner_id == request.user.pk or roles.is_approver(request.user))

@@ -174,3 +174,38 @@ def test_an_upgrade_backs_up_first_and_a_failed_one_gets_its_database_back(
     assert "rolled back to 6.7" in tenant.upgrade_note
     assert "The database was put back as it was before" in tenant.upgrade_note
     assert Run.objects.filter(tenant=tenant, reason="rollback").exists()
+
+
+def test_the_schedule_backs_up_due_tenants_and_expires_what_the_plan_no_longer_keeps(
+    site, django_capture_on_commit_callbacks, eager_celery, client, requester
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.tasks import scheduled_backups
+
+    tenant, s3, bucket, conn, db = site
+    old_prefix = f"backups/{tenant.slug}/20260101T000000-0/"
+    s3.put_object(Bucket=bucket, Key=old_prefix + "manifest.json", Body=b"{}")
+    old = Backup.objects.create(tenant=tenant, state=Backup.State.DONE, prefix=old_prefix)
+    ten_days = timezone.now() - timedelta(days=10)
+    Backup.objects.filter(pk=old.pk).update(created_at=ten_days)
+    Tenant.objects.filter(pk=tenant.pk).update(created_at=ten_days)
+    client.force_login(requester)
+    assert 'id="backup-overdue"' in client.get(tenant.get_absolute_url()).content.decode()
+
+    # The only good backup is older than the plan keeps: it stays until a newer one exists.
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled_backups()
+    fresh = tenant.backups.get(reason="scheduled")
+    assert fresh.state == Backup.State.DONE, fresh.error
+    assert Backup.objects.filter(pk=old.pk).exists()
+    assert 'id="backup-overdue"' not in client.get(tenant.get_absolute_url()).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled_backups()  # not due again; the old one is expired now
+    assert tenant.backups.filter(reason="scheduled").count() == 1
+    assert not Backup.objects.filter(pk=old.pk).exists()
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=old_prefix)
+    assert s3.get_object(Bucket=bucket, Key=fresh.prefix + "manifest.json")
