@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0019_tenant_upgrade_backup'),
+        ("tenants", "0019_tenant_upgrade_backup"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='plan',
-            name='backup_retention_days',
-            field=models.PositiveSmallIntegerField(default=7, help_text="Days the tenant's daily backups are kept (its newest good one always is).", validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(3650)]),
+            model_name="plan",
+            name="backup_retention_days",
+            field=models.PositiveSmallIntegerField(
+                default=7,
+                help_text="Days the tenant's daily backups are kept (its newest good one always is).",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(3650),
+                ],
+            ),
         ),
     ]
