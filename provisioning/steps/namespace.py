@@ -79,9 +79,15 @@ class NamespaceStep(KubeStep):
         if live and live["metadata"].get("deletionTimestamp"):
             # Nothing can be created in it until it is gone; then it is built anew.
             return Outcome.waiting(f"namespace {self.spec.namespace} is still being deleted")
-        for manifest, _ in self._drifted(self._bootstrap()):
+        bootstrapped = self._drifted(self._bootstrap())
+        for manifest, _ in bootstrapped:
             self.driver.apply(manifest)
             self.ctx.log(f"applied {manifest['kind']} {manifest['metadata']['name']} first")
+        if bootstrapped and "_checked" not in self.__dict__:
+            # The check stopped at the missing bootstrap: read the rest once here, without
+            # reading again (and dry-running) what was just applied.
+            rest = [m for m in self.manifests() if m["kind"] not in self.bootstrap_kinds]
+            self._checked = self._drifted(rest)
         outcome = super().live_apply()
         # The credentials the later steps would otherwise each write key by key (issue 14).
         keys.ensure_all(self.ctx.secrets, keys.GENERATED)
