@@ -89,6 +89,7 @@ class Binding:
     pk: str
     group: str | None
     enabled: bool
+    user: int | None = None
 
 
 class AuthentikDriver:
@@ -299,16 +300,28 @@ class AuthentikDriver:
 
     # --- who may open an application -------------------------------------------------------------
 
-    def group_bindings(self, target: str) -> list[Binding]:
+    def bindings(self, target: str) -> list[Binding]:
         what = "look up the application's bindings"
         rows = self.http.find(what, BINDINGS, target=target)
         # A server that ignores the filter answers every binding: keep the target's own.
         rows = [r for r in rows if str(r.get("target", target)) == target]
-        return [b for b in (_binding(r, what) for r in rows) if b.group]
+        return [_binding(r, what) for r in rows]
+
+    def group_bindings(self, target: str) -> list[Binding]:
+        return [b for b in self.bindings(target) if b.group]
 
     def group_binding_create(self, target: str, group: str) -> Binding:
         what = "bind the access group"
         body = {"target": target, "group": group, "order": 0, "enabled": True}
+        return _binding(self.http.create(what, BINDINGS, body), what)
+
+    def user_bindings(self, target: str) -> list[Binding]:
+        """The bindings of the application to single users (not groups, not policies)."""
+        return [b for b in self.bindings(target) if b.user is not None]
+
+    def user_binding_create(self, target: str, user: int) -> Binding:
+        what = "bind the service account"
+        body = {"target": target, "user": user, "order": 0, "enabled": True}
         return _binding(self.http.create(what, BINDINGS, body), what)
 
     def binding_delete(self, pk: str) -> bool:
@@ -396,10 +409,12 @@ def _token(row: dict, what: str) -> Token:
 
 
 def _binding(row: dict, what: str) -> Binding:
+    user = row.get("user")
     return Binding(
         pk=_text(row, "pk", what),
         group=_maybe_text(row, "group", what),
         enabled=row.get("enabled") is not False,
+        user=user if isinstance(user, int) and not isinstance(user, bool) else None,
     )
 
 

@@ -7,7 +7,7 @@ from provisioning.errors import StepFailed
 from provisioning.steps.sso import API, GROUP_MARKER
 
 if TYPE_CHECKING:
-    from provisioning.drivers.authentik import AuthentikDriver, Token, User
+    from provisioning.drivers.authentik import AuthentikDriver, Binding, Token, User
 
 
 class PipelineAccount:
@@ -18,9 +18,12 @@ class PipelineAccount:
     github.com/goauthentik/authentik/issues/17892). So per tenant: a service account
     `pipeline-<slug>` marked with the tenant's slug in its attributes (as the sso step marks
     the groups it makes), and a non-expiring app password `pipeline-<slug>-app-password` of
-    that account. Authentik generates the key; it is read once per apply through the token's
-    view_key endpoint and kept in the tenant's Secret (PIPELINE_APP_PASSWORD) only, never in
-    the portal's database, a log or an audit row."""
+    that account. The pipeline's application is bound to that account alone, so no other
+    user's app password gets a token for this tenant's client (the grant runs the
+    application's policies, and with no binding everyone passes). Authentik generates the
+    key; it is read once per apply through the token's view_key endpoint and kept in the
+    tenant's Secret (PIPELINE_APP_PASSWORD) only, never in the portal's database, a log or an
+    audit row."""
 
     def __init__(self, spec, secrets, driver: "AuthentikDriver | None"):
         self.spec = spec
@@ -71,6 +74,16 @@ class PipelineAccount:
                 },
             },
             {
+                "method": "POST",
+                "path": f"{API}/policies/bindings/",
+                "body": {
+                    "target": f"<pk of application {self.username}>",
+                    "user": f"<pk of user {self.username}>",
+                    "order": 0,
+                    "enabled": True,
+                },
+            },
+            {
                 "method": "GET",
                 "path": f"{API}/core/tokens/{self.token_id}/view_key/",
                 "gives": "the app password, into the tenant's Secret "
@@ -92,6 +105,13 @@ class PipelineAccount:
             out.append(f"app password {self.token_id} expires")
         if self.secrets.get(keys.PIPELINE_APP_PASSWORD) is None:
             out.append("the pipeline's app password is not in the tenant's Secret yet")
+        app = self.driver.application(self.username)
+        if app is not None:  # a missing one the client's check reports
+            ours, others = self._bindings(str(app.pk), user)
+            if not ours:
+                out.append(f"application {self.username} is not limited to {self.username}")
+            if others:
+                out.append(f"application {self.username} is open to {len(others)} others too")
         return out
 
     def live_apply(self) -> list[str]:
@@ -108,6 +128,17 @@ class PipelineAccount:
         elif token.expiring:
             d.token_update(self.token_id, {"expiring": False})
             done.append(f"made app password {self.token_id} non-expiring")
+        app = d.application(self.username)
+        if app is None:
+            raise StepFailed(f"Authentik lost the application {self.username} meanwhile.")
+        ours, others = self._bindings(str(app.pk), user)
+        for binding in others:
+            d.binding_delete(binding.pk)
+        if others:
+            done.append(f"unbound {len(others)} others from application {self.username}")
+        if not ours:
+            d.user_binding_create(str(app.pk), user.pk)
+            done.append(f"limited application {self.username} to {self.username}")
         # Read every apply, so a key rotated in Authentik reaches the pipeline's entry.
         key = d.token_key(self.token_id)
         if self.secrets.get(keys.PIPELINE_APP_PASSWORD) != key:
@@ -151,6 +182,13 @@ class PipelineAccount:
                 "changed: delete or rename it in Authentik, or pick another slug."
             )
         return user
+
+    def _bindings(self, target: str, user: "User") -> "tuple[list[Binding], list[Binding]]":
+        """(the account's bindings, the other users' and groups' ones): the application is
+        the tenant's alone, so only its account may pass; a policy's binding is left be."""
+        bindings = [b for b in self.driver.bindings(target) if b.user is not None or b.group]
+        ours = [b for b in bindings if b.user == user.pk and b.enabled]
+        return ours, [b for b in bindings if b not in ours]
 
     def _own_token(self, user: "User") -> "Token | None":
         token = self.driver.token(self.token_id)

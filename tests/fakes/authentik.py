@@ -162,12 +162,15 @@ class FakeAuthentik:
         return self.users[pk]
 
     def may_open(self, username: str, app_slug: str) -> bool:
-        """Authentik's policy engine for an application bound to groups (mode "any"): no
-        binding lets everyone in, else the user must be in one of the bound groups."""
+        """Authentik's policy engine for an application bound to groups or users (mode "any"):
+        no binding lets everyone in, else the user must be a bound one or in a bound group."""
         app = self.applications[app_slug]
         user = next(pk for pk, u in self.users.items() if u["username"] == username)
         bound = [b for b in self.bindings.values() if b["target"] == app["pk"] and b["enabled"]]
-        return not bound or any(user in self.groups[b["group"]]["users"] for b in bound)
+        return not bound or any(
+            b.get("user") == user or (b.get("group") and user in self.groups[b["group"]]["users"])
+            for b in bound
+        )
 
     def members(self, group_name: str) -> set[str]:
         group = next(g for g in self.groups.values() if g["name"] == group_name)
@@ -432,6 +435,8 @@ class FakeAuthentik:
         for group in self.groups.values():
             if int(pk) in group["users"]:
                 group["users"].remove(int(pk))
+        for key in [k for k, b in self.bindings.items() if b.get("user") == int(pk)]:
+            del self.bindings[key]
         return 204, None
 
     def _token_out(self, token: dict) -> dict:
@@ -778,6 +783,8 @@ class FakeAuthentik:
             errors["target"] = [f'Invalid pk "{body.get("target")}" - object does not exist.']
         if body.get("group") and body["group"] not in self.groups:
             errors["group"] = [f'Invalid pk "{body["group"]}" - object does not exist.']
+        if body.get("user") is not None and body["user"] not in self.users:
+            errors["user"] = [f'Invalid pk "{body["user"]}" - object does not exist.']
         if "order" not in body:
             errors["order"] = ["This field is required."]
         if errors:
@@ -800,6 +807,8 @@ class FakeAuthentik:
         }
         if group:
             binding["group_obj"] = dict(group)
+        if binding["user"] is not None:
+            binding["user_obj"] = self._user_out(self.users[binding["user"]])
         self.bindings[pk] = binding
         return 201, binding
 

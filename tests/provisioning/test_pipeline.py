@@ -112,12 +112,18 @@ def test_the_policies_let_exactly_the_pipeline_and_the_tenant_talk(systems):
     assert egress["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 80}]
 
 
-def test_switch_off_removes_everything_and_leaves_other_tenants_alone(systems):
-    driver, authentik = systems
-    acme, acme_store = step_for(make_spec("acme"))
+def two_tenants() -> tuple[PipelineStep, PipelineStep]:
+    """acme and shop, both switched on and applied."""
+    acme, _ = step_for(make_spec("acme"))
     shop, _ = step_for(make_spec("shop"))
     acme.apply()
     shop.apply()
+    return acme, shop
+
+
+def test_switch_off_removes_everything_and_leaves_other_tenants_alone(systems):
+    driver, authentik = systems
+    acme, shop = two_tenants()
     shop_entry = targets(driver)["shop.json"]
 
     off, _ = step_for(make_spec("acme", pipeline=False))
@@ -216,6 +222,34 @@ def test_the_fake_token_endpoint_wants_the_service_account_and_its_app_password(
         intent="app_password", expiring=True, expires="2020-01-01T00:00:00.000000Z"
     )
     assert token_request(url, grant_type="client_credentials", **good).status_code == 400
+
+
+def test_only_the_tenants_service_account_gets_a_token_for_its_client(systems):
+    driver, authentik = systems
+    acme, _ = two_tenants()
+    acme_entry, shop_entry = targets(driver)["acme.json"], targets(driver)["shop.json"]
+    # shop's account and app password, with acme's client: refused by acme's binding.
+    answer = token_request(
+        acme_entry["token_url"],
+        grant_type="client_credentials",
+        client_id=acme_entry["client_id"],
+        username=shop_entry["username"],
+        password=shop_entry["password"],
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_grant"
+    # Someone opens acme's application to another group: the check says so, apply undoes it.
+    app = authentik.applications["pipeline-acme"]
+    group = authentik.add_group("everyone")
+    authentik.handle(
+        "POST",
+        "/api/v3/policies/bindings/",
+        {},
+        {"target": app["pk"], "group": group["pk"], "order": 1},
+    )
+    assert acme.check() == ["application pipeline-acme is open to 1 others too"]
+    assert "unbound 1 others" in acme.apply().message
+    assert acme.check() == []
 
 
 def test_an_expiring_or_rotated_app_password_is_repaired(systems):
