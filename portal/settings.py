@@ -362,7 +362,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Provisioning engine -----------------------------------------------------------------------
 
-# Retries of a step's transient error (network, 5xx, 429, lock held) before the run fails; 8.
+# Seconds a step keeps retrying passing errors (network, 5xx, 429, an outage) from the first
+# one before its run fails; the backoff grows to PORTAL_RETRY_MAX_DELAY meanwhile. Default 1800.
+PORTAL_STEP_RETRY_BUDGET = env.int("PORTAL_STEP_RETRY_BUDGET", default=1800)
+# Times a step may be cut off (its worker killed, the hard time limit) before the run fails; 8.
 PORTAL_STEP_MAX_RETRIES = env.int("PORTAL_STEP_MAX_RETRIES", default=8)
 # First retry delay in seconds, doubled each attempt, with jitter; default 2.
 PORTAL_RETRY_BASE_DELAY = env.float("PORTAL_RETRY_BASE_DELAY", default=2.0)

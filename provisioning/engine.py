@@ -460,8 +460,14 @@ class _Advance:
         return outcome
 
     def _transient(self, row: StepRun, message: str, exc: Exception | None = None) -> float | None:
-        if row.attempts >= settings.PORTAL_STEP_MAX_RETRIES:
-            self._fail(row, f"{message} (gave up after {row.attempts} attempts)")
+        # An outage is ridden out for a time, not a count of tries: PORTAL_STEP_RETRY_BUDGET
+        # from the step's first passing error in this run, however long the backoff grew.
+        now = timezone.now()
+        since = row.failing_since or now
+        spent = (now - since).total_seconds()
+        if spent >= settings.PORTAL_STEP_RETRY_BUDGET:
+            minutes = f"{spent / 60:.0f} minutes" if spent >= 90 else f"{spent:.0f} s"
+            self._fail(row, f"{message} (gave up after {row.attempts} attempts over {minutes})")
             return None
         delay = backoff(row.attempts)
         waiting_for = ""
@@ -472,7 +478,7 @@ class _Advance:
         until = timezone.now() + timedelta(seconds=delay)
         with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(
-                status=StepRun.Status.RETRYING, error=message, log=row.log
+                status=StepRun.Status.RETRYING, error=message, log=row.log, failing_since=since
             )
             self._say(f"{row.name}: {waiting_for}trying again at {until:%H:%M:%S} after: {message}")
         if not self._pause(until):

@@ -90,6 +90,8 @@ class StepRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # When the step first began waiting on something outside, for the wait timeout.
     waiting_since = models.DateTimeField(null=True, blank=True)
+    # When the step first hit a passing error in this run, for the retry budget.
+    failing_since = models.DateTimeField(null=True, blank=True)
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
 

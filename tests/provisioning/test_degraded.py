@@ -34,7 +34,7 @@ def serving(
     settings.PORTAL_STEPS = STEPS
     settings.PORTAL_AUTHENTIK_ACCESS_GROUP = ""
     settings.PORTAL_DRIFT_INTERVAL = 0  # every sweep finds the tenant due
-    settings.PORTAL_STEP_MAX_RETRIES = 1  # the first passing error ends the run
+    settings.PORTAL_STEP_RETRY_BUDGET = 0  # the first passing error ends the run
     settings.PORTAL_REQUEST_RETRY_BUDGET = 0.3
     tenant = TenantFactory(owner=requester, slug="shop")
     with django_capture_on_commit_callbacks(execute=True):

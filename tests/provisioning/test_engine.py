@@ -137,16 +137,21 @@ def test_waiting_too_long_fails_in_words(approved, settings):
     )
 
 
-def test_transient_errors_past_the_limit_fail_the_run(approved, settings):
-    settings.PORTAL_STEP_MAX_RETRIES = 3
-    SCRIPT["first"] = [TransientError("API answered 503")] * 3
-    for _ in range(3):
+def test_transient_errors_past_the_time_budget_fail_the_run(approved, settings):
+    settings.PORTAL_STEP_RETRY_BUDGET = 600
+    SCRIPT["first"] = [TransientError("API answered 503")] * 12
+    for _ in range(10):  # ten tries within the budget: still retrying, however many
         _due_now(approved)
         engine.reconcile(approved.pk)
+    step = _step(approved, "first")
+    assert step.status == StepRun.Status.RETRYING and step.attempts == 10
+    StepRun.objects.filter(pk=step.pk).update(failing_since=timezone.now() - timedelta(seconds=601))
+    _due_now(approved)
+    engine.reconcile(approved.pk)
     approved.refresh_from_db()
     assert approved.state == Tenant.State.FAILED
     assert approved.last_error == (
-        "The first step failed: API answered 503 (gave up after 3 attempts)"
+        "The first step failed: API answered 503 (gave up after 11 attempts over 10 minutes)"
     )
     assert approved.runs.get().steps.get(name="second").status == StepRun.Status.SKIPPED
 
