@@ -311,6 +311,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 PORTAL_DRIFT_INTERVAL = env.int("PORTAL_DRIFT_INTERVAL", default=900)
 # What a drift check does with a difference: "repair" it or only "report" it; default repair.
 PORTAL_DRIFT_MODE = env.str("PORTAL_DRIFT_MODE", default="repair")
+# Days a drift check that found nothing is kept (each tenant's latest, those that found drift
+# or failed, and the audit trail are kept for good); default 30.
+PORTAL_DRIFT_RETENTION_DAYS = env.int("PORTAL_DRIFT_RETENTION_DAYS", default=30)
 # Seconds between the beat's sweeps (stalled runs, lost messages, due drift checks); default 60.
 PORTAL_SWEEP_INTERVAL = env.int("PORTAL_SWEEP_INTERVAL", default=60)
 # Seconds past its due time before a run's queue message counts as lost and is sent again (a

@@ -21,6 +21,29 @@ def sweep() -> None:
     for run in runs_without_live_message():
         send(run.tenant_id, run.pk, run.wakeup)
     start_drift_checks()
+    prune_quiet_drift_runs()
+
+
+PRUNE_BATCH = 1000  # runs deleted per sweep at most: the minute sweep stays quick
+
+
+def prune_quiet_drift_runs() -> int:
+    """Delete drift runs that found nothing and succeeded, once older than
+    PORTAL_DRIFT_RETENTION_DAYS (their step rows go with them). What found drift, what failed,
+    each tenant's latest check and the audit trail are kept."""
+    cutoff = timezone.now() - timedelta(days=settings.PORTAL_DRIFT_RETENTION_DAYS)
+    newer = Run.objects.filter(
+        tenant=OuterRef("tenant"), reason="drift", created_at__gt=OuterRef("created_at")
+    )
+    quiet = (
+        Run.objects.filter(
+            reason="drift", status=Run.Status.SUCCEEDED, drift=[], finished_at__lt=cutoff
+        )
+        .filter(Exists(newer))
+        .values_list("pk", flat=True)[:PRUNE_BATCH]
+    )
+    _, deleted = Run.objects.filter(pk__in=list(quiet)).delete()
+    return deleted.get(Run._meta.label, 0)
 
 
 def _unlocked() -> Q:

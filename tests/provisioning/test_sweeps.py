@@ -141,6 +141,37 @@ def test_a_stalled_drift_run_leaves_the_tenant_ready(
     assert tenant.state == Tenant.State.READY
 
 
+def test_quiet_drift_runs_are_pruned_after_the_retention(requester, settings):
+    settings.PORTAL_DRIFT_RETENTION_DAYS = 30
+    tenant = TenantFactory(owner=requester, state=Tenant.State.READY)
+    old = timezone.now() - timedelta(days=31)
+
+    def drift_run(age, **fields) -> Run:
+        run = Run.objects.create(tenant=tenant, action="apply", reason="drift", **fields)
+        Run.objects.filter(pk=run.pk).update(created_at=age, finished_at=age)
+        StepRun.objects.create(run=run, name="namespace", position=0, status="unchanged")
+        return run
+
+    quiet = drift_run(old, status=Run.Status.SUCCEEDED)
+    found = drift_run(old, status=Run.Status.SUCCEEDED, drift=["network: policy missing"])
+    failed = drift_run(old, status=Run.Status.FAILED, error="Authentik did not answer")
+    recent = drift_run(timezone.now() - timedelta(days=2), status=Run.Status.SUCCEEDED)
+    built = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="succeeded")
+    Run.objects.filter(pk=built.pk).update(finished_at=old)
+    # Another tenant's only check, old and quiet: the latest one stays, whatever its age.
+    latest_elsewhere = TenantFactory(owner=requester, state=Tenant.State.READY)
+    alone = Run.objects.create(
+        tenant=latest_elsewhere, action="apply", reason="drift", status="succeeded"
+    )
+    Run.objects.filter(pk=alone.pk).update(created_at=old, finished_at=old)
+
+    assert sweeps.prune_quiet_drift_runs() == 1
+    kept = set(Run.objects.values_list("pk", flat=True))
+    assert quiet.pk not in kept
+    assert {found.pk, failed.pk, recent.pk, built.pk, alone.pk} <= kept
+    assert not StepRun.objects.filter(run_id=quiet.pk).exists()
+
+
 class SettlingStep:
     """A step whose resource settles on the second look (as a rollout does)."""
 
