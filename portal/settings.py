@@ -335,6 +335,8 @@ PORTAL_DELETE_GRACE_DAYS = env.int("PORTAL_DELETE_GRACE_DAYS", default=14)
 # Hours between a ready tenant's scheduled backups, and the age of its last good backup the
 # tenant page warns about (the platform's RPO is 24 h); default 24.
 PORTAL_BACKUP_INTERVAL_HOURS = env.int("PORTAL_BACKUP_INTERVAL_HOURS", default=24)
+# Days between test restores of a tenant's newest good backup into a scratch database; 7.
+PORTAL_BACKUP_VERIFY_DAYS = env.int("PORTAL_BACKUP_VERIFY_DAYS", default=7)
 # Seconds between looks for tenants whose grace period is over; default 3600.
 PORTAL_PURGE_INTERVAL = env.int("PORTAL_PURGE_INTERVAL", default=3600)
 CELERY_BEAT_SCHEDULE = {

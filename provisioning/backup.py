@@ -162,13 +162,51 @@ def restore_database(
     *, spec: TenantSpec, target: MariaDBTarget, store: ObjectStore, prefix: str
 ) -> dict:
     """Load the backup's dump into the tenant's database, its checksum checked first."""
+    manifest, dump = _checked_dump(store, prefix)
+    load_database(target, spec.db_name, dump)
+    return manifest
+
+
+def scratch_database(spec: TenantSpec) -> str:
+    """Where a test restore goes: beside the tenants' databases, never one of theirs (wp_…)."""
+    return "restoretest_" + spec.slug.replace("-", "_")
+
+
+def verify_backup(*, spec: TenantSpec, database, store: ObjectStore, prefix: str) -> int:
+    """Restore the backup's dump into a scratch database and count its tables; the scratch
+    database is dropped again whatever happens. Returns the number of tables."""
+    scratch = scratch_database(spec)
+    _, dump = _checked_dump(store, prefix)
+    with database.session() as session:
+        session.run(f"DROP DATABASE IF EXISTS `{scratch}`")
+        session.run(f"CREATE DATABASE `{scratch}`")
+    try:
+        load_database(database.target, scratch, dump)
+        with database.session() as session:
+            rows = session.rows(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [scratch]
+            )
+    finally:
+        with database.session() as session:
+            session.run(f"DROP DATABASE IF EXISTS `{scratch}`")
+    tables = rows[0][0]
+    if not tables:
+        raise StepFailed("the restored database has no tables")
+    return tables
+
+
+def _checked_dump(store: ObjectStore, prefix: str) -> tuple[dict, bytes]:
+    """The backup's manifest and dump, the dump's checksum held to the manifest's."""
     with translated(f"read the backup under {prefix}"):
         manifest = json.loads(_read(store, prefix + MANIFEST))
         dump = _read(store, prefix + DUMP)
-    if hashlib.sha256(dump).hexdigest() != manifest["database"]["sha256"]:
+    try:
+        expected = manifest["database"]["sha256"]
+    except (KeyError, TypeError) as exc:
+        raise StepFailed(f"the manifest under {prefix} names no database dump") from exc
+    if hashlib.sha256(dump).hexdigest() != expected:
         raise StepFailed(f"the dump under {prefix} doesn't match its manifest's checksum")
-    load_database(target, spec.db_name, dump)
-    return manifest
+    return manifest, dump
 
 
 def _read(store: ObjectStore, key: str) -> bytes:

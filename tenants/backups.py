@@ -163,7 +163,41 @@ def backups_schedule() -> list[Backup]:
         if due and not tenant.backups.filter(state=Backup.State.RUNNING).exists():
             started.append(backup_request(tenant=tenant, actor=None, reason="scheduled"))
         _expire(tenant, keep=last)
+        if last is not None and _verify_due(last):
+            backup_verify(last)
     return started
+
+
+def _verify_due(item: Backup) -> bool:
+    newest_proof = item.tenant.backups.filter(verified_at__isnull=False).order_by("-verified_at")
+    proof = newest_proof.values_list("verified_at", flat=True).first()
+    return proof is None or timezone.now() - proof > timedelta(
+        days=settings.PORTAL_BACKUP_VERIFY_DAYS
+    )
+
+
+def backup_verify(item: Backup) -> Backup:
+    """The test restore: the backup loaded into a scratch database, which is dropped again."""
+    database = MariaDB.from_settings()
+    _, store = _targets(item.tenant)
+    try:
+        tables = backup.verify_backup(
+            spec=spec_for(item.tenant), database=database, store=store, prefix=item.prefix
+        )
+    except (StepFailed, TransientError) as exc:
+        Backup.objects.filter(pk=item.pk).update(verify_error=str(exc)[:2000])
+        audit_record(
+            action=Action.TENANT_BACKUP_FAILED, obj=item.tenant, message=f"Test restore: {exc}"
+        )
+    else:
+        Backup.objects.filter(pk=item.pk).update(verified_at=timezone.now(), verify_error="")
+        log.info("backup %s of %s restores (%s tables)", item.pk, item.tenant.slug, tables)
+    item.refresh_from_db()
+    return item
+
+
+def last_proven_restore(tenant: Tenant) -> Backup | None:
+    return tenant.backups.filter(verified_at__isnull=False).order_by("-verified_at").first()
 
 
 def _expire(tenant: Tenant, keep: Backup | None) -> None:

@@ -298,6 +298,9 @@ class Backup(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     wordpress_version = models.CharField(max_length=20, blank=True)
     error = models.TextField(blank=True)
+    # When a test restore of it into a scratch database last worked, or why it didn't.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verify_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -251,6 +251,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "backups": list(tenant.backups.all()[:10]),
         "backup_overdue": tenant.state == Tenant.State.READY and backups.backup_overdue(tenant),
         "backup_interval_hours": settings.PORTAL_BACKUP_INTERVAL_HOURS,
+        "proven_restore": backups.last_proven_restore(tenant),
         "members": list(tenant.members.all()),
         "manages_members": (
             (tenant.owner_id == request.user.pk or roles.is_approver(request.user))

@@ -209,3 +209,25 @@ def test_the_schedule_backs_up_due_tenants_and_expires_what_the_plan_no_longer_k
     assert not Backup.objects.filter(pk=old.pk).exists()
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=old_prefix)
     assert s3.get_object(Bucket=bucket, Key=fresh.prefix + "manifest.json")
+    fresh.refresh_from_db()
+    assert fresh.verified_at is not None  # and its test restore proved it
+
+
+def test_a_test_restore_proves_the_newest_backup_in_a_scratch_database_and_drops_it(
+    site, client, requester
+):
+    tenant, s3, bucket, conn, db = site
+    item = backups.backup_take(Backup.objects.create(tenant=tenant).pk)
+    proven = backups.backup_verify(item)
+    assert proven.verified_at is not None and proven.verify_error == ""
+    scratch = f"restoretest_{tenant.slug}"
+    assert query(conn, "SHOW DATABASES LIKE %s", [scratch]) == []
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "Last proven restore: the backup of" in page
+
+    # A dump that no longer matches its manifest is not proven, and says so.
+    s3.put_object(Bucket=bucket, Key=item.prefix + "database.sql.gz", Body=b"tampered")
+    failed = backups.backup_verify(item)
+    assert "doesn't match its manifest's checksum" in failed.verify_error
+    assert "Test restore failed" in client.get(tenant.get_absolute_url()).content.decode()
