@@ -119,13 +119,14 @@ def replay(tmp_dir, latency: float, kube_calls, authentik_calls, marks) -> float
 
 def bench_engine(tmp_dir, owner, plan, tenants: int, latency: float, prefix="bench") -> dict:
     """N new tenants through the engine, one after another, against the replay of their calls."""
-    per_tenant_queries = []
+    per_tenant_queries, made = [], []
     with platform(tmp_dir / "engine", latency) as (kube, authentik):
         kube.calls, authentik.calls, marks = [], [], []
         first_kube, first_authentik = len(kube.requests), len(authentik.requests)
         start = time.perf_counter()
         for i in range(tenants):
             tenant = new_tenant(owner, plan, f"{prefix}{i:04d}")
+            made.append(tenant)
             with queries() as ran:
                 provision(tenant, kube, marks)
             per_tenant_queries.append(len(ran))
@@ -134,6 +135,7 @@ def bench_engine(tmp_dir, owner, plan, tenants: int, latency: float, prefix="ben
         authentik_requests = authentik.requests[first_authentik:]
         kube_calls, authentik_calls = list(kube.calls), list(authentik.calls)
         objects = {w.path.split("?")[0] for w in kube.writes}
+        drift = drift_scan(made, kube, authentik)
     baseline = replay(tmp_dir, latency, kube_calls, authentik_calls, marks)
     verbs = by_verb(kube_requests)
     secret_patches = sum(1 for m, p in kube_requests if m == "PATCH" and "/secrets/" in p)
@@ -152,6 +154,31 @@ def bench_engine(tmp_dir, owner, plan, tenants: int, latency: float, prefix="ben
         },
         "secret_patches_per_tenant": round(secret_patches / n, 1),
         "portal_queries_per_provisioning": round(sum(per_tenant_queries) / n, 1),
+        "drift_scan": drift,
+    }
+
+
+PLATFORM_PATHS = ("/api/v3/flows/", "/api/v3/propertymappings/", "/api/v3/crypto/")
+
+
+def drift_scan(tenants: list[Tenant], kube, authentik) -> dict:
+    """A drift check of every ready tenant, as the periodic sweep queues them: the requests of
+    the whole scan, by verb, and Authentik's lookups of the platform's values."""
+    first_kube, first_authentik = len(kube.requests), len(authentik.requests)
+    for tenant in tenants:
+        run_request(tenant=tenant, action=Run.Action.CHECK, reason="drift")
+        for _ in range(5):
+            if engine.reconcile(tenant.pk) is None:
+                break
+            Run.objects.filter(tenant=tenant).update(not_before=None)
+    kube_requests = kube.requests[first_kube:]
+    lookups = [p for m, p in authentik.requests[first_authentik:] if p.startswith(PLATFORM_PATHS)]
+    n, verbs = max(len(tenants), 1), by_verb(kube_requests)
+    return {
+        "tenants": len(tenants),
+        "kube_requests_by_verb": verbs,
+        "kube_gets_per_tenant": round(verbs.get("GET", 0) / n, 1),
+        "authentik_platform_lookups": len(lookups),
     }
 
 

@@ -71,6 +71,19 @@ def _engine_figures(engine: dict) -> list[dict]:
             engine["portal_queries_per_provisioning"],
             30,
         ),
+        figure(
+            "drift scan: Kubernetes GETs of single objects per tenant",
+            engine["drift_scan"]["kube_gets_per_tenant"],
+            0,
+            note=f"{engine['drift_scan']['kube_requests_by_verb']} for "
+            f"{engine['drift_scan']['tenants']} tenants; the target lists by kind and page",
+        ),
+        figure(
+            "drift scan: Authentik lookups of platform values per scan",
+            engine["drift_scan"]["authentik_platform_lookups"],
+            6,
+            note="two flows, three scope mappings, the signing key: once",
+        ),
     ]
 
 

@@ -30,5 +30,6 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
     assert engine["kube_objects_applied_per_tenant"] >= 10  # namespace, policies, workload…
     assert engine["secret_patches_per_tenant"] >= 1
     assert engine["baseline_seconds"] > 0 and engine["portal_queries_per_provisioning"] > 0
+    assert engine["drift_scan"]["tenants"] == 1 and engine["drift_scan"]["kube_requests_by_verb"]
     assert set(result["pages"]) >= {"tenant_list", "admin_audit_list"}
     assert "targets met" in summary(result)
