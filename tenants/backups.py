@@ -97,29 +97,54 @@ def backup_final(tenant: Tenant) -> Backup | None:
     return backup_take(Backup.objects.create(tenant=tenant, reason="final").pk)
 
 
-def backup_restore(*, tenant: Tenant, actor, backup_id: int) -> Backup:
-    """Overwrite the tenant's database and media with a backup, after a safety backup."""
+def backup_restore_request(*, tenant: Tenant, actor, backup_id: int) -> Backup:
+    """Have a worker overwrite the tenant's database and media with a backup (a dump and a load
+    outlast a web request), after a safety backup; the tenant page follows it."""
     _check(tenant, actor, "restore", "restored")
     item = tenant.backups.filter(pk=backup_id, state=Backup.State.DONE).first()
     if item is None:
         raise ApplicationError("That backup doesn't exist or didn't finish; choose another.")
-    target, store = _targets(tenant)
-    safety = backup_take(Backup.objects.create(tenant=tenant, reason="before restore").pk)
-    if safety.state != Backup.State.DONE:
-        raise ApplicationError(f"The safety backup failed, so nothing was restored: {safety.error}")
-    try:
-        backup.restore_backup(spec=spec_for(tenant), target=target, store=store, prefix=item.prefix)
-    except (StepFailed, TransientError) as exc:
-        raise ApplicationError(
-            f"The restore failed: {exc}. The safety backup is {safety}."
-        ) from exc
-    audit_record(
-        action=Action.TENANT_RESTORED,
-        actor=actor,
-        obj=tenant,
-        after={"backup": item.prefix, "safety_backup": safety.prefix},
+    _targets(tenant)
+    won = Tenant.objects.filter(pk=tenant.pk, restoring=False).update(
+        restoring=True, restore_note=f"Restoring the backup of {item}: a safety backup first."
     )
+    if not won:
+        raise ApplicationError("A restore of this tenant is already under way.")
+    from tenants.tasks import restore_backup
+
+    actor_id = actor.pk if actor is not None else None
+    transaction.on_commit(lambda: restore_backup.delay(item.pk, actor_id))
     return item
+
+
+def backup_restore(*, backup_id: int, actor=None) -> str:
+    """The worker's part: the safety backup, then the restore; the outcome in words."""
+    item = Backup.objects.select_related("tenant__plan").get(pk=backup_id)
+    tenant = item.tenant
+    try:
+        target, store = _targets(tenant)
+        safety = backup_take(Backup.objects.create(tenant=tenant, reason="before restore").pk)
+        if safety.state != Backup.State.DONE:
+            raise ApplicationError(f"the safety backup failed, so nothing changed: {safety.error}")
+        try:
+            backup.restore_backup(
+                spec=spec_for(tenant), target=target, store=store, prefix=item.prefix
+            )
+        except (StepFailed, TransientError) as exc:
+            raise ApplicationError(f"{exc}; the safety backup is {safety}") from exc
+    except ApplicationError as exc:
+        note = f"The restore of the backup of {item} failed: {exc.message}"
+        audit_record(action=Action.TENANT_BACKUP_FAILED, actor=actor, obj=tenant, message=note)
+    else:
+        note = f"Restored the backup of {item}; the site as it was is in the safety backup."
+        audit_record(
+            action=Action.TENANT_RESTORED,
+            actor=actor,
+            obj=tenant,
+            after={"backup": item.prefix, "safety_backup": safety.prefix},
+        )
+    Tenant.objects.filter(pk=tenant.pk).update(restoring=False, restore_note=note[:2000])
+    return note
 
 
 def backup_restore_database(item: Backup) -> None:

@@ -174,6 +174,10 @@ class Tenant(models.Model):
         "Backup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    # A restore a worker is doing, and how the last one went, for the tenant page.
+    restoring = models.BooleanField(default=False)
+    restore_note = models.TextField(blank=True)
+
     # Suspension is desired state too (the engine scales the site to zero and points its host at
     # the platform's maintenance page), so a drift repair keeps a suspended tenant suspended.
     suspended_at = models.DateTimeField(null=True, blank=True)

@@ -45,3 +45,12 @@ def restore_upgrade_database(backup_id: int) -> None:
 def scheduled_backups() -> None:
     """Beat, hourly: back up the tenants due one, expire what their plan no longer keeps."""
     backups.backups_schedule()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def restore_backup(backup_id: int, actor_id: int | None) -> None:
+    """A restore asked for on the tenant page: safety backup, then the restore."""
+    from django.contrib.auth import get_user_model
+
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    backups.backup_restore(backup_id=backup_id, actor=actor)

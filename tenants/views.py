@@ -487,8 +487,10 @@ class TenantRestoreView(_TenantActionView):
         return super().post(request, pk)
 
     def act(self, request, tenant):
-        item = backups.backup_restore(tenant=tenant, actor=request.user, backup_id=self.backup_pk)
-        messages.success(request, f"Restored the backup of {item.created_at:%Y-%m-%d %H:%M}.")
+        item = backups.backup_restore_request(
+            tenant=tenant, actor=request.user, backup_id=self.backup_pk
+        )
+        messages.success(request, f"Restoring the backup of {item}; this page shows how it goes.")
 
 
 class TenantCancelDeletionView(_TenantActionView):

@@ -84,7 +84,15 @@ def test_backup_then_restore_brings_back_what_was_before_and_removes_what_came_a
     url = reverse("tenants:restore", args=[tenant.pk, item.pk])
     refused = client.post(url, {"confirm_slug": "nope"})
     assert refused.status_code == 400 and "to confirm" in refused.content.decode()
-    client.post(url, {"confirm_slug": tenant.slug})
+    with django_capture_on_commit_callbacks() as queued:
+        client.post(url, {"confirm_slug": tenant.slug})
+    tenant.refresh_from_db()
+    assert tenant.restoring and len(queued) == 1
+    again = client.post(url, {"confirm_slug": tenant.slug}, follow=True).content.decode()
+    assert "A restore of this tenant is already under way." in again
+    backups.backup_restore(backup_id=item.pk, actor=requester)  # what the worker runs
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert 'id="restore-note"' in page and "Restored the backup of" in page
     assert query(conn, f"SELECT id, title FROM `{db}`.wp_posts") == [(1, "written before")]
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"tenants/{tenant.slug}/")["Contents"]
     assert [o["Key"].split("/")[-1] for o in listed] == ["old.jpg"]
@@ -114,7 +122,7 @@ def test_backups_are_refused_where_they_make_no_sense(site, other_requester, req
     with pytest.raises(ApplicationError, match="Only a ready tenant can be backed up"):
         backups.backup_request(tenant=busy, actor=requester)
     with pytest.raises(ApplicationError, match="doesn't exist or didn't finish"):
-        backups.backup_restore(tenant=tenant, actor=requester, backup_id=999999)
+        backups.backup_restore_request(tenant=tenant, actor=requester, backup_id=999999)
 
 
 def test_the_purge_takes_a_final_backup_first_and_keeps_a_tenant_it_could_not_save(
