@@ -215,6 +215,8 @@ PORTAL_LOGIN_LOCKOUT_MAX_SECONDS = env.int("PORTAL_LOGIN_LOCKOUT_MAX_SECONDS", d
 # Mail transport, e.g. smtp://user:pass@mail:587 (smtp+tls://...); default prints to the console.
 EMAIL_CONFIG = env.email_url("DJANGO_EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connection may take before a send gives up (the task tries again); default 10.
+EMAIL_TIMEOUT = env.int("PORTAL_EMAIL_TIMEOUT", default=10)
 # Sender of the portal's notifications; default portal@localhost.
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localhost")
 # The portal's own address as people reach it, for the links in its mails (a mail has no request

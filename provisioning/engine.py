@@ -162,7 +162,7 @@ def _tenant_failed(tenant_id: int, cause: str) -> None:
         Tenant.objects.filter(pk=tenant_id).update(last_error=cause)
         tenant = Tenant.objects.get(pk=tenant_id)
         audit_record(action=Action.TENANT_FAILED, obj=tenant, message=cause)
-        transaction.on_commit(lambda: notifications.notify_failed(tenant_id))
+        notifications.queue_notice("failed", tenant_id)
 
 
 class _Advance:
@@ -320,7 +320,7 @@ class _Advance:
                         message=f"Run {self.run.pk} finished.",
                     )
                     tenant_id = self.tenant.pk
-                    transaction.on_commit(lambda: notifications.notify_ready(tenant_id))
+                    notifications.queue_notice("ready", tenant_id)
             if self.is_drift and self.run.drift:
                 audit_record(
                     action=Action.TENANT_DRIFT,

@@ -24,6 +24,10 @@ class _NotSent(Exception):
     """Rolls back the mark of a mail that could not be sent, so a later try sends it."""
 
 
+class MailNotSent(Exception):
+    """A mail the server didn't take; the worker's task tries again later (tenants.tasks)."""
+
+
 def portal_link(path: str) -> str:
     # A mail has no request to build a link from: the portal's address comes from settings.
     return settings.PORTAL_URL + path
@@ -56,7 +60,13 @@ def _event(tenant: Tenant, *actions: str) -> AuditEvent | None:
 
 
 def _send_once(
-    template: str, event: AuditEvent | None, tenant: Tenant, recipients, kind: str = "", **extra
+    template: str,
+    event: AuditEvent | None,
+    tenant: Tenant,
+    recipients,
+    kind: str = "",
+    strict: bool = False,
+    **extra,
 ):
     """Send unless this mail (`kind`, default the template) already went out for this event:
     a repeated task or a second call sends nothing."""
@@ -69,7 +79,8 @@ def _send_once(
             if created and not _send(template, tenant, recipients, **extra):
                 raise _NotSent
     except _NotSent:
-        pass
+        if strict:  # a task that retries: tell it
+            raise MailNotSent(f"the {template} mail for tenant {tenant.slug}") from None
 
 
 def _tenant(tenant_id: int) -> Tenant:
@@ -110,7 +121,7 @@ def notify_decision(tenant_id: int) -> None:
     _send_once(template, event, tenant, _requester(tenant), resubmit_url=resubmit_url)
 
 
-def notify_ready(tenant_id: int) -> None:
+def notify_ready(tenant_id: int, strict: bool = False) -> None:
     """Ready is news after the first build or a failure, not after a reconcile of a ready site."""
     tenant = _tenant(tenant_id)
     ended = AuditEvent.objects.filter(
@@ -121,15 +132,27 @@ def notify_ready(tenant_id: int) -> None:
     ended = list(ended)
     if len(ended) == 2 and ended[0].action == ended[1].action == Action.TENANT_READY:
         return
-    _send_once("ready", ended[0] if ended else None, tenant, _requester(tenant))
+    _send_once("ready", ended[0] if ended else None, tenant, _requester(tenant), strict=strict)
 
 
-def notify_failed(tenant_id: int) -> None:
+def notify_failed(tenant_id: int, strict: bool = False) -> None:
     """The requester reads what happened in words; the approvers, who act on it, the detail."""
     tenant = _tenant(tenant_id)
     event = _event(tenant, Action.TENANT_FAILED)
-    _send_once("failed", event, tenant, _requester(tenant), failure=failure_for(tenant))
-    _send_once("failed_admin", event, tenant, _approvers(tenant))
+    failure = failure_for(tenant)
+    _send_once("failed", event, tenant, _requester(tenant), strict=strict, failure=failure)
+    _send_once("failed_admin", event, tenant, _approvers(tenant), strict=strict)
+
+
+# What the engine mails, by name: sent by a worker's task, never inside a reconcile's lease.
+ENGINE_NOTICES = {"ready": notify_ready, "failed": notify_failed}
+
+
+def queue_notice(kind: str, tenant_id: int) -> None:
+    """Hand the mail to a worker once the caller's transaction commits."""
+    from tenants.tasks import send_notice
+
+    transaction.on_commit(lambda: send_notice.delay(kind, tenant_id))
 
 
 def notify_comment(event_id: int) -> None:

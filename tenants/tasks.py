@@ -54,3 +54,18 @@ def restore_backup(backup_id: int, actor_id: int | None) -> None:
 
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
     backups.backup_restore(backup_id=backup_id, actor=actor)
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(notifications.MailNotSent,),
+    max_retries=8,
+    retry_backoff=30,  # 30 s, 60 s, … up to 30 minutes: a mail server away for a while
+    retry_backoff_max=1800,
+    retry_jitter=True,
+)
+def send_notice(kind: str, tenant_id: int) -> None:
+    """One of the engine's mails (ready, failed), sent with the SMTP timeout (EMAIL_TIMEOUT);
+    each mail goes once per event (MailSent), so a retry sends only what didn't go."""
+    notifications.ENGINE_NOTICES[kind](tenant_id, strict=True)
