@@ -200,3 +200,34 @@ def test_a_hundred_copies_of_a_message_do_one_execution(requester, approver, wor
     run.refresh_from_db()
     assert run.status == Run.Status.SUCCEEDED
     assert run.token == 1, "the run was claimed more than once"
+
+
+def test_messages_lost_by_the_broker_are_sent_again_by_the_sweep(
+    requester, approver, workers, settings
+):
+    import redis
+
+    settings.PORTAL_MESSAGE_GRACE = 0  # the test is the beat; any message overdue counts lost
+    tenants = [approved_tenant(requester, approver) for _ in range(3)]  # queued, no worker yet
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = settings.PORTAL_PROVISIONING_QUEUE
+    # A Redis restart without persistence: this session's queue is gone (only ours: the
+    # database is shared with other test sessions, so no FLUSHDB).
+    lost = [key for key in broker.scan_iter(match=f"{queue}*")]
+    assert lost and broker.delete(*lost)
+    workers("w1")
+
+    def all_ready():
+        from provisioning import tasks
+
+        tasks.reconcile_all()
+        return all(
+            t.state == Tenant.State.READY
+            for t in Tenant.objects.filter(pk__in=[t.pk for t in tenants])
+        )
+
+    wait_until(all_ready, 60, "every approved tenant ready", workers.logs)
+    for tenant in tenants:
+        run = tenant.runs.get(reason="approved")  # (a drift check may follow; it is the sweep's)
+        assert run.status == Run.Status.SUCCEEDED and run.token == 1
+    assert len(ledger("creates")) == 3
