@@ -1,5 +1,6 @@
 """What every failure drill checks afterwards: outcomes, duplicates, orphans; and its report."""
 
+import os
 import time
 import uuid
 
@@ -14,6 +15,9 @@ from tests.factories import TenantFactory
 from tests.provisioning.cluster import S3_ADMIN, db_login, iam_keys, providers, tenant_secret
 from tests.workers import wait_until
 
+# PORTAL_DRILL_CLOCKS=production (bench.drills): the production defaults, so longer waits.
+PRODUCTION = os.environ.get("PORTAL_DRILL_CLOCKS") == "production"
+TIMEOUT = 1800 if PRODUCTION else 180
 SETTLED = {Tenant.State.READY, Tenant.State.FAILED}
 GONE = {Tenant.State.DELETED, Tenant.State.FAILED}
 
@@ -60,7 +64,7 @@ def check_outcome(drill: str, tenants) -> None:
         report(drill, f"  {tenant.slug}: {tenant.last_error}")
 
 
-def retry_failed(drill: str, tenants, approver, platform, kube_api, timeout: float = 120) -> None:
+def retry_failed(drill: str, tenants, approver, platform, kube_api, timeout=TIMEOUT) -> None:
     """What an admin does once the outside system is healthy again: retry what failed."""
     failed = [t for t in tenants if t.state == Tenant.State.FAILED]
     for tenant in failed:
@@ -89,7 +93,7 @@ def check_no_duplicates(drill: str, tenants, platform, kube_api, authentik_api, 
 
 
 def delete_all_and_check_no_orphans(
-    drill: str, tenants, requester, platform, kube_api, authentik_api, mariadb_url, timeout=120
+    drill: str, tenants, requester, platform, kube_api, authentik_api, mariadb_url, timeout=TIMEOUT
 ):
     for tenant in tenants:
         services.tenant_delete(tenant=tenant, actor=requester)

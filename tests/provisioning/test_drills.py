@@ -2,6 +2,7 @@
 every tenant ready (or failed with a message), nothing made twice, nothing left after delete.
 Each prints what it did and what it checked (pytest -rP); bench/ holds the long forms."""
 
+import os
 import random
 import time
 from contextlib import contextmanager
@@ -12,7 +13,9 @@ from portal.celery import app
 from provisioning.models import StepRun
 from tests import services as svc
 from tests.provisioning.drills import (
+    PRODUCTION,
     SETTLED,
+    TIMEOUT,
     approve,
     check_no_duplicates,
     check_outcome,
@@ -26,10 +29,25 @@ from tests.workers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-TENANTS = 2
-# The drills run on the test clocks of the platform fixture (leases and visibility of 4 s);
-# what they report as recovery scales with PORTAL_TENANT_LOCK_TTL and
-# PORTAL_BROKER_VISIBILITY_TIMEOUT, 360 s and 600 s by default.
+# Short forms here; `python -m bench.drills` runs the long ones through these variables: more
+# tenants, and the production defaults of every clock instead of the test clocks of the
+# platform fixture (leases and broker visibility of 4 s), so recovery is reported as it would
+# be in production (beat's sweep every minute, a dead worker's lease 6 minutes).
+TENANTS = int(os.environ.get("PORTAL_DRILL_TENANTS", "2"))
+CLOCKS = (
+    {
+        "PORTAL_BROKER_VISIBILITY_TIMEOUT": "600", "PORTAL_BROKER_RESTORE_INTERVAL": "10",
+        "PORTAL_TENANT_LOCK_TTL": "360", "PORTAL_RETRY_BASE_DELAY": "2",
+        "PORTAL_WAIT_INTERVAL": "10", "PORTAL_SWEEP_INTERVAL": "60",
+    }
+    if PRODUCTION
+    else {"PORTAL_SWEEP_INTERVAL": "3"}
+)  # fmt: skip
+
+
+def start(platform, name: str, **extra: str):
+    """A worker (or beat) on the drill's clocks."""
+    return platform(name, **{**CLOCKS, **extra})
 
 
 @contextmanager
@@ -38,7 +56,8 @@ def broker(url: str):
     saved = app.conf.broker_url
 
     def switch(to: str) -> None:
-        app.conf.broker_url = to
+        # Sending uses broker_write_url, which Celery fixed from broker_url when configured.
+        app.conf.broker_url = app.conf.broker_write_url = app.conf.broker_read_url = to
         app._pool = None  # the pools are per connection: the next send opens the new one
         app.amqp._producer_pool = None
 
@@ -53,10 +72,10 @@ def test_drill_kube_api_failing_a_fifth_of_requests(
     requester, approver, platform, kube_api, authentik_api
 ):
     chaos = kube_api.unreliable(0.2, seed=17, delay=1.5)
-    platform("w1"), platform("w2")
+    start(platform, "w1"), start(platform, "w2")
     tenants = approve(requester, approver, "chaos", TENANTS)
     report("kube-faults", f"did: {TENANTS} tenants approved, the Kubernetes API failing 20 %")
-    seconds = wait_all(tenants, SETTLED, platform, kube_api, timeout=180)
+    seconds = wait_all(tenants, SETTLED, platform, kube_api, timeout=TIMEOUT)
     report(
         "kube-faults",
         f"did: {sum(chaos.injected.values())} of {len(kube_api.requests)} requests answered "
@@ -74,7 +93,8 @@ def test_drill_kube_api_failing_a_fifth_of_requests(
 
 def test_drill_workers_killed_at_random(requester, approver, platform, kube_api, authentik_api):
     rng = random.Random(23)
-    alive = [platform("w1"), platform("w2")]
+    start(platform, "beat", beat=True)  # as in production: its sweep re-sends lost messages
+    alive = [start(platform, "w1"), start(platform, "w2")]
     tenants = approve(requester, approver, "kill", TENANTS)
     kills, next_kill, last_kill = 0, time.monotonic() + rng.uniform(1, 3), time.monotonic()
 
@@ -83,11 +103,11 @@ def test_drill_workers_killed_at_random(requester, approver, platform, kube_api,
         if kills < 3 and time.monotonic() >= next_kill:
             victim = alive.pop(rng.randrange(len(alive)))
             victim.kill()
-            alive.append(platform(f"w{kills + 3}"))
+            alive.append(start(platform, f"w{kills + 3}"))
             kills, last_kill = kills + 1, time.monotonic()
             next_kill = last_kill + rng.uniform(1, 3)
 
-    wait_all(tenants, SETTLED, platform, kube_api, timeout=180, during=kill_now_and_then)
+    wait_all(tenants, SETTLED, platform, kube_api, timeout=TIMEOUT, during=kill_now_and_then)
     recovered = time.monotonic() - last_kill
     report(
         "worker-kill",
@@ -109,8 +129,9 @@ def test_drill_redis_restarted_mid_run(
     try:
         with broker(own.url):
             # Beat's sweep picks up runs whose messages the crash lost.
-            platform("beat", beat=True, CELERY_BROKER_URL=own.url, PORTAL_DRIFT_INTERVAL="3")
-            platform("w1", CELERY_BROKER_URL=own.url), platform("w2", CELERY_BROKER_URL=own.url)
+            start(platform, "beat", beat=True, CELERY_BROKER_URL=own.url)
+            start(platform, "w1", CELERY_BROKER_URL=own.url)
+            start(platform, "w2", CELERY_BROKER_URL=own.url)
             kube_api.delay("PATCH", r"/deployments/wordpress$", seconds=2, times=TENANTS)
             tenants = approve(requester, approver, "redis", TENANTS)
 
@@ -124,7 +145,7 @@ def test_drill_redis_restarted_mid_run(
             restarted = time.monotonic()
             report("redis-restart", f"did: the broker SIGKILLed and started again mid-run "
                    f"({TENANTS} tenants)")  # fmt: skip
-            wait_all(tenants, SETTLED, platform, kube_api, timeout=120)
+            wait_all(tenants, SETTLED, platform, kube_api, timeout=TIMEOUT)
             report("redis-restart", f"checked: settled {time.monotonic() - restarted:.1f}s after")
             check_outcome("redis-restart", tenants)
             check_no_duplicates(
@@ -144,7 +165,8 @@ def test_drill_mariadb_restarted_mid_run(
     own = OwnMariaDB(tmp_path)
     own.start()
     try:
-        platform("w1", PORTAL_MARIADB_URL=own.url), platform("w2", PORTAL_MARIADB_URL=own.url)
+        start(platform, "w1", PORTAL_MARIADB_URL=own.url)
+        start(platform, "w2", PORTAL_MARIADB_URL=own.url)
         own.kill()
         tenants = approve(requester, approver, "maria", TENANTS)
         # Down when the database steps run: they fail and are retried until it is back.
@@ -158,7 +180,7 @@ def test_drill_mariadb_restarted_mid_run(
         own.start()
         restarted = time.monotonic()
         report("mariadb-restart", "did: MariaDB started again on the same data")
-        wait_all(tenants, SETTLED, platform, kube_api, timeout=120)
+        wait_all(tenants, SETTLED, platform, kube_api, timeout=TIMEOUT)
         report("mariadb-restart", f"checked: settled {time.monotonic() - restarted:.1f}s after")
         check_outcome("mariadb-restart", tenants)
         check_no_duplicates("mariadb-restart", tenants, platform, kube_api, authentik_api, own.url)
