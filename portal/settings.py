@@ -316,6 +316,9 @@ PORTAL_DRIFT_MODE = env.str("PORTAL_DRIFT_MODE", default="repair")
 # Days a drift check that found nothing is kept (each tenant's latest, those that found drift
 # or failed, and the audit trail are kept for good); default 30.
 PORTAL_DRIFT_RETENTION_DAYS = env.int("PORTAL_DRIFT_RETENTION_DAYS", default=30)
+# Seconds after a run an outage ended (the retry budget spent) before the sweep starts the
+# tenant's next try, doubled for each such run in a row, at most six hours; default 600.
+PORTAL_OUTAGE_RETRY_DELAY = env.int("PORTAL_OUTAGE_RETRY_DELAY", default=600)
 # Seconds between the beat's sweeps (stalled runs, lost messages, due drift checks); default 60.
 PORTAL_SWEEP_INTERVAL = env.int("PORTAL_SWEEP_INTERVAL", default=60)
 # Seconds past its due time before a run's queue message counts as lost and is sent again (a

@@ -136,12 +136,13 @@ def abort_stalled(run: Run, message: str) -> bool:
     return True
 
 
-def _run_failed(run: Run, cause: str) -> None:
+def _run_failed(run: Run, cause: str) -> bool:
     """What a failed run means for its tenant: a repair of a serving tenant (a drift run, a
-    reconcile asked for by hand) leaves it serving — degraded, shown from the run — while any
-    other run fails the tenant."""
+    reconcile asked for by hand) leaves it serving — degraded, shown from the run —, a run an
+    outage ended leaves it waiting for that system (the sweep tries again), and any other run
+    fails the tenant. True when the tenant failed."""
     if run.action == Run.Action.CHECK:
-        return
+        return False
     serving = Tenant.objects.filter(pk=run.tenant_id, state=State.READY).exists()
     if serving and run.reason in REPAIRS:
         log.warning("tenant %s degraded, still ready: %s", run.tenant_id, cause)
@@ -153,8 +154,15 @@ def _run_failed(run: Run, cause: str) -> None:
                 after={"differences": run.drift},
                 message=f"Not repaired: {cause}",
             )
-        return
+        return False
+    if run.outage:
+        log.warning("tenant %s waits for %s: %s", run.tenant_id, run.outage, cause)
+        Tenant.objects.filter(pk=run.tenant_id).update(
+            last_error=f"Waiting for {run.outage}; the portal tries again by itself. {cause}"
+        )
+        return False
     _tenant_failed(run.tenant_id, cause)
+    return True
 
 
 def _tenant_failed(tenant_id: int, cause: str) -> None:
@@ -329,9 +337,10 @@ class _Advance:
                     message="Repaired." if self.run.action == Run.Action.APPLY else "Reported.",
                 )
 
-    def _fail(self, row: StepRun, message: str) -> None:
+    def _fail(self, row: StepRun, message: str, outage: str = "") -> None:
         now = timezone.now()
         cause = f"The {row.name} step failed: {message}"
+        self.run.outage = outage
         with self.fenced():
             StepRun.objects.filter(pk=row.pk).update(
                 status=StepRun.Status.FAILED,
@@ -346,12 +355,12 @@ class _Advance:
                 status=Run.Status.FAILED,
                 finished_at=now,
                 error=cause[:LOG_LIMIT],
-                message=_short(cause),
+                message=_short(f"waiting for {outage}: {cause}" if outage else cause),
+                outage=outage,
             )
             self.run.status = Run.Status.FAILED
             # A run superseded meanwhile (a deletion) no longer speaks for the tenant.
-            if ours:
-                _run_failed(self.run, cause)
+            if ours and _run_failed(self.run, cause):
                 upgrade.after_failed_run(self.run, cause)  # a failed upgrade is rolled back
         log.warning("tenant %s run %s: %s", self.tenant.slug, self.run.pk, cause)
 
@@ -467,7 +476,11 @@ class _Advance:
         spent = (now - since).total_seconds()
         if spent >= settings.PORTAL_STEP_RETRY_BUDGET:
             minutes = f"{spent / 60:.0f} minutes" if spent >= 90 else f"{spent:.0f} s"
-            self._fail(row, f"{message} (gave up after {row.attempts} attempts over {minutes})")
+            # An outside system that is away (not an object that vanished, not a lock) is
+            # waited for: the tenant isn't failed, the sweep tries again later.
+            system = exc.system if isinstance(exc, Unavailable) else ""
+            given_up = f"{message} (gave up after {row.attempts} attempts over {minutes})"
+            self._fail(row, given_up, outage=system)
             return None
         delay = backoff(row.attempts)
         waiting_for = ""

@@ -50,6 +50,9 @@ class Run(models.Model):
     # copy drops itself; wakeup_at is when that message is due (the sweep re-sends a lost one).
     wakeup = models.PositiveBigIntegerField(default=0)
     wakeup_at = models.DateTimeField(null=True, blank=True)
+    # The outside system whose outage ended the run (its step's retry budget spent), if so:
+    # the tenant waits for it and the sweep starts a new run later, instead of failing it.
+    outage = models.CharField(max_length=40, blank=True)
     # Last sign of life of a worker on the run (its claim and the lease heartbeat).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 

@@ -21,7 +21,30 @@ def sweep() -> None:
     for run in runs_without_live_message():
         send(run.tenant_id, run.pk, run.wakeup)
     start_drift_checks()
+    retry_after_outages()
     prune_quiet_drift_runs()
+
+
+def retry_after_outages() -> list[int]:
+    """A new run for each tenant whose last run an outage ended (its step's retry budget spent
+    on a system that was away), once PORTAL_OUTAGE_RETRY_DELAY has passed, doubled for each
+    such run in a row (at most six hours): a long outage is waited out, not made a failure."""
+    open_runs = Run.objects.filter(tenant=OuterRef("pk"), status__in=Run.OPEN)
+    waiting = Tenant.objects.filter(
+        state__in=[Tenant.State.PROVISIONING, Tenant.State.DELETING]
+    ).exclude(Exists(open_runs))
+    started = []
+    for tenant in waiting.select_related("plan"):
+        ended = list(tenant.runs.exclude(reason="drift").order_by("-created_at", "-id")[:10])
+        if not ended or not ended[0].outage or ended[0].status != Run.Status.FAILED:
+            continue
+        in_a_row = next((i for i, run in enumerate(ended) if not run.outage), len(ended))
+        delay = min(6 * 3600, settings.PORTAL_OUTAGE_RETRY_DELAY * 2 ** (in_a_row - 1))
+        if ended[0].finished_at > timezone.now() - timedelta(seconds=delay):
+            continue
+        run_request(tenant=tenant, action=ended[0].action, reason="outage retry")
+        started.append(tenant.pk)
+    return started
 
 
 PRUNE_BATCH = 1000  # runs deleted per sweep at most: the minute sweep stays quick

@@ -65,6 +65,7 @@ def workers(tmp_path, probe):
         return worker
 
     start.logs = lambda: "\n".join(f"--- {w.name}\n{w.log()[-3000:]}" for w in started)
+    start.full_logs = lambda: "\n".join(w.log() for w in started)
     yield start
     for worker in started:
         worker.stop()

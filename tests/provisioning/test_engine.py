@@ -207,3 +207,35 @@ def test_the_first_look_comes_soon_and_the_pauses_grow_with_the_wait(approved, s
         )
         _due_now(approved)
         assert engine.reconcile(approved.pk) == pytest.approx(pause, abs=0.1)
+
+
+def test_an_outage_past_the_budget_leaves_the_tenant_waiting_and_the_sweep_tries_again(
+    approved, settings, django_capture_on_commit_callbacks
+):
+    from provisioning import sweeps
+    from provisioning.errors import Unavailable
+
+    settings.PORTAL_STEP_RETRY_BUDGET = 0  # the first passing error spends it
+    settings.PORTAL_OUTAGE_RETRY_DELAY = 600
+    SCRIPT["first"] = [Unavailable("Authentik answered 503", system="Authentik")]
+    engine.reconcile(approved.pk)
+    run = approved.runs.get()
+    assert run.status == Run.Status.FAILED and run.outage == "Authentik"
+    assert run.message.startswith("waiting for Authentik: The first step failed: ")
+    approved.refresh_from_db()
+    assert approved.state == Tenant.State.PROVISIONING  # not failed: waiting
+    assert approved.last_error.startswith(
+        "Waiting for Authentik; the portal tries again by itself. The first step failed: "
+        "Authentik answered 503 (gave up after 1 attempts over 0 s)"
+    )
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert sweeps.retry_after_outages() == []  # not yet: ten minutes first
+        Run.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(seconds=601))
+        assert sweeps.retry_after_outages() == [approved.pk]
+        assert sweeps.retry_after_outages() == []  # its new run is open
+        assert engine.reconcile(approved.pk) is None  # Authentik is back
+    again = approved.runs.order_by("-id").first()
+    assert again.reason == "outage retry" and again.status == Run.Status.SUCCEEDED
+    approved.refresh_from_db()
+    assert approved.state == Tenant.State.READY and approved.last_error == ""

@@ -76,5 +76,5 @@ def test_a_step_cut_off_by_the_hard_time_limit_counts_as_an_attempt(
         "step ran past the task's hard time limit of 3 s)"
     )
     assert [entry["event"] for entry in ledger("spans")].count("start") == 2
-    assert "Hard time limit (3s) exceeded" in workers.logs()
+    assert "Hard time limit (3s) exceeded" in workers.full_logs()
     wait_state(tenant, {Tenant.State.FAILED}, workers)
