@@ -52,9 +52,15 @@ def deliveries_for(event: AuditEvent) -> list[WebhookDelivery]:
     tenant = Tenant.objects.filter(pk=event.object_id).first()
     if tenant is None:
         return []
-    endpoints = WebhookEndpoint.objects.filter(
-        Q(tenant__isnull=True) | Q(tenant=tenant), is_active=True, events__contains=[event.action]
-    )
+    # The event list is matched here rather than by a JSON `contains` lookup, which SQLite (the
+    # embedded portal's database) doesn't have; a tenant has few endpoints.
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(
+            Q(tenant__isnull=True) | Q(tenant=tenant), is_active=True
+        )
+        if event.action in (endpoint.events or [])
+    ]
     body = payload(event, tenant)
     created = [
         WebhookDelivery.objects.create(
