@@ -8,6 +8,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.auth.config import oidc_providers, url_origin
+from portal.wordpress_versions import OFFERED as OFFERED_WORDPRESS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -438,7 +439,8 @@ PORTAL_TENANT_URL_SCHEME = env.str("PORTAL_TENANT_URL_SCHEME", default="")
 # Namespace of a tenant; default wp-{slug}.
 PORTAL_NAMESPACE_PATTERN = env.str("PORTAL_NAMESPACE_PATTERN", default="wp-{slug}")
 # WordPress versions a requester may choose, newest first; default 6.8, 6.7, 6.6.
-PORTAL_WORDPRESS_VERSIONS = env.list("PORTAL_WORDPRESS_VERSIONS", default=["6.8", "6.7", "6.6"])
+# (portal/wordpress_versions.py: CI builds a tenant image for each of these, and only these).
+PORTAL_WORDPRESS_VERSIONS = env.list("PORTAL_WORDPRESS_VERSIONS", default=list(OFFERED_WORDPRESS))
 # Open requests and live tenants one requester may have at once; default 5.
 PORTAL_MAX_TENANTS_PER_USER = env.int("PORTAL_MAX_TENANTS_PER_USER", default=5)
 # Slugs nobody may take (besides kube-*); default a list of system and platform names.

@@ -1,6 +1,7 @@
 """The CI/CD workflows: the README's test command, images built and scanned, manifests and
 Terraform checked, one deploy job per environment, and the deploy scripts they call."""
 
+import json
 import re
 import subprocess
 from functools import cache
@@ -65,20 +66,93 @@ def test_ci_checks_the_terraform_roots_format_and_statically():
     assert (REPO / "deploy" / "terraform" / ".tflint.hcl").is_file()
 
 
-def test_both_images_are_built_and_scanned_before_they_are_pushed():
-    job = workflow("images")["jobs"]["build"]
-    images = {item["name"]: item["dockerfile"] for item in job["strategy"]["matrix"]["include"]}
-    assert images == {
-        "tenant-portal": "deploy/portal/Dockerfile",
-        "tenant-wordpress": "deploy/wordpress/Dockerfile",
-    }
-    assert (REPO / images["tenant-portal"]).is_file()
+def scanned_before_pushed(job: dict) -> None:
     names = [step.get("name", step.get("uses", "")) for step in job["steps"]]
     scan, push = names.index("Scan (trivy)"), names.index("Push")
     assert scan < push
     scan_step = job["steps"][scan]["run"]
     assert "--exit-code 1" in scan_step and "CRITICAL" in scan_step
+
+
+def test_both_images_are_built_and_scanned_before_they_are_pushed():
+    jobs = workflow("images")["jobs"]
+    images = {
+        item["name"]: item["dockerfile"] for item in jobs["build"]["strategy"]["matrix"]["include"]
+    }
+    assert images == {"tenant-portal": "deploy/portal/Dockerfile"}
+    assert (REPO / images["tenant-portal"]).is_file()
+    build = next(s for s in jobs["tenant-wordpress"]["steps"] if s.get("name") == "Build")
+    assert build["with"]["file"] == "deploy/wordpress/Dockerfile"
+    assert (REPO / build["with"]["file"]).is_file()
+    for job in ["build", "tenant-wordpress"]:
+        scanned_before_pushed(jobs[job])
     assert re.search(r"trivy:\d+\.\d+\.\d+", workflow("images")["env"]["TRIVY_IMAGE"])
+
+
+def offered_by_the_script() -> list[str]:
+    result = subprocess.run(
+        ["python3", str(REPO / "scripts" / "wordpress-versions.py")],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},  # no Django, no venv: as in the workflow's job
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_the_tenant_image_matrix_is_the_portals_offered_versions():
+    from django.conf import settings
+
+    jobs = workflow("images")["jobs"]
+    # The matrix is whatever the versions job prints, and that job runs the script.
+    assert "python3 scripts/wordpress-versions.py" in runs("images", "versions")
+    assert jobs["versions"]["outputs"]["wordpress"] == "${{ steps.list.outputs.wordpress }}"
+    assert jobs["tenant-wordpress"]["needs"] == "versions"
+    matrix = jobs["tenant-wordpress"]["strategy"]["matrix"]
+    assert matrix == {"wordpress": "${{ fromJSON(needs.versions.outputs.wordpress) }}"}
+    offered = offered_by_the_script()
+    assert offered == settings.PORTAL_WORDPRESS_VERSIONS and offered
+    example = re.search(
+        r"^# PORTAL_WORDPRESS_VERSIONS=(.*)$", (REPO / ".env.example").read_text(), re.M
+    )
+    assert example[1].split(",") == offered
+    # No environment offers versions CI does not build.
+    for env in ["ionos", "staging", "production"]:
+        for m in render(REPO / "deploy" / "portal" / "overlays" / env):
+            if m["kind"] == "ConfigMap" and "PORTAL_WORDPRESS_VERSIONS" in m.get("data", {}):
+                assert m["data"]["PORTAL_WORDPRESS_VERSIONS"].split(",") == offered, env
+
+
+def test_each_tenant_image_is_tagged_its_version_and_version_commit():
+    job = workflow("images")["jobs"]["tenant-wordpress"]
+    build = next(s for s in job["steps"] if s.get("name") == "Build")
+    assert build["with"]["build-args"] == "WORDPRESS_VERSION=${{ matrix.wordpress }}"
+    tag = next(s for s in job["steps"] if s.get("id") == "tag")["run"]
+    assert "pinned=${{ matrix.wordpress }}-${GITHUB_SHA::12}" in tag
+    assert build["with"]["tags"].splitlines() == [
+        "${{ env.IMAGE }}:${{ matrix.wordpress }}",
+        "${{ env.IMAGE }}:${{ steps.tag.outputs.pinned }}",
+    ]
+    push = next(s for s in job["steps"] if s.get("name") == "Push")["run"]
+    assert '"$IMAGE:${{ steps.tag.outputs.pinned }}"' in push
+    assert '"$IMAGE:${{ matrix.wordpress }}"' in push
+
+
+def portal_config(folder) -> dict:
+    return next(
+        m
+        for m in render(folder)
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "portal-config"
+    )["data"]
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_gitops_environments_pin_the_tenant_image_to_a_commit(environment):
+    image = portal_config(REPO / "deploy" / "portal" / "overlays" / environment)
+    assert re.fullmatch(
+        r"registry\.example\.com/platform/tenant-wordpress:\{version\}-[0-9a-f]{12}",
+        image["PORTAL_WORDPRESS_IMAGE"],
+    )
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])
@@ -87,6 +161,8 @@ def test_a_deploy_job_per_environment(environment):
     assert job["environment"]["name"] == environment
     text = "\n".join(step.get("run", "") for step in job["steps"])
     assert f"./scripts/deploy-tag.sh {environment}" in text
+    assert re.search(rf'deploy-tag\.sh {environment} "[^"]+" "\$SHA"', text), "the commit too"
+    assert "head_sha" in str(job["steps"])
     assert "deploy-wait.sh" in text
 
 
@@ -102,7 +178,12 @@ def copy_of_the_repo(tmp_path):
 
 def test_deploy_tag_moves_only_that_environments_image(copy_of_the_repo):
     result = subprocess.run(
-        [str(copy_of_the_repo / "scripts" / "deploy-tag.sh"), "staging", "sha-0123456789ab"],
+        [
+            str(copy_of_the_repo / "scripts" / "deploy-tag.sh"),
+            "staging",
+            "sha-0123456789ab",
+            "0123456789abcdef0123456789abcdef01234567",
+        ],
         capture_output=True,
         text=True,
     )
@@ -118,17 +199,31 @@ def test_deploy_tag_moves_only_that_environments_image(copy_of_the_repo):
     }
     assert images["staging"] == {"registry.example.com/platform/tenant-portal:sha-0123456789ab"}
     assert images["production"] == {"registry.example.com/platform/tenant-portal:0.1.0"}
+    overlays = copy_of_the_repo / "deploy" / "portal" / "overlays"
+    assert portal_config(overlays / "staging")["PORTAL_WORDPRESS_IMAGE"].endswith(
+        "tenant-wordpress:{version}-0123456789ab"
+    )
+    assert portal_config(overlays / "production") == portal_config(
+        REPO / "deploy" / "portal" / "overlays" / "production"
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["nowhere", "1.0"], "no overlay"), (["staging", "bad tag;rm"], "not an image tag")],
+    [
+        (["nowhere", "1.0"], "no overlay"),
+        (["staging", "bad tag;rm"], "not an image tag"),
+        (["staging", "1.0", "HEAD;rm"], "not a commit"),
+    ],
 )
 def test_deploy_tag_refuses_an_unknown_environment_or_a_bad_tag(copy_of_the_repo, args, message):
     script = copy_of_the_repo / "scripts" / "deploy-tag.sh"
+    overlay = copy_of_the_repo / "deploy" / "portal" / "overlays" / "staging" / "kustomization.yaml"
+    before = overlay.read_text()
     result = subprocess.run([str(script), *args], capture_output=True, text=True)
     assert result.returncode == 1
     assert message in result.stderr
+    assert overlay.read_text() == before, "a refused call changes nothing"
 
 
 @pytest.fixture
