@@ -19,7 +19,12 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--audit-events", type=int, default=100_000, help="at the large portal")
     parser.add_argument("--rss-tenants", type=int, default=60, help="provisionings for memory")
     parser.add_argument(
-        "--only", default="pages,engine,memory", help="which benchmarks (comma-separated)"
+        "--throughput-tenants", type=int, default=200, help="approved at once for the workers"
+    )
+    parser.add_argument(
+        "--only",
+        default="pages,engine,memory,throughput",
+        help="which benchmarks (comma-separated)",
     )
     parser.add_argument("--repeat", type=int, default=9, help="timed loads of each page")
     return parser.parse_args(argv)

@@ -7,9 +7,10 @@ from django.db import connection
 
 from bench.engine import bench_engine, bench_memory
 from bench.pages import PAGES, bench_pages
+from bench.throughput import bench_throughput
 from tests.factories import UserFactory, plan
 
-LE, EQ = ("<=", operator.le), ("==", operator.eq)
+LE, EQ, GE = ("<=", operator.le), ("==", operator.eq), (">=", operator.ge)
 
 
 def figure(name: str, value, target, how=LE, note: str = "") -> dict:
@@ -21,7 +22,7 @@ def figure(name: str, value, target, how=LE, note: str = "") -> dict:
 
 
 def run_all(tmp_dir: Path, options) -> dict:
-    only = set(getattr(options, "only", "pages,engine,memory").split(","))
+    only = set(getattr(options, "only", "pages,engine,memory,throughput").split(","))
     approver = UserFactory(username="bench-approver", role="approver")
     owner = UserFactory(username="bench-owner", role="requester")
     small = plan("small")
@@ -32,6 +33,7 @@ def run_all(tmp_dir: Path, options) -> dict:
             "page_tenants": [options.page_tenants_small, options.page_tenants],
             "audit_events": [100, options.audit_events],
             "rss_tenants": options.rss_tenants,
+            "throughput_tenants": getattr(options, "throughput_tenants", 0),
         },
         "database": connection.vendor,
         "figures": [],
@@ -50,6 +52,15 @@ def run_all(tmp_dir: Path, options) -> dict:
         result["memory"] = memory = bench_memory(tmp_dir, owner, small, options.rss_tenants)
         name = f"worker RSS after {memory['all']} / after {memory['first']}"
         figures.append(figure(name, memory["rss_ratio"], 1.5))
+    if "throughput" in only:
+        result["throughput"] = thr = bench_throughput(
+            tmp_dir, owner, small, options.throughput_tenants, options.latency
+        )
+        rates = ", ".join(
+            f"concurrency {c}: {r['tenants_per_minute']}/min" for c, r in thr["rounds"].items()
+        )
+        name = f"worker throughput, concurrency 4 vs 1 ({thr['tenants']} tenants)"
+        figures.append(figure(name, thr["speedup"], 3, GE, note=f"tenants per minute, {rates}"))
     return result
 
 
@@ -114,5 +125,6 @@ def summary(result: dict) -> str:
     ]
     for f in result["figures"]:
         mark = "ok  " if f["met"] else "MISS"
-        lines.append(f"  {mark} {f['name']}: {f['value']} (target {f['target']})")
+        note = f"; {f['note']}" if f.get("note") else ""
+        lines.append(f"  {mark} {f['name']}: {f['value']} (target {f['target']}){note}")
     return "\n".join(lines)

@@ -14,7 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log_path: Path, name: str, beat: bool = False):
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        name: str,
+        beat: bool = False,
+        concurrency: int = 1,
+        queue: str = "",
+    ):
         self.log_path = log_path
         self.name = name
         self._log = log_path.open("ab")
@@ -36,11 +44,11 @@ class Worker:
                 "--loglevel",
                 "info",
                 "--concurrency",
-                "1",
+                str(concurrency),
                 "--hostname",
                 f"{name}@%h",
                 "-Q",
-                settings.PORTAL_PROVISIONING_QUEUE,
+                queue or settings.PORTAL_PROVISIONING_QUEUE,
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",

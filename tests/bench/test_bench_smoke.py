@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from bench.run import run_all, summary
+from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +20,7 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
         audit_events=150,
         rss_tenants=1,
         repeat=1,
+        only="pages,engine,memory",
     )
     result = json.loads(json.dumps(run_all(tmp_path, options)))  # one JSON document
 
@@ -33,3 +35,26 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
     assert engine["drift_scan"]["tenants"] == 1 and engine["drift_scan"]["kube_requests_by_verb"]
     assert set(result["pages"]) >= {"tenant_list", "admin_audit_list"}
     assert "targets met" in summary(result)
+
+
+@pytest.mark.django_db(transaction=True)  # the workers and the approver read what this writes
+def test_the_throughput_bench_has_real_workers_make_every_tenant_ready(tmp_path):
+    options = SimpleNamespace(
+        latency=0.0,
+        tenants=1,
+        page_tenants=0,
+        page_tenants_small=0,
+        audit_events=0,
+        rss_tenants=0,
+        throughput_tenants=2,
+        only="throughput",
+    )
+    result = json.loads(json.dumps(run_all(tmp_path, options)))
+
+    throughput = result["throughput"]
+    assert set(throughput["rounds"]) == {"1", "4"}
+    assert all(r["tenants_per_minute"] > 0 for r in throughput["rounds"].values())
+    assert Tenant.objects.filter(state=Tenant.State.READY).count() == 4  # two a round
+    (row,) = result["figures"]
+    assert row["target"] == ">= 3" and row["value"] == throughput["speedup"] > 0
+    assert "concurrency 4:" in summary(result)
