@@ -27,12 +27,13 @@ def etag_of(data: dict) -> str:
     return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
 
 
-def check_if_match(request, current: str, *, required: bool = False) -> None:
-    """Raise unless If-Match (if sent, or if required) names the current version."""
+def check_if_match(request, current: str, *, required: bool | str = False) -> None:
+    """Raise unless If-Match (if sent, or if required) names the current version; a string
+    `required` is the 428's sentence."""
     header = request.headers.get("If-Match", "").strip()
     if not header:
         if required:
-            raise PreconditionRequired()
+            raise PreconditionRequired(required if isinstance(required, str) else None)
         return
     if header == "*":
         return

@@ -5,8 +5,8 @@ from rest_framework import serializers
 
 from provisioning.models import Run, StepRun
 from provisioning.tenanturl import tenant_url
-from tenants.forms import RejectForm, TenantRequestForm
-from tenants.models import AuditEvent, Plan, Tenant
+from tenants.forms import PlanChangeForm, RejectForm, TenantRequestForm
+from tenants.models import AuditEvent, Backup, Plan, Tenant
 
 
 class PlanSerializer(serializers.ModelSerializer):
@@ -92,15 +92,19 @@ class _FormBackedSerializer(serializers.Serializer):
         return form.cleaned_data
 
 
-class _ApiTenantRequestForm(TenantRequestForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Scripts name plans, as the API shows them, rather than by database id.
-        self.fields["plan"].to_field_name = "name"
+def _plan_by_name(form_class):
+    """The page's form, its plan named as the API shows plans rather than by database id."""
+
+    class Form(form_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["plan"].to_field_name = "name"
+
+    return Form
 
 
 class TenantRequestSerializer(_FormBackedSerializer):
-    form_class = _ApiTenantRequestForm
+    form_class = _plan_by_name(TenantRequestForm)
 
     slug = serializers.CharField(help_text="3–30 lower-case letters, digits and hyphens.")
     display_name = serializers.CharField(max_length=100)
@@ -239,3 +243,66 @@ class ApprovalSerializer(PendingRequestSerializer):
 
     def get_own_request(self, tenant: Tenant) -> bool:
         return tenant.owner_id == self.context["request"].user.pk
+
+
+class BackupSerializer(serializers.ModelSerializer):
+    """What the detail page lists of a backup; where it sits in the bucket stays inside."""
+
+    class Meta:
+        model = Backup
+        fields = [
+            "id",
+            "created_at",
+            "finished_at",
+            "state",
+            "reason",
+            "size_bytes",
+            "wordpress_version",
+            "error",
+            "verified_at",
+            "verify_error",
+        ]
+        read_only_fields = fields
+
+
+class SuspendSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Why (an admin suspending someone else's tenant must say): the owner reads it.",
+    )
+
+
+class PlanChangeSerializer(_FormBackedSerializer):
+    form_class = _plan_by_name(PlanChangeForm)
+
+    plan = serializers.CharField(help_text="The new plan's name (see /api/v1/plans/).")
+
+
+class UpgradeSerializer(serializers.Serializer):
+    version = serializers.CharField(
+        max_length=20, help_text="A WordPress version above the tenant's, e.g. 6.8."
+    )
+
+
+class RestoreSerializer(serializers.Serializer):
+    """Restoring overwrites the site: the caller names the backup and types the tenant's name,
+    as on the page."""
+
+    backup = serializers.IntegerField(min_value=1, help_text="A done backup's id (see backups/).")
+    confirm_slug = serializers.CharField(
+        allow_blank=True, trim_whitespace=False, help_text="The tenant's name, typed."
+    )
+
+    def validate(self, attrs):
+        tenant = self.context["tenant"]
+        if attrs["confirm_slug"].strip().lower() != tenant.slug:
+            raise serializers.ValidationError(
+                {"confirm_slug": [f"Type the tenant's name, {tenant.slug}, to confirm."]}
+            )
+        if not tenant.backups.filter(pk=attrs["backup"]).exists():
+            raise serializers.ValidationError(
+                {"backup": ["That backup doesn't exist or didn't finish; choose another."]}
+            )
+        return {"backup_id": attrs["backup"]}  # what the service takes

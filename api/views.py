@@ -16,7 +16,7 @@ from api.permissions import ActorOrReadOnly, ApproverOrAuditorReads, SeesEveryth
 from portal import roles
 from provisioning.capacity import plan_capacity_hint
 from provisioning.models import Run
-from tenants import selectors, services
+from tenants import backups, deletion, plan_change, selectors, services, suspension, upgrade
 from tenants.models import AuditEvent, Plan, Tenant
 
 # The list page's `sort` names (tenants.views.SORTS), on fields a cursor can hold.
@@ -35,7 +35,17 @@ ETAG_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="The tenant's ETag as last read; 412 if it changed since.",
 )
+RESTORE_NEEDS_ETAG = (
+    "Send If-Match with the tenant's ETag (from reading it), so you restore over what you saw."
+)
 REFUSED = OpenApiResponse(description="Refused, with the page's sentence in `detail`.")
+
+
+def _acts(incoming=None, *, refusals=(), **more):
+    """The schema of a POST action on a tenant: its input, If-Match, the tenant back (202)."""
+    codes = (409, 412, *refusals, *((400,) if incoming is not None else ()))
+    responses = {202: s.TenantSerializer, **dict.fromkeys(sorted(codes), REFUSED)}
+    return extend_schema(request=incoming, parameters=[ETAG_HEADER], responses=responses, **more)
 
 
 def _tenant_response(tenant: Tenant, *, code: int = status.HTTP_200_OK, headers=None):
@@ -63,7 +73,7 @@ class TenantViewSet(viewsets.GenericViewSet):
         )
 
     def cursor_ordering(self, request):
-        if self.action in ("runs", "events"):
+        if self.action in ("runs", "events", "backups"):
             return ("-id",)
         sort = request.query_params.get("sort", "")
         if sort not in SORT_CHOICES:
@@ -74,9 +84,15 @@ class TenantViewSet(viewsets.GenericViewSet):
     def _tenant(self, pk) -> Tenant:
         return selectors.tenant_get_for(self.request.user, int(pk))
 
-    def _act(self, request, pk, service, **kwargs):
+    def _act(self, request, pk, service, *, incoming=None, required=False, **kwargs):
+        """Call the page's service on a tenant the caller sees: the input checked first (400
+        naming the field), then If-Match (412; 428 when `required` and missing)."""
         tenant = self._tenant(pk)
-        check_if_match(request, etag_of(s.TenantSerializer(tenant).data))
+        if incoming is not None:
+            given = incoming(data=request.data, context={"tenant": tenant})
+            given.is_valid(raise_exception=True)
+            kwargs |= given.validated_data
+        check_if_match(request, etag_of(s.TenantSerializer(tenant).data), required=required)
         service(tenant=tenant, actor=request.user, **kwargs)
         tenant.refresh_from_db()
         return _tenant_response(tenant, code=status.HTTP_202_ACCEPTED)
@@ -127,31 +143,19 @@ class TenantViewSet(viewsets.GenericViewSet):
         tenant.refresh_from_db()
         return _tenant_response(tenant, code=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(
-        request=None,
-        parameters=[ETAG_HEADER],
-        responses={202: s.TenantSerializer, 409: REFUSED, 412: REFUSED},
-    )
+    @_acts()
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Start a new run of a failed tenant (platform admins)."""
         return self._act(request, pk, services.tenant_retry)
 
-    @extend_schema(
-        request=None,
-        parameters=[ETAG_HEADER],
-        responses={202: s.TenantSerializer, 409: REFUSED, 412: REFUSED},
-    )
+    @_acts()
     @action(detail=True, methods=["post"])
     def reconcile(self, request, pk=None):
         """Converge a ready or failed tenant again (its owner or a platform admin)."""
         return self._act(request, pk, services.tenant_reconcile)
 
-    @extend_schema(
-        request=s.DecisionSerializer,
-        parameters=[ETAG_HEADER],
-        responses={202: s.TenantSerializer, 400: REFUSED, 403: REFUSED, 409: REFUSED, 412: REFUSED},
-    )
+    @_acts(s.DecisionSerializer, refusals=(403,))
     @action(
         detail=True, methods=["post"], permission_classes=[IsAuthenticated, ApproverOrAuditorReads]
     )
@@ -167,6 +171,73 @@ class TenantViewSet(viewsets.GenericViewSet):
             reason = decision.validated_data["reason"]
             tenant = services.tenant_reject(tenant_id=tenant.pk, actor=request.user, reason=reason)
         return _tenant_response(tenant, code=status.HTTP_202_ACCEPTED)
+
+    @_acts(s.SuspendSerializer)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        """Scale the site to zero behind a notice (its owner, or a platform admin saying why)."""
+        return self._act(request, pk, suspension.tenant_suspend, incoming=s.SuspendSerializer)
+
+    @_acts()
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Bring a suspended site back (an admin's suspension only an admin lifts)."""
+        return self._act(request, pk, suspension.tenant_resume)
+
+    @_acts(
+        s.PlanChangeSerializer,
+        description="A smaller plan applies at once; a larger one an admin applies (if the "
+        "cluster has room), or, asked for by the owner, waits for an admin's decision.",
+    )
+    @action(detail=True, methods=["post"])
+    def plan(self, request, pk=None):
+        """Move the tenant to another plan (its owner or a platform admin)."""
+        return self._act(
+            request, pk, plan_change.tenant_change_plan, incoming=s.PlanChangeSerializer
+        )
+
+    @_acts(s.UpgradeSerializer)
+    @action(detail=True, methods=["post"])
+    def upgrade(self, request, pk=None):
+        """Move the site to a newer WordPress, a backup first; a version that fails rolls back."""
+        return self._act(request, pk, upgrade.tenant_upgrade, incoming=s.UpgradeSerializer)
+
+    @_acts()
+    @action(detail=True, methods=["post"])
+    def backup(self, request, pk=None):
+        """Start a backup of the tenant's database and media; see it in backups/."""
+        return self._act(request, pk, backups.backup_request)
+
+    @_acts(
+        s.RestoreSerializer,
+        refusals=(428,),
+        description="Overwrites the site with the backup (a safety backup first). If-Match is "
+        "required: you restore over the tenant as you last read it.",
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        """Restore one of the tenant's backups, the tenant's name typed as on the page."""
+        return self._act(
+            request,
+            pk,
+            backups.backup_restore_request,
+            incoming=s.RestoreSerializer,
+            required=RESTORE_NEEDS_ETAG,
+        )
+
+    @_acts()
+    @action(detail=True, methods=["post"], url_path="cancel-delete")
+    def cancel_delete(self, request, pk=None):
+        """Keep a tenant whose deletion waits out its grace period."""
+        return self._act(request, pk, deletion.tenant_cancel_deletion)
+
+    @extend_schema(responses=s.BackupSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="backups")
+    def backups(self, request, pk=None):
+        """The tenant's backups, newest first, as its page lists them."""
+        tenant = self._tenant(pk)
+        page = self.paginate_queryset(tenant.backups.all())
+        return self.get_paginated_response(s.BackupSerializer(page, many=True).data)
 
     @extend_schema(responses=s.RunSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -24,7 +24,19 @@ API = {
     ("POST", "api:tenant-retry"): ("tenants:retry", "POST"),
     ("GET", "api:tenant-reconcile"): ("tenants:reconcile", "GET"),
     ("POST", "api:tenant-reconcile"): ("tenants:reconcile", "POST"),
-    # The detail page shows the runs, their steps and the tenant's history.
+    # The day-2 actions: posting on their pages, or GET on a URL that only takes POST.
+    **{
+        (method, f"api:tenant-{action.replace('_', '-')}"): (f"tenants:{action}", method)
+        for action in ("suspend", "resume", "upgrade", "backup", "cancel_delete")
+        for method in ("GET", "POST")
+    },
+    # The plan page's GET is its form; the API has only the POST.
+    ("POST", "api:tenant-plan"): ("tenants:plan", "POST"),
+    # The restore page names a backup in its URL (the table's is missing: 404); the API takes
+    # it in the body, so the tenant's other backup action's answers are the ones to give.
+    ("POST", "api:tenant-restore"): ("tenants:backup", "POST"),
+    # The detail page shows the runs, their steps, the backups and the tenant's history.
+    ("GET", "api:tenant-backups"): ("tenants:detail", "GET"),
     ("GET", "api:tenant-runs"): ("tenants:detail", "GET"),
     ("GET", "api:tenant-events"): ("tenants:detail", "GET"),
     ("GET", "api:run-detail"): ("tenants:detail", "GET"),
