@@ -100,7 +100,9 @@ def one_round(tmp_dir, kube, authentik, owner, plan, tenants: int, concurrency: 
         seconds = time.time() - start
     finally:
         worker.stop()
-        redis.Redis.from_url(REDIS_URL).delete(queue)
+        # The round's queue and kombu's records of its exchange: nothing of it stays behind.
+        bindings = (f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        redis.Redis.from_url(REDIS_URL).delete(queue, *bindings)
     connection.close()  # a fresh connection for the next round's reads
     return {
         "concurrency": concurrency,
