@@ -278,6 +278,12 @@ class PlanChangeSerializer(_FormBackedSerializer):
     form_class = _plan_by_name(PlanChangeForm)
 
     plan = serializers.CharField(help_text="The new plan's name (see /api/v1/plans/).")
+    decision = serializers.ChoiceField(
+        choices=["decline"],
+        required=False,
+        help_text="decline: a platform admin says no to the owner's request for a larger plan "
+        "(then no plan is needed); to grant it, send that plan.",
+    )
 
 
 class UpgradeSerializer(serializers.Serializer):

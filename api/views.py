@@ -191,7 +191,10 @@ class TenantViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def plan(self, request, pk=None):
-        """Move the tenant to another plan (its owner or a platform admin)."""
+        """Move the tenant to another plan (its owner or a platform admin), or decline the
+        owner's request for a larger one (platform admins), as the plan page does."""
+        if isinstance(request.data, dict) and request.data.get("decision") == "decline":
+            return self._act(request, pk, plan_change.tenant_plan_request_decline)
         return self._act(
             request, pk, plan_change.tenant_change_plan, incoming=s.PlanChangeSerializer
         )

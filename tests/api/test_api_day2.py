@@ -48,21 +48,25 @@ def _inputs(action: str, tenant):
         return {"version": "6.9"}, {"version": "6.9"}
     if action == "suspend":
         return {"reason": ""}, {"reason": ""}
+    if action == "decline_plan":
+        return {"decision": "decline"}, {"decision": "decline"}
     return {}, {}
 
 
 def _page_url(action: str, tenant) -> str:
     if action == "restore":
         return reverse("tenants:restore", args=[tenant.pk, tenant.backups.get().pk])
-    return reverse(f"tenants:{action}", args=[tenant.pk])
+    return reverse(f"tenants:{action.replace('decline_plan', 'plan')}", args=[tenant.pk])
 
 
 ACTIONS = ["suspend", "resume", "plan", "upgrade", "backup", "restore", "cancel_delete"]
+# Declining a larger plan is a decision sent to the plan page and to the API's plan action.
+API_NAMES = {"decline_plan": "plan", "cancel_delete": "cancel-delete"}
 
 
 @pytest.mark.parametrize("role", ["requester", "approver"])
 @pytest.mark.parametrize("state", ["requested", "ready", "failed", "suspended"])
-@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("action", [*ACTIONS, "decline_plan"])
 def test_the_api_answers_as_the_page_does(client, api_for, people, role, state, action):
     user = people[role]
     tenants = []
@@ -82,7 +86,9 @@ def test_the_api_answers_as_the_page_does(client, api_for, people, role, state, 
     client.force_login(user)
     page = client.post(_page_url(action, page_tenant), page_data)
     page_errors = [m.message for m in get_messages(page.wsgi_request) if m.level_tag == "error"]
-    api = _post(api_for(user), action.replace("_", "-"), api_tenant, api_data, **_etag(api_tenant))
+    api = _post(
+        api_for(user), API_NAMES.get(action, action), api_tenant, api_data, **_etag(api_tenant)
+    )
 
     if page_errors:
         assert api.status_code in (400, 409), api.content
@@ -112,6 +118,23 @@ def test_an_owner_suspends_and_resumes_and_the_audit_names_the_token(api_for, re
     assert resumed.status_code == 202, resumed.content
     tenant.refresh_from_db()
     assert not tenant.is_suspended
+
+
+def test_an_admin_declines_the_larger_plan_the_owner_asked_for(api_for, requester, approver):
+    tenant = TenantFactory(owner=requester, state="ready")
+
+    asked = _post(api_for(requester), "plan", tenant, {"plan": "medium"}, **_etag(tenant))
+
+    assert asked.status_code == 202, asked.content
+    tenant.refresh_from_db()
+    assert tenant.plan.name == "small" and tenant.requested_plan.name == "medium"
+    declined = _post(
+        api_for(approver), "plan", tenant, {"decision": "decline"}, HTTP_IF_MATCH=asked["ETag"]
+    )
+    assert declined.status_code == 202, declined.content
+    tenant.refresh_from_db()
+    assert tenant.plan.name == "small" and tenant.requested_plan is None
+    assert AuditEvent.objects.filter(action="tenant.plan_declined").count() == 1
 
 
 def test_an_old_etag_is_refused_and_nothing_changes(api_for, requester):
