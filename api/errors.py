@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from portal.errors import ApplicationError
+from portal.ratelimit import RateLimited
 
 
 def _first(errors) -> str:
@@ -21,6 +22,12 @@ def _first(errors) -> str:
 
 def api_exception_handler(exc, context):
     """Every error is {"detail": sentence} plus, for bad input, {"errors": {field: [...]}}."""
+    if isinstance(exc, RateLimited):
+        return Response(
+            {"detail": exc.message},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if isinstance(exc, ApplicationError):
         # The action was understood but can't be done now or by this caller: the page would
         # have shown this sentence as a message.

@@ -27,6 +27,7 @@ _CHANGE_REFUSALS = {
     "409": "Not possible in the object's current state; the sentence says why.",
     "412": "The object changed since you read it: `If-Match` no longer matches its ETag.",
     "428": "Send `If-Match` with the ETag you read, so two scripts can't overwrite each other.",
+    "429": "Too many changes (the pages' limit); `Retry-After` says when to try again.",
 }
 
 

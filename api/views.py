@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from api import serializers as s
 from api.etags import check_if_match, etag_of
 from api.permissions import ActorOrReadOnly, ApproverOrAuditorReads, SeesEverything
-from portal import roles
+from portal import ratelimit, roles
 from provisioning.capacity import plan_capacity_hint
 from provisioning.models import Run
 from tenants import backups, deletion, plan_change, selectors, services, suspension, upgrade
@@ -86,13 +86,15 @@ class TenantViewSet(viewsets.GenericViewSet):
 
     def _act(self, request, pk, service, *, incoming=None, required=False, **kwargs):
         """Call the page's service on a tenant the caller sees: the input checked first (400
-        naming the field), then If-Match (412; 428 when `required` and missing)."""
+        naming the field), then If-Match (412; 428 when `required` and missing), then the
+        pages' action limit (429)."""
         tenant = self._tenant(pk)
         if incoming is not None:
             given = incoming(data=request.data, context={"tenant": tenant})
             given.is_valid(raise_exception=True)
             kwargs |= given.validated_data
         check_if_match(request, etag_of(s.TenantSerializer(tenant).data), required=required)
+        ratelimit.limit_actions(request.user)  # the pages' limit: a script gets no more changes
         service(tenant=tenant, actor=request.user, **kwargs)
         tenant.refresh_from_db()
         return _tenant_response(tenant, code=status.HTTP_202_ACCEPTED)

@@ -218,3 +218,19 @@ def test_the_backups_list_shows_the_pages_columns_and_no_bucket_path(api_for, re
     assert listed["id"] == item.pk and listed["state"] == "done" and listed["size_bytes"] == 1234
     assert "prefix" not in listed
     assert tenant.slug + "/2026" not in response.content.decode()
+
+
+def test_the_pages_action_limit_holds_for_scripts_too(api_for, requester, settings):
+    settings.PORTAL_RATE_LIMIT_ACTIONS = "2/86400"  # a day's window: no test straddles its end
+    tenant = TenantFactory(owner=requester, state="ready")
+    client = api_for(requester)
+    for name in ("suspend", "resume"):
+        assert _post(client, name, tenant, {}).status_code == 202
+
+    response = _post(client, "suspend", tenant, {})
+
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 86400
+    assert response.json()["detail"].startswith("Too many changes; try again in ")
+    tenant.refresh_from_db()
+    assert not tenant.is_suspended
