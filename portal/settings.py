@@ -754,6 +754,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tenants and backups both have a `state`; each enum gets a name of its own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "TenantStateEnum": "tenants.models.Tenant.State",
+        "BackupStateEnum": "tenants.models.Backup.State",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.document_refusals",
