@@ -43,7 +43,7 @@ REFUSED = OpenApiResponse(description="Refused, with the page's sentence in `det
 
 def _acts(incoming=None, *, refusals=(), **more):
     """The schema of a POST action on a tenant: its input, If-Match, the tenant back (202)."""
-    codes = (409, 412, *refusals, *((400,) if incoming is not None else ()))
+    codes = (409, 412, 429, *refusals, *((400,) if incoming is not None else ()))
     responses = {202: s.TenantSerializer, **dict.fromkeys(sorted(codes), REFUSED)}
     return extend_schema(request=incoming, parameters=[ETAG_HEADER], responses=responses, **more)
 
@@ -114,11 +114,13 @@ class TenantViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=s.TenantRequestSerializer,
-        responses={201: s.TenantSerializer, 400: REFUSED, 403: REFUSED},
+        responses={201: s.TenantSerializer, 400: REFUSED, 403: REFUSED, 429: REFUSED},
     )
     def create(self, request):
         incoming = s.TenantRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        ratelimit.limit_actions(request.user)  # the request page's two limits, in its order
+        ratelimit.limit_filing(request.user)
         tenant = services.tenant_request_submit(owner=request.user, **incoming.validated_data)
         location = request.build_absolute_uri(f"{request.path}{tenant.pk}/")
         return _tenant_response(
@@ -136,11 +138,12 @@ class TenantViewSet(viewsets.GenericViewSet):
         parameters=[ETAG_HEADER],
         description="Withdraws a request not yet decided, else tears the tenant down. If-Match "
         "is required: you delete the tenant as you last read it.",
-        responses={202: s.TenantSerializer, 409: REFUSED, 412: REFUSED, 428: REFUSED},
+        responses={202: s.TenantSerializer, 409: REFUSED, 412: REFUSED, 428: REFUSED, 429: REFUSED},
     )
     def destroy(self, request, pk=None):
         tenant = self._tenant(pk)
         check_if_match(request, etag_of(s.TenantSerializer(tenant).data), required=True)
+        ratelimit.limit_actions(request.user)
         services.tenant_delete(tenant=tenant, actor=request.user)
         tenant.refresh_from_db()
         return _tenant_response(tenant, code=status.HTTP_202_ACCEPTED)
@@ -167,6 +170,7 @@ class TenantViewSet(viewsets.GenericViewSet):
         decision = s.DecisionSerializer(data=request.data)
         decision.is_valid(raise_exception=True)
         check_if_match(request, etag_of(s.TenantSerializer(tenant).data))
+        ratelimit.limit_actions(request.user)
         if decision.validated_data["decision"] == "approve":
             tenant = services.tenant_approve(tenant_id=tenant.pk, actor=request.user)
         else:

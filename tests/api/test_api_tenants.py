@@ -185,3 +185,64 @@ def test_odd_input_gets_a_clear_answer_never_a_500(api_for, approver, method, ur
     assert response.status_code < 500
     if response.status_code >= 400:
         assert response.json()["detail"]
+
+
+def _decide(client, tenant, decision: str):
+    etag = client.get(f"/api/v1/tenants/{tenant.pk}/")["ETag"]
+    return client.post(
+        f"/api/v1/tenants/{tenant.pk}/decide/", decision, format="json", HTTP_IF_MATCH=etag
+    )
+
+
+def _delete(client, tenant):
+    etag = client.get(f"/api/v1/tenants/{tenant.pk}/")["ETag"]
+    return client.delete(f"/api/v1/tenants/{tenant.pk}/", HTTP_IF_MATCH=etag)
+
+
+def test_decisions_count_towards_the_pages_action_limit(api_for, requester, approver, settings):
+    settings.PORTAL_RATE_LIMIT_ACTIONS = "2/86400"  # a day's window: no test straddles its end
+    first, second, third = (TenantFactory(owner=requester) for _ in range(3))
+    client = api_for(approver)
+    assert _decide(client, first, {"decision": "approve"}).status_code == 202
+    assert _decide(client, second, {"decision": "reject", "reason": "No."}).status_code == 202
+
+    response = _decide(client, third, {"decision": "approve"})
+
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 86400
+    assert response.json()["detail"].startswith("Too many changes; try again in ")
+    third.refresh_from_db()
+    assert third.state == Tenant.State.REQUESTED
+    assert not Run.objects.filter(tenant=third).exists()
+
+
+def test_deletes_count_towards_the_limit_shared_with_the_pages(
+    api_for, client_for, requester, settings
+):
+    settings.PORTAL_RATE_LIMIT_ACTIONS = "2/86400"
+    kept, gone, last = (TenantFactory(owner=requester, state="ready") for _ in range(3))
+    # One change on the page, one over the API: the same count.
+    page = client_for(requester).post(f"/tenants/{kept.pk}/suspend/", {"reason": ""})
+    assert page.status_code == 302
+    client = api_for(requester)
+    assert _delete(client, gone).status_code == 202
+
+    response = _delete(client, last)
+
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("Too many changes; try again in ")
+    last.refresh_from_db()
+    assert last.state == Tenant.State.READY
+    assert not AuditEvent.objects.filter(object_id=str(last.pk), action__contains="delet").exists()
+
+
+def test_requests_filed_over_the_api_count_towards_the_filing_limit(api_for, requester, settings):
+    settings.PORTAL_RATE_LIMIT_REQUESTS = "1/86400"
+    client = api_for(requester)
+    assert client.post("/api/v1/tenants/", REQUEST, format="json").status_code == 201
+
+    response = client.post("/api/v1/tenants/", {**REQUEST, "slug": "apiblog2"}, format="json")
+
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("You filed 1 requests in ")
+    assert not Tenant.objects.filter(slug="apiblog2").exists()
