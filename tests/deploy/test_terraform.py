@@ -9,6 +9,7 @@ from pathlib import Path
 
 import hcl2
 import pytest
+import yaml
 
 from tests.deploy.settings import portal_setting_names
 
@@ -230,6 +231,51 @@ def test_the_readme_maps_every_portal_setting_from_the_infrastructure():
     for output in ("portal_config", "portal_secrets"):
         for name in settings_map(output):
             assert f'`infrastructure.{output}["{name}"]`' in text, f"README lacks {name}"
+
+
+def store_entry_keys(name: str) -> set[str]:
+    """The keys the platform root writes into the secret store's entry `name`: its own and,
+    merged in, the infrastructure's portal_secrets."""
+    for path in tf_files("platform"):
+        for resource in parsed(path).get("resource", []):
+            body = resource.get('"kubernetes_secret"', {}).get(f'"{name}"')
+            if body is None:
+                continue
+            data = body["data"]
+            if isinstance(data, dict):
+                return {unquote(key) for key in data if not key.startswith("__")}
+            keys = set(re.findall(r"\b([A-Z][A-Z0-9_]+) = ", data))
+            if "local.infra.portal_secrets" in data:
+                keys |= settings_map("portal_secrets")
+            return keys
+    raise AssertionError(f"the platform root writes no secret {name!r}")
+
+
+def keys_read_from(secret: str) -> set[str]:
+    """Every key a manifest under deploy/ reads from that Secret by name (secretKeyRef, a
+    ServiceMonitor's credentials, ...)."""
+    found = set()
+
+    def visit(node):
+        if isinstance(node, dict):
+            if node.get("name") == secret and isinstance(node.get("key"), str):
+                found.add(node["key"])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for path in sorted((REPO / "deploy").rglob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            visit(document)
+    return found
+
+
+def test_the_store_holds_every_key_the_manifests_read_from_the_portals_secret():
+    read = keys_read_from("portal-secrets")
+    assert "PORTAL_METRICS_TOKEN" in read  # the ServiceMonitor's scrape token
+    assert read - store_entry_keys("portal") == set()
 
 
 def test_the_datacenter_and_every_located_resource_are_in_berlin():

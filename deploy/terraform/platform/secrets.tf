@@ -26,6 +26,13 @@ resource "random_password" "grafana" {
   special = false
 }
 
+# The bearer token Prometheus scrapes the portal's /metrics with (deploy/monitoring's
+# ServiceMonitor reads it from the same Secret the pods do).
+resource "random_password" "metrics_token" {
+  length  = 48
+  special = false
+}
+
 resource "random_password" "redis" {
   length  = 32
   special = false
@@ -41,7 +48,8 @@ resource "kubernetes_secret" "portal" {
     CELERY_BROKER_URL = "redis://:${random_password.redis.result}@redis.portal-redis.svc:6379/0"
     # Rate limits and lock-outs, shared by every pod; a database of its own, as FLUSHDB on a
     # cache clear must not take the broker's queue with it (portal.E002).
-    PORTAL_CACHE_URL = "redis://:${random_password.redis.result}@redis.portal-redis.svc:6379/1"
+    PORTAL_CACHE_URL     = "redis://:${random_password.redis.result}@redis.portal-redis.svc:6379/1"
+    PORTAL_METRICS_TOKEN = random_password.metrics_token.result
   })
 }
 
