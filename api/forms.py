@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from api.tokens import token_problems
+
 
 class TokenCreateForm(forms.Form):
     name = forms.CharField(
@@ -24,6 +26,15 @@ class TokenCreateForm(forms.Form):
         most = settings.PORTAL_API_TOKEN_MAX_DAYS
         self.fields["days"].widget.attrs.update(min=1, max=most)
         self.fields["days"].help_text = f"Between 1 and {most} days."
+
+    def clean(self):
+        # The service's rules beside the fields' own: one submit names every wrong field.
+        data = super().clean()
+        problems = token_problems(name=data.get("name"), days=data.get("days"))
+        for field, messages in problems.items():
+            if field not in self.errors:
+                self.add_error(field, messages)
+        return data
 
 
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:

@@ -106,6 +106,11 @@ def _plan_by_name(form_class):
 class TenantRequestSerializer(_FormBackedSerializer):
     form_class = _plan_by_name(TenantRequestForm)
 
+    def make_form(self, data):
+        # The form judges the whole request, the caller's allowance included.
+        request = self.context.get("request")
+        return self.form_class(data, owner=request.user if request else None)
+
     slug = serializers.CharField(help_text="3–30 lower-case letters, digits and hyphens.")
     display_name = serializers.CharField(max_length=100)
     plan = serializers.CharField(help_text="The plan's name, e.g. small (see /api/v1/plans/).")

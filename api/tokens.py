@@ -25,16 +25,25 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_problems(*, name: str | None, days: int | None) -> dict[str, list[str]]:
+    """Field -> what is wrong with it, every field at once; None: not judged (the form's own
+    field already refused it)."""
+    errors: dict[str, list[str]] = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            errors["name"] = ["Give the token a name, e.g. what script uses it."]
+        elif len(name) > 60:
+            errors["name"] = ["Keep the name to 60 characters."]
+    if days is not None and not 1 <= days <= settings.PORTAL_API_TOKEN_MAX_DAYS:
+        errors["days"] = [f"A token lives between 1 and {settings.PORTAL_API_TOKEN_MAX_DAYS} days."]
+    return errors
+
+
 def token_create(*, user, name: str, days: int) -> tuple[ApiToken, str]:
     """A new token of the user's; returns the row and the plain token to show once."""
     name = (name or "").strip()
-    errors: dict[str, list[str]] = {}
-    if not name:
-        errors["name"] = ["Give the token a name, e.g. what script uses it."]
-    elif len(name) > 60:
-        errors["name"] = ["Keep the name to 60 characters."]
-    if not 1 <= days <= settings.PORTAL_API_TOKEN_MAX_DAYS:
-        errors["days"] = [f"A token lives between 1 and {settings.PORTAL_API_TOKEN_MAX_DAYS} days."]
+    errors = token_problems(name=name, days=days)
     if errors:
         raise ValidationError(errors)
     plain = PREFIX + secrets.token_urlsafe(32)

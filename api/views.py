@@ -117,7 +117,7 @@ class TenantViewSet(viewsets.GenericViewSet):
         responses={201: s.TenantSerializer, 400: REFUSED, 403: REFUSED, 429: REFUSED},
     )
     def create(self, request):
-        incoming = s.TenantRequestSerializer(data=request.data)
+        incoming = s.TenantRequestSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         ratelimit.limit_actions(request.user)  # the request page's two limits, in its order
         ratelimit.limit_filing(request.user)

@@ -3,11 +3,16 @@
 from django import forms
 from django.conf import settings
 
+from tenants import validation
 from tenants.models import Plan
+from tenants.request_checks import request_problems
 from tenants.validation import SLUG_MAX, default_host
 
 
 class TenantRequestForm(forms.Form):
+    """The request, checked whole: the service's rules run beside the fields' own, so one
+    submit names every wrong field (a bad e-mail no longer hides a taken name)."""
+
     slug = forms.CharField(
         label="Name",
         # Longer than the rule allows, so the user reads the rule's own message, not Django's.
@@ -42,8 +47,9 @@ class TenantRequestForm(forms.Form):
         error_messages={"invalid_choice": "Choose on, off or as the plan says."},
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, owner=None, exclude_pk=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.owner, self.exclude_pk = owner, exclude_pk
         versions = settings.PORTAL_WORDPRESS_VERSIONS
         self.fields["wordpress_version"].choices = [(v, v) for v in versions]
         self.fields["wordpress_version"].error_messages["invalid_choice"] = (
@@ -56,6 +62,28 @@ class TenantRequestForm(forms.Form):
 
     def clean_content_pipeline(self) -> bool | None:
         return {"on": True, "off": False}.get(self.cleaned_data.get("content_pipeline") or "")
+
+    def clean(self):
+        data = super().clean()
+        # What a field already refused is not judged again; the rest is, all of it.
+        slug = validation.normalize_slug(data["slug"]) if "slug" in data else None
+        host = None
+        if "host" in data:
+            host = validation.normalize_host(data["host"]) or (
+                default_host(slug) if slug is not None else None
+            )
+        problems = request_problems(
+            owner=self.owner,
+            slug=slug,
+            host=host,
+            plan=data.get("plan"),
+            wordpress_version=data.get("wordpress_version"),
+            exclude_pk=self.exclude_pk,
+        )
+        for field, messages in problems.items():
+            if field == "__all__" or field not in self.errors:
+                self.add_error(None if field == "__all__" else field, messages)
+        return data
 
 
 class RejectForm(forms.Form):

@@ -11,6 +11,7 @@ from provisioning import runs
 from tenants import deletion, notifications, validation
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant
+from tenants.request_checks import check_request
 from tenants.states import tenant_transition
 
 Action = AuditEvent.Action
@@ -29,41 +30,6 @@ def tenant_snapshot(tenant: Tenant) -> dict:
         "owner": tenant.owner.get_username(),
         "content_pipeline": tenant.content_pipeline,
     }
-
-
-def _check_request(
-    *, owner, slug: str, plan: Plan, wordpress_version: str, host: str, exclude_pk=None
-) -> None:
-    errors: dict[str, list[str]] = {}
-
-    def check(field: str, fn, value) -> None:
-        try:
-            fn(value)
-        except ValidationError as exc:
-            errors.setdefault(field, []).extend(exc.messages)
-
-    check("slug", validation.validate_slug, slug)
-    check("host", validation.validate_host, host)
-    check("wordpress_version", validation.validate_wordpress_version, wordpress_version)
-    if "slug" in errors and host == validation.default_host(slug):
-        # The host was made from the bad name: the name's message says it all.
-        errors.pop("host", None)
-    if not plan.is_active:
-        errors.setdefault("plan", []).append("This plan is no longer offered; choose another.")
-    live = Tenant.objects.filter(state__in=Tenant.LIVE_STATES).exclude(pk=exclude_pk)
-    if "slug" not in errors and live.filter(slug__iexact=slug).exists():
-        errors.setdefault("slug", []).append(
-            f"“{slug}” is already taken (or still being deleted); pick another."
-        )
-    if "host" not in errors and live.filter(host__iexact=host).exists():
-        errors.setdefault("host", []).append(f"{host} is already in use by another tenant.")
-    if live.filter(owner=owner).count() >= settings.PORTAL_MAX_TENANTS_PER_USER:
-        errors.setdefault("__all__", []).append(
-            f"You already have {settings.PORTAL_MAX_TENANTS_PER_USER} open requests or tenants, "
-            "the most one person may have. Delete one or ask a platform admin."
-        )
-    if errors:
-        raise ValidationError(errors)
 
 
 def _pipeline_choice(choice: bool | None, plan: Plan) -> bool:
@@ -90,9 +56,7 @@ def tenant_request_submit(
     plan unless the requester chose (None: as the plan says)."""
     slug = validation.normalize_slug(slug)
     host = validation.normalize_host(host) or validation.default_host(slug)
-    _check_request(
-        owner=owner, slug=slug, plan=plan, wordpress_version=wordpress_version, host=host
-    )
+    check_request(owner=owner, slug=slug, plan=plan, wordpress_version=wordpress_version, host=host)
     tenant = Tenant(
         slug=slug,
         display_name=display_name.strip(),
@@ -142,7 +106,7 @@ def tenant_request_resubmit(
         )
     slug = validation.normalize_slug(slug)
     host = validation.normalize_host(host) or validation.default_host(slug)
-    _check_request(
+    check_request(
         owner=actor,
         slug=slug,
         plan=plan,

@@ -129,7 +129,7 @@ class TenantRequestView(ActorMixin, View):
         return render(request, self.template, {"form": form, "at_limit": _at_limit(request)})
 
     def post(self, request):
-        form = TenantRequestForm(request.POST)
+        form = TenantRequestForm(request.POST, owner=request.user)
         if form.is_valid():
             try:
                 ratelimit.limit_actions(request.user)
@@ -183,7 +183,7 @@ class TenantResubmitView(ActorMixin, View):
 
     def post(self, request, pk: int):
         tenant = self._tenant(request, pk)
-        form = TenantRequestForm(request.POST)
+        form = TenantRequestForm(request.POST, owner=request.user, exclude_pk=tenant.pk)
         if form.is_valid():
             try:
                 tenant = services.tenant_request_resubmit(

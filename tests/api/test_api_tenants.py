@@ -42,6 +42,23 @@ def test_bad_input_gets_the_forms_sentences(api_for, requester):
     assert not Tenant.objects.exists()
 
 
+def test_the_api_names_every_wrong_field_at_once(api_for, requester):
+    body = {
+        "slug": "kube-x",
+        "display_name": "API blog",
+        "plan": "small",
+        "wordpress_version": "0.1",
+        "admin_email": "bad",
+        "host": "not a host",
+    }
+    response = api_for(requester).post("/api/v1/tenants/", body, format="json")
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert set(errors) == {"slug", "wordpress_version", "admin_email", "host"}, errors
+    assert "is reserved for the platform" in errors["slug"][0]
+
+
 def test_a_name_taken_is_refused_by_the_service(api_for, requester):
     TenantFactory(slug="apiblog")
     response = api_for(requester).post("/api/v1/tenants/", REQUEST, format="json")
