@@ -364,6 +364,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.purge_due_deletions",
         "schedule": float(PORTAL_PURGE_INTERVAL),
     },
+    "resume-restores": {
+        "task": "tenants.tasks.resume_restores",
+        "schedule": float(PORTAL_SWEEP_INTERVAL),
+    },
     "scheduled-backups": {
         "task": "tenants.tasks.scheduled_backups",
         "schedule": 3600.0,

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from portal import roles
@@ -106,24 +108,51 @@ def backup_restore_request(*, tenant: Tenant, actor, backup_id: int) -> Backup:
         raise ApplicationError("That backup doesn't exist or didn't finish; choose another.")
     _targets(tenant)
     won = Tenant.objects.filter(pk=tenant.pk, restoring=False).update(
-        restoring=True, restore_note=f"Restoring the backup of {item}: a safety backup first."
+        restoring=True,
+        restore_note=f"Restoring the backup of {item}: a safety backup first.",
+        restore_backup=item,
+        restore_by=actor if getattr(actor, "is_authenticated", False) else None,
+        restore_safety=None,
+        restore_tries=0,
+        restore_wakeup=F("restore_wakeup") + 1,
+        restore_sent_at=Now(),
     )
     if not won:
         raise ApplicationError("A restore of this tenant is already under way.")
-    from tenants.tasks import restore_backup
+    from tenants.restores import restore_send
 
-    actor_id = actor.pk if actor is not None else None
-    transaction.on_commit(lambda: restore_backup.delay(item.pk, actor_id))
+    wakeup = Tenant.objects.values_list("restore_wakeup", flat=True).get(pk=tenant.pk)
+    transaction.on_commit(lambda: restore_send(tenant.pk, wakeup))
     return item
 
 
-def backup_restore(*, backup_id: int, actor=None) -> str:
-    """The worker's part: the safety backup, then the restore; the outcome in words."""
+def _safety_backup(tenant: Tenant) -> Backup:
+    """The backup of the site as it was before the restore: the one already taken when a worker
+    takes up a restore another began (the site may be half-overwritten by now), else a new
+    one (a worker that died while taking it left nothing overwritten yet)."""
+    tenant.refresh_from_db(fields=["restore_safety"])
+    taken = tenant.restore_safety
+    if taken is not None and taken.state == Backup.State.DONE:
+        return taken
+    if taken is not None and taken.state == Backup.State.RUNNING:
+        Backup.objects.filter(pk=taken.pk).update(
+            state=Backup.State.FAILED,
+            error="The worker taking it stopped before it finished; another was taken.",
+            finished_at=timezone.now(),
+        )
+    safety = Backup.objects.create(tenant=tenant, reason="before restore")
+    Tenant.objects.filter(pk=tenant.pk).update(restore_safety=safety)
+    return backup_take(safety.pk)
+
+
+def backup_restore(*, backup_id: int, actor=None, wakeup: int | None = None) -> str:
+    """The worker's part: the safety backup, then the restore; the outcome in words (written
+    only while `wakeup` is still the restore's live message, when given)."""
     item = Backup.objects.select_related("tenant__plan").get(pk=backup_id)
     tenant = item.tenant
     try:
         target, store = _targets(tenant)
-        safety = backup_take(Backup.objects.create(tenant=tenant, reason="before restore").pk)
+        safety = _safety_backup(tenant)
         if safety.state != Backup.State.DONE:
             raise ApplicationError(f"the safety backup failed, so nothing changed: {safety.error}")
         try:
@@ -143,7 +172,12 @@ def backup_restore(*, backup_id: int, actor=None) -> str:
             obj=tenant,
             after={"backup": item.prefix, "safety_backup": safety.prefix},
         )
-    Tenant.objects.filter(pk=tenant.pk).update(restoring=False, restore_note=note[:2000])
+    ours = Tenant.objects.filter(pk=tenant.pk)
+    if wakeup is not None:
+        ours = ours.filter(restore_wakeup=wakeup)
+    ours.update(
+        restoring=False, restore_note=note[:2000], restore_backup=None, restore_sent_at=None
+    )
     return note
 
 

@@ -177,6 +177,22 @@ class Tenant(models.Model):
     # A restore a worker is doing, and how the last one went, for the tenant page.
     restoring = models.BooleanField(default=False)
     restore_note = models.TextField(blank=True)
+    # The restore under way, so that another worker can take it up when its own dies: the
+    # backup, who asked, the safety backup once taken (reused, never retaken over a half-done
+    # restore), the live message's number (older copies drop themselves), when it was sent and
+    # how many times a worker began it (tenants/restores.py).
+    restore_backup = models.ForeignKey(
+        "Backup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    restore_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    restore_safety = models.ForeignKey(
+        "Backup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    restore_wakeup = models.PositiveIntegerField(default=0)
+    restore_sent_at = models.DateTimeField(null=True, blank=True)
+    restore_tries = models.PositiveSmallIntegerField(default=0)
 
     # Suspension is desired state too (the engine scales the site to zero and points its host at
     # the platform's maintenance page), so a drift repair keeps a suspended tenant suspended.

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from tenants import backups, deletion, notifications, upgrade
+from tenants import backups, deletion, notifications, restores, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,16 @@ def scheduled_backups() -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def restore_backup(backup_id: int, actor_id: int | None) -> None:
-    """A restore asked for on the tenant page: safety backup, then the restore."""
-    from django.contrib.auth import get_user_model
+def restore_tenant(tenant_id: int, wakeup: int) -> None:
+    """A restore asked for on the tenant page (safety backup, then the restore), or taken up
+    again after its worker died."""
+    restores.restore_run(tenant_id, wakeup)
 
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    backups.backup_restore(backup_id=backup_id, actor=actor)
+
+@shared_task(ignore_result=True)
+def resume_restores() -> None:
+    """Beat, every sweep: send again the restores whose message no worker holds any more."""
+    restores.restores_resume()
 
 
 @shared_task(

@@ -28,9 +28,10 @@ PORTAL_DELETE_GRACE_DAYS = 0
 PORTAL_REQUEST_RETRY_BUDGET = 5.0
 PORTAL_REQUEST_RETRY_BASE_DELAY = 0.05
 PORTAL_REQUEST_RETRY_MAX_DELAY = 0.2
-# The engine's mails to this session's own queue too, so the test workers send them and no
-# other session's worker sees a message about a tenant it doesn't have.
+# The engine's mails and the restores to this session's own queue too, so the test workers do
+# them and no other session's worker sees a message about a tenant it doesn't have.
 CELERY_TASK_ROUTES = {  # noqa: F405
     **CELERY_TASK_ROUTES,  # noqa: F405
     "tenants.tasks.send_notice": {"queue": PORTAL_PROVISIONING_QUEUE},  # noqa: F405
+    "tenants.tasks.restore_tenant": {"queue": PORTAL_PROVISIONING_QUEUE},  # noqa: F405
 }

@@ -1,0 +1,173 @@
+"""A restore whose worker dies is finished by another (real workers, MariaDB and S3 on loopback)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db.models.functions import Now
+
+from tenants import backups, restores
+from tenants.models import AuditEvent, Backup, Tenant
+from tests import services as svc
+from tests.provisioning.test_database import admin, query
+from tests.provisioning.test_storage import ADMIN
+from tests.tenants.test_backups import site  # noqa: F401  (the fixture)
+from tests.workers import Worker, wait_until, worker_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def restore_workers(tmp_path, settings, moto_url):
+    svc.require("Redis", svc.REDIS)
+    started: list[Worker] = []
+    env = worker_env(
+        {
+            "PORTAL_MARIADB_URL": svc.MARIADB_URL,
+            "PORTAL_S3_ENDPOINT_URL": moto_url,
+            "PORTAL_S3_IAM_ENDPOINT_URL": "",
+            "PORTAL_S3_REGION": "eu-central-1",
+            "PORTAL_S3_ACCESS_KEY_ID": ADMIN["aws_access_key_id"],
+            "PORTAL_S3_SECRET_ACCESS_KEY": ADMIN["aws_secret_access_key"],
+            "PORTAL_PLAN_DIR": str(tmp_path / "plan"),
+            # Short clocks: a dead worker's message and lease come back within seconds.
+            "PORTAL_BROKER_VISIBILITY_TIMEOUT": "4",
+            "PORTAL_BROKER_RESTORE_INTERVAL": "1",
+            "PORTAL_TENANT_LOCK_TTL": "4",
+        }
+    )
+
+    def start(name: str, **extra: str) -> Worker:
+        worker = Worker({**env, **extra}, tmp_path / f"{name}.log", name)
+        started.append(worker)
+        return worker
+
+    start.logs = lambda: "\n".join(f"--- {w.name}\n{w.log()[-4000:]}" for w in started)
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def _load_waiting(db: str) -> list[tuple]:
+    """The restore's connections stopped at the dump's DROP TABLE, behind the test's lock."""
+    with admin() as conn:
+        return query(
+            conn,
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s "
+            "AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE 'DROP TABLE%%'",
+            [db],
+        )
+
+
+def _connections_to(db: str) -> list[tuple]:
+    with admin() as conn:
+        return query(conn, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s", [db])
+
+
+def _hold_the_table(db: str):
+    """A transaction that read the table: its metadata lock lets a dump read (shared) but keeps
+    the load's DROP TABLE (exclusive) waiting until it ends."""
+    holder = admin()
+    query(holder, "BEGIN")
+    query(holder, f"SELECT * FROM `{db}`.wp_posts")
+    return holder
+
+
+def test_a_worker_killed_mid_restore_leaves_a_restore_the_next_worker_finishes(
+    site,  # noqa: F811
+    requester,
+    restore_workers,
+):
+    tenant, s3, bucket, conn, db = site
+    item = backups.backup_take(Backup.objects.create(tenant=tenant).pk)
+    assert item.state == Backup.State.DONE, item.error
+    query(conn, f"INSERT INTO `{db}`.wp_posts VALUES (2, 'written after')")
+
+    holder = _hold_the_table(db)
+    first = restore_workers("w1")
+    backups.backup_restore_request(tenant=tenant, actor=requester, backup_id=item.pk)
+    # The safety backup is taken, and the load has begun overwriting the site when it dies.
+    wait_until(lambda: _load_waiting(db), 60, "the load to reach the table", restore_workers.logs)
+    safety = tenant.backups.get(reason="before restore")
+    assert safety.state == Backup.State.DONE
+    first.kill()
+    query(holder, "COMMIT")
+    holder.close()
+    # The dead client's connection goes once the server sees it gone.
+    wait_until(lambda: not _connections_to(db), 30, "the dead worker's connection to end")
+    tenant.refresh_from_db()
+    assert tenant.restoring and tenant.restore_tries == 1
+
+    restore_workers("w2")
+
+    def restored():
+        tenant.refresh_from_db()
+        return not tenant.restoring
+
+    wait_until(restored, 60, "the restore to end", restore_workers.logs)
+    assert tenant.restore_note.startswith("Restored the backup of"), tenant.restore_note
+    assert query(conn, f"SELECT id, title FROM `{db}`.wp_posts") == [(1, "written before")]
+    # The second worker kept the first's safety backup: a new one would hold a half-done site.
+    assert list(tenant.backups.filter(reason="before restore")) == [safety]
+    assert tenant.restore_tries == 2
+    restored_events = AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_RESTORED)
+    assert restored_events.count() == 1 and restored_events.get().actor == requester
+
+
+def test_a_restore_whose_message_was_lost_is_sent_again_by_the_sweep_and_done_once(
+    site,  # noqa: F811
+    requester,
+    restore_workers,
+    settings,
+):
+    tenant, s3, bucket, conn, db = site
+    settings.PORTAL_MESSAGE_GRACE = 300
+    item = backups.backup_take(Backup.objects.create(tenant=tenant).pk)
+    query(conn, f"INSERT INTO `{db}`.wp_posts VALUES (2, 'written after')")
+    # As if the broker lost the message: the restore is recorded and nobody was told.
+    Tenant.objects.filter(pk=tenant.pk).update(
+        restoring=True, restore_backup=item, restore_by=requester, restore_wakeup=7
+    )
+    Tenant.objects.filter(pk=tenant.pk).update(restore_sent_at=Now() - timedelta(minutes=6))
+    # A stale copy of an older message changes nothing.
+    assert restores.restore_run(tenant.pk, 6) is None
+
+    # A reconcile holding the tenant keeps the sweep from sending it (nor would a live restore).
+    Tenant.objects.filter(pk=tenant.pk).update(
+        lock_holder="w:1:x", lock_expires_at=Now() + timedelta(minutes=5)
+    )
+    assert restores.restores_resume() == []
+    Tenant.objects.filter(pk=tenant.pk).update(lock_holder="", lock_expires_at=None)
+
+    restore_workers("w1")
+    assert restores.restores_resume() == [tenant.pk]
+    assert restores.restores_resume() == []  # sent just now: not again
+
+    def restored():
+        tenant.refresh_from_db()
+        return not tenant.restoring
+
+    wait_until(restored, 60, "the restore to end", restore_workers.logs)
+    assert tenant.restore_note.startswith("Restored the backup of"), tenant.restore_note
+    assert tenant.restore_wakeup == 8 and tenant.restore_tries == 1
+    assert query(conn, f"SELECT id, title FROM `{db}`.wp_posts") == [(1, "written before")]
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_RESTORED).count() == 1
+
+
+def test_a_restore_that_keeps_killing_its_worker_ends_saying_so(site, requester):  # noqa: F811
+    tenant, *_ = site
+    item = backups.backup_take(Backup.objects.create(tenant=tenant).pk)
+    safety = backups.backup_take(Backup.objects.create(tenant=tenant, reason="before restore").pk)
+    Tenant.objects.filter(pk=tenant.pk).update(
+        restoring=True,
+        restore_backup=item,
+        restore_safety=safety,
+        restore_wakeup=3,
+        restore_tries=restores.MAX_TRIES,
+    )
+    note = restores.restore_run(tenant.pk, 3)
+    tenant.refresh_from_db()
+    assert not tenant.restoring and tenant.restore_note == note
+    assert note.startswith("The restore didn't finish: its worker stopped 3 times")
+    assert str(safety) in note
+    failed = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_BACKUP_FAILED)
+    assert failed.message == note
