@@ -55,6 +55,7 @@ def test_the_throughput_bench_has_real_workers_make_every_tenant_ready(tmp_path)
     assert set(throughput["rounds"]) == {"1", "4"}
     assert all(r["tenants_per_minute"] > 0 for r in throughput["rounds"].values())
     assert Tenant.objects.filter(state=Tenant.State.READY).count() == 4  # two a round
-    (row,) = result["figures"]
+    row, wall_clock = result["figures"]
     assert row["target"] == ">= 3" and row["value"] == throughput["speedup"] > 0
+    assert wall_clock["target"] == "<= 600" and wall_clock["value"] == result["seconds"] > 0
     assert "concurrency 4:" in summary(result)
