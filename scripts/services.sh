@@ -54,10 +54,12 @@ if ! listening 6379; then
   wait_for Redis 6379
 fi
 
-# Chromium for the browser tests, and Node.js for the OpenID Connect provider stand-in.
+# Chromium for the browser tests, Node.js for the OpenID Connect provider stand-in, and PHP's
+# CLI for the tenant WordPress's mu-plugins (tests/fakes/wordpress runs them under php -S).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v php >/dev/null 2>&1 || missing+=(php-cli)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} ..."
   apt_install "${missing[@]}"

@@ -9,9 +9,11 @@ replace this): creating and deleting users (/core/users/, core_users_create), ap
 tokens (/core/tokens/, core_tokens_create, core_tokens_view_key_retrieve: GET
 /core/tokens/<identifier>/view_key/ -> {"key": ...}), and the OAuth2 token endpoint's
 client_credentials grant (/application/o/token/, form-encoded client_id + username +
-password=<app password>, docs.goauthentik.io/add-secure-apps/providers/oauth2/machine_to_machine).
+password=<app password>, docs.goauthentik.io/add-secure-apps/providers/oauth2/machine_to_machine),
+and its introspection endpoint (/application/o/introspect/, RFC 7662).
 """
 
+import base64
 import json
 import re
 import secrets
@@ -566,6 +568,35 @@ class FakeAuthentik:
                 "id_token": access,
             }
 
+    def introspect(self, client_id: str, client_secret: str, token: str) -> tuple[int, dict]:
+        """/application/o/introspect/ (RFC 7662) as authentik's TokenIntrospectionView answers:
+        the calling provider authenticates with its client id and secret, and a token is active
+        only if that provider issued it; anything else is {"active": false}, status 200.
+        Modelled on authentik's docs and source (not recorded)."""
+        with self.lock:
+            self.requests.append(("POST", "/application/o/introspect/"))
+            provider = next(
+                (
+                    p
+                    for p in self.providers.values()
+                    if p["client_id"] == client_id and p["client_secret"] == client_secret
+                ),
+                None,
+            )
+            issued = next((t for t in self.issued if t["access_token"] == token), None)
+            if provider is None or issued is None or issued["client_id"] != client_id:
+                return 200, {"active": False}
+            now = int(time.time())
+            return 200, {
+                "active": True,
+                "client_id": client_id,
+                "aud": client_id,
+                "sub": str(issued["user"]),
+                "iat": now,
+                "exp": now + 3600,
+                "scope": "",
+            }
+
     # providers
 
     def _provider_create(self, query, body):
@@ -868,6 +899,14 @@ def _handler(fake: FakeAuthentik):
             if parts.path == "/application/o/token/" and method == "POST":
                 form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 return self._send(*fake.grant(form))
+            if parts.path == "/application/o/introspect/" and method == "POST":
+                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+                basic = self.headers.get("Authorization") or ""
+                if basic.startswith("Basic "):
+                    pair = base64.b64decode(basic[6:]).decode(errors="replace")
+                    client_id, _, client_secret = pair.partition(":")
+                return self._send(*fake.introspect(client_id, client_secret, form.get("token", "")))
             auth = self.headers.get("Authorization")
             # authentik answers 403, not 401, whatever is wrong with the credentials.
             if not auth:

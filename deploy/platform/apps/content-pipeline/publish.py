@@ -1,0 +1,210 @@
+"""Open WebUI Pipelines manifold: writes a post from the chat and publishes it to a tenant.
+
+Loaded by the pipeline service (ghcr.io/open-webui/pipelines, which imports every .py of
+PIPELINES_DIR and calls Pipeline.pipe synchronously). One model per tenant whose entry is in the
+targets Secret the portal keeps (mounted at PIPELINE_TARGETS_DIR, one <slug>.json each; written
+by provisioning/steps/pipeline.py): the text is turned into a post by the IONOS AI Model Hub's
+OpenAI-compatible endpoint, the pipeline takes a token for the tenant's client from Authentik
+(client_credentials with the tenant's service account and app password) and publishes through
+the tenant's REST API; the tenant's WordPress then confirms to the portal's webhook.
+"""
+
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+TIMEOUT = float(os.environ.get("PIPELINE_HTTP_TIMEOUT", "20"))
+SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Open WebUI asks the chat's model for titles, tags and follow-ups too: those are no posts.
+TASK_PREFIX = "### Task:"
+INSTRUCTIONS = (
+    "You turn the user's text into a blog post for a WordPress site. Answer with one JSON "
+    'object and nothing else: {"title": "<plain-text title>", "content": "<the post as simple '
+    "HTML: <p>, <h2>, <ul>, <a>>\"}. Keep the user's language and facts; invent nothing."
+)
+
+
+class PublishError(Exception):
+    """A step of the flow failed: the message says which, for the person in the chat."""
+
+
+class Pipeline:
+    """The manifold: `pipelines()` lists the tenants, `pipe()` publishes to the chosen one."""
+
+    def __init__(self):
+        self.type = "manifold"
+        self.id = "publish"
+        self.name = "Publish to "
+        self.targets_dir = Path(os.environ.get("PIPELINE_TARGETS_DIR", "/targets"))
+        self.ai_endpoint = os.environ.get("IONOS_AI_ENDPOINT", "").rstrip("/")
+        self.ai_token = os.environ.get("IONOS_AI_TOKEN", "")
+        self.ai_model = os.environ.get("IONOS_AI_MODEL", "meta-llama/Llama-3.3-70B-Instruct")
+        self._tokens: dict[str, tuple[str, float]] = {}  # slug -> (access token, good until)
+        self._lock = threading.Lock()
+
+    # --- what Open WebUI lists ---------------------------------------------------------------
+
+    def targets(self) -> dict[str, dict]:
+        """slug -> entry, read afresh: the mounted Secret follows tenants switched on or off."""
+        found = {}
+        for path in sorted(self.targets_dir.glob("*.json")):
+            try:
+                entry = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # half-written by the kubelet's swap: next read has it
+            if isinstance(entry, dict) and entry.get("tenant") == path.stem:
+                found[path.stem] = entry
+        return found
+
+    def pipelines(self) -> list[dict]:
+        return [
+            {"id": slug, "name": entry.get("site_url") or slug}
+            for slug, entry in self.targets().items()
+        ]
+
+    async def on_startup(self):
+        return None
+
+    async def on_shutdown(self):
+        return None
+
+    # --- one message ---------------------------------------------------------------------------
+
+    def pipe(self, user_message: str, model_id: str, messages: list[dict], body: dict) -> str:
+        if _is_task(user_message, body):
+            return ""
+        slug = model_id.rsplit(".", 1)[-1]
+        try:
+            target = self._target(slug)
+            draft = self.compose(user_message)
+            post = self.publish(target, draft)
+        except PublishError as error:
+            return f"Not published: {error}"
+        return f"Published “{draft['title']}” to {slug}: {post.get('link') or post['id']}"
+
+    def _target(self, slug: str) -> dict:
+        if not SLUG.match(slug):
+            raise PublishError(f"{slug!r} is not a tenant.")
+        target = self.targets().get(slug)
+        if target is None:
+            raise PublishError(f"tenant {slug} has the content pipeline switched off.")
+        return target
+
+    def compose(self, text: str) -> dict[str, str]:
+        """{"title", "content"} for the text, from the IONOS AI endpoint."""
+        if not text.strip():
+            raise PublishError("the message is empty.")
+        if not self.ai_endpoint:
+            raise PublishError("no AI endpoint is configured (IONOS_AI_ENDPOINT).")
+        try:
+            answer = requests.post(
+                f"{self.ai_endpoint}/chat/completions",
+                headers={"Authorization": f"Bearer {self.ai_token}"},
+                json={
+                    "model": self.ai_model,
+                    "messages": [
+                        {"role": "system", "content": INSTRUCTIONS},
+                        {"role": "user", "content": text},
+                    ],
+                    "temperature": 0.3,
+                },
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as error:
+            raise PublishError(
+                f"the AI endpoint can't be reached ({type(error).__name__})."
+            ) from None
+        if answer.status_code != 200:
+            raise PublishError(f"the AI endpoint answered {answer.status_code}.")
+        try:
+            said = answer.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise PublishError("the AI endpoint's answer is not a chat completion.") from None
+        return _draft(said)
+
+    def publish(self, target: dict, draft: dict[str, str]) -> dict:
+        """POST wp/v2/posts as the tenant's pipeline client; one new token if the old one died."""
+        url = f"{target['api_base_url'].rstrip('/')}/wp/v2/posts"
+        data = {"title": draft["title"], "content": draft["content"], "status": "publish"}
+        for fresh in (False, True):
+            token = self._token(target, fresh=fresh)
+            try:
+                answer = requests.post(
+                    url,
+                    headers={"Authorization": f"Bearer {token}"},
+                    json=data,
+                    timeout=TIMEOUT,
+                )
+            except requests.RequestException as error:
+                raise PublishError(
+                    f"the tenant's site can't be reached ({type(error).__name__})."
+                ) from None
+            if answer.status_code == 401 and not fresh:
+                continue  # revoked or expired early: once more with a new token
+            break
+        if answer.status_code != 201:
+            raise PublishError(f"the tenant's site answered {answer.status_code}{_code(answer)}.")
+        try:
+            return answer.json()
+        except ValueError:
+            raise PublishError("the tenant's site answered 201 without the post.") from None
+
+    def _token(self, target: dict, fresh: bool) -> str:
+        slug = target["tenant"]
+        with self._lock:
+            cached = self._tokens.get(slug)
+            if cached and not fresh and cached[1] > time.monotonic():
+                return cached[0]
+        form = {
+            "grant_type": target["grant_type"],
+            "client_id": target["client_id"],
+            "username": target["username"],
+            "password": target["password"],
+        }
+        try:
+            answer = requests.post(target["token_url"], data=form, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            raise PublishError(f"Authentik can't be reached ({type(error).__name__}).") from None
+        if answer.status_code != 200:
+            # The error code only: the answer may echo what was sent.
+            raise PublishError(f"Authentik refused the tenant's credentials{_code(answer)}.")
+        grant = answer.json()
+        lifetime = float(grant.get("expires_in") or 60)
+        with self._lock:
+            # Renewed a little early, so no token dies between here and the site.
+            self._tokens[slug] = (grant["access_token"], time.monotonic() + lifetime * 0.9)
+        return grant["access_token"]
+
+
+def _is_task(user_message: str, body: dict) -> bool:
+    metadata = body.get("metadata") or {}
+    return bool(body.get("title") or metadata.get("task") or user_message.startswith(TASK_PREFIX))
+
+
+def _draft(said: str) -> dict[str, str]:
+    """The model's JSON object, also when it wrapped it in a code fence or a sentence."""
+    start, end = said.find("{"), said.rfind("}")
+    try:
+        found = json.loads(said[start : end + 1]) if -1 < start < end else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise PublishError("the AI endpoint wrote no post (no JSON object in its answer).")
+    title, content = str(found.get("title") or "").strip(), str(found.get("content") or "")
+    if not title or not content.strip():
+        raise PublishError("the AI endpoint's post lacks a title or content.")
+    return {"title": title[:200], "content": content}
+
+
+def _code(answer: requests.Response) -> str:
+    try:
+        body = answer.json()
+    except ValueError:
+        return ""
+    code = body.get("code") or body.get("error") if isinstance(body, dict) else None
+    return f" ({code})" if isinstance(code, str) and re.fullmatch(r"[\w.-]{1,60}", code) else ""

@@ -1,0 +1,285 @@
+"""The publishing pipeline (deploy/platform/apps/content-pipeline/publish.py) end to end on
+loopback: the portal's pipeline step writes the tenant's entry (fake Kubernetes and Authentik),
+the pipeline writes the post with an OpenAI-compatible endpoint, takes a token from Authentik
+and publishes to a WordPress stand-in that runs the portal's mu-plugins under real PHP, whose
+signed confirmation the portal's webhook records."""
+
+import base64
+import importlib.util
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from provisioning import secrets as keys
+from provisioning.drivers.kubernetes import KubeApi, KubernetesSecrets, api_client
+from provisioning.manifests.wordpress import INSTALL_SCRIPT, environment
+from provisioning.spec import spec_for
+from provisioning.steps.base import StepContext
+from provisioning.steps.namespace import NamespaceStep
+from provisioning.steps.pipeline import PipelineStep
+from tenants.models import Tenant
+from tests.deploy.render import REPO
+from tests.factories import TenantFactory
+from tests.fakes.wordpress import FakeWordPress, mu_plugins
+
+pytestmark = pytest.mark.django_db
+CODE = REPO / "deploy" / "platform" / "apps" / "content-pipeline" / "publish.py"
+AI_TOKEN = "ionos-ai-test-token"
+POST = {"title": "Solar roofs in Berlin", "content": "<p>Three streets went solar.</p>"}
+
+
+def load_pipeline_module():
+    """As Open WebUI Pipelines loads it: the file by path, then its Pipeline class."""
+    spec = importlib.util.spec_from_file_location("publish", CODE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Recorder:
+    """A loopback HTTP server that records each POST and answers with `reply(path, headers,
+    body) -> (status, json)`: the AI endpoint, or the portal's webhook as the site sees it."""
+
+    def __init__(self, reply):
+        self.seen: list[tuple[str, dict, bytes]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                return
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = dict(self.headers.items())
+                recorder.seen.append((self.path, headers, body))
+                status, payload = reply(self.path, headers, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def chat_completion(path, headers, body):
+    if path != "/v1/chat/completions" or headers.get("Authorization") != f"Bearer {AI_TOKEN}":
+        return 401, {"error": {"message": "bad token"}}
+    fenced = "Here it is:\n```json\n" + json.dumps(POST) + "\n```"
+    return 200, {"choices": [{"message": {"role": "assistant", "content": fenced}}]}
+
+
+@pytest.fixture
+def ai():
+    server = Recorder(chat_completion)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def webhook():
+    server = Recorder(lambda path, headers, body: (200, {"detail": "recorded"}))
+    yield server
+    server.stop()
+
+
+def switch_on(slug: str) -> tuple[Tenant, KubernetesSecrets, dict]:
+    """The tenant with its switch on, the pipeline step applied: (tenant, its Secret, entry)."""
+    tenant = TenantFactory(slug=slug, state=Tenant.State.READY, content_pipeline=True)
+    spec = spec_for(tenant)
+    store = KubernetesSecrets(spec)
+    ctx = StepContext(spec=spec, secrets=store)
+    NamespaceStep(ctx).apply()
+    PipelineStep(ctx).apply()
+    live = KubeApi(api_client()).read("v1", "Secret", "pipeline-targets", "content-pipeline")
+    entry = json.loads(base64.b64decode(live["data"][f"{slug}.json"]))
+    return tenant, store, entry
+
+
+def pod_env(tenant: Tenant, store: KubernetesSecrets) -> dict[str, str]:
+    """The WordPress container's environment as the kubelet would resolve it."""
+    env = {}
+    for var in environment(spec_for(tenant)):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        else:
+            value = store.get(var["valueFrom"]["secretKeyRef"]["key"])
+            if value is not None:
+                env[var["name"]] = value
+    return env
+
+
+@pytest.fixture
+def flow(kube_cluster, authentik_api, ai, webhook, settings, tmp_path, monkeypatch):
+    """shop and acme switched on; shop's site running; the pipeline reading both entries."""
+    settings.PORTAL_PIPELINE_WEBHOOK_URL = f"{webhook.url}/hooks/pipeline/"
+    KubeApi(api_client()).apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "content-pipeline"}}
+    )
+    shop, shop_store, shop_entry = switch_on("shop")
+    _, _, acme_entry = switch_on("acme")
+    site = FakeWordPress(tmp_path / "shop", mu_plugins(INSTALL_SCRIPT), pod_env(shop, shop_store))
+    site.start()
+    # The in-cluster Service name resolves to the site (here: its loopback port).
+    assert shop_entry["api_base_url"] == "http://wordpress.wp-shop.svc/wp-json/"
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    for slug, entry in (("shop", shop_entry), ("acme", acme_entry)):
+        entry = {**entry, "api_base_url": f"{site.url}/wp-json/"} if slug == "shop" else entry
+        (targets / f"{slug}.json").write_text(json.dumps(entry))
+    monkeypatch.setenv("PIPELINE_TARGETS_DIR", str(targets))
+    monkeypatch.setenv("IONOS_AI_ENDPOINT", f"{ai.url}/v1")
+    monkeypatch.setenv("IONOS_AI_TOKEN", AI_TOKEN)
+    pipeline = load_pipeline_module().Pipeline()
+    yield pipeline, site, shop, targets
+    site.stop()
+    assert site.errors() == []
+
+
+def test_a_message_is_published_as_the_pipeline_and_confirmed_to_the_portal(
+    flow, ai, webhook, authentik_api, client
+):
+    pipeline, site, shop, _ = flow
+    assert {p["id"] for p in pipeline.pipelines()} == {"shop", "acme"}
+
+    said = pipeline.pipe("Berlin's solar roofs, for the blog", "publish.shop", [], {})
+
+    assert said == f"Published “{POST['title']}” to shop: {site.url}/?p=1"
+    (post,) = site.posts
+    # As the tenant's pipeline account (an author), published, with the AI's text.
+    assert post["post_author"] == 2 and post["post_status"] == "publish"
+    assert (post["post_title"], post["post_content"]) == (POST["title"], POST["content"])
+    (_, _, asked) = ai.seen[0]
+    assert json.loads(asked)["messages"][-1]["content"] == "Berlin's solar roofs, for the blog"
+    # The site asked Authentik whether the token is its pipeline client's.
+    assert ("POST", "/application/o/introspect/") in authentik_api.requests
+    # The mu-plugin's confirmation, as it was sent, is taken by the portal's webhook.
+    ((path, headers, body),) = webhook.seen
+    assert json.loads(body) == {
+        "tenant": "shop",
+        "post_id": 1,
+        "title": POST["title"],
+        "url": f"{site.url}/?p=1",
+    }
+    answer = client.post(
+        path,
+        body,
+        content_type="application/json",
+        headers={
+            "X-Pipeline-Timestamp": headers["X-Pipeline-Timestamp"],
+            "X-Pipeline-Signature": headers["X-Pipeline-Signature"],
+        },
+    )
+    assert answer.status_code == 200
+    shop.refresh_from_db()
+    assert shop.pipeline_post == f"“{POST['title']}” (post 1) {site.url}/?p=1"
+
+
+def test_a_token_of_another_tenants_client_is_not_let_in(flow, webhook):
+    pipeline, site, _, targets = flow
+    # acme's working credentials, pointed at shop's site.
+    acme = json.loads((targets / "acme.json").read_text())
+    shop = json.loads((targets / "shop.json").read_text())
+    (targets / "acme.json").write_text(json.dumps({**acme, "api_base_url": shop["api_base_url"]}))
+
+    said = pipeline.pipe("A post", "publish.acme", [], {})
+
+    assert said == "Not published: the tenant's site answered 401 (rest_cannot_create)."
+    assert site.posts == [] and webhook.seen == []
+
+
+def test_the_token_opens_the_content_api_only(flow):
+    pipeline, site, _, targets = flow
+    token = pipeline._token(json.loads((targets / "shop.json").read_text()), fresh=True)
+    bearer = {"Authorization": f"Bearer {token}"}
+    me = requests.get(f"{site.url}/wp-json/wp/v2/settings", headers=bearer, timeout=5)
+    assert me.status_code == 401
+    forged = {"Authorization": "Bearer not-a-token-authentik-issued"}
+    post = requests.post(f"{site.url}/wp-json/wp/v2/posts", json={}, headers=forged, timeout=5)
+    assert post.status_code == 401
+
+
+def test_only_the_pipelines_publications_are_confirmed(flow, webhook):
+    _, site, _, _ = flow
+    person = {"X-Test-User": "3"}  # signed in as olivia, an editor
+    data = {"title": "By hand", "content": "x", "status": "publish"}
+    answer = requests.post(f"{site.url}/wp-json/wp/v2/posts", json=data, headers=person, timeout=5)
+    assert answer.status_code == 201
+    assert webhook.seen == []
+
+
+def test_open_webuis_own_tasks_publish_nothing(flow, ai):
+    pipeline, site, _, _ = flow
+    assert pipeline.pipe("### Task:\nGenerate a title", "publish.shop", [], {}) == ""
+    assert pipeline.pipe("x", "publish.shop", [], {"metadata": {"task": "tags_generation"}}) == ""
+    assert site.posts == [] and ai.seen == []
+
+
+def test_a_tenant_switched_off_is_no_target(flow):
+    pipeline, site, _, targets = flow
+    (targets / "shop.json").unlink()  # the portal removed its key from the Secret
+    assert [p["id"] for p in pipeline.pipelines()] == ["acme"]
+    said = pipeline.pipe("A post", "publish.shop", [], {})
+    assert said == "Not published: tenant shop has the content pipeline switched off."
+    assert pipeline.pipe("A post", "publish.../etc", [], {}).startswith("Not published:")
+    assert site.posts == []
+
+
+def test_every_failure_on_the_way_is_said_plainly(flow, ai, authentik_api, monkeypatch):
+    pipeline, site, _, targets = flow
+    entry = json.loads((targets / "shop.json").read_text())
+    (targets / "shop.json").write_text(json.dumps({**entry, "password": "revoked"}))
+    assert pipeline.pipe("A post", "publish.shop", [], {}) == (
+        "Not published: Authentik refused the tenant's credentials (invalid_grant)."
+    )
+    pipeline.ai_token = "wrong"
+    assert pipeline.pipe("A post", "publish.shop", [], {}) == (
+        "Not published: the AI endpoint answered 401."
+    )
+    pipeline.ai_endpoint = "http://127.0.0.1:9"
+    said = pipeline.pipe("A post", "publish.shop", [], {})
+    assert said == "Not published: the AI endpoint can't be reached (ConnectionError)."
+    assert site.posts == []
+    assert keys.PIPELINE_APP_PASSWORD not in said
+
+
+def test_the_models_answer_needs_a_title_and_content():
+    module = load_pipeline_module()
+    assert module._draft('{"title": "T", "content": "<p>c</p>"}') == {
+        "title": "T",
+        "content": "<p>c</p>",
+    }
+    for said in ("no json here", '{"title": ""}', '{"title": "T", "content": " "}', "{oops}"):
+        with pytest.raises(module.PublishError):
+            module._draft(said)
+
+
+def test_the_deployment_runs_this_code():
+    from tests.deploy.render import render
+
+    apps = render(REPO / "deploy" / "platform" / "apps")
+    (code,) = [
+        m for m in apps if m["kind"] == "ConfigMap" and "pipeline-code" in m["metadata"]["name"]
+    ]
+    assert code["data"]["publish.py"] == CODE.read_text()
+    (deployment,) = [
+        m for m in apps if m["kind"] == "Deployment" and m["metadata"]["name"] == "pipeline"
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["code"]["configMap"]["name"] == code["metadata"]["name"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts[f"{env['PIPELINES_DIR']}/publish.py"]["name"] == "code"
+    assert mounts[env["PIPELINES_DIR"]]["name"] == "pipelines"  # writable: valves.json
+    assert mounts[env["PIPELINE_TARGETS_DIR"]]["name"] == "targets"
