@@ -2,9 +2,8 @@
 gets retries, recorded in the delivery log, and is disabled after the limit."""
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -18,11 +17,12 @@ from tenants import services
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
 from tests.factories import TenantFactory
+from tests.fakes.loopback import LoopbackServer
 
 pytestmark = pytest.mark.django_db
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """An HTTP server on loopback that records each POST and answers with `status`."""
 
     def __init__(self):
@@ -41,9 +41,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.listen(Handler, "/hook")
 
     def events(self) -> list[str]:
         return [json.loads(body)["type"] for _, body in self.requests]
@@ -51,10 +49,8 @@ class Receiver:
 
 @pytest.fixture
 def receiver():
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with Receiver() as r:
+        yield r
 
 
 @pytest.fixture

@@ -230,17 +230,15 @@ def test_deploy_tag_refuses_an_unknown_environment_or_a_bad_tag(copy_of_the_repo
 def loopback_server(tmp_path):
     """A static HTTP server on loopback: /readyz answers 200, anything else 404."""
     import http.server
-    import threading
     from functools import partial
 
+    from tests.fakes.loopback import LoopbackServer
+
     (tmp_path / "readyz").write_text("ok")
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server = LoopbackServer()
+    server.listen(partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    with server:
+        yield server.url
 
 
 @pytest.mark.parametrize(("path", "code"), [("/readyz", 0), ("/missing", 1)])

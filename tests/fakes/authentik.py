@@ -21,15 +21,17 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 API = "/api/v3"
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 MANAGED_SCOPE = "goauthentik.io/providers/oauth2/scope-{}"
 
 
-class FakeAuthentik:
+class FakeAuthentik(LoopbackServer):
     """The state of one fake Authentik plus the HTTP server that serves it."""
 
     def __init__(self, token: str = "test-api-token"):
@@ -70,21 +72,7 @@ class FakeAuthentik:
         for scope in ("openid", "email", "profile"):
             self.add_scope_mapping(scope, managed=MANAGED_SCOPE.format(scope))
         self.add_keypair("authentik Self-signed Certificate")
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    # --- running ---------------------------------------------------------------------------------
-
-    def start(self) -> "FakeAuthentik":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.listen(_handler(self))
 
     # --- seeding and inspecting ------------------------------------------------------------------
 

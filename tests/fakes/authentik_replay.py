@@ -10,11 +10,13 @@ does), and a GET of a path recorded as 404 is a 404. Anything else is 501 and li
 import json
 import threading
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.loopback import LoopbackServer
 
-class RecordedAuthentik:
+
+class RecordedAuthentik(LoopbackServer):
     def __init__(self, records: list[dict], token: str = "recorded-admin-token"):
         self.token = token
         self._answers: dict[tuple, list[dict]] = defaultdict(list)
@@ -28,19 +30,7 @@ class RecordedAuthentik:
         self.calls: list[tuple[str, str, dict | None]] = []  # (method, path?query, body)
         self.unrecorded: list[str] = []
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def start(self) -> "RecordedAuthentik":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.listen(_handler(self))
 
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p, _ in self.calls if m != "GET"]

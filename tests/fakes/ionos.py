@@ -16,8 +16,10 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 BASE = "/cloudapi/v6"
 MAX_S3_KEYS = 5  # IONOS lets one user hold at most five S3 keys
@@ -32,7 +34,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class FakeIonos:
+class FakeIonos(LoopbackServer):
     """The state of one fake IONOS Cloud contract plus the HTTP server that serves it."""
 
     def __init__(self, token: str = "test-ionos-token", basic: tuple[str, str] | None = None):
@@ -48,21 +50,7 @@ class FakeIonos:
         # Retry-After sent with an answer of that status (a test may change or add one, e.g. 503).
         self.retry_after: dict[int, str] = {429: "1"}
         self._faults: dict[str, list[tuple[str | None, int, float]]] = defaultdict(list)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{BASE}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    # --- running ---------------------------------------------------------------------------------
-
-    def start(self) -> "FakeIonos":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.listen(_handler(self), BASE)
 
     # --- seeding and inspecting ------------------------------------------------------------------
 

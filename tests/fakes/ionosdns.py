@@ -12,11 +12,13 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from ionoscloud_dns.models import RecordCreate, RecordEnsure
 from pydantic import ValidationError
+
+from tests.fakes.loopback import LoopbackServer
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict]:
@@ -27,7 +29,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-class FakeIonosDns:
+class FakeIonosDns(LoopbackServer):
     """One contract's DNS zones and records, and the HTTP server that serves them."""
 
     def __init__(self, token: str = "test-ionos-token"):
@@ -37,17 +39,7 @@ class FakeIonosDns:
         self.records: dict[str, dict] = {}  # id -> {"zoneId", "properties": {...}}
         self.requests: list[tuple[str, str]] = []
         self.faults: list[tuple[str, int]] = []  # (method, status) for the next matching call
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> "FakeIonosDns":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.listen(_handler(self))
 
     # --- controls for tests ---------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,6 +48,7 @@ from tests.fakes.kube_normalize import (
     strict_path,
     undeclared_fields,
 )
+from tests.fakes.loopback import LoopbackServer
 
 # (group/version as in the URL, plural) -> (kind, namespaced)
 RESOURCES = {
@@ -251,7 +252,7 @@ def _selector_matches(selector: str, labels: dict) -> bool:
     return True
 
 
-class FakeKube:
+class FakeKube(LoopbackServer):
     """The fake API server; start() it, point a kubeconfig at `url`, stop() when done."""
 
     def __init__(self, terminating_gets: int = 0, authorize=None):
@@ -291,22 +292,12 @@ class FakeKube:
         class Handler(_Handler):
             server_fake = fake
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.listen(Handler)
+        super().start()
         if kubeconfig_dir is not None:
             self.kubeconfig_path = Path(kubeconfig_dir) / "kubeconfig"
             self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig()))
         return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def kubeconfig(self) -> dict:
         return {
