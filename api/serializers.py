@@ -3,8 +3,10 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from provisioning.health import tenant_health
 from provisioning.models import Run, StepRun
 from provisioning.tenanturl import tenant_url
+from provisioning.waiting import tenant_waiting
 from tenants.forms import PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import AuditEvent, Backup, Plan, Tenant
 
@@ -66,6 +68,77 @@ class TenantSerializer(serializers.ModelSerializer):
     def get_url(self, tenant: Tenant) -> str:
         # The one source of tenant URLs: the legacy setting is empty unless set (then "://host/").
         return tenant_url(tenant, "/")
+
+
+class HealthSerializer(serializers.Serializer):
+    """A serving tenant's health: degraded while its latest repair failed (an outage)."""
+
+    degraded = serializers.BooleanField()
+    since = serializers.DateTimeField(allow_null=True)
+    cause = serializers.CharField(allow_blank=True)
+
+
+class WaitingSerializer(serializers.Serializer):
+    """What holds a tenant's build (or removal) back: an outside system that is down."""
+
+    system = serializers.CharField(help_text="e.g. Kubernetes, Authentik, MariaDB.")
+    since = serializers.DateTimeField(help_text="The outage's first passing error.")
+    retry_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the portal tries again by itself; null while it is trying. A platform "
+        "admin may retry now (POST retry/).",
+    )
+    runs = serializers.IntegerField(help_text="Runs in a row the outage ended.")
+    cause = serializers.CharField(allow_blank=True)
+
+
+_OPENAPI_TYPES = {
+    serializers.BooleanField: {"type": "boolean"},
+    serializers.IntegerField: {"type": "integer"},
+    serializers.DateTimeField: {"type": "string", "format": "date-time"},
+    serializers.CharField: {"type": "string"},
+}
+
+
+def _nullable_object(serializer_class) -> dict:
+    """The serializer as an inline object that may be null: OpenAPI 3.0 validators refuse a
+    null through a $ref, however nullable the field that refers to it."""
+    properties = {}
+    for name, field in serializer_class().fields.items():
+        schema = dict(_OPENAPI_TYPES[type(field)], nullable=field.allow_null)
+        if field.help_text:
+            schema["description"] = str(field.help_text)
+        properties[name] = schema
+    return {
+        "type": "object",
+        "nullable": True,
+        "description": serializer_class.__doc__,
+        "properties": properties,
+        "required": list(properties),
+    }
+
+
+class TenantDetailSerializer(TenantSerializer):
+    """One tenant as its detail page shows it: with its health and what it waits for."""
+
+    health = serializers.SerializerMethodField()
+    waiting = serializers.SerializerMethodField()
+
+    class Meta(TenantSerializer.Meta):
+        fields = [*TenantSerializer.Meta.fields, "health", "waiting"]
+        read_only_fields = fields
+
+    @extend_schema_field(_nullable_object(HealthSerializer))
+    def get_health(self, tenant: Tenant):
+        """Null unless the tenant is ready (serving)."""
+        health = tenant_health(tenant)
+        return HealthSerializer(health).data if health else None
+
+    @extend_schema_field(_nullable_object(WaitingSerializer))
+    def get_waiting(self, tenant: Tenant):
+        """Null unless an outage holds the tenant back."""
+        held = tenant_waiting(tenant)
+        return WaitingSerializer(held).data if held else None
 
 
 def _form_invalid(form) -> serializers.ValidationError:
@@ -181,6 +254,7 @@ class RunSerializer(serializers.ModelSerializer):
             "finished_at",
             "not_before",
             "message",
+            "outage",
             "error",
             "drift",
             "steps",

@@ -44,12 +44,12 @@ REFUSED = OpenApiResponse(description="Refused, with the page's sentence in `det
 def _acts(incoming=None, *, refusals=(), **more):
     """The schema of a POST action on a tenant: its input, If-Match, the tenant back (202)."""
     codes = (409, 412, 429, *refusals, *((400,) if incoming is not None else ()))
-    responses = {202: s.TenantSerializer, **dict.fromkeys(sorted(codes), REFUSED)}
+    responses = {202: s.TenantDetailSerializer, **dict.fromkeys(sorted(codes), REFUSED)}
     return extend_schema(request=incoming, parameters=[ETAG_HEADER], responses=responses, **more)
 
 
 def _tenant_response(tenant: Tenant, *, code: int = status.HTTP_200_OK, headers=None):
-    data = s.TenantSerializer(tenant).data
+    data = s.TenantDetailSerializer(tenant).data
     return Response(data, status=code, headers={"ETag": etag_of(data), **(headers or {})})
 
 
@@ -93,7 +93,7 @@ class TenantViewSet(viewsets.GenericViewSet):
             given = incoming(data=request.data, context={"tenant": tenant})
             given.is_valid(raise_exception=True)
             kwargs |= given.validated_data
-        check_if_match(request, etag_of(s.TenantSerializer(tenant).data), required=required)
+        check_if_match(request, etag_of(s.TenantDetailSerializer(tenant).data), required=required)
         ratelimit.limit_actions(request.user)  # the pages' limit: a script gets no more changes
         service(tenant=tenant, actor=request.user, **kwargs)
         tenant.refresh_from_db()
@@ -114,7 +114,7 @@ class TenantViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=s.TenantRequestSerializer,
-        responses={201: s.TenantSerializer, 400: REFUSED, 403: REFUSED, 429: REFUSED},
+        responses={201: s.TenantDetailSerializer, 400: REFUSED, 403: REFUSED, 429: REFUSED},
     )
     def create(self, request):
         incoming = s.TenantRequestSerializer(data=request.data, context={"request": request})
@@ -127,6 +127,7 @@ class TenantViewSet(viewsets.GenericViewSet):
             tenant, code=status.HTTP_201_CREATED, headers={"Location": location}
         )
 
+    @extend_schema(responses=s.TenantDetailSerializer)
     def retrieve(self, request, pk=None):
         tenant = self._tenant(pk)
         response = _tenant_response(tenant)
@@ -138,11 +139,14 @@ class TenantViewSet(viewsets.GenericViewSet):
         parameters=[ETAG_HEADER],
         description="Withdraws a request not yet decided, else tears the tenant down. If-Match "
         "is required: you delete the tenant as you last read it.",
-        responses={202: s.TenantSerializer, 409: REFUSED, 412: REFUSED, 428: REFUSED, 429: REFUSED},
+        responses={
+            202: s.TenantDetailSerializer,
+            **dict.fromkeys((409, 412, 428, 429), REFUSED),
+        },
     )
     def destroy(self, request, pk=None):
         tenant = self._tenant(pk)
-        check_if_match(request, etag_of(s.TenantSerializer(tenant).data), required=True)
+        check_if_match(request, etag_of(s.TenantDetailSerializer(tenant).data), required=True)
         ratelimit.limit_actions(request.user)
         services.tenant_delete(tenant=tenant, actor=request.user)
         tenant.refresh_from_db()
@@ -151,7 +155,8 @@ class TenantViewSet(viewsets.GenericViewSet):
     @_acts()
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        """Start a new run of a failed tenant (platform admins)."""
+        """Start a new run of a failed tenant, or at once of one waiting for an outside system
+        (`waiting`), rather than when the portal would try again (platform admins)."""
         return self._act(request, pk, services.tenant_retry)
 
     @_acts()
@@ -169,7 +174,7 @@ class TenantViewSet(viewsets.GenericViewSet):
         tenant = get_object_or_404(Tenant.objects.select_related("plan", "owner"), pk=pk)
         decision = s.DecisionSerializer(data=request.data)
         decision.is_valid(raise_exception=True)
-        check_if_match(request, etag_of(s.TenantSerializer(tenant).data))
+        check_if_match(request, etag_of(s.TenantDetailSerializer(tenant).data))
         ratelimit.limit_actions(request.user)
         if decision.validated_data["decision"] == "approve":
             tenant = services.tenant_approve(tenant_id=tenant.pk, actor=request.user)
@@ -323,7 +328,7 @@ class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             "capacity": plan_capacity_hint(tenant.plan),
         }
         data = s.ApprovalSerializer(tenant, context=context).data
-        return Response(data, headers={"ETag": etag_of(s.TenantSerializer(tenant).data)})
+        return Response(data, headers={"ETag": etag_of(s.TenantDetailSerializer(tenant).data)})
 
 
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):

@@ -22,7 +22,9 @@ class StepRunInline(admin.TabularInline):
 
 @admin.register(Run)
 class RunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "tenant", "action", "reason", "status", "created_at", "finished_at")
-    list_filter = ("action", "status", "reason")
+    list_display = (
+        "id", "tenant", "action", "reason", "status", "outage", "created_at", "finished_at"
+    )  # fmt: skip
+    list_filter = ("action", "status", "reason", "outage")
     search_fields = ("tenant__slug", "requested_by_name", "error")
     inlines = [StepRunInline]

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from provisioning.models import Run
 from provisioning.runs import APPLY, CHECK, run_request, send
+from provisioning.waiting import BUILDING, tenant_waiting
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,17 @@ def sweep() -> None:
 
 def retry_after_outages() -> list[int]:
     """A new run for each tenant whose last run an outage ended (its step's retry budget spent
-    on a system that was away), once PORTAL_OUTAGE_RETRY_DELAY has passed, doubled for each
-    such run in a row (at most six hours): a long outage is waited out, not made a failure."""
+    on a system that was away), once its wait is over (provisioning.waiting): a long outage is
+    waited out, not made a failure."""
     open_runs = Run.objects.filter(tenant=OuterRef("pk"), status__in=Run.OPEN)
-    waiting = Tenant.objects.filter(
-        state__in=[Tenant.State.PROVISIONING, Tenant.State.DELETING]
-    ).exclude(Exists(open_runs))
+    waiting = Tenant.objects.filter(state__in=BUILDING).exclude(Exists(open_runs))
     started = []
+    now = timezone.now()
     for tenant in waiting.select_related("plan"):
-        ended = list(tenant.runs.exclude(reason="drift").order_by("-created_at", "-id")[:10])
-        if not ended or not ended[0].outage or ended[0].status != Run.Status.FAILED:
+        held = tenant_waiting(tenant)
+        if held is None or held.retry_at is None or held.retry_at > now:
             continue
-        in_a_row = next((i for i, run in enumerate(ended) if not run.outage), len(ended))
-        delay = min(6 * 3600, settings.PORTAL_OUTAGE_RETRY_DELAY * 2 ** (in_a_row - 1))
-        if ended[0].finished_at > timezone.now() - timedelta(seconds=delay):
-            continue
-        run_request(tenant=tenant, action=ended[0].action, reason="outage retry")
+        run_request(tenant=tenant, action=held.action, reason="outage retry")
         started.append(tenant.pk)
     return started
 

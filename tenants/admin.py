@@ -6,10 +6,13 @@ import json
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
 
+from provisioning.models import Run
+from provisioning.waiting import BUILDING, tenant_waiting
 from tenants.admindates import drill_down
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant, TenantMember
@@ -114,10 +117,44 @@ class TenantAdmin(ReadOnlyAdmin):
 
     inlines = [TenantMemberInline]
 
-    list_display = ("slug", "display_name", "state", "plan", "owner", "host", "created_at")
+    list_display = (
+        "slug", "display_name", "state", "waiting_for", "plan", "owner", "host", "created_at"
+    )  # fmt: skip
     list_filter = ("state", "plan")
     search_fields = ("slug", "display_name", "host", "owner__username")
     date_hierarchy = "created_at"
+    readonly_fields = ("waiting",)
+
+    def get_queryset(self, request):
+        # The list's "waiting for" in the same query: the outage that ended the last run.
+        ended = (
+            Run.objects.filter(tenant=OuterRef("pk"))
+            .exclude(reason="drift")
+            .exclude(status__in=Run.OPEN)
+            .order_by("-created_at", "-id")
+        )
+        return (
+            super().get_queryset(request).annotate(last_outage=Subquery(ended.values("outage")[:1]))
+        )
+
+    @admin.display(description="waiting for")
+    def waiting_for(self, obj):
+        return obj.last_outage if obj.state in BUILDING and obj.last_outage else "—"
+
+    @admin.display(description="waiting")
+    def waiting(self, obj):
+        held = tenant_waiting(obj)
+        if held is None:
+            return "—"
+        then = (
+            f"tried again at {held.retry_at:%Y-%m-%d %H:%M} UTC"
+            if held.retry_at
+            else "being tried again now"
+        )
+        return (
+            f"for {held.system} since {held.since:%Y-%m-%d %H:%M} UTC ({held.runs} run(s) in "
+            f"a row ended by it); {then}. A platform admin can retry now on the tenant page."
+        )
 
 
 class _Echo:

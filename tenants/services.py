@@ -8,6 +8,7 @@ from django.utils import timezone
 from portal import roles
 from portal.errors import ApplicationError
 from provisioning import runs
+from provisioning.waiting import tenant_waiting
 from tenants import deletion, notifications, validation
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant
@@ -218,15 +219,33 @@ def tenant_reject(*, tenant_id: int, actor, reason: str) -> Tenant:
 
 
 def tenant_retry(*, tenant: Tenant, actor) -> Tenant:
-    """Start a new run for a failed tenant; it skips whatever already matches."""
+    """Start a new run for a failed tenant, or now for one waiting for an outside system
+    (rather than when the sweep would); it skips whatever already matches."""
     if not _may_administer(actor):
-        raise ApplicationError("Only platform admins can retry a failed tenant.")
-    if tenant.state != Tenant.State.FAILED:
-        raise ApplicationError("Only a failed tenant can be retried.")
+        raise ApplicationError("Only platform admins can retry a tenant.")
+    held = tenant_waiting(tenant)
+    if held is not None and held.retry_at is None:
+        raise ApplicationError(
+            f"The portal is trying again right now (waiting for {held.system}); "
+            "the page shows how it goes."
+        )
+    if tenant.state != Tenant.State.FAILED and held is None:
+        raise ApplicationError(
+            "Only a failed tenant, or one waiting for an outside system, can be retried."
+        )
     with transaction.atomic():
-        action = runs.APPLY if tenant.desired_present else runs.DESTROY
+        if held is not None:
+            action = held.action
+            message = (
+                f"Retried now, while waiting for {held.system} since "
+                f"{held.since:%Y-%m-%d %H:%M} UTC (the portal would have tried at "
+                f"{held.retry_at:%H:%M} UTC)."
+            )
+        else:
+            action = runs.APPLY if tenant.desired_present else runs.DESTROY
+            message = ""
         runs.run_request(tenant=tenant, action=action, reason="retry", actor=actor)
-        audit_record(action=Action.TENANT_RETRIED, actor=actor, obj=tenant)
+        audit_record(action=Action.TENANT_RETRIED, actor=actor, obj=tenant, message=message)
     return tenant
 
 

@@ -15,6 +15,7 @@ from portal.errors import ApplicationError
 from provisioning.capacity import plan_capacity_hint
 from provisioning.health import tenant_health
 from provisioning.tenanturl import tenant_url
+from provisioning.waiting import tenant_waiting
 from tenants import (
     backups,
     comments,
@@ -236,6 +237,8 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "pipeline_step": next((s for s in steps if s.name == "pipeline"), None),
         "drift": selectors.tenant_last_drift_check(tenant),
         "health": tenant_health(tenant),
+        # Held back by an outside system that is down (not failed): which, since when.
+        "waiting": tenant_waiting(tenant),
         # Requesters read a failure in words; the step's own error stays for admins and auditors.
         "failure": failures.failure_for(tenant),
         "sees_detail": roles.sees_all_tenants(request.user),

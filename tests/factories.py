@@ -60,3 +60,26 @@ def request_form_data(**overrides) -> dict:
         **overrides,
     }
     return {k: v for k, v in data.items() if v is not None}
+
+
+def run_ended_by_outage(tenant, *, since, minutes_ago: float, system: str = "Kubernetes"):
+    """A finished run of the tenant whose namespace step spent its retry budget, from `since`,
+    on `system` being away (provisioning.waiting reads it as the tenant waiting)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from provisioning.models import Run, StepRun
+
+    finished = timezone.now() - timedelta(minutes=minutes_ago)
+    run = Run.objects.create(
+        tenant=tenant, action=Run.Action.APPLY, reason="approved", status=Run.Status.FAILED,
+        outage=system, started_at=since, finished_at=finished,
+        error=f"The namespace step failed: {system} did not answer (gave up after 9 attempts)",
+    )  # fmt: skip
+    Run.objects.filter(pk=run.pk).update(created_at=finished - timedelta(minutes=30))
+    StepRun.objects.create(
+        run=run, name="namespace", position=0, status=StepRun.Status.FAILED,
+        failing_since=since, attempts=9,
+    )  # fmt: skip
+    return run

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from api.etags import etag_of
-from api.serializers import TenantSerializer
+from api.serializers import TenantDetailSerializer
 from tenants import backups
 from tenants.models import Backup
 from tests.tenants.test_backups import site  # noqa: F401  (a ready tenant with data)
@@ -39,7 +39,7 @@ def test_a_script_backs_up_lists_and_restores(
     assert item.prefix not in str(listed), "where it sits in the bucket stays inside"
 
     body = {"backup": item.pk, "confirm_slug": tenant.slug.upper()}  # typed as on the page
-    etag = {"HTTP_IF_MATCH": etag_of(TenantSerializer(tenant).data)}
+    etag = {"HTTP_IF_MATCH": etag_of(TenantDetailSerializer(tenant).data)}
     with django_capture_on_commit_callbacks() as queued:
         restoring = _post(client, "restore", tenant, body, **etag)
     assert restoring.status_code == 202, restoring.content

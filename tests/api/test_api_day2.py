@@ -9,13 +9,13 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from api.etags import etag_of
-from api.serializers import TenantSerializer
+from api.serializers import TenantDetailSerializer
 from tenants.models import AuditEvent, Backup, Tenant
 from tests.factories import TenantFactory, plan
 
 
 def _etag(tenant) -> dict:
-    return {"HTTP_IF_MATCH": etag_of(TenantSerializer(tenant).data)}
+    return {"HTTP_IF_MATCH": etag_of(TenantDetailSerializer(tenant).data)}
 
 
 def _post(client, name, tenant, data, **headers):

@@ -5,9 +5,10 @@ import json
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from api.etags import etag_of
-from api.serializers import TenantSerializer
+from api.serializers import TenantDetailSerializer
 from provisioning.models import Run
 from tenants.audit import audit_record
 from tests.factories import TenantFactory
@@ -138,15 +139,28 @@ ACTIONS = [
 ]
 
 
+def _tenant_in(state: str, owner):
+    """A tenant in that state; "waiting": being built, its last run ended by an outage."""
+    if state != "waiting":
+        return TenantFactory(owner=owner, state=state)
+    tenant = TenantFactory(owner=owner, state="provisioning")
+    now = timezone.now()
+    Run.objects.create(
+        tenant=tenant, action=Run.Action.APPLY, reason="approved", status=Run.Status.FAILED,
+        outage="Kubernetes", started_at=now, finished_at=now, error="The namespace step failed",
+    )  # fmt: skip
+    return tenant
+
+
 @pytest.mark.parametrize("role", ["requester", "approver"])
-@pytest.mark.parametrize("state", ["requested", "ready", "failed"])
+@pytest.mark.parametrize("state", ["requested", "ready", "failed", "waiting"])
 @pytest.mark.parametrize(
     ("api", "page"), ACTIONS, ids=["retry", "reconcile", "decide-nothing", "approve", "delete"]
 )
 def test_refusals_carry_the_pages_sentences(client, api_for, people, role, state, api, page):
     user = people[role]
-    page_tenant = TenantFactory(owner=people["requester"], state=state)
-    api_tenant = TenantFactory(owner=people["requester"], state=state)
+    page_tenant = _tenant_in(state, people["requester"])
+    api_tenant = _tenant_in(state, people["requester"])
     page_name, data = page
     if page_name == "tenants:delete":
         data = {"confirm_slug": page_tenant.slug}
@@ -157,7 +171,7 @@ def test_refusals_carry_the_pages_sentences(client, api_for, people, role, state
     ]
 
     method, name = api
-    headers = {"HTTP_IF_MATCH": etag_of(TenantSerializer(api_tenant).data)}
+    headers = {"HTTP_IF_MATCH": etag_of(TenantDetailSerializer(api_tenant).data)}
     api_response = api_for(user).generic(
         method,
         reverse(name, args=[api_tenant.pk]),

@@ -5,13 +5,14 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from api.webhooks.services import endpoint_create
 from provisioning.models import Run, StepRun
 from tenants.audit import audit_record
-from tests.factories import TenantFactory
+from tests.factories import TenantFactory, run_ended_by_outage
 
 
 @pytest.fixture
@@ -92,6 +93,20 @@ def test_every_operation_answers_as_the_schema_says(schema, api_for, requester, 
     # Each kind of operation ran, and some of them changed something.
     assert len(answered) == sum(len(ops) for ops in schema["paths"].values()) >= 17
     assert ("post", "/api/v1/tenants/", 201) in answered
+
+
+def test_a_tenants_health_and_wait_answer_as_the_schema_says(schema, api_for, requester):
+    from tests.api.test_api_health import degraded_tenant
+
+    held = TenantFactory(owner=requester, state="provisioning")
+    run_ended_by_outage(held, since=timezone.now(), minutes_ago=1)
+    client = api_for(requester)
+    detail = schema["paths"]["/api/v1/tenants/{id}/"]["get"]["responses"]["200"]
+    body_schema = detail["content"]["application/json"]["schema"]
+    for tenant in (held, degraded_tenant(requester)):
+        body = client.get(f"/api/v1/tenants/{tenant.pk}/").json()
+        assert body["waiting"] or body["health"]
+        _check(body, body_schema, schema)
 
 
 def _check(instance, subschema: dict, root: dict) -> None:
