@@ -57,6 +57,10 @@ define('OIDC_ENDPOINT_LOGIN_URL', getenv('OIDC_PUBLIC_URL') . '/application/o/au
 define('OIDC_ENDPOINT_TOKEN_URL', getenv('OIDC_BASE_URL') . '/application/o/token/');
 define('OIDC_ENDPOINT_USERINFO_URL', getenv('OIDC_BASE_URL') . '/application/o/userinfo/');
 define('OIDC_ENDPOINT_LOGOUT_URL', getenv('OIDC_ISSUER') . 'end-session/');
+// OpenID Connect Generic checks an ID token's RS256 signature against these keys, and its
+// issuer and audience (the client id), from 3.11.0 on; 3.10 checked none of them.
+define('OIDC_ENDPOINT_JWKS_URL', getenv('OIDC_JWKS_URL'));
+define('OIDC_ISSUER', getenv('OIDC_ID_TOKEN_ISSUER'));
 define('OIDC_CLIENT_SCOPE', 'openid email profile');
 define('OIDC_LOGIN_TYPE', 'button');
 // Never hand an existing account (user 1, the install's admin) to whoever shows its e-mail:
@@ -132,6 +136,19 @@ add_filter('as3cf_aws_s3_client_args', function ($args) {
 // No canned ACL on upload (the plugin sends public-read by default).
 add_filter('as3cf_aws_s3_default_acl', '__return_null');
 PHP
+cat > wp-content/mu-plugins/portal-oidc-checks.php <<'PHP'
+<?php
+// Written by the tenant portal: OpenID Connect Generic (3.11+) verifies every ID token's
+// signature with the provider's keys, its issuer and its audience; these settings are forced
+// here, so nobody turns the checks off on the settings page. Its SSRF guard refuses private
+// addresses, so an in-cluster Authentik is allowed by name (OIDC_INTERNAL_IDP), nothing else.
+add_filter('openid-connect-generic-settings', function ($settings) {
+    $settings->endpoint_jwks = (string) getenv('OIDC_JWKS_URL');
+    $settings->issuer = (string) getenv('OIDC_ID_TOKEN_ISSUER');
+    $settings->allow_internal_idp = getenv('OIDC_INTERNAL_IDP') === 'true' ? 1 : 0;
+    return $settings;
+});
+PHP
 cat > wp-content/mu-plugins/portal-sso-roles.php <<'PHP'
 <?php
 // Written by the tenant portal: roles follow the sign-in's preferred_username claim. Authentik
@@ -148,7 +165,7 @@ function portal_sso_role($user, $claim) {
         $user->set_role($role);
     }
 }
-// Both hooks of OpenID Connect Generic 3.10: a new user, and every later sign-in.
+// Both hooks of OpenID Connect Generic (3.10 and 3.11): a new user, and every later sign-in.
 add_action('openid-connect-generic-user-create', 'portal_sso_role', 10, 2);
 add_action('openid-connect-generic-update-user-using-current-claim', 'portal_sso_role', 10, 2);
 PHP
@@ -217,6 +234,10 @@ def environment(spec: TenantSpec) -> list[dict]:
         "OIDC_PUBLIC_URL": authentikurls.public_url(),
         "OIDC_BASE_URL": authentikurls.api_url(),
         "OIDC_ISSUER": authentikurls.issuer(spec),
+        # What the plugin checks ID tokens with (portal-oidc-checks, CONFIG_EXTRA).
+        "OIDC_ID_TOKEN_ISSUER": authentikurls.id_token_issuer(spec),
+        "OIDC_JWKS_URL": authentikurls.jwks_url(spec),
+        "OIDC_INTERNAL_IDP": "true" if authentikurls.is_internal(authentikurls.api_url()) else "",
         "S3_BUCKET": spec.s3_bucket,
         "S3_PREFIX": spec.s3_prefix,
         "S3_REGION": settings.PORTAL_S3_REGION,

@@ -40,7 +40,7 @@ def test_the_owner_is_administrator_and_members_get_the_configured_role(settings
     assert "$claim['preferred_username']" in plugin
     assert "getenv('WP_OWNER_USERNAME')" in plugin and "'administrator'" in plugin
     hooks = re.findall(r"add_action\('([\w-]+)', 'portal_sso_role', 10, 2\);", plugin)
-    # OpenID Connect Generic 3.10 fires the first for a new user, the second on every sign-in.
+    # OpenID Connect Generic fires the first for a new user, the second on every sign-in.
     assert hooks == [
         "openid-connect-generic-user-create",
         "openid-connect-generic-update-user-using-current-claim",

@@ -10,6 +10,7 @@ from pathlib import Path
 import requests
 
 ROUTER = Path(__file__).resolve().parent / "router.php"
+STUBS = ROUTER.with_name("stubs.php")
 # The site's users: the install's admin, the pipeline's author account, a person.
 USERS = [
     {"ID": 1, "login": "admin", "role": "administrator"},
@@ -31,6 +32,23 @@ def mu_plugins(install_script: str) -> dict[str, str]:
         name, rest = chunk.split(" <<'PHP'\n", 1)
         found[name] = rest.split("\nPHP\n", 1)[0] + "\n"
     return found
+
+
+def run_php(code: str, env: dict[str, str]) -> str:
+    """What `code` prints, run by the PHP CLI after stubs.php with exactly `env` as environment
+    (getenv() sees it as a pod's PHP does)."""
+    script = f"<?php require {str(STUBS)!r};\n{code}\n"
+    done = subprocess.run(
+        [php(), "-d", "variables_order=EGPCS", "-d", "display_errors=stderr"],
+        input=script,
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0 and not done.stderr, done.stderr or done.stdout
+    return done.stdout
 
 
 class FakeWordPress:
