@@ -7,8 +7,7 @@ signed confirmation the portal's webhook records."""
 import base64
 import importlib.util
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
@@ -23,6 +22,7 @@ from provisioning.steps.pipeline import PipelineStep
 from tenants.models import Tenant
 from tests.deploy.render import REPO
 from tests.factories import TenantFactory
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.wordpress import FakeWordPress, mu_plugins
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def load_pipeline_module():
     return module
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A loopback HTTP server that records each POST and answers with `reply(path, headers,
     body) -> (status, json)`: the AI endpoint, or the portal's webhook as the site sees it."""
 
@@ -63,12 +63,7 @@ class Recorder:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
+        self.listen(Handler)
 
 
 def chat_completion(path, headers, body):
@@ -80,16 +75,14 @@ def chat_completion(path, headers, body):
 
 @pytest.fixture
 def ai():
-    server = Recorder(chat_completion)
-    yield server
-    server.stop()
+    with Recorder(chat_completion) as server:
+        yield server
 
 
 @pytest.fixture
 def webhook():
-    server = Recorder(lambda path, headers, body: (200, {"detail": "recorded"}))
-    yield server
-    server.stop()
+    with Recorder(lambda path, headers, body: (200, {"detail": "recorded"})) as server:
+        yield server
 
 
 def switch_on(slug: str) -> tuple[Tenant, KubernetesSecrets, dict]:
