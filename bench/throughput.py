@@ -65,6 +65,7 @@ def one_round(tmp_dir, kube, authentik, owner, plan, tenants: int, concurrency: 
         {
             "CELERY_BROKER_URL": REDIS_URL,
             "PORTAL_PROVISIONING_QUEUE": queue,
+            "PORTAL_TEST_DEFAULT_QUEUE": queue,  # the ready mails too: the round's one queue
             "PORTAL_STEPS": ",".join(STEPS),
             "PORTAL_KUBECONFIG": str(kube.kubeconfig_path),
             "PORTAL_KUBE_CONTEXT": "",

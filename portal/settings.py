@@ -218,6 +218,9 @@ EMAIL_CONFIG = env.email_url("DJANGO_EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 # Seconds an SMTP connection may take before a send gives up (the task tries again); default 10.
 EMAIL_TIMEOUT = env.int("PORTAL_EMAIL_TIMEOUT", default=10)
+# Seconds before a mail the server didn't take is tried again, doubled each time up to 30
+# minutes (eight tries, tenants.tasks.send_notice); default 30.
+PORTAL_EMAIL_RETRY_DELAY = env.int("PORTAL_EMAIL_RETRY_DELAY", default=30)
 # Sender of the portal's notifications; default portal@localhost.
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localhost")
 # The portal's own address as people reach it, for the links in its mails (a mail has no request

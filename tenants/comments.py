@@ -36,5 +36,5 @@ def comment_add(*, tenant: Tenant, actor, text: str, admins_only: bool = False) 
             obj=tenant,
             message=text,
         )
-        transaction.on_commit(lambda: notifications.notify_comment(event.pk))
+        notifications.queue_notice("comment", event.pk)
     return event

@@ -1,4 +1,4 @@
-"""E-mails to requesters and approvers: after commit, once per audit event, links absolute."""
+"""E-mails to requesters and approvers: by a worker after commit, once per event, links absolute."""
 
 import logging
 
@@ -71,7 +71,8 @@ def _send_once(
     """Send unless this mail (`kind`, default the template) already went out for this event:
     a repeated task or a second call sends nothing."""
     if event is None:  # nothing on record to tell it by: send, as before the trail existed
-        _send(template, tenant, recipients, **extra)
+        if not _send(template, tenant, recipients, **extra) and strict:
+            raise MailNotSent(f"the {template} mail for tenant {tenant.slug}")
         return
     try:
         with transaction.atomic():
@@ -105,20 +106,22 @@ def _approvers(tenant: Tenant) -> list[str]:
     return [*accounts, *settings.PORTAL_ADMIN_EMAILS]
 
 
-def notify_new_request(tenant_id: int) -> None:
+def notify_new_request(tenant_id: int, strict: bool = False) -> None:
     tenant = _tenant(tenant_id)
     event = _event(tenant, Action.TENANT_REQUESTED, Action.TENANT_RESUBMITTED)
     approval_url = portal_link(reverse("tenants:approval", args=[tenant.pk]))
-    _send_once("new_request", event, tenant, _approvers(tenant), approval_url=approval_url)
-    _send_once("received", event, tenant, _requester(tenant))
+    approvers = _approvers(tenant)
+    _send_once("new_request", event, tenant, approvers, strict=strict, approval_url=approval_url)
+    _send_once("received", event, tenant, _requester(tenant), strict=strict)
 
 
-def notify_decision(tenant_id: int) -> None:
+def notify_decision(tenant_id: int, strict: bool = False) -> None:
     tenant = _tenant(tenant_id)
     template = "approved" if tenant.state != Tenant.State.REJECTED else "rejected"
     event = _event(tenant, Action.TENANT_APPROVED, Action.TENANT_REJECTED)
     resubmit_url = portal_link(reverse("tenants:resubmit", args=[tenant.pk]))
-    _send_once(template, event, tenant, _requester(tenant), resubmit_url=resubmit_url)
+    to = _requester(tenant)
+    _send_once(template, event, tenant, to, strict=strict, resubmit_url=resubmit_url)
 
 
 def notify_ready(tenant_id: int, strict: bool = False) -> None:
@@ -144,18 +147,7 @@ def notify_failed(tenant_id: int, strict: bool = False) -> None:
     _send_once("failed_admin", event, tenant, _approvers(tenant), strict=strict)
 
 
-# What the engine mails, by name: sent by a worker's task, never inside a reconcile's lease.
-ENGINE_NOTICES = {"ready": notify_ready, "failed": notify_failed}
-
-
-def queue_notice(kind: str, tenant_id: int) -> None:
-    """Hand the mail to a worker once the caller's transaction commits."""
-    from tenants.tasks import send_notice
-
-    transaction.on_commit(lambda: send_notice.delay(kind, tenant_id))
-
-
-def notify_comment(event_id: int) -> None:
+def notify_comment(event_id: int, strict: bool = False) -> None:
     """A requester's comment goes to the admins; an admin's to the requester (a note, to the
     other admins only). The author is never mailed their own words."""
     event = AuditEvent.objects.get(pk=event_id)
@@ -167,33 +159,77 @@ def notify_comment(event_id: int) -> None:
     author = get_user_model().objects.filter(pk=event.actor_id).first()
     if author is not None and author.email in to:
         to = [address for address in to if address != author.email]
-    _send_once("comment", event, tenant, to, comment=event)
+    _send_once("comment", event, tenant, to, strict=strict, comment=event)
+
+
+def _waited(tenant: Tenant, now) -> tuple[AuditEvent | None, int]:
+    """The request's filing (or resubmission) and how many whole days it has waited since."""
+    event = _event(tenant, Action.TENANT_REQUESTED, Action.TENANT_RESUBMITTED)
+    return event, (now - event.created_at).days if event is not None else 0
 
 
 def notify_waiting_requests(now=None) -> int:
     """Remind the approvers of each request waiting PORTAL_REMINDER_DAYS or more: once per
-    that many days it waits (the beat runs this hourly). Returns how many were reminded of."""
+    that many days it waits (the beat runs this hourly), each reminder a mail task of its own.
+    Returns how many were reminded of."""
     every = settings.PORTAL_REMINDER_DAYS
     if every <= 0:
         return 0
     now = now or timezone.now()
     reminded = 0
     for tenant in Tenant.objects.filter(state=Tenant.State.REQUESTED).select_related("owner"):
-        event = _event(tenant, Action.TENANT_REQUESTED, Action.TENANT_RESUBMITTED)
-        if event is None:
+        event, waited = _waited(tenant, now)
+        if event is None or waited < every:
             continue
-        waited = (now - event.created_at).days
-        if waited < every:
-            continue
-        approval_url = portal_link(reverse("tenants:approval", args=[tenant.pk]))
-        _send_once(
-            "reminder",
-            event,
-            tenant,
-            _approvers(tenant),
-            kind=f"reminder-{waited // every}",
-            days=waited,
-            approval_url=approval_url,
-        )
+        send_later("reminder", tenant.pk, waited, waited // every)
         reminded += 1
     return reminded
+
+
+def notify_reminder(tenant_id: int, days: int, period: int, strict: bool = False) -> None:
+    """The approvers' reminder of a request that has waited `days`: once per `period` (the
+    days' count in PORTAL_REMINDER_DAYS), however often it is sent."""
+    tenant = _tenant(tenant_id)
+    if tenant.state != Tenant.State.REQUESTED:  # decided while the reminder was on its way
+        return
+    event, _ = _waited(tenant, timezone.now())
+    approval_url = portal_link(reverse("tenants:approval", args=[tenant.pk]))
+    _send_once(
+        "reminder",
+        event,
+        tenant,
+        _approvers(tenant),
+        kind=f"reminder-{period}",
+        strict=strict,
+        days=days,
+        approval_url=approval_url,
+    )
+
+
+# Every mail, by name: a worker's task sends it (tenants.tasks.send_notice), never a web
+# request or the engine's lease, so a slow or absent mail server never slows a page.
+NOTICES = {
+    "new_request": notify_new_request,
+    "decision": notify_decision,
+    "comment": notify_comment,
+    "reminder": notify_reminder,
+    "ready": notify_ready,
+    "failed": notify_failed,
+}
+
+
+def send_later(kind: str, *args) -> None:
+    """Hand the mail to a worker now (callers outside a transaction, as the beat's tasks)."""
+    from tenants.tasks import send_notice
+
+    try:
+        send_notice.delay(kind, *args)
+    except Exception:
+        # The broker refused even Celery's publish retries: the action the mail tells of is
+        # already committed, and a page must not fail over its mail.
+        log.exception("could not queue the %s mail for %s", kind, args)
+
+
+def queue_notice(kind: str, *args) -> None:
+    """Hand the mail to a worker once the caller's transaction commits."""
+    transaction.on_commit(lambda: send_later(kind, *args))

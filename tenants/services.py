@@ -80,7 +80,7 @@ def tenant_request_submit(
             )
     except IntegrityError as exc:
         raise _taken_meanwhile() from exc
-    transaction.on_commit(lambda: notifications.notify_new_request(tenant.pk))
+    notifications.queue_notice("new_request", tenant.pk)
     return tenant
 
 
@@ -152,7 +152,7 @@ def tenant_request_resubmit(
             )
     except IntegrityError as exc:
         raise _taken_meanwhile() from exc
-    transaction.on_commit(lambda: notifications.notify_new_request(tenant.pk))
+    notifications.queue_notice("new_request", tenant.pk)
     return tenant
 
 
@@ -201,7 +201,7 @@ def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
         )
         if to == Tenant.State.APPROVED:
             runs.run_request(tenant=tenant, action=runs.APPLY, reason="approved", actor=actor)
-    transaction.on_commit(lambda: notifications.notify_decision(tenant.pk))
+    notifications.queue_notice("decision", tenant.pk)
     return tenant
 
 

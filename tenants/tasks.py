@@ -3,6 +3,8 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from tenants import backups, deletion, notifications, restores, upgrade
 
@@ -65,11 +67,17 @@ def resume_restores() -> None:
     ignore_result=True,
     autoretry_for=(notifications.MailNotSent,),
     max_retries=8,
-    retry_backoff=30,  # 30 s, 60 s, … up to 30 minutes: a mail server away for a while
+    # 30 s, 60 s, … up to 30 minutes (PORTAL_EMAIL_RETRY_DELAY): a mail server away a while.
+    retry_backoff=settings.PORTAL_EMAIL_RETRY_DELAY,
     retry_backoff_max=1800,
     retry_jitter=True,
 )
-def send_notice(kind: str, tenant_id: int) -> None:
-    """One of the engine's mails (ready, failed), sent with the SMTP timeout (EMAIL_TIMEOUT);
-    each mail goes once per event (MailSent), so a retry sends only what didn't go."""
-    notifications.ENGINE_NOTICES[kind](tenant_id, strict=True)
+def send_notice(kind: str, *args) -> None:
+    """One of the portal's mails (notifications.NOTICES), sent with the SMTP timeout
+    (EMAIL_TIMEOUT); each mail goes once per event (MailSent), so a retry sends only what
+    didn't go."""
+    try:
+        notifications.NOTICES[kind](*args, strict=True)
+    except ObjectDoesNotExist:
+        # Its tenant or comment is gone (purged meanwhile): nobody left to tell of it.
+        log.warning("%s mail for %s dropped: its subject no longer exists", kind, args)

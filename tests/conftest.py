@@ -16,6 +16,20 @@ def pytest_configure(config):
             raise pytest.UsageError(message)
 
 
+def pytest_sessionfinish(session):
+    """This session's own queues (tests/settings.py) leave Redis with it: what no worker took
+    (a page's mail in a test without one) doesn't pile up in the shared database."""
+    if not services.listening(services.REDIS):
+        return
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    for queue in (settings.CELERY_TASK_DEFAULT_QUEUE, settings.PORTAL_PROVISIONING_QUEUE):
+        keys = [*broker.scan_iter(match=f"{queue}*")]
+        broker.delete(*keys, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+
+
 @pytest.fixture(autouse=True)
 def _plan_dir(settings, tmp_path):
     settings.PORTAL_PLAN_DIR = tmp_path / "plan"

@@ -10,14 +10,22 @@ _ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/portal")
 os.environ.setdefault("PORTAL_VAR_DIR", str(_ROOT / "var" / "test"))
 os.environ.setdefault("DJANGO_EMAIL_URL", "consolemail://")
-# Redis as in production; a queue of this test session's own, which worker processes the
-# tests start inherit through the environment, so parallel sessions never share messages.
+# Redis as in production; queues of this test session's own (the provisioning queue and the
+# default one, where mails, backups and webhooks go), which worker processes the tests start
+# inherit through the environment, so parallel sessions never share messages.
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
-os.environ.setdefault("PORTAL_PROVISIONING_QUEUE", f"provisioning-test-{uuid.uuid4().hex[:12]}")
+_SESSION = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+os.environ.setdefault("PORTAL_PROVISIONING_QUEUE", f"provisioning-test-{_SESSION}")
+os.environ.setdefault("PORTAL_TEST_DEFAULT_QUEUE", f"portal-test-{_SESSION}")
 
 from portal.settings import *  # noqa: E402,F403
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if os.environ.get("PORTAL_TEST_SMTP_URL"):
+    # A worker a test started against its loopback SMTP server (tests/smtp.py), never the
+    # developer's own DJANGO_EMAIL_URL.
+    vars().update(env.email_url("PORTAL_TEST_SMTP_URL"))  # noqa: F405
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 CELERY_TASK_ALWAYS_EAGER = False
 # The live server's threads would otherwise keep connections open past the test database's drop.
@@ -28,10 +36,7 @@ PORTAL_DELETE_GRACE_DAYS = 0
 PORTAL_REQUEST_RETRY_BUDGET = 5.0
 PORTAL_REQUEST_RETRY_BASE_DELAY = 0.05
 PORTAL_REQUEST_RETRY_MAX_DELAY = 0.2
-# The engine's mails and the restores to this session's own queue too, so the test workers do
-# them and no other session's worker sees a message about a tenant it doesn't have.
-CELERY_TASK_ROUTES = {  # noqa: F405
-    **CELERY_TASK_ROUTES,  # noqa: F405
-    "tenants.tasks.send_notice": {"queue": PORTAL_PROVISIONING_QUEUE},  # noqa: F405
-    "tenants.tasks.restore_tenant": {"queue": PORTAL_PROVISIONING_QUEUE},  # noqa: F405
-}
+# Mails, backups, restores and webhooks to this session's own default queue, which the test
+# workers consume beside the provisioning one: no other session's worker sees a message about a
+# tenant it doesn't have, nor sends a mail of this run.
+CELERY_TASK_DEFAULT_QUEUE = os.environ["PORTAL_TEST_DEFAULT_QUEUE"]

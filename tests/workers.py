@@ -13,6 +13,11 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def session_queues() -> str:
+    """This test session's own queues (tests/settings.py), as a worker's -Q takes them."""
+    return f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.PORTAL_PROVISIONING_QUEUE}"
+
+
 class Worker:
     def __init__(
         self,
@@ -48,7 +53,7 @@ class Worker:
                 "--hostname",
                 f"{name}@%h",
                 "-Q",
-                queue or settings.PORTAL_PROVISIONING_QUEUE,
+                queue or session_queues(),
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
@@ -89,6 +94,7 @@ def worker_env(extra: dict[str, str]) -> dict[str, str]:
                 f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
             ),
             "PORTAL_PROVISIONING_QUEUE": settings.PORTAL_PROVISIONING_QUEUE,
+            "PORTAL_TEST_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
             "PYTHONUNBUFFERED": "1",
         }
     )

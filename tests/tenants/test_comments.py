@@ -8,7 +8,7 @@ from tests.factories import TenantFactory
 
 
 def test_requester_and_admin_talk_on_the_request(
-    client, requester, approver, django_capture_on_commit_callbacks, settings
+    client, requester, approver, eager_celery, django_capture_on_commit_callbacks, settings
 ):
     settings.PORTAL_URL = "https://portal.example.com"
     tenant = TenantFactory(owner=requester, slug="chat", admin_email="web@example.org")
@@ -40,7 +40,13 @@ def test_requester_and_admin_talk_on_the_request(
 
 
 def test_admins_notes_stay_with_admins(
-    client, requester, approver, second_approver, auditor, django_capture_on_commit_callbacks
+    client,
+    requester,
+    approver,
+    second_approver,
+    auditor,
+    eager_celery,
+    django_capture_on_commit_callbacks,
 ):
     tenant = TenantFactory(owner=requester, slug="noted")
     client.force_login(approver)

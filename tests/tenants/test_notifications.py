@@ -13,7 +13,7 @@ from tests.factories import TenantFactory, UserFactory, plan
 
 
 def test_approvers_hear_of_a_new_request_and_the_requester_gets_a_receipt(
-    requester, approver, second_approver, django_capture_on_commit_callbacks, settings
+    requester, approver, second_approver, eager_celery, django_capture_on_commit_callbacks, settings
 ):
     settings.PORTAL_URL = "https://portal.example.com"
     UserFactory(username="root", is_superuser=True, email="root@example.com")
@@ -90,7 +90,7 @@ def test_ready_mail_is_https_when_tenants_have_certificates(requester, settings)
 
 
 def test_requester_hears_of_rejection_with_the_reason(
-    requester, approver, django_capture_on_commit_callbacks
+    requester, approver, eager_celery, django_capture_on_commit_callbacks
 ):
     tenant = TenantFactory(owner=requester, slug="big")
     with django_capture_on_commit_callbacks(execute=True):
@@ -152,7 +152,7 @@ def test_no_template_marks_text_safe():
 
 
 def test_approvers_are_reminded_of_a_waiting_request_once_per_period(
-    requester, approver, django_capture_on_commit_callbacks, settings
+    requester, approver, eager_celery, django_capture_on_commit_callbacks, settings
 ):
     from datetime import timedelta
 

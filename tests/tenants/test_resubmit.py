@@ -29,7 +29,7 @@ def _form(**changes):
 
 
 def test_requester_edits_a_rejected_request_and_sends_it_again(
-    client, requester, approver, rejected, django_capture_on_commit_callbacks
+    client, requester, approver, rejected, eager_celery, django_capture_on_commit_callbacks
 ):
     client.force_login(requester)
     detail = client.get(rejected.get_absolute_url()).content.decode()

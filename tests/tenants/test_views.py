@@ -72,7 +72,7 @@ def test_request_approve_provision_audit(
 
 
 def test_request_reject_needs_a_reason(
-    client, requester, approver, django_capture_on_commit_callbacks
+    client, requester, approver, eager_celery, django_capture_on_commit_callbacks
 ):
     tenant = TenantFactory(owner=requester, slug="nope")
     client.force_login(approver)
