@@ -238,7 +238,7 @@ def test_reject_needs_a_real_reason_and_keeps_what_was_typed(
 
 
 def test_a_unicode_reason_reaches_the_requester_intact(
-    client, requester, approver, mailoutbox, django_capture_on_commit_callbacks
+    client, requester, approver, mailoutbox, eager_celery, django_capture_on_commit_callbacks
 ):
     tenant = TenantFactory(owner=requester, slug="nope")
     client.force_login(approver)

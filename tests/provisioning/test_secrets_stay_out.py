@@ -15,6 +15,7 @@ from provisioning import engine
 from provisioning.drivers.kubernetes import KubeApi, api_client
 from provisioning.models import Run
 from provisioning.secrets import SECRET_NAME
+from tenants import notifications
 from tenants.models import AuditEvent, Tenant
 from tests import services as svc
 from tests.factories import plan
@@ -188,6 +189,9 @@ def test_no_generated_credential_leaves_the_tenants_secret(
     call_command("tenant_rotate_db_password", slug, stdout=out)
     secrets = {**first, **{f"{k} (rotated)": v for k, v in secret_values(kube, tenant).items()}}
 
+    # The mails the pages and the engine queued, sent as the worker's task sends them.
+    for kind in ("new_request", "decision", "ready"):
+        notifications.NOTICES[kind](tenant.pk)
     places = {
         "the portal database": database_dump(),
         "the logs": every_log.text + "\n".join(r.getMessage() for r in every_log.records),
