@@ -264,6 +264,11 @@ def test_the_deployment_runs_this_code():
         m for m in apps if m["kind"] == "ConfigMap" and "pipeline-code" in m["metadata"]["name"]
     ]
     assert code["data"]["publish.py"] == CODE.read_text()
+    # Pipelines reads the leading docstring's "key: value" lines and pip-installs a
+    # `requirements` one at start-up, from the internet: the code needs none.
+    docstring = CODE.read_text().split('"""')[1]
+    keys = {line.split(":", 1)[0].strip().lower() for line in docstring.splitlines() if ":" in line}
+    assert "requirements" not in keys
     (deployment,) = [
         m for m in apps if m["kind"] == "Deployment" and m["metadata"]["name"] == "pipeline"
     ]

@@ -15,15 +15,11 @@ from provisioning.manifests.wordpress import CONFIG_EXTRA, INSTALL_SCRIPT, OIDC_
 from provisioning.spec import spec_for
 from tests.deploy.render import REPO
 from tests.factories import TenantFactory
-from tests.fakes.wordpress import mu_plugins, run_php
+from tests.fakes.wordpress import mu_plugins, php_string, run_php
 
 pytestmark = pytest.mark.django_db
 CHECKS = mu_plugins(INSTALL_SCRIPT)["portal-oidc-checks.php"]
 SECRET = {"OIDC_CLIENT_ID": "client-of-shop", "OIDC_CLIENT_SECRET": "s" * 40}
-
-
-def php_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def configured(settings_env: dict[str, str]) -> dict:

@@ -34,6 +34,11 @@ def mu_plugins(install_script: str) -> dict[str, str]:
     return found
 
 
+def php_string(text: str) -> str:
+    """`text` as a single-quoted PHP literal (no interpolation of `$`)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def run_php(code: str, env: dict[str, str]) -> str:
     """What `code` prints, run by the PHP CLI after stubs.php with exactly `env` as environment
     (getenv() sees it as a pod's PHP does)."""

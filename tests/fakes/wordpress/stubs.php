@@ -49,6 +49,9 @@ class WP_User {
         $this->user_login = $row['login'];
         $this->roles = [$row['role']];
     }
+    public function set_role($role) {
+        $this->roles = [$role];
+    }
 }
 
 function is_wp_error($thing) { return $thing instanceof WP_Error; }
