@@ -6,6 +6,7 @@ APP = "wordpress"
 # Labels that pick the WordPress pods; fixed for the Deployment's life (its selector is immutable).
 COMPONENT_WEB = "web"
 COMPONENT_INSTALL = "install"
+COMPONENT_UPDATE_DB = "update-db"
 
 
 def selector(spec: TenantSpec, component: str) -> dict[str, str]:

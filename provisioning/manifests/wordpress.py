@@ -11,6 +11,7 @@ from provisioning import authentikurls, media
 from provisioning import secrets as keys
 from provisioning.manifests.common import (
     COMPONENT_INSTALL,
+    COMPONENT_UPDATE_DB,
     COMPONENT_WEB,
     cpu,
     labels,
@@ -30,6 +31,7 @@ MAINTENANCE = "wordpress-suspended"
 CONTENT_CLAIM = "wordpress-content"
 TLS_SECRET = "wordpress-tls"
 INSTALL_PREFIX = "wordpress-install-"
+UPDATE_DB_PREFIX = "wordpress-update-db-"
 # The plugins, each pinned to a version in the tenant image (deploy/wordpress/plugins.lock).
 OIDC_PLUGIN = "daggerhart-openid-connect-generic"
 S3_PLUGIN = "amazon-s3-and-cloudfront"
@@ -91,6 +93,15 @@ define('AS3CF_SETTINGS', serialize([
 if (!empty($_SERVER['HTTP_X_FORWARDED_PROTO']) && $_SERVER['HTTP_X_FORWARDED_PROTO'] === 'https') {
     $_SERVER['HTTPS'] = 'on';
 }
+"""
+
+# The update-db Job's script: the schema of the image's core, and the version it ends on (for
+# the Job's log; the step writes the Job's outcome into the run's).
+UPDATE_DB_SCRIPT = """\
+set -eu
+cd /var/www/html
+wp core update-db --skip-plugins --skip-themes
+echo "database version $(wp option get db_version --skip-plugins --skip-themes)"
 """
 
 # The pipeline's guard and webhook caller, written into mu-plugins by the install Job.
@@ -501,6 +512,30 @@ def install_job(spec: TenantSpec) -> dict:
         {"name": "PIPELINE_ENABLED", "value": "true" if spec.pipeline else "false"},
         _secret_env(keys.WP_ADMIN_PASSWORD),
     ]
+    return _wp_cli_job(spec, INSTALL_PREFIX, COMPONENT_INSTALL, "install", INSTALL_SCRIPT, env)
+
+
+def update_db_job(spec: TenantSpec) -> dict:
+    """The one-off Job that brings the database to the schema of the site's version (`wp core
+    update-db`), started by the step once the rollout is done; one per image, like the install
+    Job. Plugins and themes stay out of it: one that breaks on the new core can't stop the
+    schema update (the site's own pods show that break)."""
+    job = _wp_cli_job(
+        spec, UPDATE_DB_PREFIX, COMPONENT_UPDATE_DB, "update-db", UPDATE_DB_SCRIPT,
+        environment(spec),
+    )  # fmt: skip
+    # Named after the image alone: a plan's new resources make no second update of one schema.
+    job["metadata"]["name"] = UPDATE_DB_PREFIX + _digest(image(spec))
+    return job
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _wp_cli_job(
+    spec: TenantSpec, prefix: str, component: str, container: str, script: str, env: list
+) -> dict:
     core_mount = {"name": "core", "mountPath": "/var/www/html"}
     content_mount = {"name": "content", "mountPath": "/var/www/html/wp-content"}
     pod = {
@@ -526,10 +561,10 @@ def install_job(spec: TenantSpec) -> dict:
         ],
         "containers": [
             {
-                "name": "install",
+                "name": container,
                 # The site's own image: wp-cli and the plugins are in it (deploy/wordpress).
                 "image": image(spec),
-                "command": ["sh", "-c", INSTALL_SCRIPT],
+                "command": ["sh", "-c", script],
                 "env": env,
                 "resources": resources(spec),
                 "securityContext": CONTAINER_SECURITY,
@@ -541,12 +576,11 @@ def install_job(spec: TenantSpec) -> dict:
     affinity = _same_node_as_web(spec)
     if affinity:
         pod["affinity"] = affinity
-    template = {"metadata": {"labels": labels(spec, COMPONENT_INSTALL)}, "spec": pod}
-    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+    template = {"metadata": {"labels": labels(spec, component)}, "spec": pod}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": meta(spec, INSTALL_PREFIX + digest, COMPONENT_INSTALL),
+        "metadata": meta(spec, prefix + _digest(template), component),
         "spec": {"backoffLimit": 4, "activeDeadlineSeconds": 1200, "template": template},
     }
 

@@ -1,4 +1,4 @@
-"""The wordpress step: the site's credentials, workload, Service, volume, Ingress, install Job."""
+"""The wordpress step: credentials, workload, Service, volume, Ingress, install and update-db Jobs."""
 
 from kubernetes.utils import parse_quantity
 
@@ -12,7 +12,9 @@ from provisioning.manifests.wordpress import (
     NAME,
     PIPELINE_CREDENTIALS,
     POD_CREDENTIALS,
+    update_db_job,
 )
+from provisioning.schema import validate_all
 from provisioning.steps.base import Outcome
 from provisioning.steps.kube import KubeStep
 
@@ -165,9 +167,7 @@ class WordPressStep(KubeStep):
             return out
         failed = _condition(job, "Failed")
         if failed and changing:
-            # Orphan keeps the failed pod (and its log) for whoever looks into it; the Job goes
-            # so that retrying the tenant runs the installation again.
-            self.driver.delete("batch/v1", "Job", job_name, self.spec.namespace, "Orphan")
+            self._drop_failed(job_name)
             raise StepFailed(
                 f"the WordPress install Job {job_name} failed "
                 f"({failed.get('reason', 'unknown')}): {failed.get('message', '')}"
@@ -176,7 +176,50 @@ class WordPressStep(KubeStep):
             out.append(f"the install Job {job_name} failed ({failed.get('reason', 'unknown')})")
         elif not _condition(job, "Complete"):
             out.append(f"the install Job {job_name} is still running")
-        return out
+        # The schema update needs the installed site and comes after the rollout: the new
+        # pods run the new core before it changes the database under them.
+        return out or self._update_db(changing)
+
+    def _drop_failed(self, job_name: str) -> None:
+        # Orphan keeps the failed pod (and its log) for whoever looks into it; the Job goes so
+        # that retrying the tenant runs it again.
+        self.driver.delete("batch/v1", "Job", job_name, self.spec.namespace, "Orphan")
+
+    def _update_db(self, changing: bool) -> list[str]:
+        """`wp core update-db` once per image, in a Job of its own; its outcome in the run's
+        log. Kept once done (a rollback to a version finds its Job done and runs nothing)."""
+        job = update_db_job(self.spec)
+        name, version = job["metadata"]["name"], self.spec.wordpress_version
+        live = self.driver.read("batch/v1", "Job", name, self.spec.namespace)
+        if live is None:
+            if not changing:
+                return []  # a one-off Job: not there yet is no drift
+            validate_all([job])
+            self.driver.apply(job)
+            self.ctx.log(
+                f"rolled out; wp core update-db for WordPress {version} started (Job {name})"
+            )
+            return [f"wp core update-db is running (Job {name})"]
+        failed = _condition(live, "Failed")
+        if failed:
+            why = f"({failed.get('reason', 'unknown')}): {failed.get('message', '')}"
+            if not changing:
+                return [f"the update-db Job {name} failed {why}"]
+            self._drop_failed(name)
+            raise StepFailed(
+                f"wp core update-db for WordPress {version} failed {why}; its output: "
+                f"kubectl logs -n {self.spec.namespace} job/{name}"
+            )
+        done = _condition(live, "Complete")
+        if not done:
+            return [f"wp core update-db is running (Job {name})"]
+        if changing:
+            finished = (live.get("status") or {}).get("completionTime", "")
+            self.ctx.log(
+                f"wp core update-db done: the database has WordPress {version}'s schema "
+                f"(Job {name}, finished {finished})"
+            )
+        return []
 
     def live_destroy(self) -> Outcome:
         # Everything here lives in the tenant's namespace: the namespace step's deletion (the

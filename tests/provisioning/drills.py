@@ -82,13 +82,16 @@ def check_no_duplicates(drill: str, tenants, platform, kube_api, authentik_api, 
         apps = [a for a in authentik_api.applications.values() if tenant.slug in a["slug"]]
         assert [a["provider"] for a in apps] == [provider["pk"]], apps
         assert iam_keys(platform, tenant.slug) == [secret[S3_ACCESS_KEY_ID]]
-        assert len(kube_api.list("Job", tenant.namespace)) == 1
+        jobs = kube_api.list("Job", tenant.namespace)
+        components = [j["metadata"]["labels"]["app.kubernetes.io/component"] for j in jobs]
+        assert sorted(components) == ["install", "update-db"], components
         with db_login(tenant, secret[DB_PASSWORD], mariadb_url):
             pass
     report(
         drill,
         "checked: 0 duplicates (one Authentik provider and application, one IAM key, one "
-        "install Job per tenant; the Secret's database, OIDC and S3 credentials are the live ones)",
+        "install Job and one update-db Job per tenant; the Secret's database, OIDC and S3 "
+        "credentials are the live ones)",
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 from provisioning import secrets as keys
 from provisioning.drivers.kubernetes import KubernetesSecrets, restart_workload
 from provisioning.errors import StepFailed, TransientError
+from provisioning.manifests.wordpress import UPDATE_DB_PREFIX
 from provisioning.spec import spec_for
 from provisioning.steps.base import Outcome, StepContext
 from provisioning.steps.namespace import NamespaceStep
@@ -34,12 +35,12 @@ class Run:
     def provision(self) -> None:
         for cls in STEPS:
             step = self.step(cls)
-            for _ in range(3):
-                if not step.check():
-                    break
-                outcome = step.apply()
-                if outcome.status == Outcome.WAITING:
-                    self.fake.mark_ready(NS)  # the controllers finish the rollout and the Job
+            # As the engine: a step that waits is applied again (not checked) until it settles.
+            if step.check():
+                for _ in range(4):
+                    if step.apply().status != Outcome.WAITING:
+                        break
+                    self.fake.mark_ready(NS)  # the controllers finish the rollout and the Jobs
             assert step.check() == []
 
 
@@ -70,9 +71,19 @@ def test_provision_creates_every_object_with_labels_and_content(run, kube_cluste
     assert outcome.status == Outcome.WAITING
     assert "Deployment" in outcome.message and "install Job" in outcome.message
     assert "install Job" in wordpress.apply().message  # still waiting, nothing new to write
+    assert _update_db_jobs(fake) == []  # not before the rollout and the install
     fake.mark_ready(NS)
     assert wordpress.check() == []
+    updating = wordpress.apply()
+    assert updating.status == Outcome.WAITING and "wp core update-db is running" in updating.message
+    [update_db] = _update_db_jobs(fake)
+    container = update_db["spec"]["template"]["spec"]["containers"][0]
+    assert "wp core update-db" in container["command"][-1]
+    assert container["image"] == fake.get("Deployment", "wordpress", NS)["spec"]["template"][
+        "spec"]["containers"][0]["image"]  # fmt: skip
+    fake.mark_ready(NS)
     assert wordpress.apply().status == Outcome.DONE
+    assert any("wp core update-db done" in line for line in run.log), run.log
     assert run.step(NetworkStep).apply().status == Outcome.DONE
 
     namespace = fake.get("Namespace", NS)
@@ -94,7 +105,7 @@ def test_provision_creates_every_object_with_labels_and_content(run, kube_cluste
     assert fake.get("PersistentVolumeClaim", "wordpress-content", NS)["spec"]["resources"] == {
         "requests": {"storage": "5Gi"}
     }
-    [job] = fake.list("Job", NS)
+    [job] = [j for j in fake.list("Job", NS) if j not in _update_db_jobs(fake)]
     env = {
         e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
     }
@@ -144,7 +155,8 @@ def test_a_plan_change_moves_quota_and_resources_and_keeps_the_credentials(
     assert container["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
     claim = fake.get("PersistentVolumeClaim", "wordpress-content", NS)
     assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
-    assert len(fake.list("Job", NS)) == 1  # the old install Job went
+    assert len(fake.list("Job", NS)) - len(_update_db_jobs(fake)) == 1  # the old install Job went
+    assert len(_update_db_jobs(fake)) == 1  # the same image: its schema was updated once
     # The Secret was applied again (new plan label): its keys, owned by another manager, stay.
     assert secret_data(fake) == credentials
 
@@ -239,6 +251,24 @@ def test_hand_edits_are_reported_and_taken_back_by_the_next_apply(run, kube_clus
     assert kube_cluster.get("Deployment", "wordpress", NS)["spec"]["replicas"] == 1
     kube_cluster.mark_ready(NS)
     assert wordpress.check() == []
+
+
+def _update_db_jobs(fake) -> list[dict]:
+    return [j for j in fake.list("Job", NS) if j["metadata"]["name"].startswith(UPDATE_DB_PREFIX)]
+
+
+def test_a_failed_update_db_job_fails_the_step_naming_the_command(run, kube_cluster):
+    run.provision()
+    [job] = _update_db_jobs(kube_cluster)
+    name = job["metadata"]["name"]
+    kube_cluster.fail_job(NS, name, "BackoffLimitExceeded", "Job has reached the backoff limit")
+    wordpress = run.step(WordPressStep)
+    assert wordpress.check() == [
+        f"the update-db Job {name} failed (BackoffLimitExceeded): Job has reached the backoff limit"
+    ]
+    with pytest.raises(StepFailed, match=f"wp core update-db .* failed .*job/{name}"):
+        wordpress.apply()
+    assert _update_db_jobs(kube_cluster) == []  # a retry runs it again
 
 
 def test_a_failed_install_job_fails_the_step_with_its_reason(run, kube_cluster):

@@ -41,6 +41,48 @@ def test_an_upgrade_rolls_the_site_to_the_new_image(
     tenant.refresh_from_db()
     assert tenant.state == Tenant.State.READY and tenant.wordpress_version == "6.8"
     assert _image(kube_cluster).endswith(":6.8") and tenant.upgrade_note == ""
+    # After the rollout, the schema of the new core: a Job on its image, its outcome logged.
+    wordpress = tenant.runs.get(reason="upgrade").steps.get(name="wordpress")
+    assert "wp core update-db for WordPress 6.8 started" in wordpress.log
+    assert "wp core update-db done: the database has WordPress 6.8's schema" in wordpress.log
+    assert wordpress.log.index("update-db") > wordpress.log.index("applied")
+    images = {
+        j["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[1]
+        for j in kube_cluster.list("Job", NS)
+        if j["metadata"]["name"].startswith("wordpress-update-db-")
+    }
+    assert images == {"6.6", "6.8"}
+
+
+def test_a_failed_schema_update_rolls_the_upgrade_back(
+    kube_cluster, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    tenant = _ready_on("6.7", kube_cluster, capture)
+    with capture():
+        upgrade.tenant_upgrade(tenant=tenant, actor=tenant.owner, version="6.8")
+    from provisioning import engine
+    from provisioning.manifests.wordpress import update_db_job
+    from provisioning.spec import spec_for
+
+    tenant.refresh_from_db()
+    name = update_db_job(spec_for(tenant))["metadata"]["name"]
+    for _ in range(12):
+        engine.reconcile(tenant.pk)
+        if kube_cluster.get("Job", name, NS):
+            break
+        kube_cluster.mark_ready()
+        Run.objects.filter(tenant=tenant).update(not_before=None)
+    kube_cluster.fail_job(NS, name, "BackoffLimitExceeded", "Job has reached the backoff limit")
+    Run.objects.filter(tenant=tenant).update(not_before=None)
+    with capture():
+        engine.reconcile(tenant.pk)
+    tenant.refresh_from_db()
+    assert tenant.wordpress_version == "6.7"
+    assert "wp core update-db for WordPress 6.8 failed" in tenant.upgrade_note
+    reconcile_until_settled(tenant, kube_cluster)
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.READY and _image(kube_cluster).endswith(":6.7")
 
 
 def test_a_failed_upgrade_rolls_back_to_the_previous_image_and_says_so(
