@@ -450,6 +450,14 @@ PORTAL_NAMESPACE_PATTERN = env.str("PORTAL_NAMESPACE_PATTERN", default="wp-{slug
 PORTAL_WORDPRESS_VERSIONS = env.list("PORTAL_WORDPRESS_VERSIONS", default=list(OFFERED_WORDPRESS))
 # Open requests and live tenants one requester may have at once; default 5.
 PORTAL_MAX_TENANTS_PER_USER = env.int("PORTAL_MAX_TENANTS_PER_USER", default=5)
+# Custom host names a tenant may have besides its own, each served once proven by DNS TXT.
+PORTAL_MAX_CUSTOM_HOSTS = env.int("PORTAL_MAX_CUSTOM_HOSTS", default=5)
+# The DNS servers that check a custom host's TXT proof, as ip or ip:port, comma-separated;
+# default empty: the machine's own (/etc/resolv.conf). Seconds one check may take; default 5.
+PORTAL_DNS_RESOLVERS = env.list("PORTAL_DNS_RESOLVERS", default=[])
+PORTAL_DNS_TIMEOUT = env.float("PORTAL_DNS_TIMEOUT", default=5.0)
+# The label before the host where its TXT proof lives: _wp-portal.blog.example.com.
+PORTAL_HOST_PROOF_LABEL = env.str("PORTAL_HOST_PROOF_LABEL", default="_wp-portal")
 # Slugs nobody may take (besides kube-*); default a list of system and platform names.
 PORTAL_RESERVED_SLUGS = env.list(
     "PORTAL_RESERVED_SLUGS",

@@ -40,6 +40,12 @@ class TenantSpec:
     suspended: bool = False
     # The AI content pipeline is switched on (the pipeline step and the install Job follow it).
     pipeline: bool = False
+    # Custom host names proven by their DNS TXT record, served beside `host` (the site URL).
+    extra_hosts: tuple[str, ...] = ()
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return (self.host, *self.extra_hosts)
 
     @property
     def namespace(self) -> str:
@@ -93,6 +99,12 @@ def spec_for(tenant) -> TenantSpec:
         members=tuple(tenant.members.order_by("username").values_list("username", flat=True)),
         suspended=tenant.suspended_at is not None,
         pipeline=tenant.content_pipeline,
+        extra_hosts=tuple(
+            tenant.hosts.filter(proven_at__isnull=False)
+            .exclude(name=tenant.host)
+            .order_by("name")
+            .values_list("name", flat=True)
+        ),
         plan=PlanSpec(
             name=plan.name,
             cpu_request_millicores=plan.cpu_request_millicores,

@@ -21,4 +21,9 @@ def scheme() -> str:
 
 def tenant_url(tenant: _HasHost, path: str = "") -> str:
     """`<scheme>://<host><path>`; without a path, the form WordPress keeps as its site URL."""
-    return f"{scheme()}://{tenant.host}{path}"
+    return host_url(tenant.host, path)
+
+
+def host_url(host: str, path: str = "") -> str:
+    """The same for any host the site is served under (a proven custom host)."""
+    return f"{scheme()}://{host}{path}"

@@ -4,10 +4,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, transaction
 
-from portal import roles
 from portal.auth.claims import authentik_username
 from portal.errors import ApplicationError
-from provisioning import runs
+from tenants import sitechange
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant, TenantMember
 
@@ -18,24 +17,15 @@ _USERNAME = RegexValidator(
     r"^[\w.@+-]{1,150}\Z",
     "Give the person's Authentik user name: letters, digits and @ . + - _ only, at most 150.",
 )
-# States in which the site exists or is being built, so a change reaches Authentik by a run.
-_BUILT = (Tenant.State.APPROVED, Tenant.State.PROVISIONING, Tenant.State.READY)
 
 
 def _check_may_manage(tenant: Tenant, actor) -> None:
-    if roles.is_auditor(actor):
-        raise ApplicationError("Auditors can't change who signs in to a site.")
-    if tenant.owner_id != actor.pk and not roles.is_approver(actor):
-        raise ApplicationError("Only the owner or a platform admin can change who signs in.")
-    if not tenant.is_live or not tenant.desired_present:
-        raise ApplicationError("This site is gone or going: its members can't change.")
+    sitechange.check_may_change(tenant, actor, "who signs in to the site")
 
 
 def _apply(tenant: Tenant, actor) -> None:
-    # The sso step puts the change into the tenant's Authentik group; a failed tenant gets it
-    # with its retry, which platform admins decide.
-    if tenant.state in _BUILT:
-        runs.run_request(tenant=tenant, action=runs.APPLY, reason="members", actor=actor)
+    # The sso step puts the change into the tenant's Authentik group.
+    sitechange.apply_change(tenant, actor, "members")
 
 
 def member_add(*, tenant: Tenant, actor, username: str) -> TenantMember:

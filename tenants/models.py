@@ -301,6 +301,42 @@ class TenantMember(models.Model):
         return f"{self.username} on {self.tenant}"
 
 
+class TenantHost(models.Model):
+    """A host name the tenant's owner wants the site under, served only once its DNS TXT
+    record proves they control it (tenants/hostproof.py). The request's own custom host gets
+    one too, and the request waits for its proof before an admin may approve it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="hosts")
+    name = models.CharField(max_length=253)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+    # When the TXT record was found with the tenant's value; a proven host is served.
+    proven_at = models.DateTimeField(null=True, blank=True)
+    # The last check, in words, for the page (what was found, what to do).
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_result = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant",
+                Lower("name"),
+                name="tenant_host_name_unique",
+                violation_error_message="The site has that host already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} for {self.tenant}"
+
+    @property
+    def is_proven(self) -> bool:
+        return self.proven_at is not None
+
+
 class Backup(models.Model):
     """One backup of a tenant: its database dump and media under backups/<slug>/<stamp>/."""
 
@@ -357,6 +393,10 @@ class AuditEvent(models.Model):
         TENANT_ADOPTED = "tenant.adopted", "Outside resources adopted"
         TENANT_MEMBER_ADDED = "tenant.member_added", "Member added"
         TENANT_MEMBER_REMOVED = "tenant.member_removed", "Member removed"
+        TENANT_HOST_ADDED = "tenant.host_added", "Custom host added"
+        TENANT_HOST_PROVEN = "tenant.host_proven", "Custom host proven"
+        TENANT_HOST_CHECK_FAILED = "tenant.host_check_failed", "Custom host not proven"
+        TENANT_HOST_REMOVED = "tenant.host_removed", "Custom host removed"
         TENANT_SUSPENDED = "tenant.suspended", "Tenant suspended"
         TENANT_RESUMED = "tenant.resumed", "Tenant resumed"
         TENANT_REFUSED = "tenant.refused", "Action refused"

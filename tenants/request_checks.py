@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from tenants import validation
+from tenants.customhosts import served_elsewhere
 from tenants.models import Tenant
 
 
@@ -36,7 +37,7 @@ def request_problems(
         errors.setdefault("slug", []).append(
             f"“{slug}” is already taken (or still being deleted); pick another."
         )
-    if host is not None and "host" not in errors and live.filter(host__iexact=host).exists():
+    if host is not None and "host" not in errors and served_elsewhere(host, tenant_id=exclude_pk):
         errors.setdefault("host", []).append(f"{host} is already in use by another tenant.")
     most = settings.PORTAL_MAX_TENANTS_PER_USER
     if owner is not None and live.filter(owner=owner).count() >= most:

@@ -9,7 +9,7 @@ from portal import roles
 from portal.errors import ApplicationError
 from provisioning import runs
 from provisioning.waiting import tenant_waiting
-from tenants import deletion, notifications, validation
+from tenants import customhosts, deletion, notifications, validation
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant
 from tenants.request_checks import check_request
@@ -143,6 +143,7 @@ def tenant_request_resubmit(
             if not won:
                 raise ApplicationError("This request changed meanwhile; reload the page.")
             tenant.refresh_from_db()
+            customhosts.forget_primary(tenant, before["host"])
             audit_record(
                 action=Action.TENANT_RESUBMITTED,
                 actor=actor,
@@ -169,6 +170,12 @@ def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
         raise ApplicationError("That request does not exist.")
     if tenant.owner_id == actor.pk:
         raise ApplicationError("You can't decide on your own request; another admin must.")
+    waiting = tenant.state == Tenant.State.REQUESTED
+    if to == Tenant.State.APPROVED and waiting and customhosts.primary_unproven(tenant):
+        raise ApplicationError(
+            f"{tenant.host} is not proven yet: the requester creates the DNS TXT record shown "
+            "on the tenant's page and checks it there. Approve once it is proven, or reject."
+        )
     before = tenant_snapshot(tenant)
     with transaction.atomic():
         won = tenant_transition(

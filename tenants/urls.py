@@ -30,6 +30,9 @@ urlpatterns = [
     path("<int:pk>/comments/", views.TenantCommentView.as_view(), name="comment"),
     path("<int:pk>/members/", views.TenantMemberAddView.as_view(), name="member_add"),
     path("<int:pk>/members/remove/", views.TenantMemberRemoveView.as_view(), name="member_remove"),
+    path("<int:pk>/hosts/", views.TenantHostAddView.as_view(), name="host_add"),
+    path("<int:pk>/hosts/check/", views.TenantHostCheckView.as_view(), name="host_check"),
+    path("<int:pk>/hosts/remove/", views.TenantHostRemoveView.as_view(), name="host_remove"),
     path("approvals/", views.ApprovalQueueView.as_view(), name="approvals"),
     path("approvals/<int:pk>/", views.ApprovalDetailView.as_view(), name="approval"),
 ]

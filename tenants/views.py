@@ -19,8 +19,10 @@ from provisioning.waiting import tenant_waiting
 from tenants import (
     backups,
     comments,
+    customhosts,
     deletion,
     failures,
+    hostproof,
     members,
     pipeline,
     plan_change,
@@ -215,6 +217,19 @@ def _conversation_context(request, tenant: Tenant) -> dict:
     }
 
 
+def _host_rows(tenant: Tenant) -> list[dict]:
+    """Each custom host with the TXT record that proves it, for the page."""
+    return [
+        {
+            "row": row,
+            "own": row.name == tenant.host,
+            "record": hostproof.proof_name(row.name),
+            "value": hostproof.proof_value(tenant.pk, row.name),
+        }
+        for row in customhosts.hosts_of(tenant)
+    ]
+
+
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
     live = tenant.is_busy or (run is not None and run.is_open)
@@ -256,6 +271,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "backup_interval_hours": settings.PORTAL_BACKUP_INTERVAL_HOURS,
         "proven_restore": backups.last_proven_restore(tenant),
         "members": list(tenant.members.all()),
+        "custom_hosts": _host_rows(tenant),
         "manages_members": (
             (tenant.owner_id == request.user.pk or roles.is_approver(request.user))
             and tenant.is_live
@@ -345,6 +361,52 @@ class TenantMemberAddView(ActorMixin, View):
             request, f"{username.strip()} may sign in to the site once Authentik has them."
         )
         return redirect(tenant)
+
+
+class TenantHostAddView(ActorMixin, View):
+    """A custom host to prove: a wrong name comes back on the page, as typed."""
+
+    def post(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        name = request.POST.get("name", "")[:300]
+        try:
+            ratelimit.limit_actions(request.user)
+            row = customhosts.host_add(tenant=tenant, actor=request.user, name=name)
+        except (ApplicationError, ValidationError) as exc:
+            if isinstance(exc, ValidationError):
+                error = " ".join(exc.message_dict.get("name", exc.messages))
+            else:
+                error = exc.message
+            context = {**_detail_context(request, tenant), "host_error": error, "host_typed": name}
+            response = render(request, "tenants/detail.html", context, status=400)
+            return ratelimit.with_retry_after(response, exc)
+        messages.success(
+            request,
+            f"{row.name} was added. Create the TXT record shown under “Host names”, then "
+            "check it; the site answers on it once it is proven.",
+        )
+        return redirect(tenant)
+
+
+class TenantHostCheckView(_TenantActionView):
+    def act(self, request, tenant):
+        name = request.POST.get("name", "")[:300]
+        row, finding = customhosts.host_check(tenant=tenant, actor=request.user, name=name)
+        if not finding.proven:
+            messages.error(request, f"{row.name} is not proven yet. {finding.words}")
+        elif row.name == tenant.host:
+            messages.success(request, f"{row.name} is proven; a platform admin may approve now.")
+        else:
+            messages.success(request, f"{row.name} is proven; a run adds it to the site now.")
+
+
+class TenantHostRemoveView(_TenantActionView):
+    def act(self, request, tenant):
+        host_id = request.POST.get("host", "")
+        if not host_id.isdigit():
+            raise ApplicationError("That host is no longer on the site; reload the page.")
+        name = customhosts.host_remove(tenant=tenant, actor=request.user, host_id=int(host_id))
+        messages.success(request, f"{name} was removed; the site stops answering on it.")
 
 
 class TenantCommentView(ActorMixin, View):
@@ -561,6 +623,8 @@ class ApprovalDetailView(ApproverRequiredMixin, View):
             "capacity": plan_capacity_hint(tenant.plan),
             "reject_form": reject_form or RejectForm(),
             "own_request": tenant.owner_id == request.user.pk,
+            # The request's own custom host and its proof (None: the platform's default host).
+            "host_proof": next((h for h in _host_rows(tenant) if h["own"]), None),
             "can_decide": roles.is_approver(request.user),
             "worker_warning": _worker_warning(request),
             "back": "approval",

@@ -151,6 +151,19 @@ def ionos_api(settings):
     fake.stop()
 
 
+@pytest.fixture
+def dns_server(settings):
+    """A tiny DNS server on a loopback UDP port (tests/fakes/dnsserver.py): .txt, .names,
+    .mode, .queries; the portal's TXT checks ask it, and give up after half a second."""
+    from tests.fakes.dnsserver import TinyDns
+
+    server = TinyDns().start()
+    settings.PORTAL_DNS_RESOLVERS = [server.address]
+    settings.PORTAL_DNS_TIMEOUT = 0.5
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def moto_url():
     """An S3- and IAM-compatible server (moto) on a free loopback port, for the whole session."""

@@ -40,3 +40,7 @@ PORTAL_REQUEST_RETRY_MAX_DELAY = 0.2
 # workers consume beside the provisioning one: no other session's worker sees a message about a
 # tenant it doesn't have, nor sends a mail of this run.
 CELERY_TASK_DEFAULT_QUEUE = os.environ["PORTAL_TEST_DEFAULT_QUEUE"]
+# Custom hosts' TXT checks never leave the machine: a test that checks one starts its own DNS
+# server (the dns_server fixture); without it the check meets nobody on the discard port.
+PORTAL_DNS_RESOLVERS = ["127.0.0.1:9"]
+PORTAL_DNS_TIMEOUT = 0.5

@@ -466,23 +466,27 @@ def ingress(spec: TenantSpec) -> dict:
         ),
         "nginx.ingress.kubernetes.io/proxy-body-size": settings.PORTAL_INGRESS_BODY_SIZE,
     }
-    rule = {
-        "host": spec.host,
-        "http": {
-            "paths": [
-                {
-                    "path": "/",
-                    "pathType": "Prefix",
-                    "backend": _backend(spec),
-                }
-            ]
-        },
-    }
-    ingress_spec = {"ingressClassName": settings.PORTAL_INGRESS_CLASS, "rules": [rule]}
+    # One rule per host: the site's own and each custom host proven by its DNS TXT record.
+    rules = [
+        {
+            "host": host,
+            "http": {
+                "paths": [
+                    {
+                        "path": "/",
+                        "pathType": "Prefix",
+                        "backend": _backend(spec),
+                    }
+                ]
+            },
+        }
+        for host in spec.hosts
+    ]
+    ingress_spec = {"ingressClassName": settings.PORTAL_INGRESS_CLASS, "rules": rules}
     if settings.PORTAL_CERT_ISSUER:
         annotations["cert-manager.io/cluster-issuer"] = settings.PORTAL_CERT_ISSUER
         annotations["nginx.ingress.kubernetes.io/ssl-redirect"] = "true"
-        ingress_spec["tls"] = [{"hosts": [spec.host], "secretName": TLS_SECRET}]
+        ingress_spec["tls"] = [{"hosts": list(spec.hosts), "secretName": TLS_SECRET}]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",

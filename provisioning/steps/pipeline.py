@@ -53,6 +53,10 @@ class PipelineClient(SsoStep):
         return tenant_url(self.spec, "/wp-json/portal-pipeline/no-login")
 
     @property
+    def redirect_uris(self) -> list[str]:
+        return [self.redirect_uri]  # nobody is sent back to the site: one URI, whatever hosts
+
+    @property
     def access_group(self) -> str:
         return ""  # no person signs in with this client
 

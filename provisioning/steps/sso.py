@@ -22,7 +22,7 @@ from provisioning.steps.base import Outcome, Step
 
 if TYPE_CHECKING:
     from provisioning.drivers.authentik import Application, Group, Provider
-from provisioning.tenanturl import tenant_url
+from provisioning.tenanturl import host_url, tenant_url
 
 # Where the "OpenID Connect Generic" WordPress plugin receives the authorization code.
 # The tenant's marker on its application (authentik's "publisher" field, shown nowhere that
@@ -93,6 +93,12 @@ class SsoStep(Step):
         return tenant_url(self.spec, REDIRECT_PATH)
 
     @property
+    def redirect_uris(self) -> list[str]:
+        """The site's own first, then one per proven custom host the site is served under."""
+        extra = [host_url(host, REDIRECT_PATH) for host in self.spec.extra_hosts]
+        return [self.redirect_uri, *extra]
+
+    @property
     def publisher(self) -> str:
         return PUBLISHER.format(slug=self.spec.slug)
 
@@ -109,7 +115,9 @@ class SsoStep(Step):
             "client_type": "confidential",
             "client_id": client_id,
             "client_secret": client_secret,
-            "redirect_uris": [{"matching_mode": "strict", "url": self.redirect_uri}],
+            "redirect_uris": [
+                {"matching_mode": "strict", "url": url} for url in self.redirect_uris
+            ],
             "signing_key": refs.signing_key,
         }
 
@@ -509,9 +517,8 @@ def _provider_drift(actual, want: dict[str, Any]) -> dict[str, str]:
     uris = actual.redirect_uris
     if uris != want["redirect_uris"]:
         shown = ", ".join(u["url"] for u in uris) or "none"
-        drift["redirect_uris"] = (
-            f"redirect URIs are {shown} instead of {want['redirect_uris'][0]['url']}"
-        )
+        wanted = ", ".join(u["url"] for u in want["redirect_uris"])
+        drift["redirect_uris"] = f"redirect URIs are {shown} instead of {wanted}"
     if actual.client_type != want["client_type"]:
         drift["client_type"] = f"client type is {actual.client_type or 'unset'}, not confidential"
     if actual.client_id != want["client_id"]:

@@ -56,6 +56,10 @@ TABLE = {
     # An empty name comes back as a 400 to the owner and admins; removing nobody is a message.
     "tenants:member_add": (True, (L, 405, 405, 405, 403), (L, 400, 404, 400, 403)),
     "tenants:member_remove": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    # Custom host names: an empty one comes back as a 400; checking or removing none, a message.
+    "tenants:host_add": (True, (L, 405, 405, 405, 403), (L, 400, 404, 400, 403)),
+    "tenants:host_check": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    "tenants:host_remove": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # The owner or an admin switches the content pipeline; this tenant is a request: a message.
     "tenants:pipeline": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # The pipeline's signed confirmation: a session is no signature, so everyone is refused.

@@ -1,0 +1,243 @@
+"""Custom host names proven by a DNS TXT record (a real DNS server on loopback answers): the
+page shows the record, every failed check says why, and only a proven host is served."""
+
+from html import escape
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from provisioning.manifests.wordpress import ingress
+from provisioning.models import Run
+from provisioning.secrets import MemorySecrets
+from provisioning.spec import spec_for
+from provisioning.steps.base import Outcome, StepContext
+from provisioning.steps.sso import SsoStep
+from tenants import hostproof
+from tenants.models import AuditEvent, Tenant, TenantHost
+from tests.factories import TenantFactory, request_form_data
+
+State = Tenant.State
+HOST = "blog.example.com"
+RECORD = f"_wp-portal.{HOST}"
+
+
+def flashed(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def add(client, tenant, name=HOST):
+    return client.post(reverse("tenants:host_add", args=[tenant.pk]), {"name": name})
+
+
+def check(client, tenant, name=HOST):
+    return client.post(reverse("tenants:host_check", args=[tenant.pk]), {"name": name})
+
+
+@pytest.fixture
+def site(requester):
+    return TenantFactory(owner=requester, slug="shop", state=State.READY)
+
+
+def test_the_page_shows_the_txt_record_to_create(client_for, requester, site):
+    client = client_for(requester)
+    response = add(client, site, "  Blog.Example.COM. ")
+    assert response.status_code == 302
+    assert "Create the TXT record shown" in flashed(response)[0]
+
+    page = client.get(site.get_absolute_url()).content.decode()
+    value = hostproof.proof_value(site.pk, HOST)
+    assert f"<code>{RECORD}</code>" in page and f"<code>{value}</code>" in page
+    assert "Waiting for proof" in page
+    # Derived, never stored: the database holds the name, not the value.
+    row = TenantHost.objects.get(tenant=site)
+    assert row.name == HOST and value not in repr(row.__dict__)
+    # A value per tenant and host: another tenant's proof of the same host is another value.
+    other = TenantFactory(slug="other")
+    assert hostproof.proof_value(other.pk, HOST) != value
+    assert hostproof.proof_value(site.pk, "www.example.com") != value
+    # Nothing is served, nor run, before the proof.
+    assert spec_for(site).extra_hosts == ()
+    assert not Run.objects.filter(tenant=site).exists()
+    assert AuditEvent.objects.filter(action="tenant.host_added", object_id=str(site.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        (lambda dns: None, f"No record: {RECORD} does not exist in DNS (NXDOMAIN)."),
+        (lambda dns: dns.names.add(RECORD), f"No TXT record at {RECORD}"),
+        (
+            lambda dns: dns.txt.__setitem__(RECORD, ["wp-portal-verify=somebody-else"]),
+            f"Wrong value: the TXT record at {RECORD} says “wp-portal-verify=somebody-else”",
+        ),
+        (
+            lambda dns: setattr(dns, "mode", "silent"),
+            "The DNS servers did not answer within 0.5 s, so nothing was decided",
+        ),
+        (
+            lambda dns: setattr(dns, "mode", "servfail"),
+            f"The DNS servers could not answer for {RECORD}",
+        ),
+    ],
+    ids=["nxdomain", "no-txt", "wrong-value", "timeout", "servfail"],
+)
+def test_each_failed_check_says_why_and_serves_nothing(
+    client_for, requester, site, dns_server, setup, words
+):
+    client = client_for(requester)
+    add(client, site)
+    setup(dns_server)
+
+    response = check(client, site)
+
+    assert response.status_code == 302
+    assert any(words in text for text in flashed(response)), flashed(response)
+    assert (RECORD, "TXT") in dns_server.queries
+    row = TenantHost.objects.get(tenant=site)
+    assert row.proven_at is None and words in row.check_result
+    page = client.get(site.get_absolute_url()).content.decode()
+    assert escape(words) in page  # the last check stays on the page
+    assert spec_for(site).extra_hosts == ()
+    assert not Run.objects.filter(tenant=site).exists()
+    event = AuditEvent.objects.get(action="tenant.host_check_failed", object_id=str(site.pk))
+    assert words in event.message
+
+
+def test_a_proven_host_is_served_by_a_run_ingress_and_sign_in_alike(
+    client_for, requester, site, dns_server, settings, authentik_api
+):
+    settings.PORTAL_CERT_ISSUER = "letsencrypt"
+    settings.PORTAL_AUTHENTIK_ACCESS_GROUP = ""  # the provider alone: groups are tested apart
+    client = client_for(requester)
+    add(client, site)
+    # Beside another TXT record at the same name, as a domain often has.
+    dns_server.txt[RECORD] = ["v=spf1 -all", hostproof.proof_value(site.pk, HOST)]
+
+    response = check(client, site)
+
+    assert flashed(response)[-1] == f"{HOST} is proven; a run adds it to the site now."
+    assert TenantHost.objects.get(tenant=site).proven_at is not None
+    run = Run.objects.get(tenant=site)
+    assert run.action == Run.Action.APPLY and run.reason == "custom host"
+    assert AuditEvent.objects.filter(action="tenant.host_proven", object_id=str(site.pk)).exists()
+
+    spec = spec_for(site)
+    assert spec.hosts == ("wordpress-shop.local", HOST)
+    manifest = ingress(spec)
+    assert [rule["host"] for rule in manifest["spec"]["rules"]] == list(spec.hosts)
+    assert manifest["spec"]["tls"][0]["hosts"] == list(spec.hosts)
+    # The sso step, against the fake Authentik: a redirect URI per host the site answers on.
+    secrets = MemorySecrets()
+    assert SsoStep(StepContext(spec=spec, secrets=secrets)).apply().status == Outcome.DONE
+    provider = authentik_api.provider_named("wp-shop")
+    assert [uri["url"] for uri in provider["redirect_uris"]] == [
+        "https://wordpress-shop.local/wp-admin/admin-ajax.php?action=openid-connect-authorize",
+        f"https://{HOST}/wp-admin/admin-ajax.php?action=openid-connect-authorize",
+    ]
+    assert SsoStep(StepContext(spec=spec, secrets=secrets)).check() == []
+    page = client.get(site.get_absolute_url()).content.decode()
+    assert "Proven" in page and "Check now" not in page
+
+    # Removed: the site stops answering on it, by a run again.
+    row = TenantHost.objects.get(tenant=site)
+    response = client.post(reverse("tenants:host_remove", args=[site.pk]), {"host": row.pk})
+    assert flashed(response)[-1] == f"{HOST} was removed; the site stops answering on it."
+    assert spec_for(site).extra_hosts == ()
+    assert AuditEvent.objects.filter(action="tenant.host_removed").exists()
+    after = SsoStep(StepContext(spec=spec_for(site), secrets=secrets))
+    assert any(f"https://{HOST}/" in problem for problem in after.check())
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("not a host", "Enter a host name such as blog.example.com"),
+        ("wordpress-shop.local", "is the site's own host already"),
+        ("wordpress-evil.local", "has the form of the platform's own host names"),
+        ("taken.example.com", "taken.example.com is already in use by another tenant."),
+    ],
+)
+def test_a_wrong_host_comes_back_on_the_page_as_typed(client_for, requester, site, name, message):
+    TenantFactory(slug="taken", host="taken.example.com", state=State.READY)
+    response = add(client_for(requester), site, name)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert escape(message) in page
+    assert f'value="{name}"' in page
+    assert not TenantHost.objects.filter(tenant=site).exists()
+
+
+def test_a_host_another_tenant_proved_is_taken(client_for, requester, site, dns_server):
+    other = TenantFactory(slug="first", state=State.READY)
+    TenantHost.objects.create(tenant=other, name=HOST, proven_at="2026-01-01T00:00Z")
+    response = add(client_for(requester), site)
+    assert response.status_code == 400
+    assert f"{HOST} is already in use by another tenant." in response.content.decode()
+    # Nor may a request ask for it as its own host.
+    response = client_for(requester).post(
+        reverse("tenants:request"), request_form_data(slug="third", host=HOST)
+    )
+    assert response.context["form"].errors["host"] == [
+        f"{HOST} is already in use by another tenant."
+    ]
+
+
+def test_only_the_owner_and_admins_manage_hosts(
+    client_for, requester, other_requester, approver, auditor, site, dns_server
+):
+    assert add(client_for(other_requester), site).status_code == 404
+    assert add(client_for(auditor), site).status_code == 403
+    assert check(client_for(auditor), site).status_code == 403
+    assert not TenantHost.objects.exists()
+    assert add(client_for(approver), site).status_code == 302
+    assert TenantHost.objects.get().added_by == approver
+    # An auditor reads the record on the page, without the forms.
+    page = client_for(auditor).get(site.get_absolute_url()).content.decode()
+    assert RECORD in page and "Check now" not in page and "btn-host-add" not in page
+
+
+def test_a_request_with_its_own_domain_waits_for_its_proof_before_approval(
+    client_for, requester, approver, dns_server
+):
+    client = client_for(requester)
+    response = client.post(reverse("tenants:request"), request_form_data(slug="mine", host=HOST))
+    tenant = Tenant.objects.get(slug="mine")
+    assert response.status_code == 302
+    # The requester's page shows the record to create before anyone approved.
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert hostproof.proof_value(tenant.pk, HOST) in page
+
+    admin = client_for(approver)
+    approval = reverse("tenants:approval", args=[tenant.pk])
+    page = admin.get(approval).content.decode()
+    assert "Not proven" in page and "not checked yet" in page
+    response = admin.post(approval, {"decision": "approve"})
+    assert f"{HOST} is not proven yet" in flashed(response)[0]
+    tenant.refresh_from_db()
+    assert tenant.state == State.REQUESTED
+
+    check(client, tenant)  # nothing there yet: the approver reads the last check
+    assert "NXDOMAIN" in admin.get(approval).content.decode()
+
+    dns_server.txt[RECORD] = [hostproof.proof_value(tenant.pk, HOST)]
+    response = check(client, tenant)
+    assert flashed(response)[-1] == f"{HOST} is proven; a platform admin may approve now."
+    assert "Proven" in admin.get(approval).content.decode()
+    admin.post(approval, {"decision": "approve"})
+    tenant.refresh_from_db()
+    assert tenant.state == State.APPROVED
+    # Its own host is the site's address: served as before, not as an extra host.
+    assert spec_for(tenant).hosts == (HOST,)
+
+
+def test_a_request_on_the_platforms_host_needs_no_proof(client_for, requester, approver):
+    tenant = TenantFactory(owner=requester, slug="plain")
+    page = client_for(approver).get(reverse("tenants:approval", args=[tenant.pk])).content
+    assert "(the platform's)" in page.decode()
+    client_for(approver).post(
+        reverse("tenants:approval", args=[tenant.pk]), {"decision": "approve"}
+    )
+    tenant.refresh_from_db()
+    assert tenant.state == State.APPROVED
