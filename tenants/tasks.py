@@ -62,16 +62,20 @@ def resume_restores() -> None:
     restores.restores_resume()
 
 
-@shared_task(
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(notifications.MailNotSent,),
-    max_retries=8,
-    # 30 s, 60 s, … up to 30 minutes (PORTAL_EMAIL_RETRY_DELAY): a mail server away a while.
-    retry_backoff=settings.PORTAL_EMAIL_RETRY_DELAY,
-    retry_backoff_max=1800,
-    retry_jitter=True,
-)
+# How a mail's task tries again while the server is away: 30 s, 60 s, … up to 30 minutes
+# (PORTAL_EMAIL_RETRY_DELAY), eight times. Mail tasks elsewhere (api.tasks) use it too.
+MAIL_RETRIES = {
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": (notifications.MailNotSent,),
+    "max_retries": 8,
+    "retry_backoff": settings.PORTAL_EMAIL_RETRY_DELAY,
+    "retry_backoff_max": 1800,
+    "retry_jitter": True,
+}
+
+
+@shared_task(**MAIL_RETRIES)
 def send_notice(kind: str, *args) -> None:
     """One of the portal's mails (notifications.NOTICES), sent with the SMTP timeout
     (EMAIL_TIMEOUT); each mail goes once per event (MailSent), so a retry sends only what

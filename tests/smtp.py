@@ -1,11 +1,15 @@
-"""Mail servers on loopback for the mail tests: a real SMTP server (aiosmtpd), one that hangs."""
+"""Mail servers for the mail tests: a real SMTP server on loopback (aiosmtpd), one that hangs,
+and a Django mail backend that refuses the first sends."""
 
 import socket
 import threading
 from email import message_from_bytes
 from email.message import Message
+from smtplib import SMTPServerDisconnected
 
 from aiosmtpd.controller import Controller
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 
 
 class _Collect:
@@ -62,3 +66,17 @@ class HangingSmtp:
 
 def smtp_url(port: int) -> str:
     return f"smtp://127.0.0.1:{port}"
+
+
+class FlakyBackend(BaseEmailBackend):
+    """Refuses the first `failures` sends, as a mail server that is restarting."""
+
+    failures = 0
+    tries = 0
+
+    def send_messages(self, messages):
+        FlakyBackend.tries += 1
+        if FlakyBackend.tries <= FlakyBackend.failures:
+            raise SMTPServerDisconnected("Connection unexpectedly closed")
+        mail.outbox.extend(messages)
+        return len(messages)

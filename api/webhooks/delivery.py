@@ -79,14 +79,17 @@ def give_up(delivery_id: int) -> None:
     limit = settings.PORTAL_WEBHOOK_DISABLE_AFTER
     if endpoint.is_active and endpoint.consecutive_failures >= limit:
         reason = f"{limit} deliveries in a row failed; the last: {delivery.last_error}"
+        log.warning("webhook endpoint %s disabled: %s", endpoint.pk, reason)
+        from api.tasks import webhook_disabled_mail
+
         with transaction.atomic():
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
                 is_active=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
             )
-            audit_record(action=AuditEvent.Action.WEBHOOK_DISABLED, obj=endpoint, message=reason)
-        from api.webhooks.notify import notify_disabled
-
-        notify_disabled(endpoint.pk)
+            event = audit_record(
+                action=AuditEvent.Action.WEBHOOK_DISABLED, obj=endpoint, message=reason
+            )
+            transaction.on_commit(lambda: webhook_disabled_mail.delay(event.pk))
 
 
 def resend(delivery: WebhookDelivery) -> None:

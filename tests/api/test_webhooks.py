@@ -6,6 +6,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from django.core import mail
 from django.core.exceptions import ValidationError
 
 from api.models import WebhookDelivery, WebhookEndpoint
@@ -18,6 +19,7 @@ from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
 from tests.factories import TenantFactory
 from tests.fakes.loopback import LoopbackServer
+from tests.smtp import FlakyBackend
 
 pytestmark = pytest.mark.django_db
 
@@ -236,3 +238,23 @@ def test_register_disable_enable_and_remove_are_audited(hooks, receiver, approve
     ]
     every = " ".join(str(v) for row in AuditEvent.objects.values_list() for v in row)
     assert secret.removeprefix("whsec_") not in every
+
+
+def test_the_disabled_mail_is_tried_again_while_the_server_refuses_and_sent_once(
+    approver, receiver, settings
+):
+    from api.tasks import webhook_disabled_mail
+    from tenants.models import MailSent
+
+    settings.EMAIL_BACKEND = "tests.smtp.FlakyBackend"
+    FlakyBackend.failures, FlakyBackend.tries = 2, 0
+    endpoint, _ = endpoint_create(actor=approver, url=receiver.url, events=["tenant.ready"])
+    event = audit_record(action=AuditEvent.Action.WEBHOOK_DISABLED, obj=endpoint, message="dead")
+    # As a worker runs it: each refusal retries the task (apply runs the retries in turn).
+    webhook_disabled_mail.apply((event.pk,), throw=False)
+    assert FlakyBackend.tries == 3
+    [sent] = mail.outbox
+    assert sent.subject == "Webhook endpoint disabled" and sent.to == ["carol@example.com"]
+    assert MailSent.objects.filter(kind="webhook_disabled").count() == 1
+    webhook_disabled_mail.apply((event.pk,))  # delivered twice: no second mail
+    assert len(mail.outbox) == 1

@@ -1,29 +1,13 @@
 """The engine's mails go through a worker's task: never sent inside a reconcile's lease, sent
 with the SMTP timeout, and tried again while the mail server is away."""
 
-from smtplib import SMTPServerDisconnected
-
 from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 
 from provisioning import engine
 from tenants import services
 from tenants.models import MailSent, Tenant
 from tests.factories import TenantFactory
-
-
-class FlakyBackend(BaseEmailBackend):
-    """Refuses the first `failures` sends, as a mail server that is restarting."""
-
-    failures = 0
-    tries = 0
-
-    def send_messages(self, messages):
-        FlakyBackend.tries += 1
-        if FlakyBackend.tries <= FlakyBackend.failures:
-            raise SMTPServerDisconnected("Connection unexpectedly closed")
-        mail.outbox.extend(messages)
-        return len(messages)
+from tests.smtp import FlakyBackend
 
 
 def test_the_engine_queues_its_mail_and_a_worker_sends_it(
@@ -44,7 +28,7 @@ def test_the_engine_queues_its_mail_and_a_worker_sends_it(
 
 
 def test_a_mail_the_server_refused_is_tried_again_and_sent_once(requester, settings):
-    settings.EMAIL_BACKEND = f"{__name__}.FlakyBackend"
+    settings.EMAIL_BACKEND = "tests.smtp.FlakyBackend"
     FlakyBackend.failures, FlakyBackend.tries = 2, 0
     tenant = TenantFactory(owner=requester, slug="flaky", state="ready", admin_email="")
     from tenants.audit import audit_record
