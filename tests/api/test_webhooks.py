@@ -1,9 +1,9 @@
-"""Webhooks: a loopback receiver hears a tenant's life with valid signatures; a failing one
-gets retries, recorded in the delivery log, and is disabled after the limit."""
+"""Webhooks in one process: each event is signed, only the tenant events are sent, a failing
+receiver gets retries, recorded in the delivery log, and is disabled after the limit (a whole
+life through a real worker: tests/provisioning/test_webhooks_life.py)."""
 
 import json
 import time
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 from django.core import mail
@@ -18,35 +18,10 @@ from tenants import services
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
 from tests.factories import TenantFactory
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.webhook_receiver import Receiver
 from tests.smtp import FlakyBackend
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver(LoopbackServer):
-    """An HTTP server on loopback that records each POST and answers with `status`."""
-
-    def __init__(self):
-        self.requests: list[tuple[dict, bytes]] = []
-        self.status = 204
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.listen(Handler, "/hook")
-
-    def events(self) -> list[str]:
-        return [json.loads(body)["type"] for _, body in self.requests]
 
 
 @pytest.fixture
@@ -70,7 +45,9 @@ def hooks(settings, eager_celery, django_capture_on_commit_callbacks):
     return run
 
 
-def test_a_receiver_hears_a_tenants_life_signed(hooks, receiver, approver, requester):
+def test_each_tenant_event_is_signed_and_other_events_are_not_sent(
+    hooks, receiver, approver, requester
+):
     tenant = TenantFactory(owner=requester, state=Tenant.State.REQUESTED)
     endpoint, secret = endpoint_create(actor=approver, url=receiver.url, events=EVENT_TYPES)
     assert secret.startswith("whsec_")
