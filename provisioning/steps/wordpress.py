@@ -1,4 +1,4 @@
-"""The wordpress step: credentials, workload, Service, volume, Ingress, install and update-db Jobs."""
+"""The wordpress step: credentials, workload, Service, volume, Ingress, install and db Jobs."""
 
 from kubernetes.utils import parse_quantity
 
