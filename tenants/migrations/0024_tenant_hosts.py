@@ -7,33 +7,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0023_tenant_restore_recovery'),
+        ("tenants", "0023_tenant_restore_recovery"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('tenant.requested', 'Tenant requested'), ('tenant.approved', 'Tenant approved'), ('tenant.rejected', 'Tenant rejected'), ('tenant.resubmitted', 'Request edited and sent again'), ('tenant.provisioning', 'Provisioning started'), ('tenant.ready', 'Tenant ready'), ('tenant.failed', 'Provisioning failed'), ('tenant.retried', 'Retry requested'), ('tenant.reconciled', 'Reconcile requested'), ('tenant.delete_requested', 'Deletion requested'), ('tenant.deleted', 'Tenant deleted'), ('tenant.drift', 'Drift found'), ('tenant.db_password_rotated', 'Database password rotated'), ('tenant.adopted', 'Outside resources adopted'), ('tenant.member_added', 'Member added'), ('tenant.member_removed', 'Member removed'), ('tenant.host_added', 'Custom host added'), ('tenant.host_proven', 'Custom host proven'), ('tenant.host_check_failed', 'Custom host not proven'), ('tenant.host_removed', 'Custom host removed'), ('tenant.suspended', 'Tenant suspended'), ('tenant.resumed', 'Tenant resumed'), ('tenant.refused', 'Action refused'), ('tenant.backed_up', 'Backup taken'), ('tenant.backup_failed', 'Backup failed'), ('tenant.restored', 'Backup restored'), ('tenant.upgrade_requested', 'WordPress upgrade started'), ('tenant.upgrade_rolled_back', 'WordPress upgrade rolled back'), ('tenant.delete_scheduled', 'Deletion scheduled'), ('tenant.delete_cancelled', 'Deletion cancelled'), ('tenant.pipeline', 'Content pipeline switched'), ('tenant.plan_changed', 'Plan of the tenant changed'), ('tenant.plan_requested', 'Larger plan requested'), ('tenant.plan_declined', 'Larger plan declined'), ('tenant.commented', 'Comment'), ('tenant.noted', 'Note for admins'), ('plan.changed', 'Plan changed'), ('user.login', 'Signed in'), ('user.login_failed', 'Sign-in failed'), ('user.logout', 'Signed out'), ('user.role_changed', 'Role changed'), ('token.created', 'API token created'), ('token.revoked', 'API token revoked'), ('token.refused', 'Revoked or expired API token presented'), ('webhook.created', 'Webhook endpoint registered'), ('webhook.deleted', 'Webhook endpoint removed'), ('webhook.disabled', 'Webhook endpoint disabled'), ('webhook.enabled', 'Webhook endpoint enabled again')], db_index=True, max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("tenant.requested", "Tenant requested"),
+                    ("tenant.approved", "Tenant approved"),
+                    ("tenant.rejected", "Tenant rejected"),
+                    ("tenant.resubmitted", "Request edited and sent again"),
+                    ("tenant.provisioning", "Provisioning started"),
+                    ("tenant.ready", "Tenant ready"),
+                    ("tenant.failed", "Provisioning failed"),
+                    ("tenant.retried", "Retry requested"),
+                    ("tenant.reconciled", "Reconcile requested"),
+                    ("tenant.delete_requested", "Deletion requested"),
+                    ("tenant.deleted", "Tenant deleted"),
+                    ("tenant.drift", "Drift found"),
+                    ("tenant.db_password_rotated", "Database password rotated"),
+                    ("tenant.adopted", "Outside resources adopted"),
+                    ("tenant.member_added", "Member added"),
+                    ("tenant.member_removed", "Member removed"),
+                    ("tenant.host_added", "Custom host added"),
+                    ("tenant.host_proven", "Custom host proven"),
+                    ("tenant.host_check_failed", "Custom host not proven"),
+                    ("tenant.host_removed", "Custom host removed"),
+                    ("tenant.suspended", "Tenant suspended"),
+                    ("tenant.resumed", "Tenant resumed"),
+                    ("tenant.refused", "Action refused"),
+                    ("tenant.backed_up", "Backup taken"),
+                    ("tenant.backup_failed", "Backup failed"),
+                    ("tenant.restored", "Backup restored"),
+                    ("tenant.upgrade_requested", "WordPress upgrade started"),
+                    ("tenant.upgrade_rolled_back", "WordPress upgrade rolled back"),
+                    ("tenant.delete_scheduled", "Deletion scheduled"),
+                    ("tenant.delete_cancelled", "Deletion cancelled"),
+                    ("tenant.pipeline", "Content pipeline switched"),
+                    ("tenant.plan_changed", "Plan of the tenant changed"),
+                    ("tenant.plan_requested", "Larger plan requested"),
+                    ("tenant.plan_declined", "Larger plan declined"),
+                    ("tenant.commented", "Comment"),
+                    ("tenant.noted", "Note for admins"),
+                    ("plan.changed", "Plan changed"),
+                    ("user.login", "Signed in"),
+                    ("user.login_failed", "Sign-in failed"),
+                    ("user.logout", "Signed out"),
+                    ("user.role_changed", "Role changed"),
+                    ("token.created", "API token created"),
+                    ("token.revoked", "API token revoked"),
+                    ("token.refused", "Revoked or expired API token presented"),
+                    ("webhook.created", "Webhook endpoint registered"),
+                    ("webhook.deleted", "Webhook endpoint removed"),
+                    ("webhook.disabled", "Webhook endpoint disabled"),
+                    ("webhook.enabled", "Webhook endpoint enabled again"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
         migrations.CreateModel(
-            name='TenantHost',
+            name="TenantHost",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=253)),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('proven_at', models.DateTimeField(blank=True, null=True)),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('check_result', models.CharField(blank=True, max_length=500)),
-                ('added_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hosts', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=253)),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                ("proven_at", models.DateTimeField(blank=True, null=True)),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                ("check_result", models.CharField(blank=True, max_length=500)),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="hosts",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(models.F('tenant'), django.db.models.functions.text.Lower('name'), name='tenant_host_name_unique', violation_error_message='The site has that host already.')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        models.F("tenant"),
+                        django.db.models.functions.text.Lower("name"),
+                        name="tenant_host_name_unique",
+                        violation_error_message="The site has that host already.",
+                    )
+                ],
             },
         ),
     ]
