@@ -93,6 +93,26 @@ def eager_celery():
 
 
 @pytest.fixture
+def mail_worker(tmp_path):
+    """A real worker on this session's queues whose mail goes to a loopback SMTP port."""
+    from tests.smtp import smtp_url
+    from tests.workers import Worker, worker_env
+
+    services.require("Redis", services.REDIS)
+    started: list[Worker] = []
+
+    def start(port: int, **extra: str) -> Worker:
+        env = worker_env({"PORTAL_TEST_SMTP_URL": smtp_url(port), **extra})
+        worker = Worker(env, tmp_path / f"mail-{len(started)}.log", f"mail{len(started)}")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
 def no_request_retries(settings):
     """No retries inside a driver: each outside request is tried once and its error shown."""
     settings.PORTAL_REQUEST_RETRY_BUDGET = 0

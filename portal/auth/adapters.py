@@ -4,6 +4,7 @@ import logging
 
 import requests
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
@@ -11,9 +12,11 @@ from allauth.socialaccount.providers.base import AuthError
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
 
+from portal import accountmail
 from portal.auth import endsession, lockout
 from portal.auth.claims import user_sync_from_claims
 from portal.auth.oidc.views import ID_TOKEN_ATTR, NonceMismatch
@@ -31,6 +34,14 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         # Accounts come from Authentik (or the run command's first administrator), never a form.
         return False
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # Rendered here, where the request gives the links their host; sent by a worker, so a
+        # slow or stopped mail server never holds up the password-reset page.
+        request = allauth_context.request
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
+        ctx.update(context)
+        accountmail.queue(self.render_mail(template_prefix, email, ctx))
 
     def pre_authenticate(self, request, **credentials) -> None:
         name = str(credentials.get("username") or credentials.get("email") or "")[:150]

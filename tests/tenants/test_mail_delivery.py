@@ -12,32 +12,14 @@ from rest_framework.test import APIClient
 
 from api.tokens import token_create
 from tenants.models import MailSent, Tenant
-from tests import services as svc
 from tests.factories import request_form_data
 from tests.provisioning.servers import free_port
-from tests.smtp import HangingSmtp, SmtpServer, smtp_url
-from tests.workers import Worker, wait_until, worker_env
+from tests.smtp import HangingSmtp, SmtpServer
+from tests.workers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 FILED = ["[Tenant portal] New request: mailed", "[Tenant portal] Request filed: mailed"]
-
-
-@pytest.fixture
-def mail_worker(tmp_path):
-    """A real worker on this session's queues whose mail goes to a loopback SMTP port."""
-    svc.require("Redis", svc.REDIS)
-    started: list[Worker] = []
-
-    def start(port: int, **extra: str) -> Worker:
-        env = worker_env({"PORTAL_TEST_SMTP_URL": smtp_url(port), **extra})
-        worker = Worker(env, tmp_path / f"mail-{len(started)}.log", f"mail{len(started)}")
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def file_request(client, requester, via: str = "page") -> tuple[float, Tenant]:
