@@ -346,6 +346,11 @@ PORTAL_DELETE_GRACE_DAYS = env.int("PORTAL_DELETE_GRACE_DAYS", default=14)
 PORTAL_BACKUP_INTERVAL_HOURS = env.int("PORTAL_BACKUP_INTERVAL_HOURS", default=24)
 # Days between test restores of a tenant's newest good backup into a scratch database; 7.
 PORTAL_BACKUP_VERIFY_DAYS = env.int("PORTAL_BACKUP_VERIFY_DAYS", default=7)
+# Seconds the Job that archives or puts back a tenant's wp-content may run; default 1200.
+PORTAL_FILES_JOB_DEADLINE = env.int("PORTAL_FILES_JOB_DEADLINE", default=1200)
+# Seconds a backup or a restore task may take (a dump, the files Job, a load), past which it
+# stops (SoftTimeLimitExceeded, a minute later killed); default 3600.
+PORTAL_BACKUP_TIME_LIMIT = env.int("PORTAL_BACKUP_TIME_LIMIT", default=3600)
 # Seconds between looks for tenants whose grace period is over; default 3600.
 PORTAL_PURGE_INTERVAL = env.int("PORTAL_PURGE_INTERVAL", default=3600)
 CELERY_BEAT_SCHEDULE = {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from provisioning.drivers.mariadb import MariaDBTarget
 from provisioning.drivers.objectstore import ObjectStore, translated
 from provisioning.errors import StepFailed
+from provisioning.files import files_backup, files_restore
 from provisioning.spec import TenantSpec
 
 DUMP = "database.sql.gz"
@@ -113,18 +114,24 @@ def _copy(store: ObjectStore, source: str, key: str) -> None:
 
 
 def write_backup(
-    *, spec: TenantSpec, target: MariaDBTarget, store: ObjectStore, stamp: str
+    *, spec: TenantSpec, target: MariaDBTarget, store: ObjectStore, stamp: str, kube=None
 ) -> Written:
-    """Dump the database and copy the media under backups/<slug>/<stamp>/, manifest last (a
-    backup without its manifest is not a backup)."""
+    """Dump the database, copy the media and (on a cluster: `kube`, its driver) archive
+    wp-content under backups/<slug>/<stamp>/, manifest last (a backup without its manifest is
+    not a backup)."""
     prefix = backup_prefix(spec, stamp)
     dump = dump_database(target, spec.db_name)
     with translated(f"write the backup under {prefix}"):
-        return _write(spec, store, prefix, stamp, dump)
+        _put(store, prefix + DUMP, dump, "application/gzip")
+        files = None
+        if kube is not None:
+            files = files_backup(spec=spec, driver=kube, store=store, prefix=prefix)
+        return _write(spec, store, prefix, stamp, dump, files)
 
 
-def _write(spec: TenantSpec, store: ObjectStore, prefix: str, stamp: str, dump: bytes) -> Written:
-    _put(store, prefix + DUMP, dump, "application/gzip")
+def _write(
+    spec: TenantSpec, store: ObjectStore, prefix: str, stamp: str, dump: bytes, files
+) -> Written:
     media = []
     for obj in _objects(store, spec.s3_prefix):
         relative = obj["Key"][len(spec.s3_prefix) :]
@@ -142,6 +149,8 @@ def _write(spec: TenantSpec, store: ObjectStore, prefix: str, stamp: str, dump: 
         },
         "media": media,
         "media_bytes": sum(m["size"] for m in media),
+        # wp-content from the volume (themes, plugins, what isn't offloaded); None in plan mode.
+        "files": files,
     }
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
     _put(store, prefix + MANIFEST, body, "application/json")
@@ -149,12 +158,18 @@ def _write(spec: TenantSpec, store: ObjectStore, prefix: str, stamp: str, dump: 
 
 
 def restore_backup(
-    *, spec: TenantSpec, target: MariaDBTarget, store: ObjectStore, prefix: str
+    *, spec: TenantSpec, target: MariaDBTarget, store: ObjectStore, prefix: str, kube=None
 ) -> dict:
-    """Put the database and the media back as the backup has them; returns its manifest."""
+    """Put the database, the media and wp-content back as the backup has them; returns its
+    manifest."""
     manifest = restore_database(spec=spec, target=target, store=store, prefix=prefix)
     with translated(f"put the media of {prefix} back"):
         _restore_media(spec, store, prefix, manifest)
+        files = manifest.get("files")
+        if files and kube is None:
+            raise StepFailed("the backup has wp-content, but no cluster is configured to put it on")
+        if files:
+            files_restore(spec=spec, driver=kube, store=store, prefix=prefix, files=files)
     return manifest
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from portal import roles
 from portal.errors import ApplicationError
 from provisioning import backup
+from provisioning.drivers.kubernetes import make_driver
 from provisioning.drivers.mariadb import MariaDB
 from provisioning.drivers.objectstore import ObjectStore
 from provisioning.errors import StepFailed, TransientError
@@ -61,7 +62,7 @@ def backup_take(backup_id: int) -> Backup:
     try:
         target, store = _targets(tenant)
         written = backup.write_backup(
-            spec=spec_for(tenant), target=target, store=store, stamp=stamp
+            spec=spec_for(tenant), target=target, store=store, stamp=stamp, kube=make_driver()
         )
     except (StepFailed, TransientError, ApplicationError) as exc:
         cause = getattr(exc, "message", None) or str(exc)
@@ -75,7 +76,9 @@ def backup_take(backup_id: int) -> Backup:
         Backup.objects.filter(pk=item.pk).update(
             state=Backup.State.DONE,
             prefix=written.prefix,
-            size_bytes=manifest["database"]["size"] + manifest["media_bytes"],
+            size_bytes=manifest["database"]["size"]
+            + manifest["media_bytes"]
+            + (manifest["files"] or {}).get("size", 0),
             wordpress_version=manifest["wordpress_version"],
             finished_at=timezone.now(),
         )
@@ -157,7 +160,11 @@ def backup_restore(*, backup_id: int, actor=None, wakeup: int | None = None) -> 
             raise ApplicationError(f"the safety backup failed, so nothing changed: {safety.error}")
         try:
             backup.restore_backup(
-                spec=spec_for(tenant), target=target, store=store, prefix=item.prefix
+                spec=spec_for(tenant),
+                target=target,
+                store=store,
+                prefix=item.prefix,
+                kube=make_driver(),
             )
         except (StepFailed, TransientError) as exc:
             raise ApplicationError(f"{exc}; the safety backup is {safety}") from exc

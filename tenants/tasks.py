@@ -9,6 +9,11 @@ from django.core.exceptions import ObjectDoesNotExist
 from tenants import backups, deletion, notifications, restores, upgrade
 
 log = logging.getLogger(__name__)
+# A dump, the files Job and a load outlast the engine's short task limits.
+LONG = {
+    "soft_time_limit": settings.PORTAL_BACKUP_TIME_LIMIT,
+    "time_limit": settings.PORTAL_BACKUP_TIME_LIMIT + 60,
+}
 
 
 @shared_task(ignore_result=True)
@@ -25,19 +30,19 @@ def remind_approvers() -> None:
     notifications.notify_waiting_requests()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **LONG)
 def take_backup(backup_id: int) -> None:
     """Write one backup the portal recorded; it ends done or failed, saying why."""
     backups.backup_take(backup_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **LONG)
 def start_upgrade(backup_id: int) -> None:
     """The backup before an upgrade, then its rollout."""
     upgrade.upgrade_start(backup_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **LONG)
 def restore_upgrade_database(backup_id: int) -> None:
     """A failed upgrade's database put back as the backup before it has it."""
     upgrade.upgrade_database_restore(backup_id)
@@ -49,7 +54,7 @@ def scheduled_backups() -> None:
     backups.backups_schedule()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **LONG)
 def restore_tenant(tenant_id: int, wakeup: int) -> None:
     """A restore asked for on the tenant page (safety backup, then the restore), or taken up
     again after its worker died."""

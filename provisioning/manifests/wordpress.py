@@ -332,7 +332,7 @@ CONTAINER_SECURITY = {
 }
 
 
-def _same_node_as_web(spec: TenantSpec) -> dict | None:
+def same_node_as_web(spec: TenantSpec) -> dict | None:
     # A ReadWriteOnce volume mounts on one node only: every pod that mounts it goes there.
     if settings.PORTAL_STORAGE_ACCESS_MODE != "ReadWriteOnce":
         return None
@@ -348,7 +348,7 @@ def _same_node_as_web(spec: TenantSpec) -> dict | None:
     }
 
 
-def _content_volume() -> dict:
+def content_volume() -> dict:
     return {"name": "content", "persistentVolumeClaim": {"claimName": CONTENT_CLAIM}}
 
 
@@ -384,9 +384,9 @@ def deployment(spec: TenantSpec, credentials: str = "") -> dict:
                 },
             }
         ],
-        "volumes": [_content_volume()],
+        "volumes": [content_volume()],
     }
-    affinity = _same_node_as_web(spec)
+    affinity = same_node_as_web(spec)
     if affinity:
         pod["affinity"] = affinity
     template_meta = {"labels": labels(spec, COMPONENT_WEB)}
@@ -575,9 +575,9 @@ def _wp_cli_job(
                 "volumeMounts": [core_mount, content_mount],
             }
         ],
-        "volumes": [{"name": "core", "emptyDir": {}}, _content_volume()],
+        "volumes": [{"name": "core", "emptyDir": {}}, content_volume()],
     }
-    affinity = _same_node_as_web(spec)
+    affinity = same_node_as_web(spec)
     if affinity:
         pod["affinity"] = affinity
     template = {"metadata": {"labels": labels(spec, component)}, "spec": pod}
