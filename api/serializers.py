@@ -7,6 +7,7 @@ from provisioning.health import tenant_health
 from provisioning.models import Run, StepRun
 from provisioning.tenanturl import tenant_url
 from provisioning.waiting import tenant_waiting
+from tenants import customhosts, hostproof
 from tenants.forms import PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import AuditEvent, Backup, Plan, Tenant
 
@@ -118,15 +119,50 @@ def _nullable_object(serializer_class) -> dict:
     }
 
 
+class CustomHostSerializer(serializers.Serializer):
+    """A custom host name and its DNS TXT proof, as the tenant page's "Host names" shows it."""
+
+    name = serializers.CharField()
+    own = serializers.BooleanField(help_text="The site's own address (the request's host).")
+    proven = serializers.BooleanField(help_text="Its TXT record was found: the site answers on it.")
+    proven_at = serializers.DateTimeField(allow_null=True)
+    txt_name = serializers.CharField(help_text="Where to create the TXT record.")
+    txt_value = serializers.CharField(help_text="The TXT record's value.")
+    checked_at = serializers.DateTimeField(allow_null=True)
+    check_result = serializers.CharField(help_text="What the last check found, in words.")
+
+
+def custom_host_data(tenant: Tenant) -> list[dict]:
+    return [
+        {
+            "name": row.name,
+            "own": row.name == tenant.host,
+            "proven": row.is_proven,
+            "proven_at": row.proven_at,
+            "txt_name": hostproof.proof_name(row.name),
+            "txt_value": hostproof.proof_value(tenant.pk, row.name),
+            "checked_at": row.checked_at,
+            "check_result": row.check_result,
+        }
+        for row in customhosts.hosts_of(tenant)
+    ]
+
+
 class TenantDetailSerializer(TenantSerializer):
-    """One tenant as its detail page shows it: with its health and what it waits for."""
+    """One tenant as its detail page shows it: with its health, what it waits for and its
+    custom host names."""
 
     health = serializers.SerializerMethodField()
     waiting = serializers.SerializerMethodField()
+    hosts = serializers.SerializerMethodField()
 
     class Meta(TenantSerializer.Meta):
-        fields = [*TenantSerializer.Meta.fields, "health", "waiting"]
+        fields = [*TenantSerializer.Meta.fields, "health", "waiting", "hosts"]
         read_only_fields = fields
+
+    @extend_schema_field(CustomHostSerializer(many=True))
+    def get_hosts(self, tenant: Tenant):
+        return CustomHostSerializer(custom_host_data(tenant), many=True).data
 
     @extend_schema_field(_nullable_object(HealthSerializer))
     def get_health(self, tenant: Tenant):
@@ -362,6 +398,14 @@ class PlanChangeSerializer(_FormBackedSerializer):
         required=False,
         help_text="decline: a platform admin says no to the owner's request for a larger plan "
         "(then no plan is needed); to grant it, send that plan.",
+    )
+
+
+class HostNameSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=300,
+        help_text="A host name of yours, e.g. blog.example.com.",
+        error_messages={"required": "Give the host name, e.g. blog.example.com."},
     )
 
 

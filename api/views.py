@@ -16,7 +16,16 @@ from api.permissions import ActorOrReadOnly, ApproverOrAuditorReads, SeesEveryth
 from portal import ratelimit, roles
 from provisioning.capacity import plan_capacity_hint
 from provisioning.models import Run
-from tenants import backups, deletion, plan_change, selectors, services, suspension, upgrade
+from tenants import (
+    backups,
+    customhosts,
+    deletion,
+    plan_change,
+    selectors,
+    services,
+    suspension,
+    upgrade,
+)
 from tenants.models import AuditEvent, Plan, Tenant
 
 # The list page's `sort` names (tenants.views.SORTS), on fields a cursor can hold.
@@ -238,6 +247,28 @@ class TenantViewSet(viewsets.GenericViewSet):
             incoming=s.RestoreSerializer,
             required=RESTORE_NEEDS_ETAG,
         )
+
+    @_acts(s.HostNameSerializer)
+    @action(detail=True, methods=["post"], url_path="hosts")
+    def host_add(self, request, pk=None):
+        """Add a custom host name; it is served once its DNS TXT record (in `hosts`) is found."""
+        return self._act(request, pk, customhosts.host_add, incoming=s.HostNameSerializer)
+
+    @_acts(
+        s.HostNameSerializer,
+        description="Looks up the host's TXT record. Found with the value shown, the host is "
+        "proven and a run serves it; not found, `hosts` says why (check_result).",
+    )
+    @action(detail=True, methods=["post"], url_path="hosts/check")
+    def host_check(self, request, pk=None):
+        """Check a custom host's DNS TXT proof now."""
+        return self._act(request, pk, customhosts.host_check, incoming=s.HostNameSerializer)
+
+    @_acts(s.HostNameSerializer)
+    @action(detail=True, methods=["post"], url_path="hosts/remove")
+    def host_remove(self, request, pk=None):
+        """Stop serving a custom host name (not the site's own address)."""
+        return self._act(request, pk, customhosts.host_remove, incoming=s.HostNameSerializer)
 
     @_acts()
     @action(detail=True, methods=["post"], url_path="cancel-delete")

@@ -130,11 +130,12 @@ def host_check(*, tenant: Tenant, actor, name: str) -> tuple[TenantHost, hostpro
     return row, finding
 
 
-def host_remove(*, tenant: Tenant, actor, host_id: int) -> str:
+def host_remove(*, tenant: Tenant, actor, name: str) -> str:
     """Stop serving a custom host (the site's own host stays: it is the site's address)."""
     _check_may_manage(tenant, actor)
+    name = validation.normalize_host(name)
     with transaction.atomic():
-        row = TenantHost.objects.select_for_update().filter(tenant=tenant, pk=host_id).first()
+        row = TenantHost.objects.select_for_update().filter(tenant=tenant, name=name).first()
         if row is None:
             raise ApplicationError("That host is no longer on the site; reload the page.")
         if row.name == tenant.host:

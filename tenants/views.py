@@ -402,10 +402,9 @@ class TenantHostCheckView(_TenantActionView):
 
 class TenantHostRemoveView(_TenantActionView):
     def act(self, request, tenant):
-        host_id = request.POST.get("host", "")
-        if not host_id.isdigit():
-            raise ApplicationError("That host is no longer on the site; reload the page.")
-        name = customhosts.host_remove(tenant=tenant, actor=request.user, host_id=int(host_id))
+        name = customhosts.host_remove(
+            tenant=tenant, actor=request.user, name=request.POST.get("name", "")[:300]
+        )
         messages.success(request, f"{name} was removed; the site stops answering on it.")
 
 

@@ -31,6 +31,12 @@ API = {
         for action in ("suspend", "resume", "upgrade", "backup", "cancel_delete")
         for method in ("GET", "POST")
     },
+    # Custom host names: add, check and remove, as the tenant page's forms do.
+    **{
+        (method, f"api:tenant-{action.replace('_', '-')}"): (f"tenants:{action}", method)
+        for action in ("host_add", "host_check", "host_remove")
+        for method in ("GET", "POST")
+    },
     # The plan page's GET is its form; the API has only the POST.
     ("POST", "api:tenant-plan"): ("tenants:plan", "POST"),
     # The restore page names a backup in its URL (the table's is missing: 404); the API takes
