@@ -380,6 +380,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.scheduled_backups",
         "schedule": 3600.0,
     },
+    # Beat's init container does it once per rollout; this catches a tenant whose reconcile an
+    # old worker took during that rollout (and so built it from the old image again).
+    "reconcile-outdated": {
+        "task": "provisioning.tasks.reconcile_outdated",
+        "schedule": 3600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -684,6 +690,11 @@ PORTAL_KUBE_TENANT_ROLE = env.str("PORTAL_KUBE_TENANT_ROLE", default="tenant-por
 # the plugins at pinned versions, so the install Job downloads nothing); {version} is the
 # tenant's WordPress version; default tenant-wordpress:{version} (a locally built image).
 PORTAL_WORDPRESS_IMAGE = env.str("PORTAL_WORDPRESS_IMAGE", default="tenant-wordpress:{version}")
+# The plugin pins the tenant image was built with (in the portal's image too): when they or the
+# image setting change, the tenants are reconciled onto it; default deploy/wordpress/plugins.lock.
+PORTAL_PLUGINS_LOCK = env.str(
+    "PORTAL_PLUGINS_LOCK", default=str(BASE_DIR / "deploy" / "wordpress" / "plugins.lock")
+)
 # WordPress role of the people the tenant's owner adds (the owner is administrator): editor,
 # author, contributor or subscriber; default editor.
 PORTAL_WORDPRESS_MEMBER_ROLE = env.str("PORTAL_WORDPRESS_MEMBER_ROLE", default="editor")

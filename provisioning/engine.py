@@ -14,7 +14,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from portal import requestcontext
-from provisioning import drivers
+from provisioning import drivers, tenantimage
 from provisioning.drivers.retry import waits_reported_to
 from provisioning.errors import Displaced, LockHeld, StepFailed, TransientError, Unavailable
 from provisioning.locks import Heartbeat, holder_name, lock_acquire, lock_release, lock_renew
@@ -34,8 +34,9 @@ LOG_LIMIT = 4000  # characters of log kept per step row: enough to read, small e
 LOG_FLUSH_SECONDS = 1.0
 
 State = Tenant.State
-# Runs that only put a serving tenant back as it should be: their failure never unserves it.
-REPAIRS = ("drift", "manual")
+# Runs that only put a serving tenant back as it should be: their failure never unserves it
+# (an image rollout, provisioning.rollout, is one).
+REPAIRS = ("drift", "manual", "image")
 UNFINISHED = [
     StepRun.Status.PENDING,
     StepRun.Status.RUNNING,
@@ -256,6 +257,7 @@ class _Advance:
             self.token = run.token + 1
             Run.objects.filter(pk=run.pk).update(
                 status=Run.Status.RUNNING,
+                image_fingerprint=tenantimage.fingerprint(),
                 started_at=run.started_at or timezone.now(),
                 not_before=None,
                 holder=self.holder,

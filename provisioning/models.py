@@ -55,6 +55,9 @@ class Run(models.Model):
     outage = models.CharField(max_length=40, blank=True)
     # Last sign of life of a worker on the run (its claim and the lease heartbeat).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # What the tenant image was to the worker that last claimed the run (provisioning.rollout):
+    # a ready tenant whose last apply was built from another one is reconciled again.
+    image_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

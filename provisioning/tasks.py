@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from provisioning import engine, runs, sweeps
+from provisioning import engine, rollout, runs, sweeps
 from provisioning.errors import LockHeld
 from provisioning.locks import lease_left
 
@@ -29,3 +29,9 @@ def reconcile_tenant(tenant_id: int, run_id: int | None = None, wakeup: int | No
 def reconcile_all() -> None:
     """Beat, every minute: end dead runs, re-send lost messages, start due drift checks."""
     sweeps.sweep()
+
+
+@shared_task(ignore_result=True)
+def reconcile_outdated() -> None:
+    """Beat, hourly: reconcile the tenants last built from another tenant image."""
+    rollout.tenant_image_rollout()

@@ -1,9 +1,10 @@
-"""Queue (or, with --wait, run here) a reconcile of one tenant or of all of them."""
+"""Queue (or, with --wait, run here) a reconcile of one tenant, of all, or of the outdated."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from portal import requestcontext
 from portal.errors import ApplicationError
+from provisioning import rollout
 from provisioning.cli import finish, tenant_by_slug
 from tenants import services
 from tenants.models import Tenant
@@ -16,15 +17,25 @@ class Command(BaseCommand):
         parser.add_argument("slug", nargs="?")
         parser.add_argument("--all", action="store_true", help="every ready or failed tenant")
         parser.add_argument(
+            "--outdated",
+            action="store_true",
+            help="every ready or failed tenant last built from another tenant image "
+            "(PORTAL_WORDPRESS_IMAGE, PORTAL_PLUGINS_LOCK): beat's init container runs it",
+        )
+        parser.add_argument(
             "--wait",
             action="store_true",
             help="follow the run until it ends (the workers do the work)",
         )
         parser.add_argument("--timeout", type=float, default=900.0)
 
-    def handle(self, *args, slug=None, all=False, wait=False, timeout=900.0, **options):
-        if bool(slug) == bool(all):
-            raise CommandError("Name one tenant, or pass --all.")
+    def handle(
+        self, *args, slug=None, all=False, outdated=False, wait=False, timeout=900.0, **options
+    ):
+        if sum((bool(slug), all, outdated)) != 1:
+            raise CommandError("Name one tenant, or pass --all or --outdated.")
+        if outdated:
+            return self._outdated()
         if all:
             tenants = list(
                 Tenant.objects.filter(
@@ -49,3 +60,13 @@ class Command(BaseCommand):
                     failed.append(tenant.slug)  # --all goes on with the others, then says so
         if failed:
             raise CommandError(f"{len(failed)} tenant(s) failed: {', '.join(failed)}.")
+
+    def _outdated(self) -> None:
+        with requestcontext.operator():
+            queued, moved = rollout.tenant_image_rollout()
+        for tenant in queued:
+            self.stdout.write(f"{tenant.slug}: reconcile queued (built from another image)")
+        for slug in moved:
+            self.stdout.write(f"{slug}: changed meanwhile; its own run builds the new image")
+        if not queued and not moved:
+            self.stdout.write("Every tenant is built from the current tenant image.")
