@@ -123,6 +123,7 @@ OIDC_CLIENT_SECRET = "OIDC_CLIENT_SECRET"  # sso step
 PIPELINE_CLIENT_ID = "PIPELINE_CLIENT_ID"  # pipeline step (only while the switch is on)
 PIPELINE_CLIENT_SECRET = "PIPELINE_CLIENT_SECRET"  # pipeline step
 PIPELINE_WEBHOOK_SECRET = "PIPELINE_WEBHOOK_SECRET"  # pipeline step: signs confirmations
+PIPELINE_REPORT_SECRET = "PIPELINE_REPORT_SECRET"  # pipeline step: signs the pipeline's errors
 PIPELINE_APP_PASSWORD = "PIPELINE_APP_PASSWORD"  # pipeline step: read from Authentik, not made
 WP_ADMIN_PASSWORD = "WORDPRESS_ADMIN_PASSWORD"  # wordpress step (the install Job uses it)
 WP_SALT_KEYS = tuple(

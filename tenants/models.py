@@ -408,6 +408,7 @@ class AuditEvent(models.Model):
         TENANT_DELETE_SCHEDULED = "tenant.delete_scheduled", "Deletion scheduled"
         TENANT_DELETE_CANCELLED = "tenant.delete_cancelled", "Deletion cancelled"
         TENANT_PIPELINE = "tenant.pipeline", "Content pipeline switched"
+        TENANT_PIPELINE_FAILED = "tenant.pipeline_failed", "Content pipeline publication failed"
         TENANT_PLAN_CHANGED = "tenant.plan_changed", "Plan of the tenant changed"
         TENANT_PLAN_REQUESTED = "tenant.plan_requested", "Larger plan requested"
         TENANT_PLAN_DECLINED = "tenant.plan_declined", "Larger plan declined"

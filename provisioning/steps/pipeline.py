@@ -98,11 +98,13 @@ class PipelineStep(Step):
     def entry_key(self) -> str:
         return f"{self.spec.slug}.json"
 
-    def entry(self, client_id: str, app_password: str) -> dict[str, str]:
+    def entry(self, client_id: str, app_password: str, report_key: str) -> dict[str, str]:
         """What the pipeline needs to publish to this tenant (its whole target description).
         The token request Authentik's docs give for machine-to-machine sign-in is a form POST
         to token_url of grant_type=client_credentials, client_id, username and password (the
-        app password); the provider's client secret is not part of it, so it isn't here."""
+        app password); the provider's client secret is not part of it, so it isn't here.
+        A failed publication is reported to report_url signed with report_key, a key of its
+        own: the pipeline can't sign the site's confirmations, nor the site its errors."""
         service = f"http://{NAME}.{self.spec.namespace}.svc"
         return {
             "tenant": self.spec.slug,
@@ -117,6 +119,8 @@ class PipelineStep(Step):
             "username": self.account.username,
             "password": app_password,
             "audience": client_id,
+            "report_url": webhook_url(),
+            "report_key": report_key,
         }
 
     def policies(self) -> list[dict]:
@@ -229,7 +233,7 @@ class PipelineStep(Step):
             "targets": {
                 "secret": f"{ns}/{secret}",
                 "key": self.entry_key,
-                "value": self.entry(keys.PLACEHOLDER, keys.PLACEHOLDER),
+                "value": self.entry(keys.PLACEHOLDER, keys.PLACEHOLDER, keys.PLACEHOLDER),
             },
             "network_policies": self.policies(),
             "webhook": webhook_url(),
@@ -253,9 +257,10 @@ class PipelineStep(Step):
     def _wanted_entry(self) -> dict[str, str] | None:
         client_id = self.ctx.secrets.get(keys.PIPELINE_CLIENT_ID)
         app_password = self.ctx.secrets.get(keys.PIPELINE_APP_PASSWORD)
-        if client_id is None or app_password is None:
+        report_key = self.ctx.secrets.get(keys.PIPELINE_REPORT_SECRET)
+        if client_id is None or app_password is None or report_key is None:
             return None
-        return self.entry(client_id, app_password)
+        return self.entry(client_id, app_password, report_key)
 
     def live_check(self) -> list[str]:
         if not self.enabled and not _present(self.ctx.secrets):
@@ -268,8 +273,9 @@ class PipelineStep(Step):
             return self._leftovers(targets)
         out = self.client.live_check()
         out += self.account.live_check()
-        if keys.PIPELINE_WEBHOOK_SECRET not in _present(self.ctx.secrets):
-            out.append("the webhook's signing key is not in the tenant's Secret yet")
+        present = _present(self.ctx.secrets)
+        if not {keys.PIPELINE_WEBHOOK_SECRET, keys.PIPELINE_REPORT_SECRET} <= present:
+            out.append("the webhook's signing keys are not in the tenant's Secret yet")
         want = self._wanted_entry()
         have = targets.get(self.entry_key)
         if have is None:
@@ -298,8 +304,8 @@ class PipelineStep(Step):
         if not self.enabled:
             return self.live_destroy()
         keys.require_real(self.ctx.secrets, "The pipeline's client")
-        keys.ensure(
-            self.ctx.secrets, keys.PIPELINE_WEBHOOK_SECRET, lambda: keys.random_password(64)
+        keys.ensure_all(
+            self.ctx.secrets, dict.fromkeys(_SIGNING_KEYS, lambda: keys.random_password(64))
         )
         done = [self.client.live_apply().message, *self.account.live_apply()]
         policies = self.policies()
@@ -332,7 +338,7 @@ class PipelineStep(Step):
             done.append(f"left {' and '.join(left)} alone: not tenant {self.spec.slug}'s")
         # The credentials are dead once the client is gone; they don't linger in the Secret.
         present = _present(self.ctx.secrets)
-        gone = [k for k in (*_CLIENT_KEYS, keys.PIPELINE_WEBHOOK_SECRET) if k in present]
+        gone = [k for k in (*_CLIENT_KEYS, *_SIGNING_KEYS) if k in present]
         if gone:
             self.ctx.secrets.discard(gone)
         return Outcome.done("; ".join(done) or "nothing to remove")
@@ -350,6 +356,7 @@ class PipelineStep(Step):
 
 MANAGER = "tenant-portal-pipeline"
 _CLIENT_KEYS = (keys.PIPELINE_CLIENT_ID, keys.PIPELINE_CLIENT_SECRET, keys.PIPELINE_APP_PASSWORD)
+_SIGNING_KEYS = (keys.PIPELINE_WEBHOOK_SECRET, keys.PIPELINE_REPORT_SECRET)
 
 
 def _encode(entry: dict[str, str] | None) -> str | None:
@@ -357,5 +364,5 @@ def _encode(entry: dict[str, str] | None) -> str | None:
 
 
 def _present(store) -> set[str]:
-    candidates = (*_CLIENT_KEYS, keys.PIPELINE_WEBHOOK_SECRET)
+    candidates = (*_CLIENT_KEYS, *_SIGNING_KEYS)
     return {k for k in candidates if store.get(k) is not None}

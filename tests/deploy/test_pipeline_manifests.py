@@ -87,3 +87,41 @@ def test_the_portal_takes_confirmations_from_tenant_sites_only():
     assert policy["spec"]["ingress"][0]["ports"] == [
         {"port": settings.PORTAL_PIPELINE_WEBHOOK_PORT, "protocol": "TCP"}
     ]
+
+
+def test_the_pipeline_reaches_the_portals_webhook_to_report_failures():
+    namespaces = objects("namespaces")
+    policy = find(
+        namespaces, "NetworkPolicy", "content-pipeline", settings.PORTAL_PIPELINE_NAMESPACE
+    )
+    port = [{"port": settings.PORTAL_PIPELINE_WEBHOOK_PORT, "protocol": "TCP"}]
+    web = {"app.kubernetes.io/name": "tenant-portal", "app.kubernetes.io/component": "web"}
+    to_portal = {
+        "to": [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {
+                        "kubernetes.io/metadata.name": settings.PORTAL_PIPELINE_WEBHOOK_NAMESPACE
+                    }
+                },
+                "podSelector": {"matchLabels": web},
+            }
+        ],
+        "ports": port,
+    }
+    assert to_portal in policy["spec"]["egress"]
+    portal = render(REPO / "deploy" / "portal" / "base")
+    ingress = find(portal, "NetworkPolicy", "web-from-pipeline")
+    assert ingress["spec"]["podSelector"]["matchLabels"] == web
+    (rule,) = ingress["spec"]["ingress"]
+    assert rule["ports"] == port
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": settings.PORTAL_PIPELINE_NAMESPACE}
+            },
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/name": settings.PORTAL_PIPELINE_APP}
+            },
+        }
+    ]

@@ -2,11 +2,13 @@
 loopback: the portal's pipeline step writes the tenant's entry (fake Kubernetes and Authentik),
 the pipeline writes the post with an OpenAI-compatible endpoint, takes a token from Authentik
 and publishes to a WordPress stand-in that runs the portal's mu-plugins under real PHP, whose
-signed confirmation the portal's webhook records."""
+signed confirmation the portal's webhook records; a failed publication the pipeline reports to
+the same webhook, signed with its own key."""
 
 import base64
 import importlib.util
 import json
+import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -19,7 +21,8 @@ from provisioning.spec import spec_for
 from provisioning.steps.base import StepContext
 from provisioning.steps.namespace import NamespaceStep
 from provisioning.steps.pipeline import PipelineStep
-from tenants.models import Tenant
+from tenants.models import AuditEvent, Tenant
+from tenants.pipelinehook import sign
 from tests.deploy.render import REPO
 from tests.factories import TenantFactory
 from tests.fakes.loopback import LoopbackServer
@@ -83,6 +86,24 @@ def ai():
 def webhook():
     with Recorder(lambda path, headers, body: (200, {"detail": "recorded"})) as server:
         yield server
+
+
+def deliver(client, sent, body=None, timestamp=None, signature=None):
+    """A request the recorder took, handed to the portal's webhook as it was sent or altered."""
+    path, headers, was = sent
+    return client.post(
+        path,
+        was if body is None else body,
+        content_type="application/json",
+        headers={
+            "X-Pipeline-Timestamp": timestamp or headers["X-Pipeline-Timestamp"],
+            "X-Pipeline-Signature": signature or headers["X-Pipeline-Signature"],
+        },
+    )
+
+
+def reports(webhook) -> list[dict]:
+    return [json.loads(body) for _, _, body in webhook.seen]
 
 
 def switch_on(slug: str) -> tuple[Tenant, KubernetesSecrets, dict]:
@@ -156,23 +177,14 @@ def test_a_message_is_published_as_the_pipeline_and_confirmed_to_the_portal(
     # The site asked Authentik whether the token is its pipeline client's.
     assert ("POST", "/application/o/introspect/") in authentik_api.requests
     # The mu-plugin's confirmation, as it was sent, is taken by the portal's webhook.
-    ((path, headers, body),) = webhook.seen
-    assert json.loads(body) == {
+    (confirmation,) = webhook.seen
+    assert json.loads(confirmation[2]) == {
         "tenant": "shop",
         "post_id": 1,
         "title": POST["title"],
         "url": f"{site.url}/?p=1",
     }
-    answer = client.post(
-        path,
-        body,
-        content_type="application/json",
-        headers={
-            "X-Pipeline-Timestamp": headers["X-Pipeline-Timestamp"],
-            "X-Pipeline-Signature": headers["X-Pipeline-Signature"],
-        },
-    )
-    assert answer.status_code == 200
+    assert deliver(client, confirmation).status_code == 200
     shop.refresh_from_db()
     assert shop.pipeline_post == f"“{POST['title']}” (post 1) {site.url}/?p=1"
 
@@ -187,7 +199,14 @@ def test_a_token_of_another_tenants_client_is_not_let_in(flow, webhook):
     said = pipeline.pipe("A post", "publish.acme", [], {})
 
     assert said == "Not published: the tenant's site answered 401 (rest_cannot_create)."
-    assert site.posts == [] and webhook.seen == []
+    assert site.posts == []
+    # No confirmation; the pipeline's report of the refusal, for acme.
+    assert reports(webhook) == [
+        {
+            "tenant": "acme",
+            "error": {"reason": "site_refused", "status": 401, "code": "rest_cannot_create"},
+        }
+    ]
 
 
 def test_the_token_opens_the_content_api_only(flow):
@@ -217,7 +236,7 @@ def test_open_webuis_own_tasks_publish_nothing(flow, ai):
     assert site.posts == [] and ai.seen == []
 
 
-def test_a_tenant_switched_off_is_no_target(flow):
+def test_a_tenant_switched_off_is_no_target(flow, webhook):
     pipeline, site, _, targets = flow
     (targets / "shop.json").unlink()  # the portal removed its key from the Secret
     assert [p["id"] for p in pipeline.pipelines()] == ["acme"]
@@ -225,9 +244,10 @@ def test_a_tenant_switched_off_is_no_target(flow):
     assert said == "Not published: tenant shop has the content pipeline switched off."
     assert pipeline.pipe("A post", "publish.../etc", [], {}).startswith("Not published:")
     assert site.posts == []
+    assert webhook.seen == []  # no tenant of the portal's to report to
 
 
-def test_every_failure_on_the_way_is_said_plainly(flow, ai, authentik_api, monkeypatch):
+def test_every_failure_on_the_way_is_said_plainly(flow, ai, authentik_api, webhook):
     pipeline, site, _, targets = flow
     entry = json.loads((targets / "shop.json").read_text())
     (targets / "shop.json").write_text(json.dumps({**entry, "password": "revoked"}))
@@ -243,6 +263,79 @@ def test_every_failure_on_the_way_is_said_plainly(flow, ai, authentik_api, monke
     assert said == "Not published: the AI endpoint can't be reached (ConnectionError)."
     assert site.posts == []
     assert keys.PIPELINE_APP_PASSWORD not in said
+    # Each reported to the portal: a reason, a status, a code; not the text, not a credential.
+    assert [r["error"] for r in reports(webhook)] == [
+        {"reason": "token_refused", "status": 400, "code": "invalid_grant"},
+        {"reason": "ai_refused", "status": 401},
+        {"reason": "ai_unreachable", "code": "ConnectionError"},
+    ]
+    sent = b"".join(body for _, _, body in webhook.seen).decode()
+    for secret in ("A post", "revoked", entry["password"], "wrong"):
+        assert secret not in sent
+    # A portal that can't be reached changes nothing of what the chat is told.
+    (targets / "shop.json").write_text(json.dumps({**entry, "report_url": "http://127.0.0.1:9/"}))
+    assert pipeline.pipe("A post", "publish.shop", [], {}) == said
+    assert len(webhook.seen) == 3
+
+
+def test_a_failed_publication_shows_on_the_tenant_page_until_one_succeeds(flow, webhook, client):
+    pipeline, site, shop, targets = flow
+    entry = json.loads((targets / "shop.json").read_text())
+    (targets / "shop.json").write_text(json.dumps({**entry, "password": "revoked"}))
+    pipeline.pipe("Berlin's solar roofs, for the blog", "publish.shop", [], {})
+    (report,) = webhook.seen
+
+    assert deliver(client, report).status_code == 200
+
+    shop.refresh_from_db()
+    message = "Authentik refused the tenant's credentials (HTTP 400, invalid_grant)"
+    assert shop.pipeline_error == message
+    event = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_PIPELINE_FAILED)
+    assert event.object_id == str(shop.pk) and event.message == f"publication failed: {message}"
+    client.force_login(shop.owner)
+    page = client.get(shop.get_absolute_url()).content.decode()
+    shown = page.split('id="pipeline-error">', 1)[1].split("</dd>", 1)[0]
+    assert shop.pipeline_error_at.strftime("%Y-%m-%d %H:%M") in shown
+    assert message.replace("'", "&#x27;") in shown
+
+    # The credentials work again: the next publication's confirmation clears the error.
+    (targets / "shop.json").write_text(json.dumps(entry))
+    webhook.seen.clear()
+    assert pipeline.pipe("Berlin's solar roofs", "publish.shop", [], {}).startswith("Published")
+    (confirmation,) = webhook.seen
+    assert deliver(client, confirmation).status_code == 200
+    shop.refresh_from_db()
+    assert (shop.pipeline_error, shop.pipeline_error_at) == ("", None)
+    page = client.get(shop.get_absolute_url()).content.decode()
+    assert 'id="pipeline-error"><span class="muted">none</span>' in page
+
+
+def test_a_forged_or_replayed_error_report_is_refused(flow, webhook, client):
+    pipeline, _, shop, targets = flow
+    pipeline.ai_token = "wrong"
+    pipeline.pipe("A post", "publish.shop", [], {})
+    (report,) = webhook.seen
+    _, headers, body = report
+    stamp = headers["X-Pipeline-Timestamp"]
+    # The signed body changed (another tenant, another reason): the signature doesn't fit.
+    assert deliver(client, report, body=body.replace(b'"shop"', b'"acme"')).status_code == 401
+    assert deliver(client, report, body=body.replace(b"ai_refused", b"ai_unset")).status_code == 401
+    # Signed with the site's key, which signs confirmations only.
+    site_key = KubernetesSecrets(spec_for(shop)).get(keys.PIPELINE_WEBHOOK_SECRET)
+    assert deliver(client, report, signature=sign(site_key, stamp, body)).status_code == 401
+    # Signed right but an hour old.
+    old = str(int(time.time()) - 3600)
+    key = json.loads((targets / "shop.json").read_text())["report_key"]
+    assert deliver(client, report, timestamp=old, signature=sign(key, old, body)).status_code == 401
+    shop.refresh_from_db()
+    assert shop.pipeline_error == ""
+
+    assert deliver(client, report).status_code == 200
+    assert deliver(client, report).status_code == 409  # replayed
+
+    shop.refresh_from_db()
+    assert shop.pipeline_error == "The AI endpoint refused the request (HTTP 401)"
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_PIPELINE_FAILED).count() == 1
 
 
 def test_the_models_answer_needs_a_title_and_content():

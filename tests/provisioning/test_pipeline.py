@@ -88,6 +88,11 @@ def test_switch_on_creates_the_client_the_entry_and_the_policies(systems):
     assert entry["token_url"].endswith("/application/o/token/")
     assert policies(driver, step.spec) == ["allow-content-pipeline", "to-tenant-acme"]
     assert len(store.get(keys.PIPELINE_WEBHOOK_SECRET)) >= 40
+    # The pipeline reports its failures signed with a key of its own, not the site's.
+    assert entry["report_url"] == "http://web.tenant-portal.svc/hooks/pipeline/"
+    assert entry["report_key"] == store.get(keys.PIPELINE_REPORT_SECRET)
+    assert len(entry["report_key"]) >= 40
+    assert entry["report_key"] != store.get(keys.PIPELINE_WEBHOOK_SECRET)
     assert step.check() == []
 
 
@@ -140,6 +145,7 @@ def test_switch_off_removes_everything_and_leaves_other_tenants_alone(systems):
     assert policies(driver, acme.spec) == [None, None]
     assert KubernetesSecrets(acme.spec).get(keys.PIPELINE_CLIENT_ID) is None
     assert KubernetesSecrets(acme.spec).get(keys.PIPELINE_WEBHOOK_SECRET) is None
+    assert KubernetesSecrets(acme.spec).get(keys.PIPELINE_REPORT_SECRET) is None
     assert off.check() == []
     # The other tenant's client, entry and policies are as they were.
     assert authentik.provider_named("pipeline-shop")["client_id"] == shop_entry["client_id"]
@@ -298,6 +304,7 @@ def test_plan_mode_names_the_resources_but_no_credential(settings):
     assert step.apply().status == Outcome.PLANNED
     plan = json.loads(step.plan_file.read_text())
     assert plan["targets"]["value"]["password"] == keys.PLACEHOLDER
+    assert plan["targets"]["value"]["report_key"] == keys.PLACEHOLDER
     account = plan["service_account"]
     assert account[1]["body"]["type"] == "service_account"
     assert account[2]["body"]["intent"] == "app_password"

@@ -173,7 +173,12 @@ def test_no_generated_credential_leaves_the_tenants_secret(
     assert tenant.state == Tenant.State.READY, tenant.last_error
     first = secret_values(kube, tenant)
     assert len(first) >= 10, sorted(first)
-    pipeline_keys = {"PIPELINE_CLIENT_SECRET", "PIPELINE_WEBHOOK_SECRET", "PIPELINE_APP_PASSWORD"}
+    pipeline_keys = {
+        "PIPELINE_CLIENT_SECRET",
+        "PIPELINE_WEBHOOK_SECRET",
+        "PIPELINE_REPORT_SECRET",
+        "PIPELINE_APP_PASSWORD",
+    }
     assert pipeline_keys <= set(first)
 
     # Someone changes the sign-in client's secret in Authentik: the drift is found and repaired.

@@ -83,14 +83,14 @@ def test_a_busy_tenant_is_not_switched(requester):
 
 @pytest.fixture
 def signed(kube_cluster, requester):
-    """A ready tenant with the pipeline on, its webhook key in its Secret (the fake cluster)."""
+    """A ready tenant with the pipeline on, its webhook keys in its Secret (the fake cluster)."""
     tenant = TenantFactory(
         owner=requester, slug="shop", state=Tenant.State.READY, content_pipeline=True
     )
     spec = spec_for(tenant)
     store = KubernetesSecrets(spec)
     NamespaceStep(StepContext(spec=spec, secrets=store)).apply()
-    store.put({keys.PIPELINE_WEBHOOK_SECRET: "k" * 64})
+    store.put({keys.PIPELINE_WEBHOOK_SECRET: "k" * 64, keys.PIPELINE_REPORT_SECRET: REPORT_KEY})
     return tenant
 
 
@@ -109,6 +109,8 @@ def post(client, payload: dict, key: str = "k" * 64, timestamp: int | None = Non
 
 
 PUBLISHED = {"tenant": "shop", "post_id": 42, "title": "Hello AI", "url": "https://x/hello"}
+REPORT_KEY = "r" * 64
+REFUSED = {"tenant": "shop", "error": {"reason": "site_refused", "status": 403, "code": "rest_x"}}
 
 
 def test_a_signed_confirmation_shows_on_the_tenant_page(client, signed, requester):
@@ -116,12 +118,44 @@ def test_a_signed_confirmation_shows_on_the_tenant_page(client, signed, requeste
     signed.refresh_from_db()
     assert signed.pipeline_confirmed_at is not None
     assert signed.pipeline_post == "“Hello AI” (post 42) https://x/hello"
-    assert post(client, {"tenant": "shop", "error": "REST API answered 403"}).status_code == 200
+    assert post(client, REFUSED, key=REPORT_KEY).status_code == 200
 
     client.force_login(requester)
     page = client.get(signed.get_absolute_url()).content.decode()
     assert "“Hello AI” (post 42)" in page
-    assert "REST API answered 403" in page
+    assert "The tenant&#x27;s site refused the post (HTTP 403, rest_x)" in page
+
+
+def test_the_pipelines_error_report_is_audited_and_a_later_publication_clears_it(client, signed):
+    said = {"reason": "token_refused", "status": 400, "code": "invalid_grant"}
+    assert post(client, {"tenant": "shop", "error": said}, key=REPORT_KEY).status_code == 200
+    signed.refresh_from_db()
+    message = "Authentik refused the tenant's credentials (HTTP 400, invalid_grant)"
+    assert signed.pipeline_error == message and signed.pipeline_error_at is not None
+    event = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_PIPELINE_FAILED)
+    assert (event.object_id, event.actor_name) == (str(signed.pk), "content pipeline")
+    assert event.message == f"publication failed: {message}"
+    assert event.after == {"reason": "token_refused"}
+
+    assert post(client, PUBLISHED).status_code == 200
+    signed.refresh_from_db()
+    assert (signed.pipeline_error, signed.pipeline_error_at) == ("", None)
+
+
+def test_an_error_report_says_only_the_portals_words(client, signed):
+    # A text of the sender's own, a status out of range and a code of a token's length or
+    # shape never reach the page.
+    secretish = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwaXBlbGluZSJ9.c2lnbmF0dXJlLW9mLWEtdG9rZW4"
+    said = {"reason": "ai_refused", "status": 1000, "code": secretish, "message": secretish}
+    assert post(client, {"tenant": "shop", "error": said}, key=REPORT_KEY).status_code == 200
+    signed.refresh_from_db()
+    assert signed.pipeline_error == "The AI endpoint refused the request"
+    for unknown in ("the token is abc", {"reason": "anything"}, {"status": 500}):
+        answer = post(client, {"tenant": "shop", "error": unknown}, key=REPORT_KEY)
+        assert answer.status_code == 400
+    signed.refresh_from_db()
+    assert signed.pipeline_error == "The AI endpoint refused the request"
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_PIPELINE_FAILED).count() == 1
 
 
 def test_a_replayed_confirmation_is_refused(client, signed):
@@ -130,6 +164,25 @@ def test_a_replayed_confirmation_is_refused(client, signed):
     assert post(client, PUBLISHED, timestamp=stamp).status_code == 409
     old = post(client, {**PUBLISHED, "post_id": 7}, timestamp=stamp - 3600)
     assert old.status_code == 401
+
+
+def test_a_replayed_or_old_error_report_is_refused(client, signed):
+    stamp = int(time.time())
+    assert post(client, REFUSED, key=REPORT_KEY, timestamp=stamp).status_code == 200
+    assert post(client, REFUSED, key=REPORT_KEY, timestamp=stamp).status_code == 409
+    old = post(client, REFUSED, key=REPORT_KEY, timestamp=stamp - 3600)
+    assert old.status_code == 401
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_PIPELINE_FAILED).count() == 1
+
+
+def test_each_side_signs_only_its_own_word(client, signed):
+    # The site's key makes no error report, the pipeline's no confirmation.
+    assert post(client, REFUSED).status_code == 401
+    assert post(client, PUBLISHED, key=REPORT_KEY).status_code == 401
+    assert post(client, REFUSED, key="not-the-key").status_code == 401
+    signed.refresh_from_db()
+    assert (signed.pipeline_error, signed.pipeline_post) == ("", "")
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_PIPELINE_FAILED).exists()
 
 
 def test_a_forged_confirmation_changes_nothing(client, signed):

@@ -6,10 +6,16 @@ targets Secret the portal keeps (mounted at PIPELINE_TARGETS_DIR, one <slug>.jso
 by provisioning/steps/pipeline.py): the text is turned into a post by the IONOS AI Model Hub's
 OpenAI-compatible endpoint, the pipeline takes a token for the tenant's client from Authentik
 (client_credentials with the tenant's service account and app password) and publishes through
-the tenant's REST API; the tenant's WordPress then confirms to the portal's webhook.
+the tenant's REST API; the tenant's WordPress then confirms to the portal's webhook. A failed
+publication is reported to the same webhook (the entry's report_url), signed with the entry's
+report_key, as a reason from a fixed list, an HTTP status and an error code: nothing of the text,
+the post or the credentials.
 """
 
+import hashlib
+import hmac
 import json
+import logging
 import os
 import re
 import threading
@@ -19,6 +25,8 @@ from pathlib import Path
 import requests
 
 TIMEOUT = float(os.environ.get("PIPELINE_HTTP_TIMEOUT", "20"))
+REPORT_TIMEOUT = 5.0
+log = logging.getLogger(__name__)
 SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Open WebUI asks the chat's model for titles, tags and follow-ups too: those are no posts.
 TASK_PREFIX = "### Task:"
@@ -30,7 +38,12 @@ INSTRUCTIONS = (
 
 
 class PublishError(Exception):
-    """A step of the flow failed: the message says which, for the person in the chat."""
+    """A step of the flow failed: the message says which, for the person in the chat; reason,
+    status and code are what the portal is told (none: the chat's own doing, nothing to tell)."""
+
+    def __init__(self, message: str, reason: str = "", status: int | None = None, code=""):
+        super().__init__(message)
+        self.reason, self.status, self.code = reason, status, code
 
 
 class Pipeline:
@@ -79,11 +92,14 @@ class Pipeline:
         if _is_task(user_message, body):
             return ""
         slug = model_id.rsplit(".", 1)[-1]
+        target = None
         try:
             target = self._target(slug)
             draft = self.compose(user_message)
             post = self.publish(target, draft)
         except PublishError as error:
+            if target is not None and error.reason:
+                self.report(target, error)
             return f"Not published: {error}"
         return f"Published “{draft['title']}” to {slug}: {post.get('link') or post['id']}"
 
@@ -95,12 +111,38 @@ class Pipeline:
             raise PublishError(f"tenant {slug} has the content pipeline switched off.")
         return target
 
+    def report(self, target: dict, error: PublishError) -> None:
+        """Tell the portal why nothing was published; the chat says it whatever the portal does."""
+        url, key = target.get("report_url"), target.get("report_key")
+        if not url or not key:
+            return
+        said = {"reason": error.reason}
+        if error.status:
+            said["status"] = error.status
+        if error.code:
+            said["code"] = error.code
+        body = json.dumps({"tenant": target["tenant"], "error": said}).encode()
+        stamp = str(int(time.time()))
+        mac = hmac.new(key.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Pipeline-Timestamp": stamp,
+            "X-Pipeline-Signature": f"sha256={mac}",
+        }
+        try:
+            answer = requests.post(url, data=body, headers=headers, timeout=REPORT_TIMEOUT)
+        except requests.RequestException as failure:
+            log.warning("the portal can't be told (%s)", type(failure).__name__)
+            return
+        if answer.status_code != 200:
+            log.warning("the portal refused the report: %s", answer.status_code)
+
     def compose(self, text: str) -> dict[str, str]:
         """{"title", "content"} for the text, from the IONOS AI endpoint."""
         if not text.strip():
             raise PublishError("the message is empty.")
         if not self.ai_endpoint:
-            raise PublishError("no AI endpoint is configured (IONOS_AI_ENDPOINT).")
+            raise PublishError("no AI endpoint is configured (IONOS_AI_ENDPOINT).", "ai_unset")
         try:
             answer = requests.post(
                 f"{self.ai_endpoint}/chat/completions",
@@ -116,15 +158,20 @@ class Pipeline:
                 timeout=TIMEOUT,
             )
         except requests.RequestException as error:
+            name = type(error).__name__
             raise PublishError(
-                f"the AI endpoint can't be reached ({type(error).__name__})."
+                f"the AI endpoint can't be reached ({name}).", "ai_unreachable", code=name
             ) from None
         if answer.status_code != 200:
-            raise PublishError(f"the AI endpoint answered {answer.status_code}.")
+            raise PublishError(
+                f"the AI endpoint answered {answer.status_code}.", "ai_refused", answer.status_code
+            )
         try:
             said = answer.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise PublishError("the AI endpoint's answer is not a chat completion.") from None
+            raise PublishError(
+                "the AI endpoint's answer is not a chat completion.", "ai_answer"
+            ) from None
         return _draft(said)
 
     def publish(self, target: dict, draft: dict[str, str]) -> dict:
@@ -141,18 +188,27 @@ class Pipeline:
                     timeout=TIMEOUT,
                 )
             except requests.RequestException as error:
+                name = type(error).__name__
                 raise PublishError(
-                    f"the tenant's site can't be reached ({type(error).__name__})."
+                    f"the tenant's site can't be reached ({name}).", "site_unreachable", code=name
                 ) from None
             if answer.status_code == 401 and not fresh:
                 continue  # revoked or expired early: once more with a new token
             break
         if answer.status_code != 201:
-            raise PublishError(f"the tenant's site answered {answer.status_code}{_code(answer)}.")
+            code = _code(answer)
+            raise PublishError(
+                f"the tenant's site answered {answer.status_code}{_said(code)}.",
+                "site_refused",
+                answer.status_code,
+                code,
+            )
         try:
             return answer.json()
         except ValueError:
-            raise PublishError("the tenant's site answered 201 without the post.") from None
+            raise PublishError(
+                "the tenant's site answered 201 without the post.", "site_answer"
+            ) from None
 
     def _token(self, target: dict, fresh: bool) -> str:
         slug = target["tenant"]
@@ -169,16 +225,29 @@ class Pipeline:
         try:
             answer = requests.post(target["token_url"], data=form, timeout=TIMEOUT)
         except requests.RequestException as error:
-            raise PublishError(f"Authentik can't be reached ({type(error).__name__}).") from None
+            name = type(error).__name__
+            raise PublishError(
+                f"Authentik can't be reached ({name}).", "token_unreachable", code=name
+            ) from None
         if answer.status_code != 200:
             # The error code only: the answer may echo what was sent.
-            raise PublishError(f"Authentik refused the tenant's credentials{_code(answer)}.")
-        grant = answer.json()
+            code = _code(answer)
+            raise PublishError(
+                f"Authentik refused the tenant's credentials{_said(code)}.",
+                "token_refused",
+                answer.status_code,
+                code,
+            )
+        try:
+            grant = answer.json()
+            token = grant["access_token"]
+        except (ValueError, KeyError, TypeError):
+            raise PublishError("Authentik's answer held no token.", "token_answer") from None
         lifetime = float(grant.get("expires_in") or 60)
         with self._lock:
             # Renewed a little early, so no token dies between here and the site.
-            self._tokens[slug] = (grant["access_token"], time.monotonic() + lifetime * 0.9)
-        return grant["access_token"]
+            self._tokens[slug] = (token, time.monotonic() + lifetime * 0.9)
+        return token
 
 
 def _is_task(user_message: str, body: dict) -> bool:
@@ -194,17 +263,24 @@ def _draft(said: str) -> dict[str, str]:
     except ValueError:
         found = None
     if not isinstance(found, dict):
-        raise PublishError("the AI endpoint wrote no post (no JSON object in its answer).")
+        raise PublishError(
+            "the AI endpoint wrote no post (no JSON object in its answer).", "ai_no_post"
+        )
     title, content = str(found.get("title") or "").strip(), str(found.get("content") or "")
     if not title or not content.strip():
-        raise PublishError("the AI endpoint's post lacks a title or content.")
+        raise PublishError("the AI endpoint's post lacks a title or content.", "ai_no_post")
     return {"title": title[:200], "content": content}
 
 
 def _code(answer: requests.Response) -> str:
+    """The answer's error code (rest_cannot_create, invalid_grant), if it has one of that form."""
     try:
         body = answer.json()
     except ValueError:
         return ""
     code = body.get("code") or body.get("error") if isinstance(body, dict) else None
-    return f" ({code})" if isinstance(code, str) and re.fullmatch(r"[\w.-]{1,60}", code) else ""
+    return code if isinstance(code, str) and re.fullmatch(r"[A-Za-z][\w.-]{0,39}", code) else ""
+
+
+def _said(code: str) -> str:
+    return f" ({code})" if code else ""
