@@ -227,13 +227,14 @@ class _Advance:
         if self.run.action == Run.Action.DESTROY:
             classes = list(reversed(classes))
         rows = self._step_rows([cls.name for cls in classes])
+        shared: dict = {}  # what the pass's steps learn of the outside, for those after them
         for cls in classes:
             row = rows[cls.name]
             if row.is_done:
                 continue
             if not self._still_ours():
                 return 0
-            ctx = StepContext(spec=spec, secrets=secrets, log=self._logger(row))
+            ctx = StepContext(spec=spec, secrets=secrets, log=self._logger(row), shared=shared)
             wait = self._run_step(cls(ctx), row)
             if wait is not None:
                 return wait
@@ -447,9 +448,9 @@ class _Advance:
                 write(outcome.message)
             return outcome
         if row.waiting_since is not None and self.run.action == Run.Action.APPLY:
-            # It was applied and is settling: only apply can tell when it has settled, since
+            # It was applied and is settling: only the step can tell when it has settled, since
             # check() compares the spec, and the spec may match long before it is ready.
-            outcome = step.apply()
+            outcome = step.settle()
             if outcome.message and outcome.status != Outcome.WAITING:
                 write(outcome.message)
             return outcome

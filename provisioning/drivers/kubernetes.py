@@ -392,6 +392,11 @@ def _require_driver() -> KubeApi:
 # --- the tenant's credential Secret ------------------------------------------------------------
 
 
+def _decoded(secret: dict | None) -> dict[str, str]:
+    data = (secret or {}).get("data") or {}
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
 class KubernetesSecrets:
     """The tenant's Secret as a SecretStore: each credential is one of its data keys.
 
@@ -414,10 +419,16 @@ class KubernetesSecrets:
 
     def _load(self) -> dict[str, str]:
         if self._data is None:
-            live = self.driver.read("v1", "Secret", SECRET_NAME, self.spec.namespace)
-            data = (live or {}).get("data") or {}
-            self._data = {k: base64.b64decode(v).decode() for k, v in data.items()}
+            self._data = _decoded(
+                self.driver.read("v1", "Secret", SECRET_NAME, self.spec.namespace)
+            )
         return self._data
+
+    def seed(self, live: dict) -> None:
+        """The Secret as a step just had it from the API (read or applied), taken instead of
+        a read of the store's own; what the store already read or wrote stays."""
+        if self._data is None:
+            self._data = _decoded(live)
 
     def get(self, key: str) -> str | None:
         return self._load().get(key)

@@ -42,6 +42,10 @@ class StepContext:
     secrets: SecretStore
     log: Callable[[str], None] = field(default=lambda message: None)
     plan_dir: Path | None = None
+    # What one pass's steps learnt of the outside systems, for the steps after them in the
+    # same pass: the engine hands every step of a pass the same dict, new each pass. None (a
+    # step run by hand, a test): each check, apply or settle learns afresh.
+    shared: dict | None = None
 
     def plan_path(self, step_name: str, suffix: str) -> Path:
         base = self.plan_dir or settings.PORTAL_PLAN_DIR
@@ -121,6 +125,11 @@ class Step:
             tmp.replace(path)
             return Outcome.planned(f"plan written to {path}")
         return self.live_apply()
+
+    def settle(self) -> Outcome:
+        """Look again at what an apply that is waiting (a rollout, a Job) waits for; by
+        default that is the apply itself, safe to call again."""
+        return self.apply()
 
     def destroy(self) -> Outcome:
         """Remove the resource; one already gone counts as removed."""

@@ -5,7 +5,7 @@ from provisioning.drivers import kubernetes
 from provisioning.errors import StepFailed
 from provisioning.manifests import namespace_manifests
 from provisioning.steps.base import Outcome
-from provisioning.steps.kube import KubeStep
+from provisioning.steps.kube import KubeStep, object_key
 
 # The label that makes a namespace the tenant's: without it (a namespace someone else made, or
 # another tenant's) the portal neither adopts nor deletes it.
@@ -44,7 +44,9 @@ class NamespaceStep(KubeStep):
         return out
 
     def _live_namespace(self) -> dict | None:
-        return self.driver.read("v1", "Namespace", self.spec.namespace)
+        return self.live(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.spec.namespace}}
+        )
 
     def _bootstrap(self) -> list[dict]:
         return [m for m in self.manifests() if m["kind"] in self.bootstrap_kinds]
@@ -68,10 +70,12 @@ class NamespaceStep(KubeStep):
         if live and live["metadata"].get("deletionTimestamp"):
             return [f"Namespace {self.spec.namespace} is being deleted"]
         for manifest in self._bootstrap():
-            if self.driver.get(manifest) is None:
+            if self.live(manifest) is None:
                 # Without it the portal may not even look inside: the rest counts as missing.
                 return kubernetes.differences(manifest, None)
-        return super().live_check()
+        found = super().live_check()
+        self._seed_secrets()
+        return found
 
     def live_apply(self) -> Outcome:
         live = self._live_namespace()
@@ -79,9 +83,12 @@ class NamespaceStep(KubeStep):
         if live and live["metadata"].get("deletionTimestamp"):
             # Nothing can be created in it until it is gone; then it is built anew.
             return Outcome.waiting(f"namespace {self.spec.namespace} is still being deleted")
+        if live is None:
+            # Nothing is in a namespace that isn't there: this pass makes all of it, unread.
+            self.view.fresh.add(self.spec.namespace)
         bootstrapped = self._drifted(self._bootstrap())
         for manifest, _ in bootstrapped:
-            self.driver.apply(manifest)
+            self.put(manifest)
             self.ctx.log(f"applied {manifest['kind']} {manifest['metadata']['name']} first")
         if bootstrapped and "_checked" not in self.__dict__:
             # The check stopped at the missing bootstrap: read the rest once here, without
@@ -89,9 +96,22 @@ class NamespaceStep(KubeStep):
             rest = [m for m in self.manifests() if m["kind"] not in self.bootstrap_kinds]
             self._checked = self._drifted(rest)
         outcome = super().live_apply()
+        self._seed_secrets()
         # The credentials the later steps would otherwise each write key by key (issue 14).
         keys.ensure_all(self.ctx.secrets, keys.GENERATED)
         return outcome
+
+    def settle(self) -> Outcome:
+        return self.apply()  # the namespace's deletion ended: build it anew
+
+    def _seed_secrets(self) -> None:
+        """The Secret as this pass read or applied it is what the credential store holds: no
+        read of its own."""
+        secret = next(m for m in self.manifests() if m["kind"] == "Secret")
+        live = self.view.objects.get(object_key(secret))
+        seed = getattr(self.ctx.secrets, "seed", None)
+        if live is not None and seed is not None:
+            seed(live)
 
     def live_destroy(self) -> Outcome:
         live = self._live_namespace()

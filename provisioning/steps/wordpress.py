@@ -12,6 +12,7 @@ from provisioning.manifests.wordpress import (
     NAME,
     PIPELINE_CREDENTIALS,
     POD_CREDENTIALS,
+    install_job,
     update_db_job,
 )
 from provisioning.schema import validate_all
@@ -82,7 +83,7 @@ class WordPressStep(KubeStep):
             requests["storage"] = self._kept_size
 
     def _resize_refusal(self, claim: dict) -> str:
-        live = self.driver.read("v1", "PersistentVolumeClaim", CONTENT_CLAIM, self.spec.namespace)
+        live = self.read("v1", "PersistentVolumeClaim", CONTENT_CLAIM)
         if live is None:
             return ""
         have = live["spec"]["resources"]["requests"]["storage"]
@@ -109,13 +110,11 @@ class WordPressStep(KubeStep):
         return ""
 
     def _job(self) -> dict:
-        return next(m for m in self.manifests() if m["kind"] == "Job")
+        return install_job(self.spec)  # its name needs neither the credentials nor the volume
 
     def _stale_jobs(self) -> list[str]:
         current = self._job()["metadata"]["name"]
-        jobs = self.driver.list(
-            "batch/v1", "Job", self.spec.namespace, selector(self.spec, COMPONENT_INSTALL)
-        )
+        jobs = self.listed("batch/v1", "Job", selector(self.spec, COMPONENT_INSTALL))
         return [j["metadata"]["name"] for j in jobs if j["metadata"]["name"] != current]
 
     def live_check(self) -> list[str]:
@@ -130,8 +129,7 @@ class WordPressStep(KubeStep):
     def _leftover_maintenance(self) -> bool:
         if self.spec.suspended:
             return False
-        found = self.driver.read("v1", "Service", MAINTENANCE, self.spec.namespace)
-        return found is not None
+        return self.read("v1", "Service", MAINTENANCE) is not None
 
     def _has(self, key: str) -> bool:
         return self.ctx.secrets.get(key) is not None
@@ -139,17 +137,23 @@ class WordPressStep(KubeStep):
     def live_apply(self) -> Outcome:
         # Stored (in one write) before any pod can need them.
         keys.ensure_all(self.ctx.secrets, _GENERATED)
-        for name in self._stale_jobs():
+        stale = self._stale_jobs()
+        for name in stale:
             self.driver.delete("batch/v1", "Job", name, self.spec.namespace, "Background")
+        if stale:
+            self.view.lists.clear()  # listed again if anybody asks
         outcome = super().live_apply()
         # After the apply: the Ingress points at the site's own Service again by now.
         if self._leftover_maintenance():
             self.driver.delete("v1", "Service", MAINTENANCE, self.spec.namespace)
+            self.forget("v1", "Service", MAINTENANCE)
         return outcome
 
     def pending(self, changing: bool) -> list[str]:
         out = []
-        deployment = self.driver.read("apps/v1", "Deployment", NAME, self.spec.namespace)
+        # As this pass last had it: the answer of its apply, or one read (a new pass, a new
+        # read: the view lives one pass).
+        deployment = self.read("apps/v1", "Deployment", NAME)
         if deployment is not None:
             try:
                 reason = rollout_waiting(deployment)
@@ -162,7 +166,7 @@ class WordPressStep(KubeStep):
             if reason:
                 out.append(reason)
         job_name = self._job()["metadata"]["name"]
-        job = self.driver.read("batch/v1", "Job", job_name, self.spec.namespace)
+        job = self.read("batch/v1", "Job", job_name)
         if job is None:
             return out
         failed = _condition(job, "Failed")
@@ -184,18 +188,19 @@ class WordPressStep(KubeStep):
         # Orphan keeps the failed pod (and its log) for whoever looks into it; the Job goes so
         # that retrying the tenant runs it again.
         self.driver.delete("batch/v1", "Job", job_name, self.spec.namespace, "Orphan")
+        self.forget("batch/v1", "Job", job_name)
 
     def _update_db(self, changing: bool) -> list[str]:
         """`wp core update-db` once per image, in a Job of its own; its outcome in the run's
         log. Kept once done (a rollback to a version finds its Job done and runs nothing)."""
         job = update_db_job(self.spec)
         name, version = job["metadata"]["name"], self.spec.wordpress_version
-        live = self.driver.read("batch/v1", "Job", name, self.spec.namespace)
+        live = self.read("batch/v1", "Job", name)
         if live is None:
             if not changing:
                 return []  # a one-off Job: not there yet is no drift
             validate_all([job])
-            self.driver.apply(job)
+            self.put(job)
             self.ctx.log(
                 f"rolled out; wp core update-db for WordPress {version} started (Job {name})"
             )

@@ -30,6 +30,7 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
     engine = result["engine"]
     assert engine["kube_requests_per_tenant_by_verb"]["PATCH"] >= 1
     assert engine["kube_objects_applied_per_tenant"] >= 10  # namespace, policies, workload…
+    assert engine["kube_requests_per_object"] <= 1.5  # issue 14: each object applied, little else
     assert engine["secret_patches_per_tenant"] >= 1
     assert engine["baseline_seconds"] > 0 and engine["portal_queries_per_provisioning"] > 0
     assert engine["drift_scan"]["tenants"] == 1 and engine["drift_scan"]["kube_requests_by_verb"]

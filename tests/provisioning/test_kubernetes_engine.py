@@ -105,3 +105,29 @@ def test_a_deleted_network_policy_is_put_back_even_when_a_later_step_fails(
     assert kube_cluster.get("NetworkPolicy", "default-deny", "wp-shop") is not None
     network = run.steps.get(name="network")
     assert network.status == StepRun.Status.CHANGED
+
+
+def test_a_new_tenant_costs_each_object_one_apply_and_little_else(
+    kube_cluster, django_capture_on_commit_callbacks
+):
+    tenant = TenantFactory(slug="shop", state=Tenant.State.APPROVED)
+    with django_capture_on_commit_callbacks():
+        run_request(tenant=tenant, action=Run.Action.APPLY, reason="approved")
+    first = len(kube_cluster.requests)
+    assert engine.reconcile(tenant.pk) is not None  # everything applied, the rollout waited for
+    first_pass = kube_cluster.requests[first:]
+    # The namespace, found missing, is read once; nothing inside it before it is written, and
+    # the credentials' Secret is known from its apply.
+    assert [p for m, p in first_pass if m == "GET"] == ["/api/v1/namespaces/wp-shop"]
+    settled, dry_runs = len(kube_cluster.requests), kube_cluster.dry_runs
+    applied = {p for m, p in first_pass if m == "PATCH"}
+    kube_cluster.mark_ready()
+    Run.objects.filter(tenant=tenant).update(not_before=None)
+    reconcile_until_settled(tenant, kube_cluster)
+    # Settling reads what it waits for; it writes only what comes after the rollout (the
+    # update-db Job), never an object again, and dry-runs nothing.
+    later = [p for m, p in kube_cluster.requests[settled:] if m != "GET"]
+    assert later and not applied & set(later) and all("/jobs/" in p for p in later)
+    assert kube_cluster.dry_runs == dry_runs
+    objects = {w.path.split("?")[0] for w in kube_cluster.writes}
+    assert len(kube_cluster.requests[first:]) <= 1.5 * len(objects)  # issue 14
