@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from provisioning.models import Run
 from provisioning.runs import APPLY, CHECK, run_request, send
-from provisioning.waiting import BUILDING, tenant_waiting
+from provisioning.waiting import BUILDING, retry_waiting
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,9 @@ def retry_after_outages() -> list[int]:
     open_runs = Run.objects.filter(tenant=OuterRef("pk"), status__in=Run.OPEN)
     waiting = Tenant.objects.filter(state__in=BUILDING).exclude(Exists(open_runs))
     started = []
-    now = timezone.now()
     for tenant in waiting.select_related("plan"):
-        held = tenant_waiting(tenant)
-        if held is None or held.retry_at is None or held.retry_at > now:
-            continue
-        run_request(tenant=tenant, action=held.action, reason="outage retry")
-        started.append(tenant.pk)
+        if retry_waiting(tenant, reason="outage retry"):
+            started.append(tenant.pk)
     return started
 
 

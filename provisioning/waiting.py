@@ -5,8 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from provisioning.models import Run, StepRun
+from provisioning.runs import run_request
 from tenants.models import Tenant
 
 # States in which a run builds or removes a tenant: only then is it held back, not degraded.
@@ -61,3 +64,21 @@ def tenant_waiting(tenant: Tenant) -> Waiting | None:
         cause=last.error,
         runs=len(streak),
     )
+
+
+def retry_waiting(tenant: Tenant, *, reason: str, actor=None, due_only: bool = True):
+    """Start the next try of a tenant that waits for an outage, once: under the tenant's row
+    lock, so two sweeps at a time (or a sweep and an admin) never both start one. Returns the
+    wait it ended, or None when the tenant no longer waits, a try is under way or (due_only)
+    its time hasn't come."""
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk").first()
+        # Read after the lock (a statement of its own): what the other holder committed counts.
+        tenant.refresh_from_db(fields=["state"])
+        held = tenant_waiting(tenant)
+        if held is None or held.retry_at is None:
+            return None
+        if due_only and held.retry_at > timezone.now():
+            return None
+        run_request(tenant=tenant, action=held.action, reason=reason, actor=actor)
+    return held

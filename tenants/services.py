@@ -8,7 +8,7 @@ from django.utils import timezone
 from portal import roles
 from portal.errors import ApplicationError
 from provisioning import runs
-from provisioning.waiting import tenant_waiting
+from provisioning.waiting import retry_waiting, tenant_waiting
 from tenants import customhosts, deletion, notifications, validation
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant
@@ -241,8 +241,12 @@ def tenant_retry(*, tenant: Tenant, actor) -> Tenant:
             "Only a failed tenant, or one waiting for an outside system, can be retried."
         )
     with transaction.atomic():
+        message = ""
         if held is not None:
-            action = held.action
+            # Now rather than when the sweep would; locked, so the sweep doesn't start one too.
+            held = retry_waiting(tenant, reason="retry", actor=actor, due_only=False)
+            if held is None:
+                raise ApplicationError("This tenant changed a moment ago; reload the page.")
             message = (
                 f"Retried now, while waiting for {held.system} since "
                 f"{held.since:%Y-%m-%d %H:%M} UTC (the portal would have tried at "
@@ -250,8 +254,7 @@ def tenant_retry(*, tenant: Tenant, actor) -> Tenant:
             )
         else:
             action = runs.APPLY if tenant.desired_present else runs.DESTROY
-            message = ""
-        runs.run_request(tenant=tenant, action=action, reason="retry", actor=actor)
+            runs.run_request(tenant=tenant, action=action, reason="retry", actor=actor)
         audit_record(action=Action.TENANT_RETRIED, actor=actor, obj=tenant, message=message)
     return tenant
 
