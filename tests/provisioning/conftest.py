@@ -98,9 +98,9 @@ def platform(tmp_path, kube_api, authentik_api, moto_url):
     }
     started: list[Worker] = []
 
-    def start(name: str, beat: bool = False, **extra: str) -> Worker:
+    def start(name: str, beat: bool = False, concurrency: int = 1, **extra: str) -> Worker:
         log = tmp_path / f"{name}-{len(started)}.log"
-        worker = Worker(worker_env({**env, **extra}), log, name, beat=beat)
+        worker = Worker(worker_env({**env, **extra}), log, name, beat=beat, concurrency=concurrency)
         started.append(worker)
         return worker
 

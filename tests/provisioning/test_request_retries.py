@@ -2,6 +2,7 @@
 sent again with backoff inside the budget, Retry-After is honoured, a POST is sent again only
 when the server surely didn't take it, and the run says what it waits for."""
 
+import threading
 import time
 
 import pytest
@@ -45,6 +46,17 @@ def test_a_read_is_sent_again_until_the_api_server_answers(namespace_step, kube_
     assert len(told) == 2
     assert told[0].startswith("waiting for Kubernetes (trying again in 0 s): ")
     assert "answered 503" in told[0]
+
+
+def test_a_read_rides_out_the_api_server_going_away_and_coming_back(namespace_step, kube_cluster):
+    namespace_step.check()  # a kept-alive connection to the server, which going away cuts
+    kube_cluster.down()
+    threading.Timer(1.0, kube_cluster.up).start()  # restarted on its port a second later
+    told: list[str] = []
+    with waits_reported_to(told.append):
+        assert namespace_step.check()
+    assert told and all(t.startswith("waiting for Kubernetes (trying again in ") for t in told)
+    assert "didn't answer for reading Namespace wp-shop (NewConnectionError)" in told[0]
 
 
 def test_retry_after_is_honoured(namespace_step, kube_cluster):
