@@ -54,12 +54,14 @@ if ! listening 6379; then
   wait_for Redis 6379
 fi
 
-# Chromium for the browser tests, Node.js for the OpenID Connect provider stand-in, and PHP's
-# CLI for the tenant WordPress's mu-plugins (tests/fakes/wordpress runs them under php -S).
+# Chromium for the browser tests, Node.js for the OpenID Connect provider stand-in, PHP's
+# CLI for the tenant WordPress's mu-plugins (tests/fakes/wordpress runs them under php -S), and
+# nginx for the maintenance server's own configuration (tests/deploy, on a loopback port).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v php >/dev/null 2>&1 || missing+=(php-cli)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} ..."
   apt_install "${missing[@]}"
