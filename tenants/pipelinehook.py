@@ -107,7 +107,9 @@ def receive(body: bytes, timestamp: str, signature: str) -> Answer:
 
 def error_message(said) -> str | None:
     """The page's sentence for a report {"reason", "status"?, "code"?}; None: no known reason."""
-    if not isinstance(said, dict) or said.get("reason") not in REASONS:
+    if not isinstance(said, dict) or not isinstance(said.get("reason"), str):
+        return None
+    if said["reason"] not in REASONS:
         return None
     details = []
     status = said.get("status")

@@ -150,7 +150,7 @@ def test_an_error_report_says_only_the_portals_words(client, signed):
     assert post(client, {"tenant": "shop", "error": said}, key=REPORT_KEY).status_code == 200
     signed.refresh_from_db()
     assert signed.pipeline_error == "The AI endpoint refused the request"
-    for unknown in ("the token is abc", {"reason": "anything"}, {"status": 500}):
+    for unknown in ("the token is abc", {"reason": "anything"}, {"status": 500}, {"reason": [1]}):
         answer = post(client, {"tenant": "shop", "error": unknown}, key=REPORT_KEY)
         assert answer.status_code == 400
     signed.refresh_from_db()
@@ -189,6 +189,7 @@ def test_a_forged_confirmation_changes_nothing(client, signed):
     assert post(client, PUBLISHED, key="not-the-key").status_code == 401
     assert post(client, PUBLISHED, sig="sha256=" + "0" * 64).status_code == 401
     assert post(client, {**PUBLISHED, "tenant": "nobody"}).status_code == 401
+    assert post(client, {**PUBLISHED, "tenant": ["shop"]}).status_code == 401
     bare = client.post(HOOK, b"{}", content_type="application/json")
     assert bare.status_code == 401
     assert client.get(HOOK).status_code == 405
