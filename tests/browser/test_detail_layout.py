@@ -1,8 +1,10 @@
-"""In Chromium: a long unbroken title wraps, and a step's log gets room to be read."""
+"""In Chromium: a long title and long host names wrap, and a step's log gets room to be read."""
 
 import pytest
+from django.utils import timezone
 
 from provisioning.models import Run, StepRun
+from tenants.models import TenantHost
 from tests.browser.test_tenant_flow import shot, sign_in
 from tests.factories import TenantFactory, UserFactory
 
@@ -31,3 +33,20 @@ def test_long_title_wraps_and_the_log_column_is_wide(browser, live_server):
     page.goto(f"{live_server.url}/tenants/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     shot(page, "detail-long-title")
+
+
+def test_host_names_and_their_proofs_wrap(browser, live_server):
+    alice = UserFactory(username="alice", role="requester")
+    tenant = TenantFactory(owner=alice, slug="hosts", state="ready")
+    longest = ".".join(["a" * 63, "b" * 63, "c" * 63, "example"])
+    TenantHost.objects.create(tenant=tenant, name=longest, check_result="No record: …")
+    TenantHost.objects.create(tenant=tenant, name="blog.example.com", proven_at=timezone.now())
+    page = sign_in(browser, live_server, "alice")
+    page.goto(f"{live_server.url}{tenant.get_absolute_url()}")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1280, f"the page is {width}px wide"
+    section = page.locator("#tenant-hosts")
+    assert section.locator("code").nth(2).inner_text().startswith("wp-portal-verify=")
+    assert section.get_by_role("button", name=f"Check the TXT record of {longest}").is_visible()
+    section.scroll_into_view_if_needed()
+    shot(page, "detail-host-names")
