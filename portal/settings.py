@@ -353,6 +353,10 @@ PORTAL_FILES_JOB_DEADLINE = env.int("PORTAL_FILES_JOB_DEADLINE", default=1200)
 PORTAL_BACKUP_TIME_LIMIT = env.int("PORTAL_BACKUP_TIME_LIMIT", default=3600)
 # Seconds between looks for tenants whose grace period is over; default 3600.
 PORTAL_PURGE_INTERVAL = env.int("PORTAL_PURGE_INTERVAL", default=3600)
+# Seconds between the beat's looks for the TXT proofs of custom hosts still waiting (each
+# host looked at once per interval), for PORTAL_HOST_RECHECK_DAYS after it was added; 900, 7.
+PORTAL_HOST_RECHECK_INTERVAL = env.int("PORTAL_HOST_RECHECK_INTERVAL", default=900)
+PORTAL_HOST_RECHECK_DAYS = env.int("PORTAL_HOST_RECHECK_DAYS", default=7)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-all": {
         "task": "provisioning.tasks.reconcile_all",
@@ -385,6 +389,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-outdated": {
         "task": "provisioning.tasks.reconcile_outdated",
         "schedule": 3600.0,
+    },
+    "recheck-custom-hosts": {
+        "task": "tenants.tasks.recheck_custom_hosts",
+        "schedule": float(PORTAL_HOST_RECHECK_INTERVAL),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -1,8 +1,11 @@
 """A tenant's custom host names: added, proven by their DNS TXT record, then served; audited."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.errors import ApplicationError
@@ -109,8 +112,12 @@ def host_check(*, tenant: Tenant, actor, name: str) -> tuple[TenantHost, hostpro
         raise ApplicationError(f"{name} is proven already.")
     if served_elsewhere(name, tenant_id=tenant.pk):
         raise ApplicationError(f"{name} is already in use by another tenant.")
+    return row, _look_up(tenant, row, actor)
+
+
+def _look_up(tenant: Tenant, row: TenantHost, actor, *, audit_failure: bool = True):
     # The look-up is outside any transaction: it waits on the network.
-    finding = hostproof.check(tenant.pk, name)
+    finding = hostproof.check(tenant.pk, row.name)
     now = timezone.now()
     with transaction.atomic():
         changes = {"checked_at": now, "check_result": finding.words[:500]}
@@ -118,16 +125,51 @@ def host_check(*, tenant: Tenant, actor, name: str) -> tuple[TenantHost, hostpro
             changes["proven_at"] = now
         TenantHost.objects.filter(pk=row.pk).update(**changes)
         row.refresh_from_db()
-        audit_record(
-            action=Action.TENANT_HOST_PROVEN if finding.proven else Action.TENANT_HOST_CHECK_FAILED,
-            actor=actor,
-            obj=tenant,
-            after={"host": name, "proven": finding.proven},
-            message=finding.words,
-        )
-        if finding.proven and name != tenant.host:
+        if finding.proven or audit_failure:
+            audit_record(
+                action=Action.TENANT_HOST_PROVEN
+                if finding.proven
+                else Action.TENANT_HOST_CHECK_FAILED,
+                actor=actor,
+                obj=tenant,
+                after={"host": row.name, "proven": finding.proven},
+                message=finding.words,
+            )
+        if finding.proven and row.name != tenant.host:
             sitechange.apply_change(tenant, actor, "custom host")
-    return row, finding
+    return finding
+
+
+def hosts_to_recheck(now=None):
+    """Hosts still waiting for their proof, added within PORTAL_HOST_RECHECK_DAYS and not
+    looked at for PORTAL_HOST_RECHECK_INTERVAL: the beat looks for their records by itself."""
+    now = now or timezone.now()
+    return (
+        TenantHost.objects.filter(
+            proven_at__isnull=True,
+            added_at__gte=now - timedelta(days=settings.PORTAL_HOST_RECHECK_DAYS),
+            tenant__state__in=Tenant.LIVE_STATES,
+            tenant__desired_present=True,
+        )
+        .filter(
+            Q(checked_at__isnull=True)
+            | Q(checked_at__lt=now - timedelta(seconds=settings.PORTAL_HOST_RECHECK_INTERVAL))
+        )
+        .select_related("tenant")
+        .order_by("checked_at", "pk")[:100]
+    )
+
+
+def hosts_recheck() -> int:
+    """Beat: look again for waiting hosts' records; returns how many were proven. Only a proof
+    is audited (a failed look-up every quarter of an hour would bury the trail); the page shows
+    the last one's words."""
+    proven = 0
+    for row in hosts_to_recheck():
+        if served_elsewhere(row.name, tenant_id=row.tenant_id):
+            continue
+        proven += _look_up(row.tenant, row, None, audit_failure=False).proven
+    return proven
 
 
 def host_remove(*, tenant: Tenant, actor, name: str) -> str:
@@ -153,7 +195,12 @@ def host_remove(*, tenant: Tenant, actor, name: str) -> str:
     return row.name
 
 
-def forget_primary(tenant: Tenant, old_host: str) -> None:
-    """A resubmitted request that changed its host: the old one's proof is of no use."""
-    if old_host != tenant.host:
+def request_host(tenant: Tenant, old_host: str = "") -> None:
+    """A request's own custom host gets its row at once, so the beat looks for its proof; a
+    resubmitted request that changed its host drops the old one's (of no use now)."""
+    if old_host and old_host != tenant.host:
         tenant.hosts.filter(name=old_host).delete()
+    if is_custom(tenant):
+        TenantHost.objects.get_or_create(
+            tenant=tenant, name=tenant.host, defaults={"added_by": tenant.owner}
+        )

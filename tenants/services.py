@@ -72,6 +72,7 @@ def tenant_request_submit(
     try:
         with transaction.atomic():
             tenant.save()
+            customhosts.request_host(tenant)
             audit_record(
                 action=Action.TENANT_REQUESTED,
                 actor=owner,
@@ -143,7 +144,7 @@ def tenant_request_resubmit(
             if not won:
                 raise ApplicationError("This request changed meanwhile; reload the page.")
             tenant.refresh_from_db()
-            customhosts.forget_primary(tenant, before["host"])
+            customhosts.request_host(tenant, before["host"])
             audit_record(
                 action=Action.TENANT_RESUBMITTED,
                 actor=actor,

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from tenants import backups, deletion, notifications, restores, upgrade
+from tenants import backups, customhosts, deletion, notifications, restores, upgrade
 
 log = logging.getLogger(__name__)
 # A dump, the files Job and a load outlast the engine's short task limits.
@@ -22,6 +22,14 @@ def purge_due_deletions() -> None:
     for tenant in deletion.tenants_due_for_purge():
         if not deletion.tenant_purge(tenant):
             log.warning("tenant %s not purged yet; the next beat looks again", tenant.slug)
+
+
+@shared_task(ignore_result=True)
+def recheck_custom_hosts() -> None:
+    """Beat: look again for the DNS TXT proofs of custom hosts still waiting for one."""
+    proven = customhosts.hosts_recheck()
+    if proven:
+        log.info("%d custom host(s) proven by the periodic check", proven)
 
 
 @shared_task(ignore_result=True)

@@ -1,11 +1,13 @@
 """Custom host names proven by a DNS TXT record (a real DNS server on loopback answers): the
 page shows the record, every failed check says why, and only a proven host is served."""
 
+from datetime import timedelta
 from html import escape
 
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from provisioning.manifests.wordpress import ingress
 from provisioning.models import Run
@@ -15,6 +17,7 @@ from provisioning.steps.base import Outcome, StepContext
 from provisioning.steps.sso import SsoStep
 from tenants import hostproof
 from tenants.models import AuditEvent, Tenant, TenantHost
+from tenants.tasks import recheck_custom_hosts
 from tests.factories import TenantFactory, request_form_data
 
 State = Tenant.State
@@ -240,3 +243,39 @@ def test_a_request_on_the_platforms_host_needs_no_proof(client_for, requester, a
     )
     tenant.refresh_from_db()
     assert tenant.state == State.APPROVED
+
+
+def test_the_beat_finds_a_proof_by_itself(client_for, requester, site, dns_server, settings):
+    """The owner made the record and never came back: the periodic look finds it."""
+    add(client_for(requester), site)
+    stale = TenantHost.objects.create(tenant=site, name="old.example.com")
+    TenantHost.objects.filter(pk=stale.pk).update(added_at=timezone.now() - timedelta(days=8))
+
+    recheck_custom_hosts()  # nothing in DNS: the words on the page, nothing audited
+    row = TenantHost.objects.get(name=HOST)
+    assert "NXDOMAIN" in row.check_result and row.proven_at is None
+    assert not AuditEvent.objects.filter(action="tenant.host_check_failed").exists()
+    assert ("_wp-portal.old.example.com", "TXT") not in dns_server.queries  # given up on
+
+    dns_server.txt[RECORD] = [hostproof.proof_value(site.pk, HOST)]
+    recheck_custom_hosts()  # looked at a moment ago: not again before the interval
+    assert TenantHost.objects.get(name=HOST).proven_at is None
+    settings.PORTAL_HOST_RECHECK_INTERVAL = 0
+    recheck_custom_hosts()
+    assert TenantHost.objects.get(name=HOST).proven_at is not None
+    event = AuditEvent.objects.get(action="tenant.host_proven")
+    assert event.actor_name == "system"
+    assert spec_for(site).extra_hosts == (HOST,)
+    assert Run.objects.filter(tenant=site, reason="custom host").exists()
+
+
+def test_a_requests_own_host_is_looked_for_by_the_beat_too(client_for, requester, dns_server):
+    client_for(requester).post(
+        reverse("tenants:request"), request_form_data(slug="mine", host=HOST)
+    )
+    tenant = Tenant.objects.get(slug="mine")
+    dns_server.txt[RECORD] = [hostproof.proof_value(tenant.pk, HOST)]
+    recheck_custom_hosts()
+    assert TenantHost.objects.get(tenant=tenant, name=HOST).is_proven
+    # Nothing to serve yet: the request waits for its decision, now without the proof's hold.
+    assert not Run.objects.filter(tenant=tenant).exists()
