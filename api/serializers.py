@@ -346,10 +346,16 @@ class CapacitySerializer(serializers.Serializer):
 class ApprovalSerializer(PendingRequestSerializer):
     capacity = serializers.SerializerMethodField()
     own_request = serializers.SerializerMethodField()
+    hosts = serializers.SerializerMethodField()
 
     class Meta(PendingRequestSerializer.Meta):
-        fields = [*PendingRequestSerializer.Meta.fields, "capacity", "own_request"]
+        fields = [*PendingRequestSerializer.Meta.fields, "capacity", "own_request", "hosts"]
         read_only_fields = fields
+
+    @extend_schema_field(CustomHostSerializer(many=True))
+    def get_hosts(self, tenant: Tenant):
+        """The request's own custom host (if any) and its proof: approval waits for it."""
+        return CustomHostSerializer(custom_host_data(tenant), many=True).data
 
     @extend_schema_field(CapacitySerializer(allow_null=True))
     def get_capacity(self, tenant: Tenant):

@@ -37,6 +37,18 @@ def primary_unproven(tenant: Tenant) -> bool:
     return not tenant.hosts.filter(name=tenant.host, proven_at__isnull=False).exists()
 
 
+def unproven_among(tenants) -> set[int]:
+    """Of these requests, the ids of those whose own custom host waits for its proof; one
+    query for a page of them."""
+    custom = [tenant for tenant in tenants if is_custom(tenant)]
+    proven = set(
+        TenantHost.objects.filter(tenant__in=custom, proven_at__isnull=False).values_list(
+            "tenant_id", "name"
+        )
+    )
+    return {tenant.pk for tenant in custom if (tenant.pk, tenant.host) not in proven}
+
+
 def served_elsewhere(name: str, *, tenant_id: int | None) -> bool:
     """Another live tenant's host, or a custom host another live tenant has proven."""
     live = Tenant.LIVE_STATES

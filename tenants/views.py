@@ -607,7 +607,8 @@ class ApprovalQueueView(ApproverRequiredMixin, View):
     def get(self, request):
         page = _page(request, selectors.pending_requests())
         now = timezone.now()
-        pending = [(tenant, now - tenant.created_at) for tenant in page]
+        unproven = customhosts.unproven_among(page)
+        pending = [(tenant, now - tenant.created_at, tenant.pk in unproven) for tenant in page]
         context = {"pending": pending, "page": page, "filters": {}, "sort": ""}
         context["worker_warning"] = _worker_warning(request)
         return render(request, "tenants/approvals.html", context)

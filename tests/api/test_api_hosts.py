@@ -60,3 +60,15 @@ def test_refusals_say_the_pages_words(api_for, requester, auditor):
     assert response.status_code in (400, 409)
     assert response.json()["detail"] == "That host is no longer on the site; reload the page."
     assert api_for(auditor).post(base, {"name": HOST}, format="json").status_code == 403
+
+
+def test_the_approval_shows_a_requests_own_host_and_its_proof(api_for, requester, approver):
+    tenant = TenantFactory(owner=requester, slug="mine", host=HOST)
+    body = api_for(approver).get(f"/api/v1/approvals/{tenant.pk}/").json()
+    (host,) = body["hosts"]
+    assert host["own"] and host["name"] == HOST and host["proven"] is False
+    response = api_for(approver).post(
+        f"/api/v1/tenants/{tenant.pk}/decide/", {"decision": "approve"}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith(f"{HOST} is not proven yet")

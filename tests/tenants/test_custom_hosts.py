@@ -215,6 +215,7 @@ def test_a_request_with_its_own_domain_waits_for_its_proof_before_approval(
     approval = reverse("tenants:approval", args=[tenant.pk])
     page = admin.get(approval).content.decode()
     assert "Not proven" in page and "not checked yet" in page
+    assert "Not proven" in admin.get(reverse("tenants:approvals")).content.decode()
     response = admin.post(approval, {"decision": "approve"})
     assert f"{HOST} is not proven yet" in flashed(response)[0]
     tenant.refresh_from_db()
@@ -227,6 +228,7 @@ def test_a_request_with_its_own_domain_waits_for_its_proof_before_approval(
     response = check(client, tenant)
     assert flashed(response)[-1] == f"{HOST} is proven; a platform admin may approve now."
     assert "Proven" in admin.get(approval).content.decode()
+    assert "Not proven" not in admin.get(reverse("tenants:approvals")).content.decode()
     admin.post(approval, {"decision": "approve"})
     tenant.refresh_from_db()
     assert tenant.state == State.APPROVED
