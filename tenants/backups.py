@@ -57,6 +57,8 @@ def backup_request(*, tenant: Tenant, actor, reason: str = "manual") -> Backup:
 def backup_take(backup_id: int) -> Backup:
     """Write the backup; it ends done with its size, or failed saying why (never 'done')."""
     item = Backup.objects.select_related("tenant__plan").get(pk=backup_id)
+    if item.state != Backup.State.RUNNING:
+        return item  # a late copy of its message: it was taken, or given up (_end_abandoned)
     tenant = item.tenant
     stamp = item.created_at.strftime("%Y%m%dT%H%M%S") + f"-{item.pk}"
     try:
@@ -217,6 +219,7 @@ def backups_schedule() -> list[Backup]:
     removed (never a tenant's newest good one)."""
     if not backups_configured():
         return []
+    _end_abandoned()
     started = []
     ready = Tenant.objects.select_related("plan").filter(
         state=Tenant.State.READY, desired_present=True
@@ -232,6 +235,25 @@ def backups_schedule() -> list[Backup]:
         if last is not None and _verify_due(last):
             backup_verify(last)
     return started
+
+
+def _end_abandoned() -> int:
+    """Fail the backups still running past the task's hard time limit and a message grace: the
+    worker taking them died, and a backup left running would refuse every later one of its
+    tenant. A message that waited even longer finds its backup given up and does nothing."""
+    limit = settings.PORTAL_BACKUP_TIME_LIMIT + 60 + settings.PORTAL_MESSAGE_GRACE
+    abandoned = Backup.objects.filter(
+        state=Backup.State.RUNNING, created_at__lt=timezone.now() - timedelta(seconds=limit)
+    )
+    why = "The worker taking it stopped before it finished; the next backup is taken as usual."
+    ended = 0
+    for item in abandoned.select_related("tenant"):
+        if Backup.objects.filter(pk=item.pk, state=Backup.State.RUNNING).update(
+            state=Backup.State.FAILED, error=why, finished_at=timezone.now()
+        ):
+            audit_record(action=Action.TENANT_BACKUP_FAILED, obj=item.tenant, message=why)
+            ended += 1
+    return ended
 
 
 def _verify_due(item: Backup) -> bool:

@@ -239,3 +239,31 @@ def test_a_test_restore_proves_the_newest_backup_in_a_scratch_database_and_drops
     failed = backups.backup_verify(item)
     assert "doesn't match its manifest's checksum" in failed.verify_error
     assert "Test restore failed" in client.get(tenant.get_absolute_url()).content.decode()
+
+
+def test_a_backup_its_worker_abandoned_ends_failed_and_the_schedule_goes_on(
+    site, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    tenant, *_ = site
+    left = Backup.objects.create(tenant=tenant, reason="manual")
+    recent = Backup.objects.create(tenant=TenantFactory(state=Tenant.State.READY))
+    too_old = settings.PORTAL_BACKUP_TIME_LIMIT + 60 + settings.PORTAL_MESSAGE_GRACE + 1
+    Backup.objects.filter(pk=left.pk).update(created_at=timezone.now() - timedelta(seconds=too_old))
+    with pytest.raises(ApplicationError, match="already running"):
+        backups.backup_request(tenant=tenant, actor=None)
+
+    with django_capture_on_commit_callbacks():
+        started = backups.backups_schedule()
+    left.refresh_from_db()
+    recent.refresh_from_db()
+    assert left.state == Backup.State.FAILED and left.error.startswith("The worker taking it")
+    assert recent.state == Backup.State.RUNNING  # its worker may still be at it
+    assert tenant.pk in {item.tenant_id for item in started}
+    failed = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_BACKUP_FAILED)
+    assert failed.object_id == str(tenant.pk) and failed.message == left.error
+    # A late copy of its message changes nothing.
+    assert backups.backup_take(left.pk).state == Backup.State.FAILED
