@@ -432,12 +432,11 @@ class RestoreSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         tenant = self.context["tenant"]
+        errors = {}  # both at once: the caller fixes everything in one round
         if attrs["confirm_slug"].strip().lower() != tenant.slug:
-            raise serializers.ValidationError(
-                {"confirm_slug": [f"Type the tenant's name, {tenant.slug}, to confirm."]}
-            )
+            errors["confirm_slug"] = [f"Type the tenant's name, {tenant.slug}, to confirm."]
         if not tenant.backups.filter(pk=attrs["backup"]).exists():
-            raise serializers.ValidationError(
-                {"backup": ["That backup doesn't exist or didn't finish; choose another."]}
-            )
+            errors["backup"] = ["That backup doesn't exist or didn't finish; choose another."]
+        if errors:
+            raise serializers.ValidationError(errors)
         return {"backup_id": attrs["backup"]}  # what the service takes

@@ -196,6 +196,17 @@ def test_bad_input_gets_a_400_naming_the_field(api_for, requester, case):
     assert AuditEvent.objects.count() == before, "refused input changes nothing"
 
 
+def test_a_restore_with_two_wrong_fields_names_both(api_for, requester):
+    tenant = TenantFactory(owner=requester, state="ready")
+    someone_elses = _done_backup(TenantFactory(state="ready"))
+    body = {"backup": someone_elses.pk, "confirm_slug": "nope"}
+
+    response = _post(api_for(requester), "restore", tenant, body, **_etag(tenant))
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"backup", "confirm_slug"}
+
+
 @pytest.mark.parametrize("action", ["suspend", "plan", "upgrade", "restore"])
 def test_a_body_that_is_not_an_object_gets_a_400(api_for, requester, action):
     tenant = TenantFactory(owner=requester, state="ready")
