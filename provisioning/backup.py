@@ -191,7 +191,9 @@ def verify_backup(*, spec: TenantSpec, database, store: ObjectStore, prefix: str
     """Restore the backup's dump into a scratch database and count its tables; the scratch
     database is dropped again whatever happens. Returns the number of tables."""
     scratch = scratch_database(spec)
-    _, dump = _checked_dump(store, prefix)
+    manifest, dump = _checked_dump(store, prefix)
+    if manifest.get("files"):
+        _check_files(store, prefix, manifest["files"])
     with database.session() as session:
         session.run(f"DROP DATABASE IF EXISTS `{scratch}`")
         session.run(f"CREATE DATABASE `{scratch}`")
@@ -208,6 +210,18 @@ def verify_backup(*, spec: TenantSpec, database, store: ObjectStore, prefix: str
     if not tables:
         raise StepFailed("the restored database has no tables")
     return tables
+
+
+def _check_files(store: ObjectStore, prefix: str, files: dict) -> None:
+    """The wp-content archive is there and still the one the manifest names (read in chunks:
+    an archive may be larger than a worker's memory)."""
+    digest = hashlib.sha256()
+    with translated(f"read the files archive under {prefix}"):
+        body = store.s3.get_object(Bucket=store.bucket, Key=prefix + files["file"])["Body"]
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != files["sha256"]:
+        raise StepFailed(f"the files archive under {prefix} doesn't match its manifest's checksum")
 
 
 def _checked_dump(store: ObjectStore, prefix: str) -> tuple[dict, bytes]:

@@ -161,7 +161,7 @@ def backup_restore(*, backup_id: int, actor=None, wakeup: int | None = None) -> 
         if safety.state != Backup.State.DONE:
             raise ApplicationError(f"the safety backup failed, so nothing changed: {safety.error}")
         try:
-            backup.restore_backup(
+            manifest = backup.restore_backup(
                 spec=spec_for(tenant),
                 target=target,
                 store=store,
@@ -175,6 +175,10 @@ def backup_restore(*, backup_id: int, actor=None, wakeup: int | None = None) -> 
         audit_record(action=Action.TENANT_BACKUP_FAILED, actor=actor, obj=tenant, message=note)
     else:
         note = f"Restored the backup of {item}; the site as it was is in the safety backup."
+        if not manifest.get("files"):
+            note += (
+                " The backup holds no wp-content (no cluster archived it): the volume is as it was."
+            )
         audit_record(
             action=Action.TENANT_RESTORED,
             actor=actor,

@@ -133,7 +133,10 @@ def test_a_restore_whose_archive_does_not_match_its_checksum_leaves_the_volume(
     namespace, content, work = volume
     with FilesJobRunner(kube_cluster, content, work):
         item = backups.backup_take(Backup.objects.create(tenant=tenant).pk)
+    assert backups.backup_verify(item).verified_at is not None  # the test restore reads it
     s3.put_object(Bucket=bucket, Key=item.prefix + "files.tar.gz", Body=b"not the archive")
+    proven = backups.backup_verify(item)
+    assert "files archive under" in proven.verify_error and "checksum" in proven.verify_error
     (content / "plugins" / "added.php").write_text("<?php // came later")
     after = _files(content)
     with FilesJobRunner(kube_cluster, content, work):

@@ -93,6 +93,7 @@ def test_backup_then_restore_brings_back_what_was_before_and_removes_what_came_a
     backups.backup_restore(backup_id=item.pk, actor=requester)  # what the worker runs
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert 'id="restore-note"' in page and "Restored the backup of" in page
+    assert "The backup holds no wp-content (no cluster archived it)" in page  # plan mode
     assert query(conn, f"SELECT id, title FROM `{db}`.wp_posts") == [(1, "written before")]
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"tenants/{tenant.slug}/")["Contents"]
     assert [o["Key"].split("/")[-1] for o in listed] == ["old.jpg"]
