@@ -257,6 +257,14 @@ def _end_abandoned() -> int:
         ):
             audit_record(action=Action.TENANT_BACKUP_FAILED, obj=item.tenant, message=why)
             ended += 1
+            if item.reason == "before upgrade":
+                # The upgrade waiting for it would otherwise wait for ever (and refuse another).
+                waiting = Tenant.objects.filter(pk=item.tenant_id).exclude(upgrade_to="")
+                waiting.update(
+                    upgrade_to="",
+                    upgrade_note="The upgrade didn't start: the worker taking the backup before "
+                    "it stopped. Nothing changed; ask for it again.",
+                )
     return ended
 
 

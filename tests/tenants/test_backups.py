@@ -268,3 +268,19 @@ def test_a_backup_its_worker_abandoned_ends_failed_and_the_schedule_goes_on(
     assert failed.object_id == str(tenant.pk) and failed.message == left.error
     # A late copy of its message changes nothing.
     assert backups.backup_take(left.pk).state == Backup.State.FAILED
+
+
+def test_an_upgrade_whose_backup_was_abandoned_is_called_off_saying_so(site, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    tenant, *_ = site
+    left = Backup.objects.create(tenant=tenant, reason="before upgrade")
+    Tenant.objects.filter(pk=tenant.pk).update(upgrade_to="6.8")
+    too_old = settings.PORTAL_BACKUP_TIME_LIMIT + 60 + settings.PORTAL_MESSAGE_GRACE + 1
+    Backup.objects.filter(pk=left.pk).update(created_at=timezone.now() - timedelta(seconds=too_old))
+    backups.backups_schedule()
+    tenant.refresh_from_db()
+    assert tenant.upgrade_to == ""
+    assert tenant.upgrade_note.startswith("The upgrade didn't start: the worker taking the backup")
