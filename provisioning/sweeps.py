@@ -5,10 +5,12 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
+from provisioning.locks import holder_name
 from provisioning.models import Run
 from provisioning.runs import APPLY, CHECK, run_request, send
 from provisioning.waiting import BUILDING, retry_waiting
@@ -17,13 +19,27 @@ from tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 
-def sweep() -> None:
-    end_stalled_runs()
-    for run in runs_without_live_message():
-        send(run.tenant_id, run.pk, run.wakeup)
-    start_drift_checks()
-    retry_after_outages()
-    prune_quiet_drift_runs()
+SWEEP_KEY = "provisioning:sweep"
+
+
+def sweep() -> bool:
+    """One sweep at a time: one slower than PORTAL_SWEEP_INTERVAL isn't joined by the next on
+    another worker (both would start the same drift checks and retries). False if skipped."""
+    # Held in the shared cache; it runs out by itself should the sweeping worker die.
+    hold = max(300, 10 * settings.PORTAL_SWEEP_INTERVAL)
+    if not cache.add(SWEEP_KEY, holder_name(), timeout=hold):
+        log.info("a sweep is still under way; this one is left out")
+        return False
+    try:
+        end_stalled_runs()
+        for run in runs_without_live_message():
+            send(run.tenant_id, run.pk, run.wakeup)
+        start_drift_checks()
+        retry_after_outages()
+        prune_quiet_drift_runs()
+    finally:
+        cache.delete(SWEEP_KEY)
+    return True
 
 
 def retry_after_outages() -> list[int]:

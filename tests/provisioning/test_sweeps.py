@@ -192,3 +192,21 @@ class SettlingStep:
         if SettlingStep.looks % 2:
             return Outcome.waiting("waiting for the rollout (0/1 ready)")
         return Outcome.done("rolled out")
+
+
+def test_one_sweep_at_a_time(requester, settings, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    settings.PORTAL_DRIFT_INTERVAL = 0  # every sweep finds the tenant due
+    tenant = TenantFactory(owner=requester, state=Tenant.State.READY)
+    cache.add(sweeps.SWEEP_KEY, "w2:123:1", timeout=60)  # another worker's sweep is under way
+    try:
+        with django_capture_on_commit_callbacks(execute=False):
+            assert sweeps.sweep() is False
+        assert not tenant.runs.exists(), "the sweep beside it started a drift check too"
+    finally:
+        cache.delete(sweeps.SWEEP_KEY)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert sweeps.sweep() is True
+        assert sweeps.sweep() is True  # the key went with the sweep that took it
+    assert tenant.runs.filter(reason="drift").count() == 1
