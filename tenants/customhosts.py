@@ -63,6 +63,11 @@ def _check_may_manage(tenant: Tenant, actor) -> None:
     sitechange.check_may_change(tenant, actor, "the site's host names")
 
 
+def _lookup_name(name: str) -> str:
+    # PostgreSQL refuses a NUL in a query (a 500); no host has one, so it matches nothing.
+    return validation.normalize_host(name).replace("\x00", "")
+
+
 def _platform_shaped(name: str) -> bool:
     # A name of the platform's default form is some tenant's default host, now or later.
     before, _, after = settings.PORTAL_TENANT_HOST_PATTERN.partition("{slug}")
@@ -112,7 +117,7 @@ def host_check(*, tenant: Tenant, actor, name: str) -> tuple[TenantHost, hostpro
     """Look up the host's TXT record; found with the tenant's value, the host is proven and a
     run adds it to the site's ingress and its sign-in redirect URIs."""
     _check_may_manage(tenant, actor)
-    name = validation.normalize_host(name)
+    name = _lookup_name(name)
     row = tenant.hosts.filter(name=name).first()
     if row is None and name == tenant.host and is_custom(tenant):
         row, _ = TenantHost.objects.get_or_create(
@@ -132,6 +137,10 @@ def _look_up(tenant: Tenant, row: TenantHost, actor, *, audit_failure: bool = Tr
     finding = hostproof.check(tenant.pk, row.name)
     now = timezone.now()
     with transaction.atomic():
+        if finding.proven and served_elsewhere(row.name, tenant_id=tenant.pk):
+            # Another tenant proved it while we looked: the first proof holds the host.
+            words = f"{row.name} was proven by another tenant a moment ago; it is theirs."
+            finding = hostproof.Finding(False, words)
         changes = {"checked_at": now, "check_result": finding.words[:500]}
         if finding.proven:
             changes["proven_at"] = now
@@ -187,7 +196,7 @@ def hosts_recheck() -> int:
 def host_remove(*, tenant: Tenant, actor, name: str) -> str:
     """Stop serving a custom host (the site's own host stays: it is the site's address)."""
     _check_may_manage(tenant, actor)
-    name = validation.normalize_host(name)
+    name = _lookup_name(name)
     with transaction.atomic():
         row = TenantHost.objects.select_for_update().filter(tenant=tenant, name=name).first()
         if row is None:
