@@ -158,17 +158,26 @@ def _write(
 
 
 def restore_backup(
-    *, spec: TenantSpec, target: MariaDBTarget, store: ObjectStore, prefix: str, kube=None
+    *,
+    spec: TenantSpec,
+    target: MariaDBTarget,
+    store: ObjectStore,
+    prefix: str,
+    kube=None,
+    say=lambda text: None,
 ) -> dict:
-    """Put the database, the media and wp-content back as the backup has them; returns its
-    manifest."""
+    """Put the database, the media and wp-content back as the backup has them (`say` hears
+    which is under way); returns its manifest."""
+    say("loading the database")
     manifest = restore_database(spec=spec, target=target, store=store, prefix=prefix)
     with translated(f"put the media of {prefix} back"):
+        say("putting the media back")
         _restore_media(spec, store, prefix, manifest)
         files = manifest.get("files")
         if files and kube is None:
             raise StepFailed("the backup has wp-content, but no cluster is configured to put it on")
         if files:
+            say("putting wp-content back (a Job in the site's namespace)")
             files_restore(spec=spec, driver=kube, store=store, prefix=prefix, files=files)
     return manifest
 

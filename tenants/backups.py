@@ -155,6 +155,14 @@ def backup_restore(*, backup_id: int, actor=None, wakeup: int | None = None) -> 
     only while `wakeup` is still the restore's live message, when given)."""
     item = Backup.objects.select_related("tenant__plan").get(pk=backup_id)
     tenant = item.tenant
+    ours = Tenant.objects.filter(pk=tenant.pk, restoring=True)
+    if wakeup is not None:
+        ours = ours.filter(restore_wakeup=wakeup)
+
+    def say(text: str) -> None:
+        # The tenant page follows it: which part is under way.
+        ours.update(restore_note=f"Restoring the backup of {item}: {text}."[:2000])
+
     try:
         target, store = _targets(tenant)
         safety = _safety_backup(tenant)
@@ -167,6 +175,7 @@ def backup_restore(*, backup_id: int, actor=None, wakeup: int | None = None) -> 
                 store=store,
                 prefix=item.prefix,
                 kube=make_driver(),
+                say=lambda text: say(f"safety backup {safety} taken; {text}"),
             )
         except (StepFailed, TransientError) as exc:
             raise ApplicationError(f"{exc}; the safety backup is {safety}") from exc
@@ -185,9 +194,6 @@ def backup_restore(*, backup_id: int, actor=None, wakeup: int | None = None) -> 
             obj=tenant,
             after={"backup": item.prefix, "safety_backup": safety.prefix},
         )
-    ours = Tenant.objects.filter(pk=tenant.pk)
-    if wakeup is not None:
-        ours = ours.filter(restore_wakeup=wakeup)
     ours.update(
         restoring=False, restore_note=note[:2000], restore_backup=None, restore_sent_at=None
     )

@@ -89,6 +89,10 @@ def test_a_worker_killed_mid_restore_leaves_a_restore_the_next_worker_finishes(
     wait_until(lambda: _load_waiting(db), 60, "the load to reach the table", restore_workers.logs)
     safety = tenant.backups.get(reason="before restore")
     assert safety.state == Backup.State.DONE
+    tenant.refresh_from_db()  # the page says which part is under way
+    assert tenant.restore_note == (
+        f"Restoring the backup of {item}: safety backup {safety} taken; loading the database."
+    )
     first.kill()
     query(holder, "COMMIT")
     holder.close()
