@@ -10,6 +10,8 @@ from tenants.models import AuditEvent, Backup, Tenant
 from tests import services as svc
 from tests.provisioning.test_database import admin, query
 from tests.provisioning.test_storage import ADMIN
+from tests.tenants.jobrunner import FilesJobRunner
+from tests.tenants.test_backup_files import volume  # noqa: F401  (the fixture)
 from tests.tenants.test_backups import site  # noqa: F401  (the fixture)
 from tests.workers import Worker, wait_until, worker_env
 
@@ -175,3 +177,49 @@ def test_a_restore_that_keeps_killing_its_worker_ends_saying_so(site, requester)
     assert str(safety) in note
     failed = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_BACKUP_FAILED)
     assert failed.message == note
+
+
+def test_a_worker_backs_up_and_restores_wp_content_through_the_files_jobs(
+    site,  # noqa: F811
+    volume,  # noqa: F811
+    kube_cluster,
+    requester,
+    restore_workers,
+):
+    tenant, s3, bucket, conn, db = site
+    namespace, content, work = volume
+    before = {p.name: p.read_text() for p in content.rglob("*") if p.is_file()}
+    restore_workers(
+        "w1",
+        PORTAL_KUBECONFIG=str(kube_cluster.kubeconfig_path),
+        PORTAL_WAIT_FIRST="0.1",
+        PORTAL_WAIT_INTERVAL="1",
+    )
+    with FilesJobRunner(kube_cluster, content, work) as kubelet:
+        item = backups.backup_request(tenant=tenant, actor=requester)
+
+        def finished():
+            item.refresh_from_db()
+            return item.state != Backup.State.RUNNING
+
+        wait_until(finished, 60, "the backup", restore_workers.logs)
+        assert item.state == Backup.State.DONE, item.error
+        assert s3.head_object(Bucket=bucket, Key=item.prefix + "files.tar.gz")["ContentLength"]
+
+        (content / "plugins" / "own" / "own.php").write_text("<?php // edited after")
+        (content / "themes" / "later.css").write_text("/* came later */")
+        query(conn, f"INSERT INTO `{db}`.wp_posts VALUES (2, 'written after')")
+        backups.backup_restore_request(tenant=tenant, actor=requester, backup_id=item.pk)
+
+        def restored():
+            tenant.refresh_from_db()
+            return not tenant.restoring
+
+        wait_until(restored, 90, "the restore", restore_workers.logs)
+    assert tenant.restore_note.startswith("Restored the backup of"), tenant.restore_note
+    assert {p.name: p.read_text() for p in content.rglob("*") if p.is_file()} == before
+    assert query(conn, f"SELECT id FROM `{db}`.wp_posts") == [(1,)]
+    # The backup's Job, the safety backup's and the restore's, each in the tenant's namespace.
+    actions = [job["spec"]["template"]["spec"]["containers"][0]["name"] for job in kubelet.ran]
+    assert actions == ["backup", "backup", "restore"]
+    assert kube_cluster.list("Job", namespace) == []
