@@ -75,6 +75,7 @@ def reconcile(tenant_id: int) -> float | None:
     try:
         run = (
             Run.objects.filter(tenant_id=tenant_id, status__in=Run.OPEN)
+            .select_related("tenant__plan", "tenant__owner")  # the pass's tenant, one query
             .order_by("created_at", "id")
             .first()
         )
@@ -182,6 +183,11 @@ class _Advance:
         self.holder = holder
         self.token: int | None = None  # set by the claim
         self.is_drift = run.reason == "drift"
+        self.first_start = False
+        self._renewed = time.monotonic()  # the lease, just taken by reconcile()
+        # A step's outcome, written by the next fenced transaction of the pass (the next
+        # step's start, the wait, the run's end) rather than by one of its own (issue 14).
+        self._finished: list[tuple[int, dict]] = []
 
     @contextmanager
     def fenced(self):
@@ -194,7 +200,27 @@ class _Advance:
             )
             if not list(mine.values_list("pk", flat=True)):
                 raise Displaced(f"run {self.run.pk} was taken over; this pass's writes refused")
+            self._write_finished()
             yield
+
+    @contextmanager
+    def fenced_run(self, **fields):
+        """A fenced transaction that begins by writing the run's row: that UPDATE, filtered by
+        the token, is the fence (it takes the same row lock as the SELECT of fenced()). Yields
+        whether the run was still running — a run a deletion superseded is written nothing."""
+        with transaction.atomic():
+            running = Run.objects.filter(
+                pk=self.run.pk, token=self.token, status=Run.Status.RUNNING
+            ).update(**fields)
+            if not running and not Run.objects.filter(pk=self.run.pk, token=self.token).exists():
+                raise Displaced(f"run {self.run.pk} was taken over; this pass's writes refused")
+            self._write_finished()
+            yield bool(running)
+
+    def _write_finished(self) -> None:
+        while self._finished:
+            pk, fields = self._finished.pop(0)
+            StepRun.objects.filter(pk=pk).update(**fields)
 
     def abort(self, message: str) -> None:
         """Fail the run outside the normal path, touching as little as possible."""
@@ -218,22 +244,21 @@ class _Advance:
             pass  # the run's new holder speaks for it
 
     def go(self) -> float | None:
-        self.tenant = Tenant.objects.select_related("plan", "owner").get(pk=self.run.tenant_id)
-        if not self._claim():
-            return 0  # finished or cancelled meanwhile: look at the next run, if any
-        spec = spec_for(self.tenant)
-        secrets = drivers.secret_store(spec)
+        self.tenant = self.run.tenant
         classes = step_classes()
         if self.run.action == Run.Action.DESTROY:
             classes = list(reversed(classes))
-        rows = self._step_rows([cls.name for cls in classes])
+        names = [cls.name for cls in classes]
+        if not self._claim(names):
+            return 0  # finished or cancelled meanwhile: look at the next run, if any
+        spec = spec_for(self.tenant)
+        secrets = drivers.secret_store(spec)
+        rows = self._step_rows(names)
         shared: dict = {}  # what the pass's steps learn of the outside, for those after them
         for cls in classes:
             row = rows[cls.name]
             if row.is_done:
                 continue
-            if not self._still_ours():
-                return 0
             ctx = StepContext(spec=spec, secrets=secrets, log=self._logger(row), shared=shared)
             wait = self._run_step(cls(ctx), row)
             if wait is not None:
@@ -245,56 +270,71 @@ class _Advance:
 
     # --- the run --------------------------------------------------------------------------------
 
-    def _claim(self) -> bool:
+    def _claim(self, names: list[str]) -> bool:
         # Under the tenant's lease, a run still marked running was left by a dead worker (or
         # one whose lease ran out): it may be taken over, and the new token fences the old
-        # holder out. The row lock waits for any write of that holder still in flight.
-        with transaction.atomic():
-            run = Run.objects.select_for_update().filter(pk=self.run.pk, status__in=Run.OPEN)
-            run = run.first()
-            if run is None:
-                return False
-            first_start = run.status == Run.Status.PENDING
-            self.token = run.token + 1
-            Run.objects.filter(pk=run.pk).update(
-                status=Run.Status.RUNNING,
-                image_fingerprint=tenantimage.fingerprint(),
-                started_at=run.started_at or timezone.now(),
-                not_before=None,
-                holder=self.holder,
-                token=self.token,
-                heartbeat_at=Now(),
-                message="started" if first_start else "picked up again",
-            )
-        self.run.refresh_from_db()
-        if first_start:
-            self._on_start()
+        # holder out. One conditional UPDATE: its row lock waits for any write of that holder
+        # still in flight, and it claims only the run as it was read (token and all).
+        run = self.run
+        self.first_start = run.status == Run.Status.PENDING
+        claim = {
+            "status": Run.Status.RUNNING,
+            "image_fingerprint": tenantimage.fingerprint(),
+            "started_at": run.started_at or timezone.now(),
+            "not_before": None,
+            "holder": self.holder,
+            "token": run.token + 1,
+            "message": "started" if self.first_start else "picked up again",
+        }
+        claimed = Run.objects.filter(pk=run.pk, status__in=Run.OPEN, token=run.token).update(
+            heartbeat_at=Now(), **claim
+        )
+        if not claimed:
+            return False
+        for field, value in claim.items():
+            setattr(run, field, value)
+        self.token = run.token
+        if self.first_start:
+            self._on_start(names)
         return True
 
-    def _on_start(self) -> None:
+    def _on_start(self, names: list[str]) -> None:
         with self.fenced():
+            cleared = {"last_error": ""}  # written with the state when that changes
             # A repair of a serving tenant leaves it serving (ready) while it runs.
             if self.run.action == Run.Action.APPLY and self.run.reason not in REPAIRS:
-                if tenant_transition(tenant_id=self.tenant.pk, to=State.PROVISIONING):
+                if tenant_transition(tenant_id=self.tenant.pk, to=State.PROVISIONING, **cleared):
+                    cleared = {}
                     audit_record(
                         action=Action.TENANT_PROVISIONING,
                         obj=self.tenant,
                         message=f"Run {self.run.pk} started ({self.run.reason}).",
                     )
             elif self.run.action == Run.Action.DESTROY:
-                tenant_transition(
-                    tenant_id=self.tenant.pk, to=State.DELETING, only_from=[State.FAILED]
-                )
-            Tenant.objects.filter(pk=self.tenant.pk).update(last_error="")
+                if tenant_transition(
+                    tenant_id=self.tenant.pk, to=State.DELETING, only_from=[State.FAILED], **cleared
+                ):
+                    cleared = {}
+            if cleared and self.tenant.last_error:
+                Tenant.objects.filter(pk=self.tenant.pk).update(**cleared)
+            # A run's first pass: no step has a row yet; they are made with the start.
+            self._rows = StepRun.objects.bulk_create(
+                [StepRun(run=self.run, name=name, position=i) for i, name in enumerate(names)]
+            )
 
-    def _still_ours(self) -> bool:
-        if not lock_renew(tenant_id=self.tenant.pk, holder=self.holder):
-            return False
-        return Run.objects.filter(
-            pk=self.run.pk, status=Run.Status.RUNNING, token=self.token
-        ).exists()
+    def _lease_kept(self) -> bool:
+        """Between steps, renew the tenant's lease once a third of it has passed since it was
+        last renewed here (a step's heartbeat renews it while the step runs); False if it was
+        taken over. A pass of quick steps asks nothing: their fenced writes refuse a takeover."""
+        if time.monotonic() - self._renewed < settings.PORTAL_TENANT_LOCK_TTL / 3:
+            return True
+        self._renewed = time.monotonic()
+        return lock_renew(tenant_id=self.tenant.pk, holder=self.holder)
 
     def _step_rows(self, names: list[str]) -> dict[str, StepRun]:
+        made = getattr(self, "_rows", None)
+        if made and all(row.pk for row in made):  # made by the start, ids returned
+            return {row.name: row for row in made}
         existing = {row.name: row for row in self.run.steps.all()}
         missing = [
             StepRun(run=self.run, name=name, position=i)
@@ -312,10 +352,8 @@ class _Advance:
 
     def _succeed(self) -> None:
         now = timezone.now()
-        with self.fenced():
-            Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
-                status=Run.Status.SUCCEEDED, finished_at=now, drift=self.run.drift, message="done"
-            )
+        done = {"finished_at": now, "drift": self.run.drift, "message": "done"}
+        with self.fenced_run(status=Run.Status.SUCCEEDED, **done):
             if self.run.action == Run.Action.DESTROY:
                 if tenant_transition(tenant_id=self.tenant.pk, to=State.DELETED):
                     audit_record(action=Action.TENANT_DELETED, obj=self.tenant)
@@ -395,16 +433,20 @@ class _Advance:
                 f"step ran past the task's hard time limit of {settings.CELERY_TASK_TIME_LIMIT} s)",
             )
             return None
+        if not self._lease_kept():
+            return 0
         now = timezone.now()
-        row.attempts += 1
-        doing = "settling" if row.waiting_since else f"attempt {row.attempts}"
-        with self.fenced():
+        doing = "settling" if row.waiting_since else f"attempt {row.attempts + 1}"
+        with self.fenced_run(message=_short(f"{row.name}: {doing}")) as running:
+            if not running:
+                return 0  # superseded meanwhile (a deletion): the run that replaced it goes on
+            row.attempts += 1
             StepRun.objects.filter(pk=row.pk).update(
                 status=StepRun.Status.RUNNING,
                 attempts=row.attempts,
                 started_at=row.started_at or now,
             )
-            self._say(f"{row.name}: {doing}")
+        row.log_flushed = time.monotonic()  # its lines reach the row within LOG_FLUSH_SECONDS
         try:
             with (
                 Heartbeat(tenant_id=self.tenant.pk, holder=self.holder, run_id=self.run.pk),
@@ -432,10 +474,18 @@ class _Advance:
             Outcome.DONE: StepRun.Status.CHANGED,
             Outcome.PLANNED: StepRun.Status.PLANNED,
         }[outcome.status]
-        with self.fenced():
-            StepRun.objects.filter(pk=row.pk).update(
-                status=status, finished_at=timezone.now(), error="", waiting_since=None, log=row.log
+        self._finished.append(
+            (
+                row.pk,
+                {
+                    "status": status,
+                    "finished_at": timezone.now(),
+                    "error": "",
+                    "waiting_since": None,
+                    "log": row.log,
+                },
             )
+        )
         row.status = status
         log.info("step %s %s", row.name, status)
         return None
@@ -450,7 +500,8 @@ class _Advance:
         if row.waiting_since is not None and self.run.action == Run.Action.APPLY:
             # It was applied and is settling: only the step can tell when it has settled, since
             # check() compares the spec, and the spec may match long before it is ready.
-            outcome = step.settle()
+            settle = getattr(step, "settle", step.apply)  # a step of its own kind may lack one
+            outcome = settle()
             if outcome.message and outcome.status != Outcome.WAITING:
                 write(outcome.message)
             return outcome
@@ -492,12 +543,9 @@ class _Advance:
             waiting_for = f"waiting for {exc.system}, "
         self._logger(row)(f"attempt {row.attempts} hit a passing error: {message}")
         until = timezone.now() + timedelta(seconds=delay)
-        with self.fenced():
-            StepRun.objects.filter(pk=row.pk).update(
-                status=StepRun.Status.RETRYING, error=message, log=row.log, failing_since=since
-            )
-            self._say(f"{row.name}: {waiting_for}trying again at {until:%H:%M:%S} after: {message}")
-        if not self._pause(until):
+        text = f"{row.name}: {waiting_for}trying again at {until:%H:%M:%S} after: {message}"
+        step = {"status": StepRun.Status.RETRYING, "error": message, "failing_since": since}
+        if not self._pause(row, step, text, until):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
 
@@ -513,16 +561,13 @@ class _Advance:
         if row.waiting_since is None or not row.log.endswith(f"{message}\n"):
             self._logger(row)(message)
         # A wait is not a failed attempt: don't let it count towards the retry limit.
-        with self.fenced():
-            StepRun.objects.filter(pk=row.pk).update(
-                status=StepRun.Status.WAITING,
-                waiting_since=since,
-                attempts=row.attempts - 1,
-                log=row.log,
-            )
-            self._say(f"{row.name}: {message}")
+        step = {
+            "status": StepRun.Status.WAITING,
+            "waiting_since": since,
+            "attempts": row.attempts - 1,
+        }
         delay = wait_delay((now - since).total_seconds())
-        if not self._pause(now + timedelta(seconds=delay)):
+        if not self._pause(row, step, f"{row.name}: {message}", now + timedelta(seconds=delay)):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
 
@@ -535,11 +580,13 @@ class _Advance:
         """The run's one live line: what it is doing now, overwritten (inside a fenced write)."""
         Run.objects.filter(pk=self.run.pk).update(message=_short(text))
 
-    def _pause(self, until) -> bool:
-        """Park the run until then; False if it is no longer running (a deletion cancelled it,
-        and a cancelled run must stay cancelled, not come back to build)."""
-        with self.fenced():
-            rows = Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
-                status=Run.Status.WAITING, not_before=until
-            )
-        return rows == 1
+    def _pause(self, row: StepRun, step: dict, text: str, until) -> bool:
+        """Park the run until then, saying why, and the step as `step` says, in one fenced
+        write; False if it is no longer running (a deletion cancelled it, and a cancelled run
+        must stay cancelled, not come back to build)."""
+        parked = {"status": Run.Status.WAITING, "not_before": until, "message": _short(text)}
+        with self.fenced_run(**parked) as running:
+            if not running:
+                self._say(text)
+            StepRun.objects.filter(pk=row.pk).update(log=row.log, **step)
+        return running

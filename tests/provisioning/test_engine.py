@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from provisioning import engine, runs
@@ -239,3 +241,19 @@ def test_an_outage_past_the_budget_leaves_the_tenant_waiting_and_the_sweep_tries
     assert again.reason == "outage retry" and again.status == Run.Status.SUCCEEDED
     approved.refresh_from_db()
     assert approved.state == Tenant.State.READY and approved.last_error == ""
+
+
+def test_a_step_s_outcome_is_written_with_the_next_step_s_start(approved):
+    """Issue 14: one fenced transaction per step boundary, not one per write."""
+    SCRIPT["first"] = [Outcome.done("first made")]
+    SCRIPT["second"] = [Outcome.done("second made")]
+    with CaptureQueriesContext(connection) as ran:
+        assert engine.reconcile(approved.pk) is None
+    # (Inside a test every transaction is a savepoint.) The start with its audit event, each
+    # step's start (the first's outcome with the second's), the end with its audit event.
+    assert len([q for q in ran if q["sql"].startswith("SAVEPOINT")]) == 6
+    assert len(ran) <= 45
+    first, second = approved.runs.get().steps.order_by("position")
+    assert first.status == second.status == StepRun.Status.CHANGED
+    assert "first made" in first.log and "second made" in second.log
+    assert first.finished_at <= second.started_at
