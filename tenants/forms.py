@@ -56,9 +56,10 @@ class TenantRequestForm(forms.Form):
             f"Choose one of the offered versions: {', '.join(versions)}."
         )
         self.fields["plan"].label_from_instance = lambda p: f"{p.title} — {p.summary}"
-        self.fields[
-            "host"
-        ].help_text = f"Leave empty for the platform's default, {default_host('<name>')}."
+        self.fields["host"].help_text = (
+            f"Leave empty for the platform's default, {default_host('<name>')}. A domain of "
+            "yours needs a DNS TXT record before approval; the tenant page shows which."
+        )
 
     def clean_content_pipeline(self) -> bool | None:
         return {"on": True, "off": False}.get(self.cleaned_data.get("content_pipeline") or "")

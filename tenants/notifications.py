@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from portal.roles import APPROVER_GROUP
 from provisioning.tenanturl import tenant_url
+from tenants import customhosts, hostproof
 from tenants.failures import failure_for
 from tenants.models import AuditEvent, MailSent, Tenant
 
@@ -111,8 +112,27 @@ def notify_new_request(tenant_id: int, strict: bool = False) -> None:
     event = _event(tenant, Action.TENANT_REQUESTED, Action.TENANT_RESUBMITTED)
     approval_url = portal_link(reverse("tenants:approval", args=[tenant.pk]))
     approvers = _approvers(tenant)
-    _send_once("new_request", event, tenant, approvers, strict=strict, approval_url=approval_url)
-    _send_once("received", event, tenant, _requester(tenant), strict=strict)
+    proof = _host_proof(tenant)
+    _send_once(
+        "new_request",
+        event,
+        tenant,
+        approvers,
+        strict=strict,
+        approval_url=approval_url,
+        host_proof=proof,
+    )
+    _send_once("received", event, tenant, _requester(tenant), strict=strict, host_proof=proof)
+
+
+def _host_proof(tenant: Tenant) -> dict | None:
+    """The TXT record a request's own custom host waits for, to put in the mails."""
+    if not customhosts.primary_unproven(tenant):
+        return None
+    return {
+        "record": hostproof.proof_name(tenant.host),
+        "value": hostproof.proof_value(tenant.pk, tenant.host),
+    }
 
 
 def notify_decision(tenant_id: int, strict: bool = False) -> None:

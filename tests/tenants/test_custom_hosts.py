@@ -313,3 +313,18 @@ def test_the_first_proof_holds_the_host(client_for, requester, other_requester, 
     response = check(client_for(other_requester), theirs)
     assert flashed(response)[-1] == f"{HOST} is already in use by another tenant."
     assert spec_for(theirs).extra_hosts == () and spec_for(site).extra_hosts == (HOST,)
+
+
+def test_the_receipt_mail_says_which_record_to_create(
+    client_for, requester, approver, mailoutbox, eager_celery, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(requester).post(
+            reverse("tenants:request"), request_form_data(slug="mine", host=HOST)
+        )
+    tenant = Tenant.objects.get(slug="mine")
+    receipt = next(m for m in mailoutbox if requester.email in m.to)
+    assert f"Name:  {RECORD}" in receipt.body
+    assert f"Value: {hostproof.proof_value(tenant.pk, HOST)}" in receipt.body
+    to_admins = next(m for m in mailoutbox if approver.email in m.to)
+    assert "not proven yet: approval waits for its DNS TXT record" in to_admins.body
