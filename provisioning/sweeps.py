@@ -25,9 +25,11 @@ SWEEP_KEY = "provisioning:sweep"
 def sweep() -> bool:
     """One sweep at a time: one slower than PORTAL_SWEEP_INTERVAL isn't joined by the next on
     another worker (both would start the same drift checks and retries). False if skipped."""
-    # Held in the shared cache; it runs out by itself should the sweeping worker die.
-    hold = max(300, 10 * settings.PORTAL_SWEEP_INTERVAL)
-    if not cache.add(SWEEP_KEY, holder_name(), timeout=hold):
+    # Held in the shared cache for three intervals at most, so a sweeping worker that dies
+    # (killed mid-sweep) holds up the next sweeps only that long.
+    hold = max(10, 3 * settings.PORTAL_SWEEP_INTERVAL)
+    me = holder_name()
+    if not cache.add(SWEEP_KEY, me, timeout=hold):
         log.info("a sweep is still under way; this one is left out")
         return False
     try:
@@ -38,7 +40,8 @@ def sweep() -> bool:
         retry_after_outages()
         prune_quiet_drift_runs()
     finally:
-        cache.delete(SWEEP_KEY)
+        if cache.get(SWEEP_KEY) == me:  # not the next one's, had ours run out
+            cache.delete(SWEEP_KEY)
     return True
 
 
