@@ -3,7 +3,8 @@
 from kubernetes.utils import parse_quantity
 
 from provisioning import secrets as keys
-from provisioning.errors import StepFailed
+from provisioning.drivers.mariadb import MariaDB
+from provisioning.errors import StepFailed, TransientError
 from provisioning.manifests import wordpress_manifests
 from provisioning.manifests.common import COMPONENT_INSTALL, selector
 from provisioning.manifests.wordpress import (
@@ -46,6 +47,25 @@ def rollout_waiting(deployment: dict) -> str | None:
     if available < want:
         return f"{available} of {want} WordPress pods ready"
     return None
+
+
+def schema_version(spec) -> str:
+    """ "; db_version N" as the site's database says after its update (the number WordPress
+    keeps for its schema), or "" where the portal can't read it."""
+    database = MariaDB.from_settings()
+    if database is None:
+        return ""
+    try:
+        # The name is the portal's own (wp_ and the slug's letters, digits and underscores).
+        table = f"`{spec.db_name}`.wp_options"
+        with database.session() as session:
+            rows = session.rows(
+                f"SELECT option_value FROM {table} WHERE option_name = %s",  # noqa: S608
+                ["db_version"],
+            )
+    except (StepFailed, TransientError):
+        return ""  # only the log's detail: the Job's outcome is what counts
+    return f"; db_version {rows[0][0]}" if rows else ""
 
 
 class WordPressStep(KubeStep):
@@ -222,7 +242,7 @@ class WordPressStep(KubeStep):
             finished = (live.get("status") or {}).get("completionTime", "")
             self.ctx.log(
                 f"wp core update-db done: the database has WordPress {version}'s schema "
-                f"(Job {name}, finished {finished})"
+                f"(Job {name}, finished {finished}{schema_version(self.spec)})"
             )
         return []
 

@@ -365,3 +365,36 @@ def test_the_environments_proxy_is_resolved_once_not_before_every_request(
     configuration.refresh_api_key_hook(configuration)
     assert configuration.proxy == "http://proxy-a.example:3128"
     kubernetes._clients.clear()
+
+
+def test_the_schema_update_logs_the_version_the_database_ends_on(kube_cluster, settings):
+    import uuid
+
+    from tests import services as svc
+    from tests.provisioning.test_database import admin, query
+
+    svc.require("MariaDB", svc.MARIADB)
+    settings.PORTAL_MARIADB_URL = svc.MARIADB_URL
+    tenant = TenantFactory(slug=f"u{uuid.uuid4().hex[:10]}")
+    spec = spec_for(tenant)
+    conn = admin()
+    query(conn, f"CREATE DATABASE `{spec.db_name}`")
+    try:
+        # What `wp core update-db` leaves (the Job's own run needs a kubelet).
+        query(conn, f"CREATE TABLE `{spec.db_name}`.wp_options "
+                    "(option_name VARCHAR(191), option_value LONGTEXT)")  # fmt: skip
+        query(conn, f"INSERT INTO `{spec.db_name}`.wp_options VALUES ('db_version', '60421')")
+        run = Run(spec, kube_cluster)
+        run.step(NamespaceStep).apply()
+        step = run.step(WordPressStep)
+        for _ in range(4):
+            if step.apply().status == Outcome.DONE:
+                break
+            kube_cluster.mark_ready(spec.namespace)
+        assert any(
+            "wp core update-db done" in line and line.endswith("; db_version 60421)")
+            for line in run.log
+        ), run.log
+    finally:
+        query(conn, f"DROP DATABASE IF EXISTS `{spec.db_name}`")
+        conn.close()
