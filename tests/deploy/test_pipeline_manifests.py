@@ -35,6 +35,8 @@ def test_openwebui_signs_in_through_authentik_and_uses_the_ionos_endpoint_from_s
         "https://authentik.${DNS_ZONE}/application/o/openwebui/.well-known/openid-configuration"
     )
     assert env["ENABLE_LOGIN_FORM"] == "false"  # Authentik only
+    # An Authentik account never takes over another's by its e-mail address.
+    assert env["OAUTH_MERGE_ACCOUNTS_BY_EMAIL"] == "false"
     assert env["OPENAI_API_BASE_URLS"].split(";") == [
         "${IONOS_AI_ENDPOINT}",
         "http://pipeline.content-pipeline.svc:9099",
