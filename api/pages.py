@@ -10,6 +10,7 @@ from django.views import View
 from api import tokens
 from api.forms import TokenCreateForm, add_service_errors
 from api.models import ApiToken
+from portal import ratelimit
 from portal.errors import ApplicationError
 
 
@@ -36,7 +37,13 @@ class ApiTokenListView(LoginRequiredMixin, View):
         form = TokenCreateForm(request.POST)
         if form.is_valid():
             try:
+                # Each token writes an audit row: a loop must not grow the trail without end.
+                ratelimit.limit_actions(request.user)
                 row, plain = tokens.token_create(user=request.user, **form.cleaned_data)
+            except ratelimit.RateLimited as exc:
+                form.add_error(None, exc.message)
+                page = self._render(request, form, status=429)
+                return ratelimit.with_retry_after(page, exc)
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
@@ -48,9 +55,10 @@ class ApiTokenListView(LoginRequiredMixin, View):
 class ApiTokenRevokeView(LoginRequiredMixin, View):
     def post(self, request, pk: int):
         try:
+            ratelimit.limit_actions(request.user)
             row = tokens.token_revoke(user=request.user, token_id=pk)
         except ApplicationError as exc:
             messages.error(request, exc.message)
-        else:
-            messages.success(request, f"The token {row.name} was revoked; it no longer works.")
+            return ratelimit.with_retry_after(redirect("api_tokens:list"), exc)
+        messages.success(request, f"The token {row.name} was revoked; it no longer works.")
         return redirect("api_tokens:list")

@@ -10,7 +10,7 @@ from api.models import WebhookDelivery, WebhookEndpoint
 from api.permissions import ActorOrReadOnly
 from api.webhooks import services
 from api.webhooks.events import EVENT_TYPES
-from portal import roles
+from portal import ratelimit, roles
 from tenants import selectors
 
 
@@ -88,11 +88,14 @@ class WebhookEndpointViewSet(
         data = dict(incoming.validated_data)
         if data["tenant"] is not None:
             data["tenant"] = selectors.tenant_get_for(request.user, data["tenant"])
+        ratelimit.limit_actions(request.user)  # the pages' limit: 429 with Retry-After
         endpoint, secret = services.endpoint_create(actor=request.user, **data)
         body = WebhookEndpointSerializer(endpoint).data
         return Response({**body, "secret": secret}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        services.endpoint_delete(actor=request.user, endpoint=self.get_object())
+        endpoint = self.get_object()
+        ratelimit.limit_actions(request.user)
+        services.endpoint_delete(actor=request.user, endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)

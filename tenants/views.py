@@ -189,9 +189,15 @@ class TenantResubmitView(ActorMixin, View):
         form = TenantRequestForm(request.POST, owner=request.user, exclude_pk=tenant.pk)
         if form.is_valid():
             try:
+                ratelimit.limit_actions(request.user)
                 tenant = services.tenant_request_resubmit(
                     tenant_id=tenant.pk, actor=request.user, **form.cleaned_data
                 )
+            except ratelimit.RateLimited as exc:
+                # The edits come back as typed, to send once the wait is over.
+                form.add_error(None, exc.message)
+                page = self._render(request, tenant, form, status=429)
+                return ratelimit.with_retry_after(page, exc)
             except ApplicationError as exc:
                 messages.error(request, exc.message)
                 return redirect(tenant)

@@ -13,8 +13,12 @@ from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.urls import reverse
+from rest_framework.test import APIClient
 
+from api import tokens
+from api.models import ApiToken, WebhookEndpoint
 from portal import ratelimit
+from tenants import services
 from tenants.models import AuditEvent, Tenant
 from tests.factories import TenantFactory, UserFactory, request_form_data
 
@@ -132,3 +136,81 @@ def test_another_process_counts_against_the_same_limit(transactional_db, limits)
 
     with pytest.raises(ratelimit.RateLimited, match="You filed 2 requests"):
         ratelimit.limit_filing(user)
+
+
+def test_a_resubmit_past_the_limit_waits_with_the_edits_kept(
+    client_for, requester, approver, limits
+):
+    limits.PORTAL_RATE_LIMIT_ACTIONS = "1/86400"
+    tenant = TenantFactory(owner=requester, slug="again")
+    services.tenant_reject(tenant_id=tenant.pk, actor=approver, reason="Use a larger plan.")
+    client = client_for(requester)
+    client.post(reverse("tenants:reconcile", args=[TenantFactory(owner=requester).pk]))
+    data = request_form_data(slug="again", display_name="Second <try>")
+
+    response = client.post(reverse("tenants:resubmit", args=[tenant.pk]), data)
+
+    page = response.content.decode()
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 86400
+    assert "Too many changes; try again in " in page
+    assert f'value="{escape("Second <try>")}"' in page
+    assert Tenant.objects.get(pk=tenant.pk).state == Tenant.State.REJECTED
+    assert not AuditEvent.objects.filter(action="tenant.resubmitted").exists()
+
+
+def test_tokens_made_past_the_limit_write_no_audit_row(client_for, requester, limits):
+    client = client_for(requester)
+    for n in range(3):
+        assert (
+            client.post(reverse("api_tokens:list"), {"name": f"t{n}", "days": 30}).status_code
+            == 200
+        )
+    created = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_CREATED)
+    assert created.count() == 3
+
+    response = client.post(reverse("api_tokens:list"), {"name": "loop <4>", "days": 30})
+
+    page = response.content.decode()
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 86400
+    assert "Too many changes; try again in " in page
+    assert f'value="{escape("loop <4>")}"' in page and "ptk_" not in page.split("Your tokens")[0]
+    assert created.count() == 3
+    assert not ApiToken.objects.filter(name="loop <4>").exists()
+
+
+def test_a_revoke_past_the_limit_leaves_the_token_working(client_for, requester, limits):
+    limits.PORTAL_RATE_LIMIT_ACTIONS = "1/86400"
+    row, _ = tokens.token_create(user=requester, name="ci", days=30)
+    client = client_for(requester)
+    client.post(reverse("tenants:reconcile", args=[TenantFactory(owner=requester).pk]))
+
+    response = client.post(reverse("api_tokens:revoke", args=[row.pk]))
+
+    assert response.status_code == 302 and response["Location"] == reverse("api_tokens:list")
+    assert int(response["Retry-After"]) > 0
+    assert flashed(response)[-1].startswith("Too many changes; try again in ")
+    row.refresh_from_db()
+    assert row.revoked_at is None
+
+
+def test_webhooks_count_towards_the_limit_with_429(requester, limits):
+    limits.PORTAL_RATE_LIMIT_ACTIONS = "2/86400"
+    tenant = TenantFactory(owner=requester)
+    client = APIClient()
+    client.force_authenticate(requester)
+    body = {"url": "https://hooks.example.org/x", "events": ["tenant.ready"], "tenant": tenant.pk}
+    made = client.post("/api/v1/webhooks/", body, format="json")
+    assert made.status_code == 201
+    assert client.post("/api/v1/webhooks/", body, format="json").status_code == 201
+
+    refused = client.post("/api/v1/webhooks/", body, format="json")
+    kept = client.delete(f"/api/v1/webhooks/{made.json()['id']}/")
+
+    for response in (refused, kept):
+        assert response.status_code == 429
+        assert 0 < int(response["Retry-After"]) <= 86400
+        assert response.json()["detail"].startswith("Too many changes; try again in ")
+    assert WebhookEndpoint.objects.filter(tenant=tenant).count() == 2
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.WEBHOOK_DELETED).exists()
