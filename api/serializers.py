@@ -63,8 +63,14 @@ class TenantSerializer(serializers.ModelSerializer):
             "decided_at",
             "rejection_reason",
             "last_error",
+            "clone_of",
+            "cloned_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "clone_of": {"help_text": "The tenant this one is a clone (staging site) of."},
+            "cloned_at": {"help_text": "When the original's backup was copied into the clone."},
+        }
 
     def get_url(self, tenant: Tenant) -> str:
         # The one source of tenant URLs: the legacy setting is empty unless set (then "://host/").
@@ -440,3 +446,28 @@ class RestoreSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return {"backup_id": attrs["backup"]}  # what the service takes
+
+
+class CloneSerializer(serializers.Serializer):
+    """The clone's own name and host (both optional) and the original's backup to fill it."""
+
+    slug = serializers.CharField(
+        required=False, allow_blank=True, max_length=60, help_text="Default: <slug>-staging."
+    )
+    host = serializers.CharField(
+        required=False, allow_blank=True, max_length=253, help_text="Default: the platform's."
+    )
+    backup = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="A done backup's id of the original; none: a fresh one, once it is built.",
+    )
+
+    def validate(self, attrs):
+        # What the service takes.
+        return {
+            "slug": attrs.get("slug", ""),
+            "host": attrs.get("host", ""),
+            "backup_id": attrs.get("backup"),
+        }

@@ -2,6 +2,7 @@
 
 from django.db.models import F
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,6 +19,7 @@ from provisioning.capacity import plan_capacity_hint
 from provisioning.models import Run
 from tenants import (
     backups,
+    clone,
     customhosts,
     deletion,
     plan_change,
@@ -269,6 +271,27 @@ class TenantViewSet(viewsets.GenericViewSet):
     def host_remove(self, request, pk=None):
         """Stop serving a custom host name (not the site's own address)."""
         return self._act(request, pk, customhosts.host_remove, incoming=s.HostNameSerializer)
+
+    @extend_schema(
+        request=s.CloneSerializer,
+        parameters=[ETAG_HEADER],
+        responses={201: s.TenantDetailSerializer, **dict.fromkeys((400, 409, 412, 429), REFUSED)},
+        description="Requests a new tenant (a staging site) on the original's plan and version, "
+        "owned by its owner: like any request it waits for a platform admin's approval, and "
+        "once built it is filled from the backup. Answers 201 with the clone.",
+    )
+    @action(detail=True, methods=["post"])
+    def clone(self, request, pk=None):
+        """Clone the tenant to a new one, as the clone page does (the same limits)."""
+        source = self._tenant(pk)
+        given = s.CloneSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        check_if_match(request, etag_of(s.TenantDetailSerializer(source).data))
+        ratelimit.limit_actions(request.user)
+        ratelimit.limit_filing(request.user)  # a clone is a new tenant
+        made = clone.tenant_clone(source=source, actor=request.user, **given.validated_data)
+        location = request.build_absolute_uri(reverse("api:tenant-detail", args=[made.pk]))
+        return _tenant_response(made, code=status.HTTP_201_CREATED, headers={"Location": location})
 
     @_acts()
     @action(detail=True, methods=["post"], url_path="cancel-delete")

@@ -40,6 +40,8 @@ class TenantSpec:
     suspended: bool = False
     # The AI content pipeline is switched on (the pipeline step and the install Job follow it).
     pipeline: bool = False
+    # A clone of another tenant (a staging site): no indexing, no mail, no cron, sign-in only.
+    staging: bool = False
     # Custom host names proven by their DNS TXT record, served beside `host` (the site URL).
     extra_hosts: tuple[str, ...] = ()
 
@@ -105,6 +107,7 @@ def spec_for(tenant) -> TenantSpec:
             .order_by("name")
             .values_list("name", flat=True)
         ),
+        staging=tenant.clone_of_id is not None,
         plan=PlanSpec(
             name=plan.name,
             cpu_request_millicores=plan.cpu_request_millicores,

@@ -200,6 +200,28 @@ def backup_restore(*, backup_id: int, actor=None, wakeup: int | None = None) -> 
     return note
 
 
+def backup_load(tenant: Tenant, item: Backup, say=lambda text: None) -> dict:
+    """Put a backup's database, media and wp-content into the tenant: its own backup, or another
+    tenant's in the same bucket (a clone's); `say` hears which part is under way. Returns the
+    backup's manifest."""
+    target, store = _targets(item.tenant)
+    if spec_for(tenant).s3_bucket != store.bucket:
+        raise ApplicationError(
+            f"{tenant.slug} and {item.tenant.slug} keep their files in different buckets"
+        )
+    try:
+        return backup.restore_backup(
+            spec=spec_for(tenant),
+            target=target,
+            store=store,
+            prefix=item.prefix,
+            kube=make_driver(),
+            say=say,
+        )
+    except (StepFailed, TransientError) as exc:
+        raise ApplicationError(str(exc)) from exc
+
+
 def backup_restore_database(item: Backup) -> None:
     """Only the database, as the backup has it (a failed upgrade's media are untouched)."""
     target, store = _targets(item.tenant)

@@ -108,3 +108,41 @@ class PlanChangeForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["plan"].label_from_instance = lambda p: f"{p.title} — {p.summary}"
+
+
+class CloneForm(forms.Form):
+    """A clone's own name and host, and which backup of the original fills it."""
+
+    slug = forms.CharField(
+        label="Name of the clone",
+        max_length=SLUG_MAX * 2,
+        required=False,
+        help_text="3–30 lower-case letters, digits and hyphens; empty: <name>-staging.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+    host = forms.CharField(
+        label="Custom host",
+        max_length=253,
+        required=False,
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+    )
+    backup = forms.TypedChoiceField(
+        label="Content from",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        error_messages={"invalid_choice": "Choose one of the listed backups."},
+    )
+
+    def __init__(self, *args, source, **kwargs):
+        super().__init__(*args, **kwargs)
+        done = source.backups.filter(state="done")[:20]
+        self.fields["backup"].choices = [
+            ("", "A fresh backup, taken once the clone is built"),
+            *((b.pk, f"The backup of {b.created_at:%Y-%m-%d %H:%M} UTC") for b in done),
+        ]
+        self.fields[
+            "host"
+        ].help_text = f"Leave empty for the platform's default, {default_host('<name>')}."

@@ -194,6 +194,17 @@ class Tenant(models.Model):
     restore_sent_at = models.DateTimeField(null=True, blank=True)
     restore_tries = models.PositiveSmallIntegerField(default=0)
 
+    # A clone (a staging site) of another tenant: built like any tenant, then filled from a
+    # backup of the original (the chosen one, or a fresh one when None), and able to promote its
+    # content back into it (tenants/clone.py). cloned_at: when its content was copied.
+    clone_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="clones"
+    )
+    clone_backup = models.ForeignKey(
+        "Backup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cloned_at = models.DateTimeField(null=True, blank=True)
+
     # Suspension is desired state too (the engine scales the site to zero and points its host at
     # the platform's maintenance page), so a drift repair keeps a suspended tenant suspended.
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -405,6 +416,11 @@ class AuditEvent(models.Model):
         TENANT_RESTORED = "tenant.restored", "Backup restored"
         TENANT_UPGRADE_REQUESTED = "tenant.upgrade_requested", "WordPress upgrade started"
         TENANT_UPGRADE_ROLLED_BACK = "tenant.upgrade_rolled_back", "WordPress upgrade rolled back"
+        TENANT_CLONE_REQUESTED = "tenant.clone_requested", "Clone requested"
+        TENANT_CLONED = "tenant.cloned", "Content copied into the clone"
+        TENANT_CLONE_FAILED = "tenant.clone_failed", "Copying into the clone failed"
+        TENANT_PROMOTED = "tenant.promoted", "Staging promoted"
+        TENANT_PROMOTE_FAILED = "tenant.promote_failed", "Promoting the staging failed"
         TENANT_DELETE_SCHEDULED = "tenant.delete_scheduled", "Deletion scheduled"
         TENANT_DELETE_CANCELLED = "tenant.delete_cancelled", "Deletion cancelled"
         TENANT_PIPELINE = "tenant.pipeline", "Content pipeline switched"

@@ -163,6 +163,14 @@ def _may_administer(actor) -> bool:
     return actor is None or roles.is_approver(actor)
 
 
+def _bucket_for(tenant: Tenant) -> str:
+    """Today's bucket; a clone's is its original's, so copies between the two stay in one."""
+    original = tenant.clone_of
+    if original is not None and original.s3_bucket:
+        return original.s3_bucket
+    return settings.PORTAL_S3_BUCKET
+
+
 def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
     if actor is None or not roles.is_approver(actor):
         raise ApplicationError("Only platform admins can approve or reject requests.")
@@ -186,7 +194,7 @@ def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
             decided_by=actor,
             decided_at=timezone.now(),
             rejection_reason=reason,
-            s3_bucket=settings.PORTAL_S3_BUCKET if to == Tenant.State.APPROVED else "",
+            s3_bucket=_bucket_for(tenant) if to == Tenant.State.APPROVED else "",
         )
         if not won:
             tenant.refresh_from_db()

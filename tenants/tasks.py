@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from tenants import backups, customhosts, deletion, notifications, restores, upgrade
+from tenants import backups, clone, customhosts, deletion, notifications, restores, upgrade
 
 log = logging.getLogger(__name__)
 # A dump, the files Job and a load outlast the engine's short task limits.
@@ -54,6 +54,12 @@ def start_upgrade(backup_id: int) -> None:
 def restore_upgrade_database(backup_id: int) -> None:
     """A failed upgrade's database put back as the backup before it has it."""
     upgrade.upgrade_database_restore(backup_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fill_clone(tenant_id: int) -> None:
+    """A clone, once built, filled from its original's backup."""
+    clone.clone_fill(tenant_id)
 
 
 @shared_task(ignore_result=True)

@@ -25,6 +25,7 @@ urlpatterns = [
         views.TenantRestoreView.as_view(),
         name="restore",
     ),
+    path("<int:pk>/clone/", views.TenantCloneView.as_view(), name="clone"),
     path("<int:pk>/keep/", views.TenantCancelDeletionView.as_view(), name="cancel_delete"),
     path("<int:pk>/delete/", views.TenantDeleteView.as_view(), name="delete"),
     path("<int:pk>/comments/", views.TenantCommentView.as_view(), name="comment"),

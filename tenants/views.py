@@ -18,6 +18,7 @@ from provisioning.tenanturl import tenant_url
 from provisioning.waiting import tenant_waiting
 from tenants import (
     backups,
+    clone,
     comments,
     customhosts,
     deletion,
@@ -32,7 +33,7 @@ from tenants import (
     suspension,
     upgrade,
 )
-from tenants.forms import PlanChangeForm, RejectForm, TenantRequestForm
+from tenants.forms import CloneForm, PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import Plan, Tenant
 from tenants.validation import default_host
 
@@ -278,6 +279,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "proven_restore": backups.last_proven_restore(tenant),
         "members": list(tenant.members.all()),
         "custom_hosts": _host_rows(tenant),
+        "clones": list(tenant.clones.filter(state__in=Tenant.LIVE_STATES)),
         "manages_members": (
             (tenant.owner_id == request.user.pk or roles.is_approver(request.user))
             and tenant.is_live
@@ -561,6 +563,54 @@ class TenantRestoreView(_TenantActionView):
             tenant=tenant, actor=request.user, backup_id=self.backup_pk
         )
         messages.success(request, f"Restoring the backup of {item}; this page shows how it goes.")
+
+
+class TenantCloneView(ActorMixin, View):
+    """Clone to staging: a new tenant, requested like any, filled from the original's backup."""
+
+    template = "tenants/clone.html"
+
+    def _render(self, request, tenant, form, status: int = 200):
+        context = {"tenant": tenant, "form": form, "is_approver": roles.is_approver(request.user)}
+        return render(request, self.template, context, status=status)
+
+    def get(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        initial = {"slug": clone.default_clone_slug(tenant)}
+        return self._render(request, tenant, CloneForm(initial=initial, source=tenant))
+
+    def post(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        form = CloneForm(request.POST, source=tenant)
+        if not form.is_valid():
+            return self._render(request, tenant, form, status=400)
+        data = form.cleaned_data
+        try:
+            # A clone is a new tenant: the same limits as a request.
+            ratelimit.limit_actions(request.user)
+            ratelimit.limit_filing(request.user)
+            made = clone.tenant_clone(
+                source=tenant,
+                actor=request.user,
+                slug=data["slug"],
+                host=data["host"],
+                backup_id=data["backup"],
+            )
+        except ratelimit.RateLimited as exc:
+            form.add_error(None, exc.message)
+            return ratelimit.with_retry_after(self._render(request, tenant, form, 429), exc)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect(tenant)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+            return self._render(request, tenant, form, status=400)
+        messages.success(
+            request,
+            f"The clone {made.slug} of {tenant.slug} was requested: once a platform admin "
+            "approves it, it is built and filled from the backup.",
+        )
+        return redirect(made)
 
 
 class TenantCancelDeletionView(_TenantActionView):

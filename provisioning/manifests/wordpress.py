@@ -104,6 +104,26 @@ wp core update-db --skip-plugins --skip-themes
 echo "database version $(wp option get db_version --skip-plugins --skip-themes)"
 """
 
+# A staging site's extra settings (only a clone's manifests carry them, so the others' pods
+# and install Jobs stay as they are): WordPress's pseudo-cron off in wp-config, and a mu-plugin
+# that keeps search engines and visitors out and sends no mail.
+STAGING_CONFIG = "define('DISABLE_WP_CRON', true);\n"
+STAGING_SCRIPT = """\
+cat > wp-content/mu-plugins/portal-staging.php <<'PHP'
+<?php
+// Written by the tenant portal: this site is a staging clone. Search engines are asked to
+// stay away, nobody is mailed, and only people signed in (through Authentik) see it.
+add_filter('pre_option_blog_public', '__return_zero');
+add_filter('wp_robots', 'wp_robots_no_robots');
+add_filter('pre_wp_mail', '__return_false');
+add_action('template_redirect', function () {
+    if (!is_user_logged_in()) {
+        auth_redirect();
+    }
+});
+PHP
+"""
+
 # The pipeline's guard and webhook caller, written into mu-plugins by the install Job.
 PIPELINE_MU_PLUGIN = (Path(__file__).with_name("portal-pipeline.php")).read_text()
 
@@ -255,7 +275,7 @@ def environment(spec: TenantSpec) -> list[dict]:
         "S3_ENDPOINT_URL": settings.PORTAL_S3_ENDPOINT_URL,
         "S3_DELIVERY_DOMAIN": media.delivery_domain(spec),
         "S3_DELIVERY_HTTPS": "true" if media.delivery_https() else "false",
-        "WORDPRESS_CONFIG_EXTRA": CONFIG_EXTRA,
+        "WORDPRESS_CONFIG_EXTRA": CONFIG_EXTRA + (STAGING_CONFIG if spec.staging else ""),
     }
     env = [{"name": name, "value": value} for name, value in plain.items()]
     env.append(_secret_env(keys.DB_PASSWORD))
@@ -516,7 +536,8 @@ def install_job(spec: TenantSpec) -> dict:
         {"name": "PIPELINE_ENABLED", "value": "true" if spec.pipeline else "false"},
         _secret_env(keys.WP_ADMIN_PASSWORD),
     ]
-    return _wp_cli_job(spec, INSTALL_PREFIX, COMPONENT_INSTALL, "install", INSTALL_SCRIPT, env)
+    script = INSTALL_SCRIPT + (STAGING_SCRIPT if spec.staging else "")
+    return _wp_cli_job(spec, INSTALL_PREFIX, COMPONENT_INSTALL, "install", script, env)
 
 
 def update_db_job(spec: TenantSpec) -> dict:

@@ -42,6 +42,8 @@ API = {
     # The restore page names a backup in its URL (the table's is missing: 404); the API takes
     # it in the body, so the tenant's other backup action's answers are the ones to give.
     ("POST", "api:tenant-restore"): ("tenants:backup", "POST"),
+    # The clone page's GET is its form; the API has only the POST (201 with the clone).
+    ("POST", "api:tenant-clone"): ("tenants:clone", "POST"),
     # The detail page shows the runs, their steps, the backups and the tenant's history.
     ("GET", "api:tenant-backups"): ("tenants:detail", "GET"),
     ("GET", "api:tenant-runs"): ("tenants:detail", "GET"),

@@ -46,6 +46,8 @@ TABLE = {
         (L, 404, 404, 404, 403),
         (L, 404, 404, 404, 403),
     ),
+    # The clone form; sent for this tenant (a request, not ready) it is refused by message.
+    "tenants:clone": (True, (L, 200, 404, 200, 403), (L, 302, 404, 302, 403)),
     "tenants:cancel_delete": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # The plan form; sent without a plan it comes back with its error.
     "tenants:plan": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),

@@ -14,7 +14,8 @@ class FilesJobRunner:
     Secret's keys resolved as the kubelet would) and its volume mounts mapped to folders here;
     Complete when it exits 0, Failed otherwise, as the Job controller would say."""
 
-    def __init__(self, fake, volume: Path, work: Path, fail: bool = False):
+    def __init__(self, fake, volume: Path | dict[str, Path], work: Path, fail: bool = False):
+        # One folder for every namespace, or one per namespace (a tenant and its clone).
         self.fake, self.volume, self.work, self.fail = fake, volume, work, fail
         self.ran: list[dict] = []
         self.outputs: list[str] = []
@@ -52,7 +53,8 @@ class FilesJobRunner:
                 env[item["name"]] = item["value"]
             else:
                 env[item["name"]] = data[item["valueFrom"]["secretKeyRef"]["key"]]
-        env["CONTENT_DIR"], env["WORK_DIR"] = str(self.volume), str(self.work)
+        volume = self.volume[namespace] if isinstance(self.volume, dict) else self.volume
+        env["CONTENT_DIR"], env["WORK_DIR"] = str(volume), str(self.work)
         return env
 
     def _run(self, key, job: dict) -> None:

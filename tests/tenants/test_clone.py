@@ -1,0 +1,248 @@
+"""Cloning a tenant on the test servers: Kubernetes fake, Authentik fake, real MariaDB, moto S3."""
+
+import uuid
+
+import boto3
+import pytest
+from django.urls import reverse
+
+from provisioning.models import Run
+from provisioning.runs import run_request
+from provisioning.searchreplace import rewrite_value
+from tenants import clone, services
+from tenants.models import AuditEvent, Backup, Tenant
+from tests import services as svc
+from tests.factories import TenantFactory
+from tests.provisioning.test_database import admin, query
+from tests.provisioning.test_kubernetes_engine import reconcile_until_settled
+from tests.provisioning.test_storage import ADMIN, s3  # noqa: F401  (the S3 settings fixture)
+from tests.tenants.jobrunner import FilesJobRunner
+
+pytestmark = pytest.mark.django_db
+Action = AuditEvent.Action
+
+
+@pytest.fixture
+def platform(settings, s3, kube_cluster, authentik_api, moto_url):  # noqa: F811
+    """Every step real or on its test server: the engine builds tenants end to end (the S3
+    settings and a fresh bucket name from test_storage's fixture)."""
+    svc.require("MariaDB", svc.MARIADB)
+    settings.PORTAL_MARIADB_URL = svc.MARIADB_URL
+    settings.PORTAL_MARIADB_USER_HOST = "%"
+    settings.PORTAL_MARIADB_REQUIRE_SSL = False
+    settings.PORTAL_WAIT_FIRST = 0.1  # the files Jobs' status is looked at soon
+    settings.PORTAL_WAIT_INTERVAL = 1
+    store = boto3.client("s3", endpoint_url=moto_url, region_name="eu-central-1", **ADMIN)
+    conn = admin()
+    made: list[str] = []
+    yield store, conn, made
+    for slug in made:
+        name = "wp_" + slug.replace("-", "_")
+        query(conn, "DROP USER IF EXISTS %s@'%%'", [name])
+        query(conn, f"DROP DATABASE IF EXISTS `{name}`")
+        query(conn, "DELETE FROM tenant_portal.owned WHERE tenant = %s", [slug])
+    conn.close()
+
+
+def _built(tenant, kube) -> Tenant:
+    reconcile_until_settled(tenant, kube)
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.READY, tenant.last_error
+    return tenant
+
+
+SERIALIZED = 'a:1:{{s:3:"url";s:{n}:"{url}";}}'
+
+
+def _serialized(url: str) -> str:
+    return SERIALIZED.format(n=len(url.encode()), url=url)
+
+
+@pytest.fixture
+def source(platform, settings, requester, kube_cluster, django_capture_on_commit_callbacks):
+    """A ready tenant with a post linking to its host, a serialized option and a media file."""
+    store, conn, made = platform
+    slug = f"c{uuid.uuid4().hex[:8]}"
+    made += [slug, f"{slug}-staging"]
+    tenant = TenantFactory(
+        owner=requester, slug=slug, state=Tenant.State.APPROVED, s3_bucket=settings.PORTAL_S3_BUCKET
+    )
+    with django_capture_on_commit_callbacks():
+        run_request(tenant=tenant, action=Run.Action.APPLY, reason="approved")
+    tenant = _built(tenant, kube_cluster)
+    db = "wp_" + slug
+    query(conn, f"CREATE TABLE `{db}`.wp_options (option_id INT PRIMARY KEY, value LONGTEXT)")
+    query(conn, f"CREATE TABLE `{db}`.wp_posts (id INT PRIMARY KEY, content TEXT)")
+    query(
+        conn,
+        f"INSERT INTO `{db}`.wp_options VALUES (1, %s)",
+        [_serialized(f"https://{tenant.host}/shop")],
+    )
+    link = f'<a href="https://{tenant.host}/about">About</a>'
+    image = f"https://media.example/tenants/{slug}/2026/12/logo.png"
+    query(conn, f"INSERT INTO `{db}`.wp_posts VALUES (1, %s)", [link + image])
+    store.put_object(Bucket=tenant.s3_bucket, Key=f"tenants/{slug}/2026/12/logo.png", Body=b"logo")
+    return tenant
+
+
+@pytest.fixture
+def kubelet(source, kube_cluster, tmp_path):
+    """The files Jobs run here: the original's wp-content has a theme, the clone's is empty."""
+    theirs, ours = tmp_path / "source", tmp_path / "clone"
+    (theirs / "themes" / "shop").mkdir(parents=True)
+    (theirs / "themes" / "shop" / "style.css").write_text("/* the shop's own */")
+    ours.mkdir()
+    (tmp_path / "work").mkdir()
+    volumes = {source.namespace: theirs, f"{source.namespace}-staging": ours}
+    with FilesJobRunner(kube_cluster, volumes, tmp_path / "work") as runner:
+        runner.volumes = volumes
+        yield runner
+
+
+def test_a_clone_is_a_tenant_of_its_own_filled_from_a_backup_and_isolated(
+    source,
+    kubelet,
+    platform,
+    requester,
+    approver,
+    client,
+    kube_cluster,
+    authentik_api,
+    django_capture_on_commit_callbacks,
+):
+    store, conn, _ = platform
+    client.force_login(requester)
+    form = client.get(reverse("tenants:clone", args=[source.pk])).content.decode()
+    assert f'value="{source.slug}-staging"' in form and "A fresh backup" in form
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(reverse("tenants:clone", args=[source.pk]), {}, follow=True)
+    made = Tenant.objects.get(clone_of=source)
+    assert answer.redirect_chain[-1][0] == made.get_absolute_url()
+    assert "once a platform admin approves it" in answer.content.decode()
+    # Like every new tenant, it waits for an admin; it is the owner's, on the original's plan.
+    assert made.state == Tenant.State.REQUESTED and made.slug == f"{source.slug}-staging"
+    assert (made.owner, made.plan, made.wordpress_version) == (
+        source.owner,
+        source.plan,
+        source.wordpress_version,
+    )
+    assert made.host != source.host and not made.content_pipeline
+    assert made in [t for t in Tenant.objects.filter(state=Tenant.State.REQUESTED)]
+    assert AuditEvent.objects.filter(
+        action=Action.TENANT_CLONE_REQUESTED, object_id=str(source.pk), actor=requester
+    ).exists()
+
+    services.tenant_approve(tenant_id=made.pk, actor=approver)
+    made.refresh_from_db()
+    assert made.s3_bucket == source.s3_bucket  # copies stay inside one bucket
+    made = _built(made, kube_cluster)
+    # The engine's ready run handed the clone to a worker to fill (run here, as the worker).
+    assert made.restoring and "Copying the content of" in made.restore_note
+    note = clone.clone_fill(made.pk)
+    made.refresh_from_db()
+    assert "Copied the content of" in note and made.cloned_at is not None
+    assert not made.restoring and made.clone_backup.tenant == source
+    assert made.clone_backup.reason == "for a clone" and made.clone_backup.state == "done"
+
+    # Its own everything: namespace, workload, Authentik application, database and media.
+    assert kube_cluster.get("Namespace", made.namespace) is not None
+    assert kube_cluster.get("Deployment", "wordpress", made.namespace) is not None
+    assert {f"wp-{source.slug}", f"wp-{made.slug}"} <= set(authentik_api.applications)
+    src_db, new_db = "wp_" + source.slug, "wp_" + made.slug.replace("-", "_")
+    (value,) = query(conn, f"SELECT value FROM `{new_db}`.wp_options")[0]
+    assert value == _serialized(f"https://{made.host}/shop")  # its length counted again
+    (content,) = query(conn, f"SELECT content FROM `{new_db}`.wp_posts")[0]
+    assert f"https://{made.host}/about" in content and f"tenants/{made.slug}/" in content
+    clone_theme = kubelet.volumes[made.namespace] / "themes" / "shop" / "style.css"
+    assert clone_theme.read_text() == "/* the shop's own */"  # wp-content, by the files Jobs
+    logo = store.get_object(Bucket=made.s3_bucket, Key=f"tenants/{made.slug}/2026/12/logo.png")
+    assert logo["Body"].read() == b"logo"
+
+    # Isolated: what the clone writes the original never sees, and the original is as it was.
+    query(conn, f"INSERT INTO `{new_db}`.wp_posts VALUES (2, 'only on staging')")
+    assert query(conn, f"SELECT id FROM `{src_db}`.wp_posts") == [(1,)]
+    (original,) = query(conn, f"SELECT value FROM `{src_db}`.wp_options")[0]
+    assert original == _serialized(f"https://{source.host}/shop")
+
+    # Safe by default: the clone's site keeps search engines, mail, cron and visitors out.
+    def install_script(namespace):
+        jobs = kube_cluster.list("Job", namespace)
+        (job,) = [j for j in jobs if j["metadata"]["name"].startswith("wordpress-install-")]
+        return job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+
+    assert "portal-staging.php" in install_script(made.namespace)
+    assert "portal-staging.php" not in install_script(source.namespace)
+    assert AuditEvent.objects.filter(action=Action.TENANT_CLONED, object_id=str(made.pk)).exists()
+    page = client.get(made.get_absolute_url()).content.decode()
+    assert 'id="clone-of"' in page and 'id="restore-note"' in page
+    assert 'id="clones"' in client.get(source.get_absolute_url()).content.decode()
+
+
+def test_a_clone_from_a_chosen_backup_and_one_whose_copy_fails_says_why(
+    source, kubelet, platform, requester, approver, kube_cluster
+):
+    chosen = Backup.objects.create(tenant=source, reason="manual")
+    from tenants import backups
+
+    chosen = backups.backup_take(chosen.pk)
+    assert chosen.state == Backup.State.DONE, chosen.error
+    made = clone.tenant_clone(source=source, actor=requester, slug="", host="", backup_id=chosen.pk)
+    assert made.clone_backup == chosen
+    services.tenant_approve(tenant_id=made.pk, actor=approver)
+    made = _built(made, kube_cluster)
+    # The backup's dump no longer matches its manifest: the copy fails and says so.
+    store, *_ = platform
+    store.put_object(Bucket=source.s3_bucket, Key=chosen.prefix + "database.sql.gz", Body=b"x")
+    note = clone.clone_fill(made.pk)
+    made.refresh_from_db()
+    assert "failed" in note and "checksum" in note and made.cloned_at is None
+    assert not made.restoring and made.restore_note == note
+    assert AuditEvent.objects.filter(action=Action.TENANT_CLONE_FAILED).count() == 1
+
+
+def test_clones_are_refused_where_they_make_no_sense(
+    settings, requester, other_requester, client, platform
+):
+    from portal.errors import ApplicationError
+
+    ready = TenantFactory(owner=requester, state=Tenant.State.READY)
+    with pytest.raises(ApplicationError, match="Only the owner or a platform admin"):
+        clone.tenant_clone(source=ready, actor=other_requester)
+    assert AuditEvent.objects.filter(action=Action.TENANT_REFUSED).count() == 1
+    waiting = TenantFactory(owner=requester)
+    with pytest.raises(ApplicationError, match="Only a ready tenant can be cloned"):
+        clone.tenant_clone(source=waiting, actor=requester)
+    staging = TenantFactory(owner=requester, state=Tenant.State.READY, clone_of=ready)
+    with pytest.raises(ApplicationError, match="is itself a clone of"):
+        clone.tenant_clone(source=staging, actor=requester)
+
+    client.force_login(requester)
+    url = reverse("tenants:clone", args=[ready.pk])
+    long = TenantFactory(owner=requester, state=Tenant.State.READY, slug="x" * 25)
+    too_long = client.post(reverse("tenants:clone", args=[long.pk]), {})
+    assert too_long.status_code == 400 and "Use 3 to 30 characters" in too_long.content.decode()
+    bad_backup = client.post(url, {"backup": "999999"})
+    assert bad_backup.status_code == 400
+    assert "Choose one of the listed backups." in bad_backup.content.decode()
+    taken = client.post(url, {"slug": waiting.slug})
+    assert "already taken" in taken.content.decode()
+
+    settings.PORTAL_MAX_TENANTS_PER_USER = Tenant.objects.filter(owner=requester).count()
+    full = client.post(url, {"slug": "room-for-none"})
+    assert full.status_code == 400 and "the most one person may have" in full.content.decode()
+    settings.PORTAL_S3_BUCKET = ""
+    settings.PORTAL_MARIADB_URL = ""
+    gone = client.post(url, {}, follow=True).content.decode()
+    assert "cloning needs the platform&#x27;s MariaDB and S3 configured" in gone
+
+
+def test_the_rewrite_keeps_serialized_values_whole():
+    old, new = b"//a.example", b"//staging.a.example"
+    nested = b's:29:"a:1:{i:0;s:11:"//a.example";}";'
+    assert rewrite_value(nested, old, new) == b's:37:"a:1:{i:0;s:19:"//staging.a.example";}";'
+    obj = b'O:8:"stdClass":1:{s:1:"u";s:11:"//a.example";}'
+    assert rewrite_value(obj, old, new) == b'O:8:"stdClass":1:{s:1:"u";s:19:"//staging.a.example";}'
+    # Not serialized (or broken): replaced as text.
+    assert rewrite_value(b"see //a.example", old, new) == b"see //staging.a.example"
+    assert rewrite_value(b's:99:"//a.example";', old, new) == b's:99:"//staging.a.example";'
+    assert rewrite_value("é //a.example".encode(), old, new) == "é //staging.a.example".encode()
