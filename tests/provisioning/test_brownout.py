@@ -1,7 +1,7 @@
 """The brownout drill, on real Celery workers on Redis: twenty tenants built while a fifth of
 the Kubernetes fake's answers are 500, 429 or slow, and Authentik and then Kubernetes go away
 for longer than a step's retry budget. The runs wait for the system that is down (shown on
-the tenant's page and in the API), the sweep tries them again, and once both are back every
+the tenant's page, the admin and the API), the sweep tries them again, and once both are back every
 tenant ends ready: none failed, nothing made twice, nothing lost."""
 
 import os
@@ -58,13 +58,15 @@ def _wait_until_all_wait_for(system: str, tenants, platform, kube_api) -> float:
     return time.monotonic() - started
 
 
-def _page_and_api_say_waiting(tenant, approver, system: str) -> None:
+def _page_api_and_admin_say_waiting(tenant, approver, system: str) -> None:
     client = Client()
     client.force_login(approver)
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert f"Waiting for {system}</strong> since " in page, page
     body = client.get(reverse("api:tenant-detail", args=[tenant.pk])).json()
     assert body["state"] == "provisioning" and body["waiting"]["system"] == system
+    listing = client.get(reverse("admin:tenants_tenant_changelist"), {"q": tenant.slug})
+    assert f'<td class="field-waiting_for">{system}</td>' in listing.content.decode()
 
 
 def test_twenty_tenants_wait_out_a_brownout_and_two_outages_and_all_end_ready(
@@ -81,13 +83,13 @@ def test_twenty_tenants_wait_out_a_brownout_and_two_outages_and_all_end_ready(
 
     seconds = _wait_until_all_wait_for("Authentik", tenants, platform, kube_api)
     report("brownout", f"checked: all {TENANTS} waiting for Authentik after {seconds:.1f}s")
-    _page_and_api_say_waiting(tenants[0], approver, "Authentik")
+    _page_api_and_admin_say_waiting(tenants[0], approver, "Authentik")
 
     kube_api.down()
     authentik_api.up()
     seconds = _wait_until_all_wait_for("Kubernetes", tenants, platform, kube_api)
     report("brownout", f"did: Authentik back, Kubernetes away; all waiting in {seconds:.1f}s")
-    _page_and_api_say_waiting(tenants[1], approver, "Kubernetes")
+    _page_api_and_admin_say_waiting(tenants[1], approver, "Kubernetes")
 
     kube_api.up()
 
