@@ -15,7 +15,7 @@ from provisioning.models import Run
 from provisioning.waiting import BUILDING, tenant_waiting
 from tenants.admindates import drill_down
 from tenants.audit import audit_record
-from tenants.models import AuditEvent, Plan, Tenant, TenantMember
+from tenants.models import AuditEvent, Plan, Tenant, TenantHost, TenantMember
 
 
 @admin.register(Plan)
@@ -93,12 +93,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class TenantMemberInline(admin.TabularInline):
-    """Who besides the owner may sign in to the site: changed on the tenant page (audited)."""
+class _ReadOnlyInline(admin.TabularInline):
+    """Rows changed on the tenant page, where each change is audited; shown here only."""
 
-    model = TenantMember
-    fields = ("username", "added_by", "added_at")
-    readonly_fields = fields
     extra = 0
 
     def has_add_permission(self, request, obj=None):
@@ -111,11 +108,27 @@ class TenantMemberInline(admin.TabularInline):
         return False
 
 
+class TenantMemberInline(_ReadOnlyInline):
+    """Who besides the owner may sign in to the site."""
+
+    model = TenantMember
+    fields = ("username", "added_by", "added_at")
+    readonly_fields = fields
+
+
+class TenantHostInline(_ReadOnlyInline):
+    """Custom host names and how their DNS TXT proof went."""
+
+    model = TenantHost
+    fields = ("name", "proven_at", "checked_at", "check_result", "added_by", "added_at")
+    readonly_fields = fields
+
+
 @admin.register(Tenant)
 class TenantAdmin(ReadOnlyAdmin):
     """Read-only: tenants change through the portal's actions, which audit and reconcile."""
 
-    inlines = [TenantMemberInline]
+    inlines = [TenantMemberInline, TenantHostInline]
 
     list_display = (
         "slug", "display_name", "state", "waiting_for", "plan", "owner", "host", "created_at"

@@ -7,6 +7,7 @@ from portal.roles import APPROVER_GROUP, AUDITOR_GROUP
 _READ = [
     ("tenants", "view_tenant"),
     ("tenants", "view_tenantmember"),
+    ("tenants", "view_tenanthost"),
     ("tenants", "view_plan"),
     ("tenants", "view_auditevent"),
     ("provisioning", "view_run"),

@@ -328,3 +328,10 @@ def test_the_receipt_mail_says_which_record_to_create(
     assert f"Value: {hostproof.proof_value(tenant.pk, HOST)}" in receipt.body
     to_admins = next(m for m in mailoutbox if approver.email in m.to)
     assert "not proven yet: approval waits for its DNS TXT record" in to_admins.body
+
+
+def test_auditors_read_the_hosts_in_the_admin(client_for, auditor, site):
+    TenantHost.objects.create(tenant=site, name=HOST, check_result="No TXT record at …")
+    page = client_for(auditor).get(reverse("admin:tenants_tenant_change", args=[site.pk]))
+    assert page.status_code == 200
+    assert HOST in page.content.decode() and "No TXT record at" in page.content.decode()
