@@ -105,6 +105,9 @@ def test_each_failed_check_says_why_and_serves_nothing(
     assert not Run.objects.filter(tenant=site).exists()
     event = AuditEvent.objects.get(action="tenant.host_check_failed", object_id=str(site.pk))
     assert words in event.message
+    # The value to create is derived when shown: in no row, the audit trail's included.
+    value = hostproof.proof_value(site.pk, HOST)
+    assert value not in row.check_result and value not in repr(event.__dict__)
 
 
 def test_a_proven_host_is_served_by_a_run_ingress_and_sign_in_alike(
