@@ -3,10 +3,28 @@
 // pipeline client only, for the content API only; a publication by the pipeline is confirmed
 // to the portal's signed webhook. Settings come from the environment (the tenant's Secret).
 
-function portal_pipeline_route_allowed() {
-    $route = isset($_GET['rest_route']) ? $_GET['rest_route'] : (isset($_SERVER['REQUEST_URI']) ? $_SERVER['REQUEST_URI'] : '');
-    foreach (['/wp/v2/posts', '/wp/v2/media', '/wp/v2/categories', '/wp/v2/tags', '/mcp/'] as $prefix) {
-        if (strpos($route, $prefix) !== false) {
+// What the pipeline's token opens: a method and a whole route, matched against the route the
+// REST server dispatches (case-insensitive, as it matches its own routes; \z so a trailing
+// newline is no way round). Its own posts, media uploads, the terms to file them under, and
+// the MCP server.
+function portal_pipeline_routes() {
+    return [
+        ['POST', '#^/wp/v2/posts\z#i'],
+        ['POST', '#^/wp/v2/posts/\d+\z#i'],
+        ['PUT', '#^/wp/v2/posts/\d+\z#i'],
+        ['PATCH', '#^/wp/v2/posts/\d+\z#i'],
+        ['POST', '#^/wp/v2/media\z#i'],
+        ['GET', '#^/wp/v2/categories\z#i'],
+        ['GET', '#^/wp/v2/tags\z#i'],
+        ['POST', '#^/mcp/mcp-adapter-default-server\z#i'],
+    ];
+}
+
+function portal_pipeline_route_allowed($request) {
+    $method = $request->get_method();
+    $route = $request->get_route();
+    foreach (portal_pipeline_routes() as [$allowed, $pattern]) {
+        if ($method === $allowed && preg_match($pattern, $route)) {
             return true;
         }
     }
@@ -18,7 +36,7 @@ function portal_pipeline_route_allowed() {
 function portal_pipeline_token_ok($token) {
     $id = getenv('PIPELINE_CLIENT_ID');
     $secret = getenv('PIPELINE_CLIENT_SECRET');
-    if (!$id || !$secret) {
+    if (!$id || !$secret || $token === '') {
         return false;
     }
     $answer = wp_remote_post(getenv('OIDC_BASE_URL') . '/application/o/introspect/', [
@@ -37,17 +55,42 @@ function portal_pipeline_token_ok($token) {
     return (isset($claims['client_id']) && $claims['client_id'] === $id) || in_array($id, $aud, true);
 }
 
-add_filter('determine_current_user', function ($user_id) {
+// Whether this request's pipeline user was signed in by its token (then every route it reaches
+// is held to the list, embeds and batches included).
+$GLOBALS['portal_pipeline_signed_in'] = false;
+
+// Not determine_current_user: that runs at init, before WordPress has parsed the request, when
+// only the raw URI is known (a query string, wp-admin with ?rest_route=, ... look alike). Here
+// the REST server is dispatching, and the request it made is the one it will serve: its route
+// (from the /wp-json/ path or rest_route, whichever WordPress took) and its method (after
+// _method and X-HTTP-Method-Override). Only the request this HTTP request is for, not one a
+// plugin dispatches internally.
+add_filter('rest_pre_dispatch', function ($result, $server, $request) {
     $header = isset($_SERVER['HTTP_AUTHORIZATION']) ? $_SERVER['HTTP_AUTHORIZATION'] : '';
-    if ($user_id || stripos($header, 'Bearer ') !== 0 || !portal_pipeline_route_allowed()) {
-        return $user_id;
-    }
-    if (!portal_pipeline_token_ok(trim(substr($header, 7)))) {
-        return $user_id;
+    $main = isset($GLOBALS['wp']->query_vars['rest_route']) ? $GLOBALS['wp']->query_vars['rest_route'] : null;
+    if ($result !== null || !defined('REST_REQUEST') || !REST_REQUEST || !is_string($main)
+        || get_current_user_id() || stripos($header, 'Bearer ') !== 0
+        || $request->get_route() !== (untrailingslashit($main) ?: '/')
+        || !portal_pipeline_route_allowed($request)
+        || !portal_pipeline_token_ok(trim(substr($header, 7)))) {
+        return $result;
     }
     $user = get_user_by('login', getenv('PIPELINE_USER'));
-    return $user ? $user->ID : $user_id;
-}, 30);
+    if ($user) {
+        wp_set_current_user($user->ID);
+        $GLOBALS['portal_pipeline_signed_in'] = true;
+    }
+    return $result;
+}, 10, 3);
+
+// Every handler the signed-in pipeline reaches (the request's own, and any it embeds or a batch
+// carries) must be on the list.
+add_filter('rest_request_before_callbacks', function ($response, $handler, $request) {
+    if (!$GLOBALS['portal_pipeline_signed_in'] || portal_pipeline_route_allowed($request)) {
+        return $response;
+    }
+    return new WP_Error('rest_forbidden', 'The content pipeline may not use this route.', ['status' => 403]);
+}, 10, 3);
 
 add_action('transition_post_status', function ($new, $old, $post) {
     $url = getenv('PIPELINE_WEBHOOK_URL');

@@ -26,7 +26,7 @@ from tenants.pipelinehook import sign
 from tests.deploy.render import REPO
 from tests.factories import TenantFactory
 from tests.fakes.loopback import LoopbackServer
-from tests.fakes.wordpress import FakeWordPress, mu_plugins
+from tests.fakes.wordpress import FakeWordPress, mu_plugins, php_string, run_php
 
 pytestmark = pytest.mark.django_db
 CODE = REPO / "deploy" / "platform" / "apps" / "content-pipeline" / "publish.py"
@@ -218,6 +218,79 @@ def test_the_token_opens_the_content_api_only(flow):
     forged = {"Authorization": "Bearer not-a-token-authentik-issued"}
     post = requests.post(f"{site.url}/wp-json/wp/v2/posts", json={}, headers=forged, timeout=5)
     assert post.status_code == 401
+
+
+def test_the_token_opens_only_what_wordpress_dispatches_as_a_content_route(flow):
+    pipeline, site, _, targets = flow
+    token = pipeline._token(json.loads((targets / "shop.json").read_text()), fresh=True)
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def call(method, path, headers=None, **kw):
+        headers = {**bearer, **(headers or {})}
+        url = site.url + path
+        kw = {"headers": headers, "timeout": 5, "allow_redirects": False, **kw}
+        return requests.request(method, url, **kw)
+
+    def published(path):
+        return call("POST", path, json={"title": "T", "content": "c", "status": "draft"})
+
+    # The content routes, however WordPress is asked for them (pretty or plain permalinks).
+    assert published("/wp-json/wp/v2/posts").status_code == 201
+    assert published("/wp-json/wp/v2/posts/").status_code == 201
+    assert published("/?rest_route=/wp/v2/posts").status_code == 201
+    assert published("/index.php?rest_route=%2Fwp%2Fv2%2Fposts").status_code == 201
+    assert [p["post_author"] for p in site.posts] == [2, 2, 2, 2]
+    # A content route anywhere in the query string opens no other route.
+    assert call("GET", "/wp-json/wp/v2/users?x=/wp/v2/posts").status_code == 401
+    assert call("GET", "/wp-json/wp/v2/users/me?x=/mcp/").status_code == 401
+    assert call("GET", "/?rest_route=/wp/v2/users&x=/wp/v2/posts").status_code == 401
+    # WordPress takes rest_route over the path: the path's route is not the one served.
+    assert call("POST", "/wp-json/wp/v2/posts?rest_route=/wp/v2/settings").status_code == 401
+    form = {"rest_route": "/wp/v2/settings"}
+    assert call("POST", "/wp-json/wp/v2/posts", data=form).status_code == 401
+    # Not REST at all: wp-admin, the login page, a front page sign in nobody by the token.
+    login = {"location": "/wp-login.php"}
+    assert call("GET", "/wp-admin/?rest_route=/wp/v2/posts").json() == login
+    assert call("POST", "/wp-admin/admin-ajax.php?rest_route=/wp/v2/posts").json() == login
+    assert call("GET", "/wp-admin/wp/v2/posts").json() == login
+    assert call("GET", "/?p=1&x=/wp-json/wp/v2/posts").json()["user"] is None
+    # An allowed route with a method it doesn't allow, however the method is said.
+    assert call("POST", "/wp-json/wp/v2/posts/1?_method=DELETE").status_code == 401
+    override = {"X-HTTP-Method-Override": "DELETE"}
+    assert call("POST", "/wp-json/wp/v2/posts/1", headers=override).status_code == 401
+    assert call("DELETE", "/wp-json/wp/v2/posts/1").status_code == 401
+    assert len(site.posts) == 4
+    # The same requests signed in by cookie: the site serves them (the refusals above were the
+    # token's, not routes the fake lacks).
+    person = {"Authorization": "", "X-Test-User": "1"}
+    assert call("GET", "/wp-json/wp/v2/users?x=/wp/v2/posts", headers=person).status_code == 200
+    assert call("GET", "/wp-admin/?rest_route=/wp/v2/posts", headers=person).json() == {
+        "dashboard": "admin"
+    }
+    assert call("DELETE", "/wp-json/wp/v2/posts/1", headers=person).status_code == 200
+
+
+def test_the_signed_in_pipeline_reaches_no_other_route_inside_its_request():
+    """An embed or a batch dispatches further routes in the same request: each is checked."""
+    plugin = mu_plugins(INSTALL_SCRIPT)["portal-pipeline.php"]
+    code = f"""
+eval('?>' . {php_string(plugin)});
+$seen = [];
+foreach ([false, true] as $signed_in) {{
+    $GLOBALS['portal_pipeline_signed_in'] = $signed_in;
+    foreach ([['GET', '/wp/v2/users/2'], ['POST', '/wp/v2/batch'], ['POST', '/wp/v2/posts'],
+              ['GET', '/wp/v2/tags'], ['DELETE', '/wp/v2/posts/1'], ['POST', "/wp/v2/posts\n"],
+              ['PATCH', '/WP/V2/POSTS/7'], ['POST', '/wp/v2/posts/7/revisions']] as [$m, $r]) {{
+        $request = new WP_REST_Request($m, $r);
+        $out = apply_filters('rest_request_before_callbacks', null, [], $request);
+        $seen[] = is_wp_error($out) ? $out->data['status'] : 'served';
+    }}
+}}
+echo json_encode($seen);
+"""
+    served = ["served"] * 8
+    refused = [403, 403, "served", "served", 403, 403, "served", 403]
+    assert json.loads(run_php(code, {})) == served + refused
 
 
 def test_only_the_pipelines_publications_are_confirmed(flow, webhook):

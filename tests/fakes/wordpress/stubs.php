@@ -36,8 +36,26 @@ function do_action($hook, ...$args) {
 }
 
 class WP_Error {
+    public $code;
     public $message;
-    public function __construct($code = '', $message = '') { $this->message = $message; }
+    public $data;
+    public function __construct($code = '', $message = '', $data = '') {
+        $this->code = $code;
+        $this->message = $message;
+        $this->data = $data;
+    }
+}
+
+// A REST request as WP_REST_Server makes it: the method (upper case) and the route.
+class WP_REST_Request {
+    private $method;
+    private $route;
+    public function __construct($method = '', $route = '') {
+        $this->method = strtoupper($method);
+        $this->route = $route;
+    }
+    public function get_method() { return $this->method; }
+    public function get_route() { return $this->route; }
 }
 
 class WP_User {
@@ -110,6 +128,20 @@ function get_user_by($field, $value) {
     }
     return false;
 }
+
+// The current user: determined once (core's _wp_get_current_user), then as set.
+function get_current_user_id() {
+    if (!array_key_exists('current_user_id', $GLOBALS)) {
+        $GLOBALS['current_user_id'] = (int) apply_filters('determine_current_user', false);
+    }
+    return $GLOBALS['current_user_id'];
+}
+
+function wp_set_current_user($id) {
+    $GLOBALS['current_user_id'] = (int) $id;
+}
+
+function untrailingslashit($value) { return rtrim($value, '/\\'); }
 
 function get_the_title($post) { return $post->post_title; }
 function get_permalink($post) { return getenv('WP_URL') . '/?p=' . $post->ID; }
