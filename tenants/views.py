@@ -279,6 +279,10 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "proven_restore": backups.last_proven_restore(tenant),
         "members": list(tenant.members.all()),
         "custom_hosts": _host_rows(tenant),
+        # Where a custom host points: a CNAME to the platform's own host of the site, or else
+        # the platform's address.
+        "point_cname": "" if customhosts.is_custom(tenant) else tenant.host,
+        "point_ip": settings.PORTAL_IONOS_DNS_TARGET,
         "clones": list(tenant.clones.filter(state__in=Tenant.LIVE_STATES)),
         "manages_members": (
             (tenant.owner_id == request.user.pk or roles.is_approver(request.user))

@@ -52,6 +52,7 @@ def test_the_page_shows_the_txt_record_to_create(client_for, requester, site):
     value = hostproof.proof_value(site.pk, HOST)
     assert f"<code>{RECORD}</code>" in page and f"<code>{value}</code>" in page
     assert "Waiting for proof" in page
+    assert "by a CNAME to wordpress-shop.local" in page
     # Derived, never stored: the database holds the name, not the value.
     row = TenantHost.objects.get(tenant=site)
     assert row.name == HOST and value not in repr(row.__dict__)
@@ -218,6 +219,7 @@ def test_a_request_with_its_own_domain_waits_for_its_proof_before_approval(
     # The requester's page shows the record to create before anyone approved.
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert hostproof.proof_value(tenant.pk, HOST) in page
+    assert "a platform admin tells you its address" in page  # no CNAME to itself
 
     admin = client_for(approver)
     approval = reverse("tenants:approval", args=[tenant.pk])
