@@ -471,3 +471,11 @@ class CloneSerializer(serializers.Serializer):
             "host": attrs.get("host", ""),
             "backup_id": attrs.get("backup"),
         }
+
+
+class PromoteSerializer(serializers.Serializer):
+    """Promoting overwrites the clone's original: its name typed, as on the page."""
+
+    confirm_slug = serializers.CharField(
+        allow_blank=True, trim_whitespace=False, help_text="The original's name, typed."
+    )

@@ -23,6 +23,7 @@ from tenants import (
     customhosts,
     deletion,
     plan_change,
+    promote,
     selectors,
     services,
     suspension,
@@ -292,6 +293,24 @@ class TenantViewSet(viewsets.GenericViewSet):
         made = clone.tenant_clone(source=source, actor=request.user, **given.validated_data)
         location = request.build_absolute_uri(reverse("api:tenant-detail", args=[made.pk]))
         return _tenant_response(made, code=status.HTTP_201_CREATED, headers={"Location": location})
+
+    @_acts(
+        s.PromoteSerializer,
+        refusals=(428,),
+        description="On a clone: overwrites its original with the clone's content (a backup of "
+        "each first). If-Match is required: you promote the clone as you last read it.",
+    )
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        """Put a clone's content into its original, the original's name typed as on the page."""
+        return self._act(
+            request,
+            pk,
+            promote.tenant_promote,
+            incoming=s.PromoteSerializer,
+            required="Send If-Match with the clone's ETag (from reading it), so you promote "
+            "what you saw.",
+        )
 
     @_acts()
     @action(detail=True, methods=["post"], url_path="cancel-delete")

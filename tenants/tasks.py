@@ -6,7 +6,16 @@ from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from tenants import backups, clone, customhosts, deletion, notifications, restores, upgrade
+from tenants import (
+    backups,
+    clone,
+    customhosts,
+    deletion,
+    notifications,
+    promote,
+    restores,
+    upgrade,
+)
 
 log = logging.getLogger(__name__)
 # A dump, the files Job and a load outlast the engine's short task limits.
@@ -56,10 +65,19 @@ def restore_upgrade_database(backup_id: int) -> None:
     upgrade.upgrade_database_restore(backup_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **LONG)
 def fill_clone(tenant_id: int) -> None:
     """A clone, once built, filled from its original's backup."""
     clone.clone_fill(tenant_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, **LONG)
+def promote_clone(staging_id: int, actor_id: int | None) -> None:
+    """A clone's content put into its original, after a backup of each."""
+    from django.contrib.auth import get_user_model
+
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    promote.promote_run(staging_id, actor=actor)
 
 
 @shared_task(ignore_result=True)

@@ -26,6 +26,7 @@ urlpatterns = [
         name="restore",
     ),
     path("<int:pk>/clone/", views.TenantCloneView.as_view(), name="clone"),
+    path("<int:pk>/promote/", views.TenantPromoteView.as_view(), name="promote"),
     path("<int:pk>/keep/", views.TenantCancelDeletionView.as_view(), name="cancel_delete"),
     path("<int:pk>/delete/", views.TenantDeleteView.as_view(), name="delete"),
     path("<int:pk>/comments/", views.TenantCommentView.as_view(), name="comment"),

@@ -28,6 +28,7 @@ from tenants import (
     pipeline,
     plan_change,
     plans,
+    promote,
     selectors,
     services,
     suspension,
@@ -615,6 +616,40 @@ class TenantCloneView(ActorMixin, View):
             "approves it, it is built and filled from the backup.",
         )
         return redirect(made)
+
+
+class TenantPromoteView(ActorMixin, View):
+    """Promoting overwrites the original: the user types the original's name on a page."""
+
+    template = "tenants/confirm_promote.html"
+
+    def get(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        if tenant.clone_of is None:
+            messages.error(request, "Only a clone can be promoted, and this tenant is no clone.")
+            return redirect(tenant)
+        return render(request, self.template, {"tenant": tenant, "original": tenant.clone_of})
+
+    def post(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        typed = request.POST.get("confirm_slug", "")
+        try:
+            ratelimit.limit_actions(request.user)
+            promote.tenant_promote(tenant=tenant, actor=request.user, confirm_slug=typed)
+        except ValidationError as exc:
+            error = " ".join(exc.message_dict.get("confirm_slug", exc.messages))
+            context = {"tenant": tenant, "original": tenant.clone_of, "error": error}
+            return render(request, self.template, {**context, "typed": typed}, status=400)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return ratelimit.with_retry_after(redirect(tenant), exc)
+        original = tenant.clone_of
+        messages.success(
+            request,
+            f"Promoting {tenant.slug} into {original.slug}: a backup of each first; this page "
+            "shows how it goes.",
+        )
+        return redirect(original)
 
 
 class TenantCancelDeletionView(_TenantActionView):

@@ -112,7 +112,11 @@ STAGING_SCRIPT = """\
 cat > wp-content/mu-plugins/portal-staging.php <<'PHP'
 <?php
 // Written by the tenant portal: this site is a staging clone. Search engines are asked to
-// stay away, nobody is mailed, and only people signed in (through Authentik) see it.
+// stay away, nobody is mailed, and only people signed in (through Authentik) see it. Only a
+// clone's pods say WP_STAGING: a promote copies this file to the original, where it is inert.
+if (getenv('WP_STAGING') !== 'true') {
+    return;
+}
 add_filter('pre_option_blog_public', '__return_zero');
 add_filter('wp_robots', 'wp_robots_no_robots');
 add_filter('pre_wp_mail', '__return_false');
@@ -277,6 +281,8 @@ def environment(spec: TenantSpec) -> list[dict]:
         "S3_DELIVERY_HTTPS": "true" if media.delivery_https() else "false",
         "WORDPRESS_CONFIG_EXTRA": CONFIG_EXTRA + (STAGING_CONFIG if spec.staging else ""),
     }
+    if spec.staging:
+        plain["WP_STAGING"] = "true"  # read by the portal-staging mu-plugin
     env = [{"name": name, "value": value} for name, value in plain.items()]
     env.append(_secret_env(keys.DB_PASSWORD))
     env += [_secret_env(key) for key in keys.WP_SALT_KEYS]

@@ -44,6 +44,7 @@ API = {
     ("POST", "api:tenant-restore"): ("tenants:backup", "POST"),
     # The clone page's GET is its form; the API has only the POST (201 with the clone).
     ("POST", "api:tenant-clone"): ("tenants:clone", "POST"),
+    ("POST", "api:tenant-promote"): ("tenants:promote", "POST"),
     # The detail page shows the runs, their steps, the backups and the tenant's history.
     ("GET", "api:tenant-backups"): ("tenants:detail", "GET"),
     ("GET", "api:tenant-runs"): ("tenants:detail", "GET"),

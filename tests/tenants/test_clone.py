@@ -12,6 +12,7 @@ from provisioning.searchreplace import rewrite_value
 from tenants import clone, services
 from tenants.models import AuditEvent, Backup, Tenant
 from tests import services as svc
+from tests.api.conftest import api_for  # noqa: F401  (a client with an API token)
 from tests.factories import TenantFactory
 from tests.provisioning.test_database import admin, query
 from tests.provisioning.test_kubernetes_engine import reconcile_until_settled
@@ -246,3 +247,96 @@ def test_the_rewrite_keeps_serialized_values_whole():
     assert rewrite_value(b"see //a.example", old, new) == b"see //staging.a.example"
     assert rewrite_value(b's:99:"//a.example";', old, new) == b's:99:"//staging.a.example";'
     assert rewrite_value("é //a.example".encode(), old, new) == "é //staging.a.example".encode()
+
+
+def _filled(source, requester, approver, kube) -> Tenant:
+    made = clone.tenant_clone(source=source, actor=requester)
+    services.tenant_approve(tenant_id=made.pk, actor=approver)
+    made = _built(made, kube)
+    clone.clone_fill(made.pk)
+    made.refresh_from_db()
+    assert made.cloned_at is not None, made.restore_note
+    return made
+
+
+def test_promote_puts_the_clones_content_into_the_original_after_a_backup_of_it(
+    source,
+    kubelet,
+    platform,
+    requester,
+    approver,
+    client,
+    kube_cluster,
+    api_for,  # noqa: F811  (the fixture imported above)
+):
+    from tenants import promote
+
+    store, conn, _ = platform
+    staging = _filled(source, requester, approver, kube_cluster)
+    src_db, new_db = "wp_" + source.slug, "wp_" + staging.slug.replace("-", "_")
+    # Tried on staging: a new post, a new media file, a changed theme.
+    query(
+        conn,
+        f"INSERT INTO `{new_db}`.wp_posts VALUES (2, %s)",
+        [f'<a href="https://{staging.host}/new">New</a>'],
+    )
+    store.put_object(
+        Bucket=staging.s3_bucket, Key=f"tenants/{staging.slug}/2026/12/new.png", Body=b"new"
+    )
+    theme = kubelet.volumes[staging.namespace] / "themes" / "shop" / "style.css"
+    theme.write_text("/* tried on staging */")
+    # Meanwhile on the original: a row that the promote replaces.
+    query(conn, f"INSERT INTO `{src_db}`.wp_posts VALUES (3, 'written on production')")
+    deployment = kube_cluster.get("Deployment", "wordpress", staging.namespace)
+    env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "WP_STAGING" in env  # the staging mu-plugin acts on the clone only
+
+    client.force_login(requester)
+    url = reverse("tenants:promote", args=[staging.pk])
+    page = client.get(url).content.decode()
+    assert f"Type <strong>{source.slug}</strong>" in page
+    wrong = client.post(url, {"confirm_slug": staging.slug})
+    assert wrong.status_code == 400
+    assert f"Type the name of the site overwritten, {source.slug}" in wrong.content.decode()
+    etag = api_for(requester).get(reverse("api:tenant-detail", args=[staging.pk]))["ETag"]
+    api_url = reverse("api:tenant-promote", args=[staging.pk])
+    unsure = api_for(requester).post(api_url, {"confirm_slug": source.slug}, format="json")
+    assert unsure.status_code == 428
+    answer = client.post(url, {"confirm_slug": source.slug})
+    assert answer.status_code == 302 and answer["Location"] == source.get_absolute_url()
+    source.refresh_from_db()
+    assert source.restoring and "Promoting" in source.restore_note
+    busy = api_for(requester).post(
+        api_url, {"confirm_slug": source.slug}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert busy.status_code == 409 and "is being restored or filled" in busy.json()["detail"]
+
+    note = promote.promote_run(staging.pk, actor=requester)  # what the worker runs
+    source.refresh_from_db()
+    assert note.startswith(f"Promoted {staging.slug}") and not source.restoring
+    rows = dict(query(conn, f"SELECT id, content FROM `{src_db}`.wp_posts"))
+    assert sorted(rows) == [1, 2]  # production's own later row is replaced
+    assert rows[2] == f'<a href="https://{source.host}/new">New</a>'
+    assert f"https://{source.host}/about" in rows[1] and f"tenants/{source.slug}/" in rows[1]
+    (value,) = query(conn, f"SELECT value FROM `{src_db}`.wp_options")[0]
+    assert value == _serialized(f"https://{source.host}/shop")
+    new = store.get_object(Bucket=source.s3_bucket, Key=f"tenants/{source.slug}/2026/12/new.png")
+    assert new["Body"].read() == b"new"
+    production = kubelet.volumes[source.namespace] / "themes" / "shop" / "style.css"
+    assert production.read_text() == "/* tried on staging */"
+    safety = source.backups.get(reason="before promote")
+    assert safety.state == Backup.State.DONE and staging.backups.get(reason="for promote")
+    event = AuditEvent.objects.get(action=Action.TENANT_PROMOTED)
+    assert event.actor == requester and event.after["safety_backup"] == safety.prefix
+    assert 'id="restore-note"' in client.get(source.get_absolute_url()).content.decode()
+
+    # What makes no sense is refused in words.
+    not_a_clone = client.post(reverse("tenants:promote", args=[source.pk]), follow=True)
+    assert "this tenant is no clone" in not_a_clone.content.decode()
+    Tenant.objects.filter(pk=source.pk).update(wordpress_version="6.8")
+    Tenant.objects.filter(pk=staging.pk).update(wordpress_version="6.7")
+    staging.refresh_from_db()
+    from portal.errors import ApplicationError
+
+    with pytest.raises(ApplicationError, match="bring .* to 6.7 first"):
+        promote.tenant_promote(tenant=staging, actor=requester, confirm_slug=source.slug)
