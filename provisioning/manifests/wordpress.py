@@ -42,6 +42,11 @@ S3_PLUGIN = "amazon-s3-and-cloudfront"
 # (github.com/Automattic/wordpress-mcp/issues/104, "no further feature development"). It serves
 # /wp-json/mcp/mcp-adapter-default-server; which user may call it is the mu-plugin's business.
 MCP_PLUGIN = "mcp-adapter"
+# mcp-adapter runs on the Abilities API, in core from WordPress 6.9 only: on 6.8 the Abilities API
+# plugin (WordPress/abilities-api 0.4.0, the API 6.9 took in; inert where core has it). It
+# needs 6.8, so the pipeline can't be switched on for a site on 6.6 or 6.7.
+ABILITIES_PLUGIN = "abilities-api"
+ABILITIES_MIN_WORDPRESS = "6.8"
 # The WordPress user the pipeline publishes as (an author: own posts only, no settings).
 PIPELINE_USER = "content-pipeline"
 # Where the image keeps the plugins at their pinned versions (deploy/wordpress/Dockerfile).
@@ -128,8 +133,10 @@ add_action('template_redirect', function () {
 PHP
 """
 
-# The pipeline's guard and webhook caller, written into mu-plugins by the install Job.
+# The pipeline's guard and webhook caller, and its content abilities for MCP, written into
+# mu-plugins by the install Job.
 PIPELINE_MU_PLUGIN = (Path(__file__).with_name("portal-pipeline.php")).read_text()
+ABILITIES_MU_PLUGIN = (Path(__file__).with_name("portal-pipeline-abilities.php")).read_text()
 
 # The install Job's script: every command is a no-op on an installed, configured site.
 INSTALL_SCRIPT = """\
@@ -205,22 +212,35 @@ add_action('openid-connect-generic-user-create', 'portal_sso_role', 10, 2);
 add_action('openid-connect-generic-update-user-using-current-claim', 'portal_sso_role', 10, 2);
 PHP
 if [ "${PIPELINE_ENABLED:-false}" = "true" ]; then
+  at_least="version_compare(get_bloginfo('version'), '$ABILITIES_MIN_WORDPRESS', '>=')"
+  if ! wp eval "exit($at_least ? 0 : 1);"; then
+    echo "The content pipeline needs WordPress $ABILITIES_MIN_WORDPRESS or later \
+(the Abilities API its MCP plugin runs on)." >&2
+    exit 1
+  fi
+  # The Abilities API first: mcp-adapter does nothing without it.
+  portal_plugin "$ABILITIES_PLUGIN"
   portal_plugin "$MCP_PLUGIN"
   wp user get "$PIPELINE_USER" >/dev/null 2>&1 || wp user create "$PIPELINE_USER" \
     "$PIPELINE_USER@pipeline.invalid" --role=author
   cat > wp-content/mu-plugins/portal-pipeline.php <<'PHP'
 {mu_plugin}PHP
+  cat > wp-content/mu-plugins/portal-pipeline-abilities.php <<'PHP'
+{abilities_mu_plugin}PHP
 else
-  rm -f wp-content/mu-plugins/portal-pipeline.php
-  if wp plugin is-installed "$MCP_PLUGIN"; then
-    wp plugin deactivate "$MCP_PLUGIN" || true
-    wp plugin delete "$MCP_PLUGIN"
-  fi
+  rm -f wp-content/mu-plugins/portal-pipeline.php \
+    wp-content/mu-plugins/portal-pipeline-abilities.php
+  for plugin in "$MCP_PLUGIN" "$ABILITIES_PLUGIN"; do
+    if wp plugin is-installed "$plugin"; then
+      wp plugin deactivate "$plugin" || true
+      wp plugin delete "$plugin"
+    fi
+  done
   if wp user get "$PIPELINE_USER" >/dev/null 2>&1; then
     wp user delete "$PIPELINE_USER" --reassign=1 --yes
   fi
 fi
-""".replace("{mu_plugin}", PIPELINE_MU_PLUGIN)
+""".replace("{mu_plugin}", PIPELINE_MU_PLUGIN).replace("{abilities_mu_plugin}", ABILITIES_MU_PLUGIN)
 
 
 def image(spec: TenantSpec) -> str:
@@ -535,6 +555,8 @@ def install_job(spec: TenantSpec) -> dict:
         {"name": "OIDC_PLUGIN", "value": OIDC_PLUGIN},
         {"name": "S3_PLUGIN", "value": S3_PLUGIN},
         {"name": "MCP_PLUGIN", "value": MCP_PLUGIN},
+        {"name": "ABILITIES_PLUGIN", "value": ABILITIES_PLUGIN},
+        {"name": "ABILITIES_MIN_WORDPRESS", "value": ABILITIES_MIN_WORDPRESS},
         {"name": "PLUGIN_SOURCE", "value": PLUGIN_SOURCE},
         # The script removes the pipeline's user when the switch is off: it needs the name
         # then too (under `set -u` its absence failed every install without the pipeline).

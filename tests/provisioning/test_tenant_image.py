@@ -9,6 +9,7 @@ import pytest
 
 from provisioning.manifests import network_manifests
 from provisioning.manifests.wordpress import (
+    ABILITIES_PLUGIN,
     INSTALL_SCRIPT,
     MCP_PLUGIN,
     OIDC_PLUGIN,
@@ -41,7 +42,7 @@ def test_the_rendered_install_job_makes_no_download():
 
 def test_every_plugin_the_portal_configures_is_pinned_in_the_image():
     pinned = lock()
-    assert set(pinned) == {OIDC_PLUGIN, S3_PLUGIN, MCP_PLUGIN}
+    assert set(pinned) == {OIDC_PLUGIN, S3_PLUGIN, MCP_PLUGIN, ABILITIES_PLUGIN}
     for slug, (version, source) in pinned.items():
         assert re.fullmatch(r"\d+(\.\d+)+", version), f"{slug} needs an exact version"
         assert source == "wordpress.org" or source.startswith("github:")
@@ -56,7 +57,7 @@ def test_every_plugin_the_portal_configures_is_pinned_in_the_image():
 def site(tmp_path):
     """The install script run by sh in a scratch site, with a wp-cli that only logs."""
     source = tmp_path / "image-plugins"
-    for slug in (OIDC_PLUGIN, S3_PLUGIN, MCP_PLUGIN):
+    for slug in (OIDC_PLUGIN, S3_PLUGIN, MCP_PLUGIN, ABILITIES_PLUGIN):
         (source / slug).mkdir(parents=True)
         (source / slug / ".portal-version").write_text("1.0\n")
         (source / slug / f"{slug}.php").write_text("<?php // 1.0\n")
@@ -66,8 +67,11 @@ def site(tmp_path):
     bin_dir.mkdir()
     log = tmp_path / "wp.log"
     wp = bin_dir / "wp"
-    # `plugin is-active` fails (so activate runs); everything else succeeds.
-    wp.write_text(f'#!/bin/sh\necho "$*" >> {log}\n[ "$1 $2" != "plugin is-active" ]\n')
+    # `plugin is-active` fails (so activate runs), `eval` as WP_EVAL says; the rest succeeds.
+    wp.write_text(
+        f'#!/bin/sh\necho "$*" >> {log}\n[ "$1" = eval ] && exit "${{WP_EVAL:-0}}"\n'
+        '[ "$1 $2" != "plugin is-active" ]\n'
+    )
     wp.chmod(0o755)
 
     job = install_job(spec_for(TenantFactory(slug="shop")))["spec"]["template"]["spec"]
@@ -109,6 +113,23 @@ def test_the_install_copies_the_images_plugins_and_updates_them_in_place(site):
     assert not (plugins / S3_PLUGIN / "local.txt").exists()
     assert (plugins / S3_PLUGIN / ".portal-version").read_text() == "1.1\n"
     assert (plugins / MCP_PLUGIN / ".portal-version").exists()
+    # The Abilities API before the MCP plugin, which does nothing without it.
+    activated = [
+        line.split()[2] for line in log.read_text().splitlines() if "plugin activate" in line
+    ]
+    assert activated[-2:] == [ABILITIES_PLUGIN, MCP_PLUGIN]
+    # Switched off, both go.
+    assert run().returncode == 0
+    deleted = [line.split()[2] for line in log.read_text().splitlines() if "plugin delete" in line]
+    assert deleted[-2:] == [MCP_PLUGIN, ABILITIES_PLUGIN]
+
+
+def test_the_pipeline_on_a_site_older_than_the_abilities_api_fails_the_job_saying_why(site):
+    plugins, source, log, run = site
+    done = run(PIPELINE_ENABLED="true", WP_EVAL="1")  # version_compare says below 6.8
+    assert done.returncode == 1
+    assert "The content pipeline needs WordPress 6.8 or later (the Abilities API" in done.stderr
+    assert not (plugins / MCP_PLUGIN).exists() and not (plugins / ABILITIES_PLUGIN).exists()
 
 
 def test_an_image_without_the_plugins_fails_the_job_saying_which_image(site):
