@@ -11,4 +11,6 @@ npm ci --prefix tests/fakes/oidc --no-audit --no-fund --silent
 npm ci --prefix tests/deploy/crds --no-audit --no-fund --silent
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The browser tests' screenshots of each page they walk, kept as test artifacts (CI uploads them).
+export PORTAL_SCREENSHOT_DIR="${PORTAL_SCREENSHOT_DIR:-$PWD/var/test-artifacts/screenshots}"
 exec .venv/bin/pytest "$@"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tenants.models import Tenant
+from tenants.models import AuditEvent, Tenant
 from tests.factories import UserFactory, plan
 
 PASSWORD = "pw-for-tests-only"  # tests.factories.UserFactory's
@@ -43,6 +43,7 @@ def test_request_approve_and_watch_it_build(browser, live_server, eager_celery):
     plan("small")  # seeded again after an earlier transactional test's flush
     UserFactory(username="alice", role="requester")
     UserFactory(username="carol", role="approver")
+    UserFactory(username="erin", role="auditor")
 
     alice = sign_in(browser, live_server, "alice")
     alice.get_by_role("link", name="Request a tenant").first.click()
@@ -84,6 +85,9 @@ def test_request_approve_and_watch_it_build(browser, live_server, eager_celery):
     tenant.refresh_from_db()
     assert tenant.state == Tenant.State.READY
 
+    suspend_and_resume(alice)
+    audit_in_the_admin(sign_in(browser, live_server, "erin"), live_server, tenant)
+
     # The list, at phone width, is usable and shows the tenant.
     phone = sign_in(browser, live_server, "alice", width=390)
     expect(phone.get_by_role("link", name="shop")).to_be_visible()
@@ -99,3 +103,76 @@ def test_request_approve_and_watch_it_build(browser, live_server, eager_celery):
     alice.keyboard.press("Tab")
     expect(alice.locator(":focus")).to_have_text("Skip to content")
     shot(alice, "list-desktop")
+
+
+def suspend_and_resume(alice) -> None:
+    """Day 2 on the owner's page: suspend, saying why, then resume; each click is confirmed."""
+    from playwright.sync_api import expect
+
+    alice.locator("#btn-suspend").click()
+    alice.fill("#suspend-reason", "Moving the shop's content")
+    alice.get_by_role("button", name="Suspend the site").click()
+    expect(alice.locator(".messages")).to_contain_text("shop is being suspended")
+    expect(alice.locator("#suspended-badge")).to_be_visible()
+    expect(alice.locator("#tenant-facts")).to_contain_text("by alice: Moving the shop's content")
+    expect(alice.locator("#tenant-history")).to_contain_text("Tenant suspended")
+    # The run that scaled it down has settled: the site can be brought back.
+    expect(alice.locator("#tenant-facts .state").first).to_have_text("Ready", timeout=20_000)
+    shot(alice, "detail-suspended")
+    alice.get_by_role("button", name="Resume").click()
+    expect(alice.locator(".messages")).to_contain_text("shop is being resumed")
+    expect(alice.locator("#suspended-badge")).to_have_count(0)
+    expect(alice.locator("#tenant-history")).to_contain_text("Tenant resumed")
+    expect(alice.locator("#btn-suspend")).to_be_visible(timeout=20_000)
+    shot(alice, "detail-resumed")
+
+
+def audit_in_the_admin(erin, live_server, tenant) -> None:
+    """The auditor follows the tenant page to its events in the Django admin, filters them,
+    opens one and finds nothing there to change."""
+    from playwright.sync_api import expect
+
+    erin.goto(f"{live_server.url}{tenant.get_absolute_url()}")
+    expect(erin.locator("#btn-suspend")).to_have_count(0)  # auditors read, never act
+    erin.locator("#audit-link").click()
+    expect(erin).to_have_url(re.compile(rf"/admin/tenants/auditevent/\?.*object_id={tenant.pk}"))
+    results = erin.locator("#result_list")
+    for action in ["Tenant requested", "Tenant approved", "Tenant suspended", "Tenant resumed"]:
+        expect(results).to_contain_text(action)
+    # Nothing to add, and no bulk action but the export.
+    expect(erin.locator(".object-tools")).not_to_contain_text("Add")
+    options = erin.locator("select[name=action] option").all_inner_texts()
+    assert not [o for o in options if "elete" in o], options
+    shot(erin, "audit-list")
+
+    erin.locator("#changelist-filter").get_by_role("link", name="Tenant suspended").click()
+    expect(erin).to_have_url(re.compile(r"action__exact=tenant\.suspended"))
+    expect(erin).to_have_url(re.compile(rf"object_id={tenant.pk}"))  # still this tenant's
+    expect(results.locator("tbody tr")).to_have_count(1)
+    expect(erin.locator("#export-filtered")).to_have_text("Export these 1 event as CSV")
+    shot(erin, "audit-filtered")
+
+    results.locator("tbody tr a").first.click()
+    expect(erin.locator("#content h1")).to_contain_text("View audit event")
+    expect(erin.locator("#content")).to_contain_text("Moving the shop's content")
+    expect(erin.locator("#content")).to_contain_text("alice")
+    # Read-only: no field to type in, no save, no delete.
+    expect(erin.locator("#content form input:not([type=hidden]), #content textarea")).to_have_count(
+        0
+    )
+    expect(erin.locator(".submit-row input[type=submit], .deletelink")).to_have_count(0)
+    shot(erin, "audit-event")
+
+    # Sending the change form anyway is refused, and the event is as it was.
+    event = AuditEvent.objects.get(object_id=str(tenant.pk), action="tenant.suspended")
+    token = next(c["value"] for c in erin.context.cookies() if c["name"] == "csrftoken")
+    answer = erin.request.post(
+        erin.url,
+        form={"csrfmiddlewaretoken": token, "message": "nothing happened", "_save": "Save"},
+        headers={"Referer": erin.url},
+    )
+    assert answer.status == 403, answer.status
+    event.refresh_from_db()
+    assert event.message == "Moving the shop's content"
+    erin.goto(f"{live_server.url}/admin/tenants/auditevent/add/")
+    expect(erin.locator("body")).not_to_contain_text("Save")

@@ -48,6 +48,31 @@ def test_ci_runs_the_readmes_test_command():
     )
 
 
+def test_ci_keeps_the_browser_tests_screenshots_as_an_artifact():
+    script = (REPO / "scripts" / "test.sh").read_text()
+    default = re.search(
+        r'PORTAL_SCREENSHOT_DIR="\$\{PORTAL_SCREENSHOT_DIR:-\$PWD/([^}"]+)\}"', script
+    )
+    assert default and re.search(r"^export PORTAL_SCREENSHOT_DIR=", script, re.M), "test.sh sets it"
+    folder = default[1].rstrip("/")
+    ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", f"{folder}/a.png"])
+    assert ignored.returncode == 0, f"{folder} is not git-ignored"
+    readme = (REPO / "README.md").read_text()
+    assert "PORTAL_SCREENSHOT_DIR" in readme and f"`{folder}/`" in readme
+
+    job = steps("ci", "test")
+    test = next(i for i, s in enumerate(job) if "./scripts/test.sh" in s.get("run", "").split())
+    upload = next(
+        i for i, s in enumerate(job) if s.get("uses", "").startswith("actions/upload-artifact@")
+    )
+    assert upload > test, "uploaded after the tests ran"
+    step = job[upload]
+    # A failed run's screenshots are the ones wanted most.
+    assert step.get("if") in ("${{ !cancelled() }}", "${{ always() }}", "always()"), step
+    assert step["with"]["path"].rstrip("/") == folder
+    assert step["with"]["if-no-files-found"] == "error", "no screenshots is a broken setting"
+
+
 def test_ci_renders_every_overlay_and_validates_them():
     text = runs("ci", "manifests")
     assert "kubectl kustomize" in text and "deploy/portal/overlays/*" in text
