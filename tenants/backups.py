@@ -131,7 +131,13 @@ def backup_restore_request(*, tenant: Tenant, actor, backup_id: int) -> Backup:
     return item
 
 
-def _safety_backup(tenant: Tenant) -> Backup:
+def safety_backup(tenant: Tenant, reason: str) -> Backup:
+    """The safety backup of an overwrite under way (a promote's): taken once, and the same one
+    when a worker takes up what a dead one began."""
+    return _safety_backup(tenant, reason)
+
+
+def _safety_backup(tenant: Tenant, reason: str = "before restore") -> Backup:
     """The backup of the site as it was before the restore: the one already taken when a worker
     takes up a restore another began (the site may be half-overwritten by now), else a new
     one (a worker that died while taking it left nothing overwritten yet)."""
@@ -145,7 +151,7 @@ def _safety_backup(tenant: Tenant) -> Backup:
             error="The worker taking it stopped before it finished; another was taken.",
             finished_at=timezone.now(),
         )
-    safety = Backup.objects.create(tenant=tenant, reason="before restore")
+    safety = Backup.objects.create(tenant=tenant, reason=reason)
     Tenant.objects.filter(pk=tenant.pk).update(restore_safety=safety)
     return backup_take(safety.pk)
 

@@ -61,6 +61,7 @@ def tenant_promote(*, tenant: Tenant, actor, confirm_slug: str) -> Tenant:
     won = Tenant.objects.filter(pk=original.pk, restoring=False).update(
         restoring=True,
         restore_note=f"Promoting {tenant.slug}: a backup of it, then one of this site, first.",
+        restore_safety=None,  # this promote's own is taken by its worker
     )
     if not won:
         raise ApplicationError(f"{original.slug} is being restored or filled; wait for it.")
@@ -95,7 +96,13 @@ def promote_run(staging_id: int, actor=None) -> str:
     try:
         item = _backup(staging, "for promote")
         say(f"its backup of {item.created_at:%Y-%m-%d %H:%M} taken, now one of this site")
-        safety = _backup(original, "before promote")
+        # Taken once: a worker taking up a promote a dead one began (the message comes back,
+        # acks late) reuses it, as the original may be half-overwritten by now.
+        safety = backups.safety_backup(original, "before promote")
+        if safety.state != Backup.State.DONE:
+            raise ApplicationError(
+                f"the backup of {original.slug} failed, so nothing changed: {safety.error}"
+            )
         try:
             backups.backup_load(original, item, say=say)
             say("rewriting its links")

@@ -311,6 +311,10 @@ def test_promote_puts_the_clones_content_into_the_original_after_a_backup_of_it(
     )
     assert busy.status_code == 409 and "is being restored or filled" in busy.json()["detail"]
 
+    # A first worker took the safety backup and died; the message came back to another.
+    from tenants import backups
+
+    first = backups.safety_backup(source, "before promote")
     note = promote.promote_run(staging.pk, actor=requester)  # what the worker runs
     source.refresh_from_db()
     assert note.startswith(f"Promoted {staging.slug}") and not source.restoring
@@ -324,8 +328,9 @@ def test_promote_puts_the_clones_content_into_the_original_after_a_backup_of_it(
     assert new["Body"].read() == b"new"
     production = kubelet.volumes[source.namespace] / "themes" / "shop" / "style.css"
     assert production.read_text() == "/* tried on staging */"
-    safety = source.backups.get(reason="before promote")
-    assert safety.state == Backup.State.DONE and staging.backups.get(reason="for promote")
+    safety = source.backups.get(reason="before promote")  # the one taken, reused
+    assert safety == first and safety.state == Backup.State.DONE
+    assert staging.backups.get(reason="for promote").state == Backup.State.DONE
     event = AuditEvent.objects.get(action=Action.TENANT_PROMOTED)
     assert event.actor == requester and event.after["safety_backup"] == safety.prefix
     assert 'id="restore-note"' in client.get(source.get_absolute_url()).content.decode()
