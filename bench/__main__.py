@@ -17,7 +17,18 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--page-tenants", type=int, default=10_000, help="the large portal")
     parser.add_argument("--page-tenants-small", type=int, default=10, help="the small portal")
     parser.add_argument("--audit-events", type=int, default=100_000, help="at the large portal")
-    parser.add_argument("--rss-tenants", type=int, default=60, help="provisionings for memory")
+    parser.add_argument(
+        "--rss-tenants",
+        type=int,
+        default=100,
+        help="provisionings by the memory bench's worker (issue 14's 500 take ~25 minutes here)",
+    )
+    parser.add_argument(
+        "--rss-first", type=int, default=10, help="provisionings before the first memory read"
+    )
+    parser.add_argument(
+        "--rss-latency", type=float, default=0.001, help="seconds per outside request, memory"
+    )
     parser.add_argument(
         "--throughput-tenants",
         type=int,

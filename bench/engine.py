@@ -1,5 +1,5 @@
 """The engine's cost per new tenant: time against a bare replay of its outside calls, the
-Kubernetes and Authentik requests it makes, its portal-database queries and its memory."""
+Kubernetes and Authentik requests it makes and its portal-database queries."""
 
 import time
 from collections import Counter
@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import urllib3
 from django.test import override_settings
 
-from bench.measure import by_verb, queries, rss_mb
+from bench.measure import by_verb, queries
 from provisioning import engine
 from provisioning.models import Run
 from provisioning.runs import run_request
@@ -179,23 +179,4 @@ def drift_scan(tenants: list[Tenant], kube, authentik) -> dict:
         "kube_requests_by_verb": verbs,
         "kube_gets_per_tenant": round(verbs.get("GET", 0) / n, 1),
         "authentik_platform_lookups": len(lookups),
-    }
-
-
-def bench_memory(tmp_dir, owner, plan, tenants: int, first: int = 10) -> dict:
-    """This process's RSS after `first` provisionings and after `tenants` (no latency: memory
-    doesn't wait on the network, and the run stays short)."""
-    after_first = None
-    with platform(tmp_dir / "memory", 0.0) as (kube, _authentik):
-        for i in range(tenants):
-            provision(new_tenant(owner, plan, f"mem{i:04d}"), kube)
-            if i + 1 == min(first, tenants):
-                after_first = rss_mb()
-    after_all = rss_mb()
-    return {
-        "rss_mb_after_first": round(after_first, 1),
-        "rss_mb_after_all": round(after_all, 1),
-        "first": min(first, tenants),
-        "all": tenants,
-        "rss_ratio": round(after_all / after_first, 2),
     }

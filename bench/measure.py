@@ -1,4 +1,4 @@
-"""Small measuring helpers: a clock, query counting, the process's memory."""
+"""Small measuring helpers: a clock, query counting, requests by verb."""
 
 import statistics
 import time
@@ -28,15 +28,6 @@ def timed(fn, repeat: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def rss_mb() -> float:
-    """This process's resident set size in MiB (Linux /proc)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def by_verb(requests: list[tuple[str, str]]) -> dict[str, int]:

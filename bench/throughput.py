@@ -56,12 +56,26 @@ def bench_throughput(tmp_dir, owner, plan, tenants: int, latency: float, levels=
     }
 
 
-def one_round(tmp_dir, kube, authentik, owner, plan, tenants: int, concurrency: int) -> dict:
-    prefix = f"thr{concurrency}x"
-    for i in range(tenants):
-        tenant_row(owner, plan, f"{prefix}{i:04d}", state=Tenant.State.REQUESTED).save()
-    queue = f"bench-throughput-{uuid.uuid4().hex[:12]}"
-    env = worker_env(
+@contextmanager
+def bench_worker(tmp_dir, kube, authentik, concurrency: int):
+    """A real worker on a queue of its own, started and ready; yields it and its environment
+    (for the approver), then stops it and leaves nothing of its queue in Redis."""
+    queue = f"bench-{tmp_dir.name}-{uuid.uuid4().hex[:12]}"
+    env = bench_worker_env(tmp_dir, kube, authentik, queue)
+    log = tmp_dir.parent / f"{tmp_dir.name}-c{concurrency}.log"
+    worker = Worker(env, log, f"{tmp_dir.name}{concurrency}", concurrency=concurrency, queue=queue)
+    try:
+        wait_until(lambda: " ready." in worker.log(), 60, "the worker to start", worker.log)
+        yield worker, env
+    finally:
+        worker.stop()
+        drop_queue(queue)
+        connection.close()  # a fresh connection for the next round's reads
+
+
+def bench_worker_env(tmp_dir, kube, authentik, queue: str) -> dict[str, str]:
+    """A bench worker's environment: the Redis broker, `queue` alone, the test servers."""
+    return worker_env(
         {
             "CELERY_BROKER_URL": REDIS_URL,
             "PORTAL_PROVISIONING_QUEUE": queue,
@@ -72,39 +86,53 @@ def one_round(tmp_dir, kube, authentik, owner, plan, tenants: int, concurrency: 
             "PORTAL_KUBE_TIMEOUT": "30",
             "PORTAL_AUTHENTIK_URL": authentik.url,
             "PORTAL_AUTHENTIK_TOKEN": authentik.token,
-            "PORTAL_PLAN_DIR": str(tmp_dir / "throughput" / "plan"),
+            "PORTAL_PLAN_DIR": str(tmp_dir / "plan"),
             "PORTAL_RETRY_BASE_DELAY": "0.2",
             "PORTAL_WAIT_FIRST": "0.5",
             "PORTAL_WAIT_INTERVAL": "1",
         }
     )
-    log = tmp_dir / f"throughput-c{concurrency}.log"
-    worker = Worker(env, log, f"thr{concurrency}", concurrency=concurrency, queue=queue)
-    try:
-        wait_until(lambda: " ready." in worker.log(), 60, "the worker to start", worker.log)
-        approved = subprocess.run(
-            [sys.executable, "-m", "bench.approve", prefix, "bench-approver"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        if approved.returncode:
-            raise RuntimeError(f"approving failed:\n{approved.stderr[-3000:]}")
-        start = float(approved.stdout.split()[0])  # just before the first approval
-        mine = Tenant.objects.filter(slug__startswith=prefix)
 
-        def all_ready():
-            failed = mine.filter(state=Tenant.State.FAILED).values_list("slug", "last_error")
-            if failed:
-                raise RuntimeError(f"bench tenants failed: {list(failed)}\n{worker.log()[-3000:]}")
-            return mine.filter(state=Tenant.State.READY).count() == tenants
 
-        wait_until(all_ready, 60 + tenants * 20 / concurrency, "every tenant ready", worker.log)
+def approve_all(prefix: str, env: dict[str, str]) -> float:
+    """Approve every requested tenant whose slug starts with `prefix` from a process of its own
+    (queueing on the Redis broker as the portal does); the time just before the first."""
+    approved = subprocess.run(
+        [sys.executable, "-m", "bench.approve", prefix, "bench-approver"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if approved.returncode:
+        raise RuntimeError(f"approving failed:\n{approved.stderr[-3000:]}")
+    return float(approved.stdout.split()[0])
+
+
+def wait_ready(prefix: str, tenants: int, worker: Worker, timeout: float) -> None:
+    """Until all `tenants` whose slug starts with `prefix` are ready; a failed one ends it."""
+    mine = Tenant.objects.filter(slug__startswith=prefix)
+
+    def all_ready():
+        failed = mine.filter(state=Tenant.State.FAILED).values_list("slug", "last_error")
+        if failed:
+            raise RuntimeError(f"bench tenants failed: {list(failed)}\n{worker.log()[-3000:]}")
+        return mine.filter(state=Tenant.State.READY).count() == tenants
+
+    wait_until(all_ready, timeout, "every tenant ready", worker.log)
+
+
+def drop_queue(queue: str) -> None:
+    """The queue and kombu's records of its exchange: nothing of a round stays in Redis."""
+    bindings = (f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    redis.Redis.from_url(REDIS_URL).delete(queue, *bindings)
+
+
+def one_round(tmp_dir, kube, authentik, owner, plan, tenants: int, concurrency: int) -> dict:
+    prefix = f"thr{concurrency}x"
+    for i in range(tenants):
+        tenant_row(owner, plan, f"{prefix}{i:04d}", state=Tenant.State.REQUESTED).save()
+    with bench_worker(tmp_dir / "throughput", kube, authentik, concurrency) as (worker, env):
+        start = approve_all(prefix, env)  # just before the first approval
+        wait_ready(prefix, tenants, worker, 60 + tenants * 20 / concurrency)
         seconds = time.time() - start
-    finally:
-        worker.stop()
-        # The round's queue and kombu's records of its exchange: nothing of it stays behind.
-        bindings = (f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        redis.Redis.from_url(REDIS_URL).delete(queue, *bindings)
-    connection.close()  # a fresh connection for the next round's reads
     return {
         "concurrency": concurrency,
         "seconds": round(seconds, 2),

@@ -11,18 +11,15 @@ from tenants.models import Tenant
 pytestmark = pytest.mark.django_db
 
 
+def options(only: str, **sizes) -> SimpleNamespace:
+    """The command's options at tiny sizes: nothing of a benchmark not picked."""
+    none = dict(page_tenants=0, page_tenants_small=0, audit_events=0, rss_first=0, rss_tenants=0)
+    return SimpleNamespace(latency=0.0, tenants=1, only=only, **{**none, **sizes})
+
+
 def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
-    options = SimpleNamespace(
-        latency=0.0,
-        tenants=1,
-        page_tenants=12,
-        page_tenants_small=2,
-        audit_events=150,
-        rss_tenants=1,
-        repeat=1,
-        only="pages,engine,memory",
-    )
-    result = json.loads(json.dumps(run_all(tmp_path, options)))  # one JSON document
+    sizes = dict(page_tenants=12, page_tenants_small=2, audit_events=150, repeat=1)
+    result = json.loads(json.dumps(run_all(tmp_path, options("pages,engine", **sizes))))
 
     names = [f["name"] for f in result["figures"]]
     assert "engine time / baseline making the same calls" in names
@@ -42,17 +39,7 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
 
 @pytest.mark.django_db(transaction=True)  # the workers and the approver read what this writes
 def test_the_throughput_bench_has_real_workers_make_every_tenant_ready(tmp_path):
-    options = SimpleNamespace(
-        latency=0.0,
-        tenants=1,
-        page_tenants=0,
-        page_tenants_small=0,
-        audit_events=0,
-        rss_tenants=0,
-        throughput_tenants=2,
-        only="throughput",
-    )
-    result = json.loads(json.dumps(run_all(tmp_path, options)))
+    result = json.loads(json.dumps(run_all(tmp_path, options("throughput", throughput_tenants=2))))
 
     throughput = result["throughput"]
     assert set(throughput["rounds"]) == {"1", "4"}
@@ -62,3 +49,23 @@ def test_the_throughput_bench_has_real_workers_make_every_tenant_ready(tmp_path)
     assert row["target"] == ">= 3" and row["value"] == throughput["speedup"] > 0
     assert wall_clock["target"] == "<= 600" and wall_clock["value"] == result["seconds"] > 0
     assert "concurrency 4:" in summary(result)
+
+
+@pytest.mark.django_db(transaction=True)  # the worker and the approver read what this writes
+def test_the_memory_bench_reads_a_real_workers_memory_after_each_batch(tmp_path):
+    sizes = dict(rss_first=1, rss_tenants=3, rss_latency=0.0)
+    result = json.loads(json.dumps(run_all(tmp_path, options("memory", **sizes))))  # one JSON
+
+    memory = result["memory"]
+    assert (memory["first"], memory["all"]) == (1, 3)
+    first, last = memory["rss_after_first"], memory["rss_after_all"]
+    assert len(first["pool_mib"]) == len(last["pool_mib"]) == memory["concurrency"] == 2
+    assert all(mib > 50 for mib in (first["main_mib"], *first["pool_mib"], *last["pool_mib"]))
+    assert first["total_mib"] == round(first["main_mib"] + sum(first["pool_mib"]), 1)
+    assert last["cpu_seconds"] > first["cpu_seconds"]  # the second batch ran in the same worker
+    assert memory["rss_ratio"] == round(last["total_mib"] / first["total_mib"], 2)
+    assert Tenant.objects.filter(state=Tenant.State.READY).count() == 3
+    row = result["figures"][0]
+    assert row["name"] == "worker RSS after 3 provisionings / after 1"
+    assert row["target"] == "<= 1.2" and row["value"] == memory["rss_ratio"]
+    assert "a Celery worker on Redis, concurrency 2" in row["note"]
