@@ -3,6 +3,7 @@
 import logging
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -48,9 +49,9 @@ def backup_request(*, tenant: Tenant, actor, reason: str = "manual") -> Backup:
     if tenant.backups.filter(state=Backup.State.RUNNING).exists():
         raise ApplicationError("A backup of this tenant is already running.")
     item = Backup.objects.create(tenant=tenant, reason=reason)
-    from tenants.tasks import take_backup
+    from tenants.tasks import WORKERS_LIMITS, take_backup
 
-    transaction.on_commit(lambda: take_backup.delay(item.pk))
+    transaction.on_commit(lambda: take_backup.apply_async((item.pk,), **WORKERS_LIMITS))
     return item
 
 
@@ -66,8 +67,10 @@ def backup_take(backup_id: int) -> Backup:
         written = backup.write_backup(
             spec=spec_for(tenant), target=target, store=store, stamp=stamp, kube=make_driver()
         )
-    except (StepFailed, TransientError, ApplicationError) as exc:
+    except (StepFailed, TransientError, ApplicationError, SoftTimeLimitExceeded) as exc:
         cause = getattr(exc, "message", None) or str(exc)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            cause = past_time_limit()
         Backup.objects.filter(pk=item.pk).update(
             state=Backup.State.FAILED, error=cause[:2000], finished_at=timezone.now()
         )
@@ -91,6 +94,13 @@ def backup_take(backup_id: int) -> Backup:
         )
     item.refresh_from_db()
     return item
+
+
+def past_time_limit() -> str:
+    return (
+        f"it ran past its time limit of {settings.PORTAL_BACKUP_TIME_LIMIT} s "
+        "(PORTAL_BACKUP_TIME_LIMIT) and was stopped"
+    )
 
 
 def backups_configured() -> bool:

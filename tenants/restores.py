@@ -3,6 +3,7 @@
 import logging
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db.models import F, Q
 from django.db.models.functions import Now
@@ -19,9 +20,9 @@ MAX_TRIES = 3
 
 
 def restore_send(tenant_id: int, wakeup: int, countdown: float = 0.0) -> None:
-    from tenants.tasks import restore_tenant
+    from tenants.tasks import WORKERS_LIMITS, restore_tenant
 
-    restore_tenant.apply_async((tenant_id, wakeup), countdown=countdown or None)
+    restore_tenant.apply_async((tenant_id, wakeup), countdown=countdown or None, **WORKERS_LIMITS)
 
 
 def _live(tenant_id: int, wakeup: int):
@@ -56,9 +57,14 @@ def restore_run(tenant_id: int, wakeup: int) -> str | None:
         if tenant.restore_tries > 1:
             log.warning("tenant %s: taking up a restore a worker left", tenant.slug)
         with Heartbeat(tenant_id=tenant_id, holder=holder):
-            return backups.backup_restore(
-                backup_id=tenant.restore_backup.pk, actor=tenant.restore_by, wakeup=wakeup
-            )
+            try:
+                return backups.backup_restore(
+                    backup_id=tenant.restore_backup.pk, actor=tenant.restore_by, wakeup=wakeup
+                )
+            except SoftTimeLimitExceeded:
+                # It would run past the limit again: ended, not taken up by another worker.
+                tenant.refresh_from_db(fields=["restore_safety"])
+                return _give_up(tenant, wakeup, backups.past_time_limit())
     finally:
         lock_release(tenant_id=tenant_id, holder=holder)
 

@@ -23,6 +23,9 @@ LONG = {
     "soft_time_limit": settings.PORTAL_BACKUP_TIME_LIMIT,
     "time_limit": settings.PORTAL_BACKUP_TIME_LIMIT + 60,
 }
+# Sent with these, a message carries no time limits: Celery would otherwise bake in the
+# sender's, and the worker's own must rule (as provisioning.runs.send does).
+WORKERS_LIMITS = {"time_limit": None, "soft_time_limit": None}
 
 
 @shared_task(ignore_result=True)

@@ -79,9 +79,9 @@ def tenant_upgrade(*, tenant: Tenant, actor, version: str) -> Tenant:
         # A backup first; the rollout starts once it is safe (upgrade_start, on a worker).
         item = Backup.objects.create(tenant=tenant, reason="before upgrade")
         Tenant.objects.filter(pk=tenant.pk).update(upgrade_to=version, upgrade_note="")
-        from tenants.tasks import start_upgrade
+        from tenants.tasks import WORKERS_LIMITS, start_upgrade
 
-        transaction.on_commit(lambda: start_upgrade.delay(item.pk))
+        transaction.on_commit(lambda: start_upgrade.apply_async((item.pk,), **WORKERS_LIMITS))
     tenant.refresh_from_db()
     return tenant
 
@@ -139,9 +139,11 @@ def after_failed_run(run, cause: str) -> None:
     backup_id = tenant.upgrade_backup_id
     if backup_id:
         note += " " + DATABASE_BACK
-        from tenants.tasks import restore_upgrade_database
+        from tenants.tasks import WORKERS_LIMITS, restore_upgrade_database
 
-        transaction.on_commit(lambda: restore_upgrade_database.delay(backup_id))
+        transaction.on_commit(
+            lambda: restore_upgrade_database.apply_async((backup_id,), **WORKERS_LIMITS)
+        )
     Tenant.objects.filter(pk=tenant.pk).update(
         wordpress_version=back, upgrade_from="", upgrade_backup=None, upgrade_note=note[:2000]
     )

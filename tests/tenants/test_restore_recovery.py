@@ -223,3 +223,33 @@ def test_a_worker_backs_up_and_restores_wp_content_through_the_files_jobs(
     actions = [job["spec"]["template"]["spec"]["containers"][0]["name"] for job in kubelet.ran]
     assert actions == ["backup", "backup", "restore"]
     assert kube_cluster.list("Job", namespace) == []
+
+
+def test_a_restore_past_its_time_limit_ends_saying_so_and_is_not_taken_up_again(
+    site,  # noqa: F811
+    requester,
+    restore_workers,
+):
+    tenant, s3, bucket, conn, db = site
+    item = backups.backup_take(Backup.objects.create(tenant=tenant).pk)
+    holder = _hold_the_table(db)  # the load waits, past the worker's limit of 3 s
+    restore_workers("w1", PORTAL_BACKUP_TIME_LIMIT="3")
+    backups.backup_restore_request(tenant=tenant, actor=requester, backup_id=item.pk)
+
+    def ended():
+        tenant.refresh_from_db()
+        return not tenant.restoring
+
+    try:
+        wait_until(ended, 60, "the restore to end", restore_workers.logs)
+    finally:
+        query(holder, "COMMIT")
+        holder.close()
+    safety = tenant.backups.get(reason="before restore")
+    assert tenant.restore_note == (
+        "The restore didn't finish: it ran past its time limit of 3 s (PORTAL_BACKUP_TIME_LIMIT) "
+        f"and was stopped. The site as it was before is in the safety backup {safety}."
+    )
+    assert tenant.restore_tries == 1
+    # The stopped load's client went with it: nothing of it is left waiting on the table.
+    wait_until(lambda: not _load_waiting(db), 30, "the stopped load's connection to end")
