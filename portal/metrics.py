@@ -9,6 +9,7 @@ mode).
 
 import hmac
 import logging
+import math
 import os
 import time
 from datetime import timedelta
@@ -216,6 +217,7 @@ class PortalCollector(Collector):
             value=drift.filter(action=Run.Action.APPLY).count(),
         )
         yield from _backup_families(now)
+        yield from _heartbeat_families()
         yield from _extra_families()
 
 
@@ -244,6 +246,29 @@ def _backup_families(now):
         "Ready tenants with no successful backup at all.",
         value=serving.exclude(slug__in=list(newest)).count(),
     )
+
+
+def _heartbeat_families():
+    """The workers' heartbeat /readyz reads: a pod Kubernetes counts as available may be hung."""
+    from portal import heartbeat
+
+    queue = [settings.PORTAL_PROVISIONING_QUEUE]
+    age = heartbeat.seconds_since()
+    family = GaugeMetricFamily(
+        "portal_worker_heartbeat_age_seconds",
+        "Seconds since a worker on the queue last beat (+Inf: none ever seen, or the cache "
+        "that holds the beats, which is also the broker, is unreachable).",
+        labels=["queue"],
+    )
+    family.add_metric(queue, math.inf if age is None else age)
+    yield family
+    stale = GaugeMetricFamily(
+        "portal_worker_heartbeat_stale_after_seconds",
+        "Age of the heartbeat past which /readyz and the pages say no worker runs.",
+        labels=["queue"],
+    )
+    stale.add_metric(queue, settings.PORTAL_WORKER_STALE_AFTER)
+    yield stale
 
 
 def _extra_families():

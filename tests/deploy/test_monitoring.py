@@ -125,6 +125,17 @@ def test_the_dashboard_is_grafana_json_with_a_query_in_each_panel(manifests):
         assert set(panel["gridPos"]) == {"x", "y", "w", "h"}
 
 
+def test_no_worker_heartbeat_is_what_pages_someone(manifests):
+    # A hung worker pod is still an available replica: the alert reads the portal's heartbeat.
+    rules = _one(manifests, "PrometheusRule")
+    alerts = {r["alert"]: r for g in rules["spec"]["groups"] for r in g["rules"]}
+    down = alerts["PortalWorkerDown"]
+    assert _series(down["expr"]) == {
+        "portal_worker_heartbeat_age_seconds", "portal_worker_heartbeat_stale_after_seconds"
+    }  # fmt: skip
+    assert down["labels"]["severity"] == "critical"
+
+
 @pytest.mark.django_db
 def test_every_series_used_is_exported(manifests, client, settings):
     settings.PORTAL_METRICS_TOKEN = TOKEN

@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from provisioning.models import Run, StepRun
 from tenants import services
 from tenants.models import Backup, Tenant
+from tests import services as svc
 from tests.factories import TenantFactory, plan
 
 TOKEN = "scrape-token-for-tests"
@@ -29,6 +30,8 @@ SERIES = {
     "portal_drift_repaired",
     "portal_backup_age_seconds",
     "portal_tenants_without_backup",
+    "portal_worker_heartbeat_age_seconds",
+    "portal_worker_heartbeat_stale_after_seconds",
 }
 
 
@@ -165,3 +168,41 @@ def test_backup_age_per_ready_tenant(scrape, requester):
     age = value(samples, "portal_backup_age_seconds", tenant=backed.slug)
     assert 30 * 3600 <= age < 30 * 3600 + 60
     assert value(samples, "portal_tenants_without_backup") == 1
+
+
+def test_no_heartbeat_ever_is_an_infinite_age(scrape, settings, db):
+    from django.core.cache import cache
+
+    from portal import heartbeat
+
+    cache.delete(heartbeat.KEY)
+    settings.PORTAL_WORKER_STALE_AFTER = 240
+    samples = scrape()
+    queue = settings.PORTAL_PROVISIONING_QUEUE
+    assert value(samples, "portal_worker_heartbeat_age_seconds", queue=queue) == float("inf")
+    assert value(samples, "portal_worker_heartbeat_stale_after_seconds", queue=queue) == 240
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_age_follows_a_real_worker(scrape, settings, tmp_path):
+    """What /readyz sees reaches Prometheus: young while a worker runs, growing once it stops."""
+    from django.core.cache import cache
+
+    from portal import heartbeat
+    from tests.workers import Worker, wait_until, worker_env
+
+    svc.require("Redis", svc.REDIS)
+    cache.delete(heartbeat.KEY)
+    queue = settings.PORTAL_PROVISIONING_QUEUE
+
+    def age() -> float:
+        return value(scrape(), "portal_worker_heartbeat_age_seconds", queue=queue)
+
+    worker = Worker(worker_env({}), tmp_path / "worker.log", "metrics")
+    try:
+        wait_until(lambda: age() < 5, 30, "the worker's heartbeat on /metrics", worker.log)
+    finally:
+        worker.stop()
+    settings.PORTAL_WORKER_STALE_AFTER = 1
+    wait_until(lambda: age() > 1, 10, "the heartbeat to age past staleness")
+    assert value(scrape(), "portal_worker_heartbeat_stale_after_seconds", queue=queue) == 1
