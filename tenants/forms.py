@@ -3,7 +3,7 @@
 from django import forms
 from django.conf import settings
 
-from tenants import validation
+from tenants import pipeline, validation
 from tenants.models import Plan
 from tenants.request_checks import request_problems
 from tenants.validation import SLUG_MAX, default_host
@@ -43,7 +43,10 @@ class TenantRequestForm(forms.Form):
         label="AI content pipeline",
         required=False,
         choices=[("", "As the plan says"), ("on", "On"), ("off", "Off")],
-        help_text="Lets the platform's OpenWebUI publish to the site; you can switch it later.",
+        help_text=(
+            "Lets the platform's OpenWebUI publish to the site (WordPress 6.8 or later); you "
+            "can switch it later."
+        ),
         error_messages={"invalid_choice": "Choose on, off or as the plan says."},
     )
 
@@ -84,6 +87,9 @@ class TenantRequestForm(forms.Form):
         for field, messages in problems.items():
             if field == "__all__" or field not in self.errors:
                 self.add_error(None if field == "__all__" else field, messages)
+        unavailable = pipeline.pipeline_unavailable(data.get("wordpress_version") or "")
+        if data.get("content_pipeline") and "wordpress_version" in data and unavailable:
+            self.add_error("content_pipeline", unavailable)
         return data
 
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from portal import roles
 from portal.errors import ApplicationError
 from provisioning import runs
+from provisioning.manifests.wordpress import ABILITIES_MIN_WORDPRESS
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
 
@@ -13,6 +14,21 @@ from tenants.models import AuditEvent, Tenant
 _UNBUILT = (Tenant.State.REQUESTED, Tenant.State.REJECTED)
 # Built and settled: the switch queues a run that adds or removes the pipeline's link.
 _SETTLED = (Tenant.State.READY, Tenant.State.FAILED)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def pipeline_unavailable(wordpress_version: str) -> str:
+    """Why a site of this WordPress version can't have the pipeline ('' when it can): its MCP
+    plugin runs on the Abilities API, which needs 6.8 (provisioning/manifests/wordpress.py)."""
+    if _release(wordpress_version) >= _release(ABILITIES_MIN_WORDPRESS):
+        return ""
+    return (
+        f"The AI content pipeline needs WordPress {ABILITIES_MIN_WORDPRESS} or later; this site "
+        f"runs {wordpress_version}. Upgrade it first."
+    )
 
 
 def tenant_pipeline_switch(*, tenant: Tenant, actor, on: bool) -> Tenant:
@@ -26,6 +42,8 @@ def tenant_pipeline_switch(*, tenant: Tenant, actor, on: bool) -> Tenant:
         )
     if tenant.content_pipeline == on:
         raise ApplicationError(f"The content pipeline is already {'on' if on else 'off'}.")
+    if on and pipeline_unavailable(tenant.wordpress_version):
+        raise ApplicationError(pipeline_unavailable(tenant.wordpress_version))
     with transaction.atomic():
         won = Tenant.objects.filter(
             pk=tenant.pk, state=tenant.state, content_pipeline=not on, desired_present=True

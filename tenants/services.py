@@ -9,7 +9,7 @@ from portal import roles
 from portal.errors import ApplicationError
 from provisioning import runs
 from provisioning.waiting import retry_waiting, tenant_waiting
-from tenants import customhosts, deletion, notifications, validation
+from tenants import customhosts, deletion, notifications, pipeline, validation
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant
 from tenants.request_checks import check_request
@@ -33,8 +33,12 @@ def tenant_snapshot(tenant: Tenant) -> dict:
     }
 
 
-def _pipeline_choice(choice: bool | None, plan: Plan) -> bool:
-    return plan.content_pipeline_default if choice is None else choice
+def _pipeline_choice(choice: bool | None, plan: Plan, wordpress_version: str) -> bool:
+    """The requester's choice, else the plan's default, for a version that can have it."""
+    unavailable = pipeline.pipeline_unavailable(wordpress_version)
+    if choice and unavailable:
+        raise ValidationError({"content_pipeline": [unavailable]})
+    return (plan.content_pipeline_default and not unavailable) if choice is None else choice
 
 
 def _taken_meanwhile() -> ValidationError:
@@ -66,7 +70,7 @@ def tenant_request_submit(
         admin_email=admin_email.strip(),
         host=host,
         owner=owner,
-        content_pipeline=_pipeline_choice(content_pipeline, plan),
+        content_pipeline=_pipeline_choice(content_pipeline, plan, wordpress_version),
     )
     tenant.full_clean(validate_constraints=False)
     try:
@@ -124,7 +128,7 @@ def tenant_request_resubmit(
         "wordpress_version": wordpress_version,
         "admin_email": admin_email.strip(),
         "host": host,
-        "content_pipeline": _pipeline_choice(content_pipeline, plan),
+        "content_pipeline": _pipeline_choice(content_pipeline, plan, wordpress_version),
     }
     for field, value in changes.items():
         setattr(tenant, field, value)

@@ -46,6 +46,30 @@ def test_the_request_form_follows_the_plan_unless_the_requester_chose(client, re
     assert not Tenant.objects.filter(slug="blog-c").exists()
 
 
+def test_a_site_below_the_abilities_apis_wordpress_gets_no_pipeline(client, requester):
+    small = plan("small")
+    small.content_pipeline_default = True
+    small.save()
+    client.force_login(requester)
+    asked = request_form_data(slug="old-a", wordpress_version="6.7", content_pipeline="on")
+    answer = client.post(reverse("tenants:request"), asked)
+    assert answer.status_code == 400
+    said = "The AI content pipeline needs WordPress 6.8 or later; this site runs 6.7."
+    assert said in answer.content.decode()
+    assert not Tenant.objects.filter(slug="old-a").exists()
+    # As the plan says: off, for this version.
+    client.post(
+        reverse("tenants:request"), request_form_data(slug="old-b", wordpress_version="6.6")
+    )
+    assert Tenant.objects.get(slug="old-b").content_pipeline is False
+    # A built site on 6.7 isn't switched on either; one on 6.8 is.
+    old = TenantFactory(owner=requester, state=Tenant.State.READY, wordpress_version="6.7")
+    with pytest.raises(ApplicationError, match="needs WordPress 6.8 or later; this site runs 6.7"):
+        pipeline.tenant_pipeline_switch(tenant=old, actor=requester, on=True)
+    assert not Run.objects.filter(tenant=old).exists()
+    assert pipeline.pipeline_unavailable("6.8") == pipeline.pipeline_unavailable("6.10") == ""
+
+
 def test_the_owner_switches_it_on_from_the_page_audited_and_converged(client, requester, ready):
     client.force_login(requester)
     page = client.get(ready.get_absolute_url()).content.decode()
