@@ -114,6 +114,39 @@ def test_both_images_are_built_and_scanned_before_they_are_pushed():
     assert re.search(r"trivy:\d+\.\d+\.\d+", workflow("images")["env"]["TRIVY_IMAGE"])
 
 
+def _with_matrix(script: str, matrix: dict) -> str:
+    """A step's script as the runner gets it: the ${{ matrix.x }} expressions put in."""
+    return re.sub(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", lambda m: matrix[m[1]], script)
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_a_missing_dockerfile_fails_the_image_job(tmp_path, present):
+    job = workflow("images")["jobs"]["build"]
+    (item,) = job["strategy"]["matrix"]["include"]
+    names = [s.get("name") or s.get("id") or s["uses"] for s in job["steps"]]
+    check = job["steps"][names.index("Dockerfile")]
+    assert names.index("Dockerfile") < names.index("Build")
+    # Nothing in the job may be skipped for want of the file: only pushing waits for a push.
+    for step in job["steps"]:
+        assert step.get("if", "github.event_name == 'push'") == "github.event_name == 'push'"
+    if present:
+        dockerfile = tmp_path / item["dockerfile"]
+        dockerfile.parent.mkdir(parents=True)
+        dockerfile.write_text("FROM scratch\n")
+    result = subprocess.run(
+        ["bash", "-e", "-c", _with_matrix(check["run"], item)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    if present:
+        assert result.returncode == 0, result.stdout
+    else:
+        assert result.returncode == 1
+        assert f"::error file={item['dockerfile']}::" in result.stdout
+        assert "tenant-portal: no Dockerfile at deploy/portal/Dockerfile" in result.stdout
+
+
 def offered_by_the_script() -> list[str]:
     result = subprocess.run(
         ["python3", str(REPO / "scripts" / "wordpress-versions.py")],
