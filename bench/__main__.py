@@ -13,7 +13,7 @@ from pathlib import Path
 def parse(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per outside request")
-    parser.add_argument("--tenants", type=int, default=20, help="new tenants through the engine")
+    parser.add_argument("--tenants", type=int, default=10, help="new tenants through the engine")
     parser.add_argument("--page-tenants", type=int, default=10_000, help="the large portal")
     parser.add_argument("--page-tenants-small", type=int, default=10, help="the small portal")
     parser.add_argument("--audit-events", type=int, default=100_000, help="at the large portal")

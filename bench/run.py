@@ -115,7 +115,8 @@ def _engine_figures(engine: dict) -> list[dict]:
             engine["drift_scan"]["kube_gets_per_tenant"],
             0,
             note=f"{engine['drift_scan']['kube_requests_by_verb']} for "
-            f"{engine['drift_scan']['tenants']} tenants; the target lists by kind and page",
+            f"{engine['drift_scan']['tenants']} tenants; the target lists by kind and page, "
+            "which takes cluster-wide list rights the portal's RBAC withholds (README)",
         ),
         figure(
             "drift scan: Authentik lookups of platform values per scan",
