@@ -5,6 +5,7 @@ from django.db import transaction
 
 from portal import roles
 from portal.errors import ApplicationError
+from portal.freetext import refuse_nul
 from tenants import notifications
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
@@ -25,6 +26,7 @@ def comment_add(*, tenant: Tenant, actor, text: str, admins_only: bool = False) 
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": ["Write something to send."]})
+    refuse_nul("text", text, "A comment")
     if len(text) > MAX_LENGTH:
         raise ValidationError(
             {"text": [f"Keep it to {MAX_LENGTH} characters; this has {len(text)}."]}

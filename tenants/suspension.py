@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from portal import roles
 from portal.errors import ApplicationError
+from portal.freetext import refuse_nul
 from provisioning import runs
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
@@ -80,6 +81,7 @@ def tenant_suspend(*, tenant: Tenant, actor, reason: str = "") -> Tenant:
     if tenant.is_suspended:
         raise ApplicationError("This tenant is already suspended.")
     _check_settled(tenant, "suspended")
+    refuse_nul("reason", reason, "The reason")
     if admin and actor is not None and tenant.owner_id != actor.pk and not reason:
         raise ValidationError({"reason": ["Say why: the owner reads it on the tenant page."]})
     _apply(

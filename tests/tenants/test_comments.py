@@ -80,3 +80,14 @@ def test_a_refused_comment_comes_back_as_typed(client, requester, auditor):
     client.force_login(auditor)
     assert client.post(url, {"text": "hello"}).status_code == 403
     assert not AuditEvent.objects.filter(action__in=["tenant.commented", "tenant.noted"]).exists()
+
+
+def test_a_comment_with_a_nul_byte_is_refused_in_words(client, requester):
+    tenant = TenantFactory(owner=requester)
+    client.force_login(requester)
+
+    response = client.post(reverse("tenants:comment", args=[tenant.pk]), {"text": "hi\x00there"})
+
+    assert response.status_code == 400
+    assert "A comment can&#x27;t contain a NUL character; remove it." in response.content.decode()
+    assert not AuditEvent.objects.filter(action="tenant.commented").exists()

@@ -100,3 +100,15 @@ def test_auditors_cannot_suspend(client, auditor, ready):
     assert answer.status_code == 403
     ready.refresh_from_db()
     assert not ready.is_suspended
+
+
+def test_a_reason_with_a_nul_byte_is_refused_in_words(client, requester, ready):
+    client.force_login(requester)
+
+    response = client.post(
+        reverse("tenants:suspend", args=[ready.pk]), {"reason": "off\x00"}, follow=True
+    )
+
+    assert "The reason can&#x27;t contain a NUL character; remove it." in response.content.decode()
+    ready.refresh_from_db()
+    assert not ready.is_suspended
