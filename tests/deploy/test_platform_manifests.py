@@ -24,12 +24,13 @@ def every_platform_object() -> list[dict]:
 
 def test_the_platform_holds_what_the_issue_asks_for():
     kinds = {(m["kind"], m["metadata"]["name"]) for m in every_platform_object()}
-    for release in ["ingress-nginx", "cert-manager", "external-secrets", "authentik"]:
+    for release in ["ingress-nginx", "cert-manager", "external-secrets", "authentik", "redis"]:
         assert ("HelmRelease", release) in kinds
     assert ("HelmRelease", "kube-prometheus-stack") in kinds
     assert ("ClusterIssuer", "letsencrypt") in kinds
     assert ("ClusterSecretStore", "platform") in kinds
-    assert ("StatefulSet", "redis") in kinds
+    # The portal's Redis is the chart's, not a hand-written StatefulSet beside it.
+    assert ("StatefulSet", "redis") not in kinds
     assert {k for k, _ in kinds} >= {"ServiceMonitor", "PrometheusRule", "ExternalSecret"}
 
 
@@ -109,6 +110,56 @@ def test_authentik_uses_the_dbaas_database_and_no_secret_is_in_its_values():
     assert values["global"]["envFrom"] == [{"secretRef": {"name": "authentik"}}]
     text = str(values).lower()
     assert "password" not in text and "secret_key" not in text
+
+
+def test_the_portals_redis_keeps_the_queue_and_takes_the_portals_password():
+    values = values_of("redis")
+    # The host the portal's URLs name (Terraform writes them into the store's portal entry).
+    secrets_tf = (REPO / "deploy" / "terraform" / "platform" / "secrets.tf").read_text()
+    for name in ["CELERY_BROKER_URL", "PORTAL_CACHE_URL"]:
+        (url,) = re.findall(rf'{name}\s+= "(redis://[^"]+)"', secrets_tf)
+        assert "${random_password.redis.result}@redis.portal-redis.svc:6379/" in url, name
+    assert values["fullnameOverride"] == "redis"
+    redis_secret = secrets_tf[secrets_tf.index('resource "kubernetes_secret" "redis"') :]
+    assert "password = random_password.redis.result" in redis_secret.split("\n}\n")[0]
+    # A broker: one server, an append-only file on a volume, nothing of the queue evicted.
+    assert values["haMode"]["enabled"] is False and values["useDeploymentWhenNonHA"] is False
+    assert values["storage"]["requestedSize"]
+    config = values["redisConfig"].splitlines()
+    assert {"appendonly yes", "maxmemory-policy noeviction"} <= set(config)
+    # The password from the store's redis entry, as a config file and as redis-cli's, and
+    # nowhere in the values.
+    assert "requirepass" not in str(values) and "password" not in str(values).lower()
+    objects = render(PLATFORM / "apps" / "redis")
+    external = {m["spec"]["target"]["name"]: m for m in objects if m["kind"] == "ExternalSecret"}
+    assert set(external) == {values["extraSecretRedisConfigs"], *values["extraRedisEnvSecrets"]}
+    for secret in external.values():
+        assert secret["spec"]["data"] == [
+            {"secretKey": "password", "remoteRef": {"key": "redis", "property": "password"}}
+        ]
+    templates = {
+        name: secret["spec"]["target"]["template"]["data"] for name, secret in external.items()
+    }
+    assert templates[values["extraSecretRedisConfigs"]] == {
+        "auth.conf": "requirepass {{ .password }}\n"
+    }
+    assert templates["redis-cli"] == {"REDISCLI_AUTH": "{{ .password }}"}
+    # Pod Security "restricted" in portal-redis: what the chart's pods must carry.
+    assert values["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert values["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert values["securityContext"]["allowPrivilegeEscalation"] is False
+    assert values["podSecurityContext"]["runAsNonRoot"] is True
+
+
+def test_the_redis_network_policy_selects_the_charts_pods():
+    policy = next(m for m in every_platform_object() if m["kind"] == "NetworkPolicy"
+                  and m["metadata"]["name"] == "redis-from-portal")  # fmt: skip
+    # The chart's selector labels: app.kubernetes.io/name is the chart's name, "redis".
+    release = next(m for m in every_platform_object() if m["kind"] == "HelmRelease"
+                   and m["metadata"]["name"] == "redis")  # fmt: skip
+    assert release["spec"]["chart"]["spec"]["chart"] == "redis"
+    assert "nameOverride" not in values_of("redis")
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "redis"}}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
