@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils import timezone
 
 
 class Plan(models.Model):
@@ -477,7 +478,7 @@ class AuditEvent(models.Model):
         base_manager_name = "objects"
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
+        return f"{self.when} {self.actor_name}: {self.get_action_display()}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -486,6 +487,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are append-only: they can't be deleted.")
+
+    @property
+    def when(self) -> str:
+        """The time with its zone: auditors compare it with logs kept elsewhere."""
+        return timezone.localtime(self.created_at).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 class MailSent(models.Model):

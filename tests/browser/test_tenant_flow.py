@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
 from tests.factories import UserFactory, plan
 
@@ -127,11 +128,26 @@ def suspend_and_resume(alice) -> None:
     shot(alice, "detail-resumed")
 
 
+def whole_rows_in_view(page) -> None:
+    """At 1280 px the audit list's rows fit: no column, the message least, is cut off."""
+    results = page.evaluate(
+        "(() => { const r = document.querySelector('#changelist .results');"
+        " return [r.scrollWidth, r.clientWidth]; })()"
+    )
+    assert results[0] <= results[1], f"the list is {results[0]}px in {results[1]}px"
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 1280, f"the page is {page_width}px wide"
+
+
 def audit_in_the_admin(erin, live_server, tenant) -> None:
     """The auditor follows the tenant page to its events in the Django admin, filters them,
     opens one and finds nothing there to change."""
     from playwright.sync_api import expect
 
+    # One message longer than any row: it wraps in its column rather than being cut off.
+    audit_record(
+        action=AuditEvent.Action.TENANT_NOTED, actor_name="carol", obj=tenant, message="x" * 900
+    )
     erin.goto(f"{live_server.url}{tenant.get_absolute_url()}")
     expect(erin.locator("#btn-suspend")).to_have_count(0)  # auditors read, never act
     erin.locator("#audit-link").click()
@@ -143,17 +159,23 @@ def audit_in_the_admin(erin, live_server, tenant) -> None:
     expect(erin.locator(".object-tools")).not_to_contain_text("Add")
     options = erin.locator("select[name=action] option").all_inner_texts()
     assert not [o for o in options if "elete" in o], options
+    whole_rows_in_view(erin)
     shot(erin, "audit-list")
 
     erin.locator("#changelist-filter").get_by_role("link", name="Tenant suspended").click()
     expect(erin).to_have_url(re.compile(r"action__exact=tenant\.suspended"))
     expect(erin).to_have_url(re.compile(rf"object_id={tenant.pk}"))  # still this tenant's
     expect(results.locator("tbody tr")).to_have_count(1)
-    expect(erin.locator("#export-filtered")).to_have_text("Export these 1 event as CSV")
+    expect(erin.locator("#export-filtered")).to_have_text("Export this event as CSV")
+    whole_rows_in_view(erin)
     shot(erin, "audit-filtered")
 
     results.locator("tbody tr a").first.click()
     expect(erin.locator("#content h1")).to_contain_text("View audit event")
+    # Named as the list names it: the action's words and the time with its zone.
+    title = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC alice: Tenant suspended")
+    expect(erin.locator("#content h2").first).to_have_text(title)
+    expect(erin.locator("#content")).not_to_contain_text("tenant.suspended")
     expect(erin.locator("#content")).to_contain_text("Moving the shop's content")
     expect(erin.locator("#content")).to_contain_text("alice")
     # Read-only: no field to type in, no save, no delete.

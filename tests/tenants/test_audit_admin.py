@@ -65,3 +65,12 @@ def test_the_tenant_page_links_auditors_to_its_events(client, auditor, requester
 
     client.force_login(requester)
     assert link not in client.get(tenant.get_absolute_url()).content.decode()
+
+
+def test_an_events_page_names_its_action_and_gives_the_time_zone(client, auditor):
+    event = audit_record(action=AuditEvent.Action.USER_LOGIN, actor_name="ann")
+    client.force_login(auditor)
+    page = client.get(reverse("admin:tenants_auditevent_change", args=[event.pk])).content.decode()
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC ann: Signed in", page)
+    assert "user.login" not in page
+    assert 'name="_save"' not in page
