@@ -255,8 +255,14 @@ def test_deploy_tag_moves_only_that_environments_image(copy_of_the_repo):
         }
         for env in ["staging", "production"]
     }
-    assert images["staging"] == {"registry.example.com/platform/tenant-portal:sha-0123456789ab"}
-    assert images["production"] == {"registry.example.com/platform/tenant-portal:0.1.0"}
+    portal = "registry.example.com/platform/tenant-portal:"
+    ours = {env: {i for i in found if i.startswith(portal)} for env, found in images.items()}
+    assert ours["staging"] == {f"{portal}sha-0123456789ab"}
+    assert ours["production"] == {f"{portal}0.1.0"}
+    # Other workloads' images (the maintenance page's nginx) are pinned apart and stay put.
+    others = {env: found - ours[env] for env, found in images.items()}
+    assert others["staging"] == others["production"]
+    assert all(":" in image for image in others["staging"])
     overlays = copy_of_the_repo / "deploy" / "portal" / "overlays"
     assert portal_config(overlays / "staging")["PORTAL_WORDPRESS_IMAGE"].endswith(
         "tenant-wordpress:{version}-0123456789ab"
