@@ -42,6 +42,11 @@ def _targets(tenant: Tenant):
     return database.target, store
 
 
+def backup_store(tenant: Tenant) -> ObjectStore:
+    """The object store holding the tenant's backups, pointed at its bucket."""
+    return _targets(tenant)[1]
+
+
 def backup_request(*, tenant: Tenant, actor, reason: str = "manual") -> Backup:
     """Record a backup and have a worker take it once committed."""
     _check(tenant, actor, "back up", "backed up")
@@ -61,11 +66,14 @@ def backup_take(backup_id: int) -> Backup:
     if item.state != Backup.State.RUNNING:
         return item  # a late copy of its message: it was taken, or given up (_end_abandoned)
     tenant = item.tenant
-    stamp = item.created_at.strftime("%Y%m%dT%H%M%S") + f"-{item.pk}"
     try:
         target, store = _targets(tenant)
         written = backup.write_backup(
-            spec=spec_for(tenant), target=target, store=store, stamp=stamp, kube=make_driver()
+            spec=spec_for(tenant),
+            target=target,
+            store=store,
+            stamp=_stamp(item),
+            kube=make_driver(),
         )
     except (StepFailed, TransientError, ApplicationError, SoftTimeLimitExceeded) as exc:
         cause = getattr(exc, "message", None) or str(exc)
@@ -94,6 +102,15 @@ def backup_take(backup_id: int) -> Backup:
         )
     item.refresh_from_db()
     return item
+
+
+def _stamp(item: Backup) -> str:
+    return item.created_at.strftime("%Y%m%dT%H%M%S") + f"-{item.pk}"
+
+
+def backup_prefix_of(item: Backup) -> str:
+    """Where the backup's objects are: a failed one records no prefix, yet may have left some."""
+    return item.prefix or backup.backup_prefix(spec_for(item.tenant), _stamp(item))
 
 
 def past_time_limit() -> str:
@@ -263,8 +280,8 @@ def backup_overdue(tenant: Tenant) -> bool:
 
 
 def backups_schedule() -> list[Backup]:
-    """Beat: a backup of every ready tenant whose last one is due; old ones past retention
-    removed (never a tenant's newest good one)."""
+    """Beat: a backup of every ready tenant whose last one is due, and the test restore of the
+    newest when one is due (tenants.retention removes those past their plan's retention)."""
     if not backups_configured():
         return []
     _end_abandoned()
@@ -279,7 +296,6 @@ def backups_schedule() -> list[Backup]:
         )
         if due and not tenant.backups.filter(state=Backup.State.RUNNING).exists():
             started.append(backup_request(tenant=tenant, actor=None, reason="scheduled"))
-        _expire(tenant, keep=last)
         if last is not None and _verify_due(last):
             backup_verify(last)
     return started
@@ -342,19 +358,3 @@ def backup_verify(item: Backup) -> Backup:
 
 def last_proven_restore(tenant: Tenant) -> Backup | None:
     return tenant.backups.filter(verified_at__isnull=False).order_by("-verified_at").first()
-
-
-def _expire(tenant: Tenant, keep: Backup | None) -> None:
-    cutoff = timezone.now() - timedelta(days=tenant.plan.backup_retention_days)
-    old = tenant.backups.filter(created_at__lt=cutoff).exclude(pk=keep.pk if keep else None)
-    if not old.exists():
-        return
-    _, store = _targets(tenant)
-    for item in old:
-        try:
-            if item.prefix:
-                store.prefix_delete(item.prefix)
-        except (StepFailed, TransientError) as exc:
-            log.warning("backup %s of %s not expired yet: %s", item.pk, tenant.slug, exc)
-            continue
-        item.delete()

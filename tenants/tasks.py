@@ -14,6 +14,7 @@ from tenants import (
     notifications,
     promote,
     restores,
+    retention,
     upgrade,
 )
 
@@ -87,6 +88,7 @@ def promote_clone(staging_id: int, actor_id: int | None) -> None:
 def scheduled_backups() -> None:
     """Beat, hourly: back up the tenants due one, expire what their plan no longer keeps."""
     backups.backups_schedule()
+    retention.backups_expire()
 
 
 @shared_task(acks_late=True, ignore_result=True, **LONG)

@@ -284,3 +284,53 @@ def test_an_upgrade_whose_backup_was_abandoned_is_called_off_saying_so(site, set
     tenant.refresh_from_db()
     assert tenant.upgrade_to == ""
     assert tenant.upgrade_note.startswith("The upgrade didn't start: the worker taking the backup")
+
+
+def test_a_deleted_tenants_backups_final_one_too_go_after_retention_leaving_nothing_in_s3(
+    site, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.tasks import purge_due_deletions, scheduled_backups
+
+    tenant, s3, bucket, conn, db = site
+    assert tenant.plan.backup_retention_days == 7
+
+    def taken_days_ago(days: int) -> Backup:
+        item = Backup.objects.create(tenant=tenant)
+        Backup.objects.filter(pk=item.pk).update(created_at=timezone.now() - timedelta(days=days))
+        return backups.backup_take(item.pk)
+
+    older = taken_days_ago(12)
+    assert older.state == Backup.State.DONE, older.error
+    # One that failed after writing its dump: no prefix recorded, its objects left behind.
+    broken = taken_days_ago(12)
+    Backup.objects.filter(pk=broken.pk).update(state=Backup.State.FAILED, prefix="")
+    Tenant.objects.filter(pk=tenant.pk).update(delete_after=timezone.now() - timedelta(minutes=1))
+    purge_due_deletions()
+    final = tenant.backups.get(reason="final")
+    assert final.state == Backup.State.DONE, final.error
+    # The teardown ends so (the engine's part is tested on the fake cluster).
+    Tenant.objects.filter(pk=tenant.pk).update(state=Tenant.State.DELETED)
+
+    def kept() -> set[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"backups/{tenant.slug}/")
+        return {o["Key"] for o in listed.get("Contents", [])}
+
+    assert any(key.startswith(broken.prefix) for key in kept())
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        scheduled_backups()
+    assert queued == []  # a deleted tenant is not backed up again
+    assert list(tenant.backups.all()) == [final]  # within retention: the way back stays
+    assert not any(key.startswith(older.prefix) for key in kept())
+    assert kept() and all(key.startswith(final.prefix) for key in kept())
+
+    Backup.objects.filter(pk=final.pk).update(created_at=timezone.now() - timedelta(days=8))
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled_backups()
+    assert not tenant.backups.exists()
+    assert kept() == set()
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=f"backups/{tenant.slug}/")
+    assert "Versions" not in versions and "DeleteMarkers" not in versions

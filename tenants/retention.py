@@ -1,0 +1,59 @@
+"""Backups past their plan's retention removed, objects and rows, deleted tenants' ones too."""
+
+import logging
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.errors import ApplicationError
+from provisioning.errors import StepFailed, TransientError
+from tenants import backups
+from tenants.models import Backup, Tenant
+
+log = logging.getLogger(__name__)
+
+
+def backups_expire() -> int:
+    """Beat, with the schedule: every backup older than its tenant's plan keeps goes, except a
+    live tenant's newest good one (its only way back). A deleted tenant keeps none: its final
+    backup goes once the retention has passed since the deletion, and then nothing of it is
+    left in S3. Returns how many went."""
+    if not backups.backups_configured():
+        return 0
+    # A restore under way reads its backup: it stays until the restore is over.
+    in_use = Tenant.objects.filter(restoring=True, restore_backup__isnull=False)
+    in_use = in_use.values_list("restore_backup", flat=True)
+    holding = Tenant.objects.select_related("plan").filter(backups__isnull=False).distinct()
+    expired = 0
+    for tenant in holding:
+        cutoff = timezone.now() - timedelta(days=tenant.plan.backup_retention_days)
+        old = tenant.backups.filter(created_at__lt=cutoff).exclude(
+            Q(state=Backup.State.RUNNING) | Q(pk__in=list(in_use))
+        )
+        if tenant.state != Tenant.State.DELETED:
+            keep = backups.last_good_backup(tenant)
+            old = old.exclude(pk=keep.pk if keep else None)
+        expired += _remove(tenant, list(old))
+    return expired
+
+
+def _remove(tenant: Tenant, old: list[Backup]) -> int:
+    if not old:
+        return 0
+    try:
+        store = backups.backup_store(tenant)
+    except ApplicationError as exc:
+        log.warning("backups of %s not expired yet: %s", tenant.slug, exc.message)
+        return 0
+    removed = 0
+    for item in old:
+        try:
+            store.prefix_delete(backups.backup_prefix_of(item))
+        except (StepFailed, TransientError) as exc:
+            log.warning("backup %s of %s not expired yet: %s", item.pk, tenant.slug, exc)
+            continue
+        item.delete()
+        removed += 1
+    log.info("%s: %d backup(s) past retention removed", tenant.slug, removed)
+    return removed
