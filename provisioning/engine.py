@@ -9,7 +9,7 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -76,13 +76,16 @@ def reconcile(tenant_id: int) -> float | None:
         run = (
             Run.objects.filter(tenant_id=tenant_id, status__in=Run.OPEN)
             .select_related("tenant__plan", "tenant__owner")  # the pass's tenant, one query
+            # Due on the database's clock, like the lease: a host whose clock runs ahead
+            # would otherwise start a paused step early, one running behind leave it parked.
+            .annotate(due_in=ExpressionWrapper(F("not_before") - Now(), DurationField()))
             .order_by("created_at", "id")
             .first()
         )
         if run is None:
             return None
-        if run.not_before and run.not_before > timezone.now():
-            return (run.not_before - timezone.now()).total_seconds()
+        if run.due_in is not None and run.due_in.total_seconds() > 0:
+            return run.due_in.total_seconds()
         advance = _Advance(run, holder)
         try:
             # The log lines of the run's steps name the tenant and the run (portal.logs).
@@ -546,7 +549,7 @@ class _Advance:
         until = timezone.now() + timedelta(seconds=delay)
         text = f"{row.name}: {waiting_for}trying again at {until:%H:%M:%S} after: {message}"
         step = {"status": StepRun.Status.RETRYING, "error": message, "failing_since": since}
-        if not self._pause(row, step, text, until):
+        if not self._pause(row, step, text, delay):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
 
@@ -568,7 +571,7 @@ class _Advance:
             "attempts": row.attempts - 1,
         }
         delay = wait_delay((now - since).total_seconds())
-        if not self._pause(row, step, f"{row.name}: {message}", now + timedelta(seconds=delay)):
+        if not self._pause(row, step, f"{row.name}: {message}", delay):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
 
@@ -581,10 +584,12 @@ class _Advance:
         """The run's one live line: what it is doing now, overwritten (inside a fenced write)."""
         Run.objects.filter(pk=self.run.pk).update(message=_short(text))
 
-    def _pause(self, row: StepRun, step: dict, text: str, until) -> bool:
-        """Park the run until then, saying why, and the step as `step` says, in one fenced
-        write; False if it is no longer running (a deletion cancelled it, and a cancelled run
-        must stay cancelled, not come back to build)."""
+    def _pause(self, row: StepRun, step: dict, text: str, delay: float) -> bool:
+        """Park the run for `delay` seconds (on the database's clock, which reconcile() reads
+        it by), saying why, and the step as `step` says, in one fenced write; False if it is no
+        longer running (a deletion cancelled it, and a cancelled run must stay cancelled, not
+        come back to build)."""
+        until = Now() + timedelta(seconds=delay)
         parked = {"status": Run.Status.WAITING, "not_before": until, "message": _short(text)}
         with self.fenced_run(**parked) as running:
             if not running:

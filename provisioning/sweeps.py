@@ -131,11 +131,10 @@ def runs_without_live_message() -> list[Run]:
     dead_holder = Q(status=Run.Status.RUNNING) & Q(
         wakeup_at__lt=Now() - timedelta(seconds=settings.PORTAL_SWEEP_INTERVAL)
     )
-    now = timezone.now()
     lost = (
         _oldest_open_per_tenant()
         .filter(_unlocked())
-        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=Now()))
         .filter(Q(wakeup_at__isnull=True) | Q(wakeup_at__lt=Now() - grace) | dead_holder)
     )
     found = list(lost.only("pk", "tenant_id", "wakeup"))

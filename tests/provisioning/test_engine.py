@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Q
+from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -98,6 +100,29 @@ def test_approval_queues_the_run_only_when_the_decision_commits(
         callback()
     tenant.refresh_from_db()
     assert tenant.state == Tenant.State.READY
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=1), -timedelta(hours=1)])
+def test_a_paused_run_is_due_by_the_database_s_clock_not_the_host_s(approved, monkeypatch, skew):
+    # The host's clock runs an hour ahead of (or behind) PostgreSQL's, as a worker's may.
+    host_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: host_now() + skew)
+    SCRIPT["second"] = [Outcome.waiting("rollout 0 of 1"), Outcome.done("made")]
+    assert engine.reconcile(approved.pk) == 7.0
+    # Parked for its 7 s on the database's clock, not for 7 s of the host's.
+    soon = Q(
+        not_before__gt=Now() + timedelta(seconds=5), not_before__lte=Now() + timedelta(seconds=7)
+    )
+    assert Run.objects.filter(soon, tenant=approved).exists()
+
+    Run.objects.filter(tenant=approved).update(not_before=Now() + timedelta(seconds=60))
+    waited = engine.reconcile(approved.pk)
+    assert waited is not None and 55 < waited <= 60, "a run not due yet was started"
+    assert len(SCRIPT["second"]) == 1
+
+    Run.objects.filter(tenant=approved).update(not_before=Now() - timedelta(seconds=1))
+    assert engine.reconcile(approved.pk) is None, "a run already due was left parked"
+    assert approved.runs.get().status == Run.Status.SUCCEEDED
 
 
 def test_a_waiting_step_pauses_the_run_without_counting_an_attempt(approved):
