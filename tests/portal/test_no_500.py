@@ -27,7 +27,7 @@ from api.forms import TokenCreateForm
 from api.models import ApiToken
 from tenants import upgrade
 from tenants.admin import ReadOnlyAdmin
-from tenants.forms import RejectForm, TenantRequestForm
+from tenants.forms import CloneForm, RejectForm, TenantRequestForm
 from tenants.models import Backup, Tenant, TenantHost, TenantMember
 from tests import services as svc
 from tests.factories import TenantFactory, UserFactory, plan, request_form_data
@@ -130,6 +130,18 @@ def _token(owner, approver):
     return [row.pk], {}
 
 
+def _clone_of(owner, approver):
+    tenant = _tenant(owner)
+    done = Backup.objects.create(tenant=tenant, state="done", finished_at=timezone.now())
+    return [tenant.pk], {"backup": str(done.pk)}
+
+
+def _clone(owner, approver):
+    original = _tenant(owner)
+    staging = _tenant(owner, clone_of=original, cloned_at=timezone.now())
+    return [staging.pk], {"confirm_slug": original.slug}
+
+
 def _made(base, owner):
     """A tenant of the owner's (ready unless base["tenant"] says otherwise) and the valid
     submission base gives, its callables called with the tenant."""
@@ -175,6 +187,8 @@ FORMS = {
     ),
     "tenants:backup": Form("owner", lambda o, a: _made({}, o)),
     "tenants:restore": Form("owner", _restore, ("confirm_slug",)),
+    "tenants:clone": Form("owner", _clone_of, tuple(CloneForm.base_fields)),
+    "tenants:promote": Form("owner", _clone, ("confirm_slug",)),
     # An admin's comment may be a note kept from the owner, and lead back to the approval page.
     "tenants:comment": Form(
         "approver",
@@ -299,6 +313,17 @@ class _Forms(HTMLParser):
             self._open = None
 
 
+# The pages of no tenant, read as each sender too.
+PAGES = (
+    "home",
+    "profile",
+    "api_tokens:list",
+    "tenants:request",
+    "tenants:list",
+    "tenants:approvals",
+)
+
+
 def test_each_form_on_the_pages_is_fuzzed_with_all_its_fields(requester, approver, reachable):
     """The pages each FORMS entry is made for, read as their sender: every POST form on them
     posts to a URL in FORMS, with no field FORMS leaves out, and every form is seen."""
@@ -312,7 +337,7 @@ def test_each_form_on_the_pages_is_fuzzed_with_all_its_fields(requester, approve
         tenant = Tenant.objects.filter(pk=args[0]).first() if args else None
         if tenant is not None and name != "api_tokens:revoke":
             pages += [tenant.get_absolute_url(), reverse("tenants:approval", args=[tenant.pk])]
-        for path in pages + [reverse("api_tokens:list"), reverse("tenants:request")]:
+        for path in pages + [reverse(n) for n in PAGES]:
             response = client.get(path)
             if response.status_code != 200:
                 continue
