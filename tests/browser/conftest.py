@@ -5,6 +5,7 @@ import os
 import pytest
 
 from tests.browser.pageguard import PageGuard
+from tests.browser.shots import shoot_failed
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -31,8 +32,17 @@ class GuardedBrowser:
         return context
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    # The browser fixture's teardown keeps the pages of a test whose body failed.
+    report = yield
+    if report.when == "call" and report.failed:
+        item.browser_test_failed = True
+    return report
+
+
 @pytest.fixture
-def browser():
+def browser(request):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing; scripts/services.sh installs it (Debian chromium).")
     from playwright.sync_api import sync_playwright
@@ -43,6 +53,8 @@ def browser():
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield GuardedBrowser(chromium, guard)
+        if getattr(request.node, "browser_test_failed", False) or guard.problems:
+            shoot_failed(chromium.contexts, request.node.name)
         chromium.close()
     if guard.problems:
         pytest.fail("The pages broke in the browser:\n" + "\n".join(guard.problems), pytrace=False)

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from tests.browser.test_tenant_flow import shot, sign_in
+from tests.browser.shots import shot
+from tests.browser.test_tenant_flow import sign_in
 from tests.factories import TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from provisioning.models import Run, StepRun
 from tenants.models import TenantHost
-from tests.browser.test_tenant_flow import shot, sign_in
+from tests.browser.shots import shot
+from tests.browser.test_tenant_flow import sign_in
 from tests.factories import TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,7 +5,8 @@ import pytest
 
 from tenants import hostproof
 from tenants.models import Tenant
-from tests.browser.test_tenant_flow import shot, sign_in
+from tests.browser.shots import shot
+from tests.browser.test_tenant_flow import sign_in
 from tests.factories import UserFactory, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -38,3 +38,15 @@ def test_a_missing_file_is_a_problem(browser, live_server):
     page.evaluate("fetch('/static/no-such-file.js')")
     page.wait_for_timeout(300)
     assert any("404" in p for p in browser.guard.take())
+
+
+def test_a_failed_tests_open_pages_are_kept(browser, live_server, tmp_path, monkeypatch):
+    from tests.browser.shots import shoot_failed
+
+    monkeypatch.setenv("PORTAL_SCREENSHOT_DIR", str(tmp_path))
+    for _ in range(2):
+        browser.new_context().new_page().goto(f"{live_server.url}/accounts/login/")
+    shoot_failed(browser._browser.contexts, "test_x[one two]")
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == ["failed-test_x-one-two-1.png", "failed-test_x-one-two-2.png"]
+    assert (tmp_path / kept[0]).read_bytes().startswith(b"\x89PNG")

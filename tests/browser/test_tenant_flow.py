@@ -1,27 +1,19 @@
-"""In Chromium: a requester asks for a tenant, an admin approves it, the steps appear live."""
+"""In Chromium: a requester asks for a tenant, an admin approves it, the steps appear live, the
+owner suspends and resumes it, an auditor reads it all in the Django admin."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
+from tests.browser.shots import shot
 from tests.factories import UserFactory, plan
 
 PASSWORD = "pw-for-tests-only"  # tests.factories.UserFactory's
-# Set to a directory to keep screenshots of each page for a look by eye.
-SHOTS = os.environ.get("PORTAL_SCREENSHOT_DIR", "")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def sign_in(browser, live_server, username: str, *, width: int = 1280):
