@@ -175,6 +175,13 @@ def _bucket_for(tenant: Tenant) -> str:
     return settings.PORTAL_S3_BUCKET
 
 
+def _asked_for_by(tenant: Tenant, actor) -> bool:
+    """Whether the actor filed the request (the audit trail's record of who asked)."""
+    return AuditEvent.objects.filter(
+        action=Action.TENANT_REQUESTED, object_type="tenant", object_id=str(tenant.pk), actor=actor
+    ).exists()
+
+
 def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
     if actor is None or not roles.is_approver(actor):
         raise ApplicationError("Only platform admins can approve or reject requests.")
@@ -183,6 +190,9 @@ def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
         raise ApplicationError("That request does not exist.")
     if tenant.owner_id == actor.pk:
         raise ApplicationError("You can't decide on your own request; another admin must.")
+    if tenant.clone_of_id is not None and _asked_for_by(tenant, actor):
+        # An admin's clone of someone else's tenant is theirs to ask for, not to approve.
+        raise ApplicationError("You asked for this clone; another admin must decide on it.")
     waiting = tenant.state == Tenant.State.REQUESTED
     if to == Tenant.State.APPROVED and waiting and customhosts.primary_unproven(tenant):
         raise ApplicationError(

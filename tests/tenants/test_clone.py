@@ -202,7 +202,7 @@ def test_a_clone_from_a_chosen_backup_and_one_whose_copy_fails_says_why(
 
 
 def test_clones_are_refused_where_they_make_no_sense(
-    settings, requester, other_requester, client, platform
+    settings, requester, other_requester, approver, client, platform
 ):
     from portal.errors import ApplicationError
 
@@ -227,6 +227,12 @@ def test_clones_are_refused_where_they_make_no_sense(
     assert "Choose one of the listed backups." in bad_backup.content.decode()
     taken = client.post(url, {"slug": waiting.slug})
     assert "already taken" in taken.content.decode()
+
+    # A platform admin's clone of someone's tenant is the owner's, yet another admin decides.
+    admins_clone = clone.tenant_clone(source=ready, actor=approver, slug="by-an-admin")
+    assert admins_clone.owner == requester
+    with pytest.raises(ApplicationError, match="You asked for this clone; another admin must"):
+        services.tenant_approve(tenant_id=admins_clone.pk, actor=approver)
 
     settings.PORTAL_MAX_TENANTS_PER_USER = Tenant.objects.filter(owner=requester).count()
     full = client.post(url, {"slug": "room-for-none"})
