@@ -20,18 +20,20 @@ from provisioning.errors import StepFailed, TransientError
 from provisioning.spec import spec_for
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Backup, Tenant
+from tenants.suspension import refuse
 
 log = logging.getLogger(__name__)
 Action = AuditEvent.Action
 
 
 def _check(tenant: Tenant, actor, verb: str, done: str) -> None:
+    """Who may and when: each refusal audited, as an auditor wants to see who tried what."""
     if actor is not None and not roles.is_approver(actor) and tenant.owner_id != actor.pk:
-        raise ApplicationError(f"Only the owner or a platform admin can {verb} a tenant.")
+        why = f"Only the owner or a platform admin can {verb} a tenant."
+        raise refuse(tenant=tenant, actor=actor, what=verb, why=why)
     if tenant.state != Tenant.State.READY or not tenant.desired_present:
-        raise ApplicationError(
-            f"Only a ready tenant can be {done}; this one is “{tenant.get_state_display()}”."
-        )
+        why = f"Only a ready tenant can be {done}; this one is “{tenant.get_state_display()}”."
+        raise refuse(tenant=tenant, actor=actor, what=verb, why=why)
 
 
 def _targets(tenant: Tenant):
@@ -52,7 +54,8 @@ def backup_request(*, tenant: Tenant, actor, reason: str = "manual") -> Backup:
     _check(tenant, actor, "back up", "backed up")
     _targets(tenant)
     if tenant.backups.filter(state=Backup.State.RUNNING).exists():
-        raise ApplicationError("A backup of this tenant is already running.")
+        why = "A backup of this tenant is already running."
+        raise refuse(tenant=tenant, actor=actor, what="back up", why=why)
     item = Backup.objects.create(tenant=tenant, reason=reason)
     from tenants.tasks import WORKERS_LIMITS, take_backup
 
@@ -137,7 +140,8 @@ def backup_restore_request(*, tenant: Tenant, actor, backup_id: int) -> Backup:
     _check(tenant, actor, "restore", "restored")
     item = tenant.backups.filter(pk=backup_id, state=Backup.State.DONE).first()
     if item is None:
-        raise ApplicationError("That backup doesn't exist or didn't finish; choose another.")
+        why = "That backup doesn't exist or didn't finish; choose another."
+        raise refuse(tenant=tenant, actor=actor, what=f"restore backup {backup_id}", why=why)
     _targets(tenant)
     won = Tenant.objects.filter(pk=tenant.pk, restoring=False).update(
         restoring=True,
@@ -150,7 +154,8 @@ def backup_restore_request(*, tenant: Tenant, actor, backup_id: int) -> Backup:
         restore_sent_at=Now(),
     )
     if not won:
-        raise ApplicationError("A restore of this tenant is already under way.")
+        why = "A restore of this tenant is already under way."
+        raise refuse(tenant=tenant, actor=actor, what=f"restore {item}", why=why)
     from tenants.restores import restore_send
 
     wakeup = Tenant.objects.values_list("restore_wakeup", flat=True).get(pk=tenant.pk)

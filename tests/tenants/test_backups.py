@@ -115,15 +115,69 @@ def test_a_backup_that_fails_says_why_and_is_never_done(site):
     assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_BACKUP_FAILED).count() == 1
 
 
-def test_backups_are_refused_where_they_make_no_sense(site, other_requester, requester):
+def test_backups_are_refused_where_they_make_no_sense_and_audited(
+    site, other_requester, requester, approver, client, django_capture_on_commit_callbacks
+):
     tenant, *_ = site
-    with pytest.raises(ApplicationError, match="Only the owner or a platform admin"):
-        backups.backup_request(tenant=tenant, actor=other_requester)
-    busy = TenantFactory(owner=requester, state=Tenant.State.PROVISIONING)
-    with pytest.raises(ApplicationError, match="Only a ready tenant can be backed up"):
-        backups.backup_request(tenant=busy, actor=requester)
-    with pytest.raises(ApplicationError, match="doesn't exist or didn't finish"):
-        backups.backup_restore_request(tenant=tenant, actor=requester, backup_id=999999)
+    done = backups.backup_take(Backup.objects.create(tenant=tenant).pk)
+    busy = TenantFactory(
+        owner=requester, state=Tenant.State.PROVISIONING, s3_bucket=tenant.s3_bucket
+    )
+    busy_backup = Backup.objects.create(tenant=busy, state=Backup.State.DONE, prefix="x/")
+    refusals = [
+        (backups.backup_request, tenant, other_requester, {}, "Only the owner or a platform admin"),
+        (
+            backups.backup_restore_request,
+            tenant,
+            other_requester,
+            {"backup_id": done.pk},
+            "Only the owner or a platform admin can restore",
+        ),
+        (backups.backup_request, busy, requester, {}, "Only a ready tenant can be backed up"),
+        (
+            backups.backup_restore_request,
+            busy,
+            approver,
+            {"backup_id": busy_backup.pk},
+            "Only a ready tenant can be restored; this one is “Provisioning”",
+        ),
+        (
+            backups.backup_restore_request,
+            tenant,
+            requester,
+            {"backup_id": busy_backup.pk},  # another tenant's
+            "doesn't exist or didn't finish",
+        ),
+    ]
+    for service, on, actor, more, message in refusals:
+        with pytest.raises(ApplicationError, match=message):
+            service(tenant=on, actor=actor, **more)
+        refusal = AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_REFUSED).first()
+        assert refusal.actor == actor and refusal.object_id == str(on.pk)
+        assert message in refusal.message
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_REFUSED).count() == 5
+    assert f"restore backup {busy_backup.pk}: " in refusal.message
+    assert not tenant.backups.exclude(pk=done.pk).exists() and not busy.restoring
+
+    # From the page: a second "back up now" while one runs, a second restore while one is
+    # under way; each said in words and audited with who tried.
+    client.force_login(requester)
+    with django_capture_on_commit_callbacks():
+        client.post(reverse("tenants:backup", args=[tenant.pk]))
+        again = client.post(reverse("tenants:backup", args=[tenant.pk]), follow=True)
+    assert "A backup of this tenant is already running." in again.content.decode()
+    Backup.objects.filter(tenant=tenant, state=Backup.State.RUNNING).delete()
+    url = reverse("tenants:restore", args=[tenant.pk, done.pk])
+    with django_capture_on_commit_callbacks():
+        client.post(url, {"confirm_slug": tenant.slug})
+        again = client.post(url, {"confirm_slug": tenant.slug}, follow=True)
+    assert "A restore of this tenant is already under way." in again.content.decode()
+    latest = AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_REFUSED)[:2]
+    assert [e.message for e in latest] == [
+        f"restore {done}: A restore of this tenant is already under way.",
+        "back up: A backup of this tenant is already running.",
+    ]
+    assert {e.actor for e in latest} == {requester}
 
 
 def test_the_purge_takes_a_final_backup_first_and_keeps_a_tenant_it_could_not_save(
