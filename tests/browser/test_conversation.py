@@ -1,4 +1,5 @@
-"""In Chromium: requester and admin talk on a request, the admin approves, an auditor reads."""
+"""In Chromium: requester and admin talk on a request, the admin approves, the owner adds and
+removes a member, an auditor reads."""
 
 import re
 
@@ -41,6 +42,24 @@ def test_conversation_approval_and_the_auditors_view(browser, live_server, eager
     page.reload()
     expect(page.locator("#tenant-conversation")).to_contain_text("Approving it now.")
     expect(page.locator("#tenant-facts .state")).to_have_text("Ready", timeout=20_000)
+
+    # Day 2: the owner lets someone else sign in to the site, a typo first, then takes it back.
+    members = page.locator("#tenant-members")
+    page.fill("#id_member_username", "bob smith")
+    members.get_by_role("button", name="Add").click()
+    expect(page.locator("#member-error")).to_contain_text("letters, digits and @ . + - _ only")
+    expect(page.locator("#id_member_username")).to_have_value("bob smith")  # as typed
+    page.fill("#id_member_username", "bob")
+    members.get_by_role("button", name="Add").click()
+    expect(page.locator(".messages")).to_contain_text("bob may sign in to the site")
+    expect(members.locator("ul.members")).to_contain_text("bob")
+    expect(page.locator("#tenant-history")).to_contain_text("Member added")
+    shot(page, "members-added")
+    expect(page.locator("#tenant-facts .state")).to_have_text("Ready", timeout=20_000)
+    members.get_by_role("button", name="Remove bob").click()
+    expect(page.locator(".messages")).to_contain_text("can't sign in to the site any more")
+    expect(members).to_contain_text("Only the owner so far.")
+    assert not tenant.members.exists()
 
     erin = sign_in(browser, live_server, "erin")
     erin.goto(url)
