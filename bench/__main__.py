@@ -20,8 +20,8 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument(
         "--rss-tenants",
         type=int,
-        default=100,
-        help="provisionings by the memory bench's worker (issue 14's 500 take ~25 minutes here)",
+        default=60,
+        help="provisionings by the memory bench's worker (issue 14's 500 take ~17 minutes here)",
     )
     parser.add_argument(
         "--rss-first", type=int, default=10, help="provisionings before the first memory read"
