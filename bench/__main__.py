@@ -36,8 +36,11 @@ def parse(argv) -> argparse.Namespace:
         help="approved at once for the workers (issue 14's 200 add ~13 minutes on 2 cores)",
     )
     parser.add_argument(
+        "--wait-tenants", type=int, default=3, help="approved and deleted one by one, waits"
+    )
+    parser.add_argument(
         "--only",
-        default="pages,engine,memory,throughput",
+        default="pages,engine,memory,throughput,waits",
         help="which benchmarks (comma-separated)",
     )
     parser.add_argument("--repeat", type=int, default=9, help="timed loads of each page")

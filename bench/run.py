@@ -10,6 +10,7 @@ from bench.engine import bench_engine
 from bench.memory import RSS_TARGET, bench_memory
 from bench.pages import PAGES, bench_pages
 from bench.throughput import bench_throughput
+from bench.waits import bench_waits, waits_figures
 from tests.factories import UserFactory, plan
 
 LE, EQ, GE = ("<=", operator.le), ("==", operator.eq), (">=", operator.ge)
@@ -27,7 +28,7 @@ def figure(name: str, value, target, how=LE, note: str = "") -> dict:
 
 def run_all(tmp_dir: Path, options) -> dict:
     started = time.monotonic()
-    only = set(getattr(options, "only", "pages,engine,memory,throughput").split(","))
+    only = set(getattr(options, "only", "pages,engine,memory,throughput,waits").split(","))
     approver = UserFactory(username="bench-approver", role="approver")
     owner = UserFactory(username="bench-owner", role="requester")
     small = plan("small")
@@ -39,6 +40,7 @@ def run_all(tmp_dir: Path, options) -> dict:
             "audit_events": [100, options.audit_events],
             "rss_tenants": [options.rss_first, options.rss_tenants],
             "throughput_tenants": getattr(options, "throughput_tenants", 0),
+            "wait_tenants": getattr(options, "wait_tenants", 0),
         },
         "database": connection.vendor,
         "figures": [],
@@ -67,6 +69,11 @@ def run_all(tmp_dir: Path, options) -> dict:
         )
         name = f"worker throughput, concurrency 4 vs 1 ({thr['tenants']} tenants)"
         figures.append(figure(name, thr["speedup"], 3, GE, note=f"tenants per minute, {rates}"))
+    if "waits" in only:
+        result["waits"] = waits = bench_waits(
+            tmp_dir, owner, small, options.wait_tenants, options.latency
+        )
+        figures += waits_figures(waits)
     result["seconds"] = seconds = round(time.monotonic() - started)
     figures.append(
         figure(

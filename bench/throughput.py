@@ -57,11 +57,12 @@ def bench_throughput(tmp_dir, owner, plan, tenants: int, latency: float, levels=
 
 
 @contextmanager
-def bench_worker(tmp_dir, kube, authentik, concurrency: int):
-    """A real worker on a queue of its own, started and ready; yields it and its environment
-    (for the approver), then stops it and leaves nothing of its queue in Redis."""
+def bench_worker(tmp_dir, kube, authentik, concurrency: int, overrides: dict | None = None):
+    """A real worker on a queue of its own (`overrides` on top of its environment), started and
+    ready; yields it and its environment (for the approver), then stops it and leaves nothing of
+    its queue in Redis."""
     queue = f"bench-{tmp_dir.name}-{uuid.uuid4().hex[:12]}"
-    env = bench_worker_env(tmp_dir, kube, authentik, queue)
+    env = {**bench_worker_env(tmp_dir, kube, authentik, queue), **(overrides or {})}
     log = tmp_dir.parent / f"{tmp_dir.name}-c{concurrency}.log"
     worker = Worker(env, log, f"{tmp_dir.name}{concurrency}", concurrency=concurrency, queue=queue)
     try:

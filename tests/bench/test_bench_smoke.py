@@ -69,3 +69,20 @@ def test_the_memory_bench_reads_a_real_workers_memory_after_each_batch(tmp_path)
     assert row["name"] == "worker RSS after 3 provisionings / after 1"
     assert row["target"] == "<= 1.2" and row["value"] == memory["rss_ratio"]
     assert "a Celery worker on Redis, concurrency 2" in row["note"]
+
+
+@pytest.mark.django_db(transaction=True)  # the worker and the command read what this writes
+def test_the_waits_bench_times_ready_after_the_rollout_and_the_teardown(tmp_path):
+    result = json.loads(json.dumps(run_all(tmp_path, options("waits", wait_tenants=1))))
+
+    waits = result["waits"]
+    assert waits["tenants"] == 1 and waits["hold_seconds"] == 2.0
+    (ready,) = waits["ready_after_rollout_seconds"]
+    assert 0 < ready < 10  # never one fixed 10 s wait (PORTAL_WAIT_INTERVAL)
+    (teardown,) = waits["deprovision_seconds"]
+    assert 0 < teardown <= 5  # no fixed 10 s wait
+    assert Tenant.objects.get(slug="wait0000").state == Tenant.State.DELETED
+    ready_row, teardown_row, _ = result["figures"]
+    assert ready_row["target"] == "<= 2.0" and ready_row["value"] == ready
+    assert teardown_row["target"] == "<= 5.0" and teardown_row["met"]
+    assert "rollout held 2.0 s, PORTAL_WAIT_FIRST 1.0 s" in ready_row["note"]
