@@ -6,8 +6,6 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from portal import roles
@@ -143,23 +141,12 @@ def backup_restore_request(*, tenant: Tenant, actor, backup_id: int) -> Backup:
         why = "That backup doesn't exist or didn't finish; choose another."
         raise refuse(tenant=tenant, actor=actor, what=f"restore backup {backup_id}", why=why)
     _targets(tenant)
-    won = Tenant.objects.filter(pk=tenant.pk, restoring=False).update(
-        restoring=True,
-        restore_note=f"Restoring the backup of {item}: a safety backup first.",
-        restore_backup=item,
-        restore_by=actor if getattr(actor, "is_authenticated", False) else None,
-        restore_safety=None,
-        restore_tries=0,
-        restore_wakeup=F("restore_wakeup") + 1,
-        restore_sent_at=Now(),
-    )
-    if not won:
+    from tenants.restores import restore_begin
+
+    note = f"Restoring the backup of {item}: a safety backup first."
+    if not restore_begin(tenant, kind="restore", note=note, actor=actor, backup=item):
         why = "A restore of this tenant is already under way."
         raise refuse(tenant=tenant, actor=actor, what=f"restore {item}", why=why)
-    from tenants.restores import restore_send
-
-    wakeup = Tenant.objects.values_list("restore_wakeup", flat=True).get(pk=tenant.pk)
-    transaction.on_commit(lambda: restore_send(tenant.pk, wakeup))
     return item
 
 

@@ -11,7 +11,7 @@ from provisioning import searchreplace
 from provisioning.drivers.mariadb import MariaDB
 from provisioning.errors import StepFailed, TransientError
 from provisioning.spec import spec_for
-from tenants import backups, notifications, services, validation
+from tenants import backups, notifications, restores, services, validation
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Backup, Tenant, TenantMember
 from tenants.request_checks import check_request
@@ -161,13 +161,16 @@ def after_ready(tenant: Tenant) -> None:
     if tenant.clone_of_id is None:
         return
     source = Tenant.objects.filter(pk=tenant.clone_of_id).values_list("slug", flat=True).first()
-    won = Tenant.objects.filter(
-        pk=tenant.pk, cloned_at__isnull=True, restoring=False, desired_present=True
-    ).update(restoring=True, restore_note=FILLING.format(source=source or "the original"))
-    if won:
-        from tenants.tasks import fill_clone
-
-        transaction.on_commit(lambda: fill_clone.delay(tenant.pk))
+    # Under the restores' lease and resend, so a dead worker or a lost message doesn't leave
+    # the clone filling for ever.
+    restores.restore_begin(
+        tenant,
+        kind="fill",
+        note=FILLING.format(source=source or "the original"),
+        backup=tenant.clone_backup,  # kept from expiry meanwhile
+        cloned_at__isnull=True,
+        desired_present=True,
+    )
 
 
 def rewrites(old: Tenant, new: Tenant) -> list[tuple[str, str]]:
@@ -198,28 +201,33 @@ def _backup_of_source(clone: Tenant, source: Tenant) -> Backup:
     return fresh
 
 
-def _progress(clone: Tenant, source: Tenant):
+def _progress(ours, source: Tenant):
     def say(text: str) -> None:
         # The clone's page follows it: which part is under way.
-        Tenant.objects.filter(pk=clone.pk, restoring=True).update(
+        ours.update(
             restore_note=f"Copying the content of {source.slug} into this clone: {text}."[:2000]
         )
 
     return say
 
 
-def clone_fill(tenant_id: int) -> str:
-    """The worker's part: the original's backup loaded into the clone, its links rewritten to
-    the clone's host and media; the outcome in words on the clone's page."""
+def clone_fill(tenant_id: int, wakeup: int | None = None) -> str:
+    """The worker's part (tenants.restores runs it): the original's backup loaded into the
+    clone, its links rewritten to the clone's host and media; the outcome in words on the
+    clone's page (written only while `wakeup` is still the fill's live message, when given)."""
     clone = Tenant.objects.select_related("plan", "clone_of__plan", "clone_backup").get(
         pk=tenant_id
     )
     source = clone.clone_of
+    ours = Tenant.objects.filter(pk=clone.pk, restoring=True)
+    if wakeup is not None:
+        ours = ours.filter(restore_wakeup=wakeup)
+    over = {"restoring": False, "restore_backup": None, "restore_sent_at": None}
     try:
         if source is None or not source.desired_present:
             raise ApplicationError("the original is being deleted or gone")
         item = _backup_of_source(clone, source)
-        say = _progress(clone, source)
+        say = _progress(ours, source)
         say(f"its backup of {item.created_at:%Y-%m-%d %H:%M} is ready")
         backups.backup_load(clone, item, say=say)
         say("rewriting its links")
@@ -231,15 +239,13 @@ def clone_fill(tenant_id: int) -> str:
             "is an empty site; delete it and clone again."
         )
         audit_record(action=Action.TENANT_CLONE_FAILED, obj=clone, message=note)
-        Tenant.objects.filter(pk=clone.pk).update(restoring=False, restore_note=note[:2000])
+        ours.update(restore_note=note[:2000], **over)
         return note
     note = (
         f"Copied the content of {source.slug} from its backup of {item}; {changed} values "
         f"now name {clone.host} and its own media."
     )
-    Tenant.objects.filter(pk=clone.pk).update(
-        restoring=False, restore_note=note, cloned_at=timezone.now(), clone_backup=item
-    )
+    ours.update(restore_note=note, cloned_at=timezone.now(), clone_backup=item, **over)
     audit_record(
         action=Action.TENANT_CLONED,
         obj=clone,

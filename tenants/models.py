@@ -194,6 +194,16 @@ class Tenant(models.Model):
     restore_wakeup = models.PositiveIntegerField(default=0)
     restore_sent_at = models.DateTimeField(null=True, blank=True)
     restore_tries = models.PositiveSmallIntegerField(default=0)
+    # What the worker does under that mechanism: a restore, a clone's fill, or a promote into
+    # this site (restore_from: the clone promoted).
+    restore_kind = models.CharField(
+        max_length=10,
+        default="restore",
+        choices=[("restore", "Restore"), ("fill", "Clone fill"), ("promote", "Promote")],
+    )
+    restore_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     # A clone (a staging site) of another tenant: built like any tenant, then filled from a
     # backup of the original (the chosen one, or a fresh one when None), and able to promote its

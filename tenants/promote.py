@@ -1,11 +1,10 @@
 """Promoting a clone: its content replaces its original's, after a backup of the original."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from portal import roles
 from portal.errors import ApplicationError
-from tenants import backups, clone
+from tenants import backups, clone, restores
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Backup, Tenant
 from tenants.suspension import refuse
@@ -58,17 +57,10 @@ def tenant_promote(*, tenant: Tenant, actor, confirm_slug: str) -> Tenant:
                 ]
             }
         )
-    won = Tenant.objects.filter(pk=original.pk, restoring=False).update(
-        restoring=True,
-        restore_note=f"Promoting {tenant.slug}: a backup of it, then one of this site, first.",
-        restore_safety=None,  # this promote's own is taken by its worker
-    )
-    if not won:
+    # Under the restores' lease and resend: a dead worker or a lost message is taken up again.
+    note = f"Promoting {tenant.slug}: a backup of it, then one of this site, first."
+    if not restores.restore_begin(original, kind="promote", note=note, actor=actor, source=tenant):
         raise ApplicationError(f"{original.slug} is being restored or filled; wait for it.")
-    from tenants.tasks import promote_clone
-
-    actor_id = actor.pk if actor is not None else None
-    transaction.on_commit(lambda: promote_clone.delay(tenant.pk, actor_id))
     return tenant
 
 
@@ -81,17 +73,19 @@ def _backup(tenant: Tenant, reason: str) -> Backup:
     return item
 
 
-def promote_run(staging_id: int, actor=None) -> str:
-    """The worker's part: a backup of the clone, a safety backup of the original, the clone's
-    backup loaded into the original and its links rewritten back; the outcome in words on the
-    original's page."""
+def promote_run(staging_id: int, actor=None, wakeup: int | None = None) -> str:
+    """The worker's part (tenants.restores runs it): a backup of the clone, a safety backup of
+    the original, the clone's backup loaded into the original and its links rewritten back;
+    the outcome in words on the original's page (written only while `wakeup` is still the
+    promote's live message, when given)."""
     staging = Tenant.objects.select_related("plan", "clone_of__plan").get(pk=staging_id)
     original = staging.clone_of
+    ours = Tenant.objects.filter(pk=original.pk, restoring=True)
+    if wakeup is not None:
+        ours = ours.filter(restore_wakeup=wakeup)
 
     def say(text: str) -> None:
-        Tenant.objects.filter(pk=original.pk, restoring=True).update(
-            restore_note=f"Promoting {staging.slug}: {text}."[:2000]
-        )
+        ours.update(restore_note=f"Promoting {staging.slug}: {text}."[:2000])
 
     try:
         item = _backup(staging, "for promote")
@@ -123,5 +117,5 @@ def promote_run(staging_id: int, actor=None) -> str:
             obj=original,
             after={"staging": staging.slug, "backup": item.prefix, "safety_backup": safety.prefix},
         )
-    Tenant.objects.filter(pk=original.pk).update(restoring=False, restore_note=note[:2000])
+    ours.update(restoring=False, restore_note=note[:2000], restore_from=None, restore_sent_at=None)
     return note

@@ -1,10 +1,12 @@
-"""A restore survives its worker: done under the tenant's lease, taken up again when it dies."""
+"""A restore, a clone's fill or a promote survives its worker: done under the tenant's lease,
+taken up again when it dies."""
 
 import logging
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 
@@ -17,6 +19,38 @@ log = logging.getLogger(__name__)
 # Times a worker may begin one restore: one that kills its worker each time (out of memory, the
 # time limit) ends, said on the page, instead of going round for ever.
 MAX_TRIES = 3
+# What each kind is called when it ends unfinished, and the audit record it leaves.
+Action = AuditEvent.Action
+ENDED = {
+    "restore": ("The restore", Action.TENANT_BACKUP_FAILED),
+    "fill": ("Copying the original's content into this clone", Action.TENANT_CLONE_FAILED),
+    "promote": ("The promote into this site", Action.TENANT_PROMOTE_FAILED),
+}
+
+
+def restore_begin(
+    tenant: Tenant, *, kind: str, note: str, actor=None, backup=None, source=None, **only
+) -> bool:
+    """Mark the tenant as overwritten by a worker (a restore of `backup`, a clone's fill, a
+    promote of `source` into it) and send the worker its numbered message once committed.
+    False when another is under way (or `only`, further conditions, doesn't hold)."""
+    won = Tenant.objects.filter(pk=tenant.pk, restoring=False, **only).update(
+        restoring=True,
+        restore_note=note[:2000],
+        restore_kind=kind,
+        restore_backup=backup,
+        restore_from=source,
+        restore_by=actor if getattr(actor, "is_authenticated", False) else None,
+        restore_safety=None,
+        restore_tries=0,
+        restore_wakeup=F("restore_wakeup") + 1,
+        restore_sent_at=Now(),
+    )
+    if not won:
+        return False
+    wakeup = Tenant.objects.values_list("restore_wakeup", flat=True).get(pk=tenant.pk)
+    transaction.on_commit(lambda: restore_send(tenant.pk, wakeup))
+    return True
 
 
 def restore_send(tenant_id: int, wakeup: int, countdown: float = 0.0) -> None:
@@ -48,19 +82,19 @@ def restore_run(tenant_id: int, wakeup: int) -> str | None:
         if not _live(tenant_id, wakeup).update(restore_tries=F("restore_tries") + 1):
             return None
         tenant = Tenant.objects.select_related("restore_backup", "restore_by").get(pk=tenant_id)
-        if tenant.restore_backup is None:
+        if tenant.restore_kind == "restore" and tenant.restore_backup is None:
             return _give_up(tenant, wakeup, "its backup was removed meanwhile")
+        if tenant.restore_kind == "promote" and tenant.restore_from_id is None:
+            return _give_up(tenant, wakeup, "the clone was deleted meanwhile")
         if tenant.restore_tries > MAX_TRIES:
             return _give_up(
                 tenant, wakeup, f"its worker stopped {MAX_TRIES} times before it finished"
             )
         if tenant.restore_tries > 1:
-            log.warning("tenant %s: taking up a restore a worker left", tenant.slug)
+            log.warning("tenant %s: taking up a %s a worker left", tenant.slug, tenant.restore_kind)
         with Heartbeat(tenant_id=tenant_id, holder=holder):
             try:
-                return backups.backup_restore(
-                    backup_id=tenant.restore_backup.pk, actor=tenant.restore_by, wakeup=wakeup
-                )
+                return _work(tenant, wakeup)
             except SoftTimeLimitExceeded:
                 # It would run past the limit again: ended, not taken up by another worker.
                 tenant.refresh_from_db(fields=["restore_safety"])
@@ -69,14 +103,30 @@ def restore_run(tenant_id: int, wakeup: int) -> str | None:
         lock_release(tenant_id=tenant_id, holder=holder)
 
 
+def _work(tenant: Tenant, wakeup: int) -> str:
+    # Imported here: a clone's fill and a promote start through this module.
+    from tenants import clone, promote
+
+    if tenant.restore_kind == "fill":
+        return clone.clone_fill(tenant.pk, wakeup=wakeup)
+    if tenant.restore_kind == "promote":
+        return promote.promote_run(tenant.restore_from_id, actor=tenant.restore_by, wakeup=wakeup)
+    return backups.backup_restore(
+        backup_id=tenant.restore_backup.pk, actor=tenant.restore_by, wakeup=wakeup
+    )
+
+
 def _give_up(tenant: Tenant, wakeup: int, why: str) -> str:
-    note = f"The restore didn't finish: {why}. "
+    what, action = ENDED[tenant.restore_kind]
+    note = f"{what} didn't finish: {why}. "
     if tenant.restore_safety is not None:
         note += f"The site as it was before is in the safety backup {tenant.restore_safety}."
+    elif tenant.restore_kind == "fill":
+        note += "The clone is an empty site; delete it and clone again."
     else:
         note += "Nothing was overwritten."
     audit_record(
-        action=AuditEvent.Action.TENANT_BACKUP_FAILED,
+        action=action,
         actor=tenant.restore_by,
         obj=tenant,
         message=note,

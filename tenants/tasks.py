@@ -8,11 +8,9 @@ from django.core.exceptions import ObjectDoesNotExist
 
 from tenants import (
     backups,
-    clone,
     customhosts,
     deletion,
     notifications,
-    promote,
     restores,
     retention,
     upgrade,
@@ -69,21 +67,6 @@ def restore_upgrade_database(backup_id: int) -> None:
     upgrade.upgrade_database_restore(backup_id)
 
 
-@shared_task(acks_late=True, ignore_result=True, **LONG)
-def fill_clone(tenant_id: int) -> None:
-    """A clone, once built, filled from its original's backup."""
-    clone.clone_fill(tenant_id)
-
-
-@shared_task(acks_late=True, ignore_result=True, **LONG)
-def promote_clone(staging_id: int, actor_id: int | None) -> None:
-    """A clone's content put into its original, after a backup of each."""
-    from django.contrib.auth import get_user_model
-
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    promote.promote_run(staging_id, actor=actor)
-
-
 @shared_task(ignore_result=True)
 def scheduled_backups() -> None:
     """Beat, hourly: back up the tenants due one, expire what their plan no longer keeps."""
@@ -93,8 +76,8 @@ def scheduled_backups() -> None:
 
 @shared_task(acks_late=True, ignore_result=True, **LONG)
 def restore_tenant(tenant_id: int, wakeup: int) -> None:
-    """A restore asked for on the tenant page (safety backup, then the restore), or taken up
-    again after its worker died."""
+    """A restore asked for on the tenant page (safety backup, then the restore), a clone's fill
+    or a promote, or one of them taken up again after its worker died."""
     restores.restore_run(tenant_id, wakeup)
 
 

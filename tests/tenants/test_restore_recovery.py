@@ -1,13 +1,14 @@
-"""A restore whose worker dies is finished by another (real workers, MariaDB and S3 on loopback)."""
+"""A restore or a clone's fill whose worker dies is finished by another (real workers)."""
 
 from datetime import timedelta
 
 import pytest
 from django.db.models.functions import Now
 
-from tenants import backups, restores
+from tenants import backups, clone, restores
 from tenants.models import AuditEvent, Backup, Tenant
 from tests import services as svc
+from tests.factories import TenantFactory
 from tests.provisioning.test_database import admin, query
 from tests.provisioning.test_storage import ADMIN
 from tests.tenants.jobrunner import FilesJobRunner
@@ -253,3 +254,83 @@ def test_a_restore_past_its_time_limit_ends_saying_so_and_is_not_taken_up_again(
     assert tenant.restore_tries == 1
     # The stopped load's client went with it: nothing of it is left waiting on the table.
     wait_until(lambda: not _load_waiting(db), 30, "the stopped load's connection to end")
+
+
+@pytest.fixture
+def staging(site):  # noqa: F811
+    """A built, still empty clone of the site: its own database, a table the load replaces."""
+    tenant, s3, bucket, conn, db = site
+    made = TenantFactory(
+        owner=tenant.owner,
+        slug=tenant.slug + "s",
+        state=Tenant.State.READY,
+        s3_bucket=bucket,
+        clone_of=tenant,
+    )
+    ours = f"wp_{made.slug}"
+    query(conn, f"CREATE DATABASE `{ours}`")
+    query(conn, f"CREATE TABLE `{ours}`.wp_posts (id INT PRIMARY KEY, title VARCHAR(50))")
+    yield made, ours
+    query(conn, f"DROP DATABASE IF EXISTS `{ours}`")
+
+
+def test_a_worker_killed_mid_fill_leaves_a_fill_the_next_worker_finishes(
+    site,  # noqa: F811
+    staging,
+    restore_workers,
+):
+    tenant, s3, bucket, conn, db = site
+    made, ours = staging
+    holder = _hold_the_table(ours)
+    first = restore_workers("w1")
+    clone.after_ready(made)  # what the engine's ready run does
+    made.refresh_from_db()
+    assert made.restoring and made.restore_kind == "fill" and made.restore_sent_at is not None
+    # The original's backup is taken, and the load has begun into the clone when it dies.
+    wait_until(lambda: _load_waiting(ours), 60, "the load to reach the table", restore_workers.logs)
+    first.kill()
+    query(holder, "COMMIT")
+    holder.close()
+    wait_until(lambda: not _connections_to(ours), 30, "the dead worker's connection to end")
+    made.refresh_from_db()
+    assert made.restoring and made.restore_tries == 1 and made.cloned_at is None
+
+    restore_workers("w2")
+
+    def filled():
+        made.refresh_from_db()
+        return not made.restoring
+
+    wait_until(filled, 60, "the fill to end", restore_workers.logs)
+    assert made.restore_note.startswith(f"Copied the content of {tenant.slug}"), made.restore_note
+    assert made.cloned_at is not None and made.restore_tries == 2
+    assert made.clone_backup.tenant == tenant and made.clone_backup.state == Backup.State.DONE
+    assert query(conn, f"SELECT id, title FROM `{ours}`.wp_posts") == [(1, "written before")]
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_CLONED).count() == 1
+
+
+def test_a_fill_whose_message_was_lost_is_sent_again_and_one_that_keeps_failing_ends(
+    site,  # noqa: F811
+    staging,
+    settings,
+):
+    made, ours = staging
+    settings.PORTAL_MESSAGE_GRACE = 300
+    clone.after_ready(made)
+    made.refresh_from_db()
+    wakeup = made.restore_wakeup
+    assert restores.restores_resume() == []  # sent just now
+    Tenant.objects.filter(pk=made.pk).update(restore_sent_at=Now() - timedelta(minutes=6))
+    assert restores.restores_resume() == [made.pk]
+    assert restores.restore_run(made.pk, wakeup) is None  # the lost copy drops itself
+
+    Tenant.objects.filter(pk=made.pk).update(restore_tries=restores.MAX_TRIES)
+    note = restores.restore_run(made.pk, wakeup + 1)
+    made.refresh_from_db()
+    assert not made.restoring and made.restore_note == note and made.cloned_at is None
+    assert note == (
+        "Copying the original's content into this clone didn't finish: its worker stopped 3 "
+        "times before it finished. The clone is an empty site; delete it and clone again."
+    )
+    failed = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_CLONE_FAILED)
+    assert failed.message == note
