@@ -562,7 +562,10 @@ class _Advance:
                 f"gave up after waiting {settings.PORTAL_WAIT_TIMEOUT} seconds: {message}",
             )
             return None
-        if row.waiting_since is None or not row.log.endswith(f"{message}\n"):
+        # Something new to wait for (the update-db Job once the rollout is done) is looked at
+        # soon again, not after half of what the step has waited for the thing before it.
+        fresh = row.waiting_since is None or not row.log.endswith(f"{message}\n")
+        if fresh:
             self._logger(row)(message)
         # A wait is not a failed attempt: don't let it count towards the retry limit.
         step = {
@@ -570,7 +573,7 @@ class _Advance:
             "waiting_since": since,
             "attempts": row.attempts - 1,
         }
-        delay = wait_delay((now - since).total_seconds())
+        delay = wait_delay(0 if fresh else (now - since).total_seconds())
         if not self._pause(row, step, f"{row.name}: {message}", delay):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay

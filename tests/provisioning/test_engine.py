@@ -236,6 +236,19 @@ def test_the_first_look_comes_soon_and_the_pauses_grow_with_the_wait(approved, s
         assert engine.reconcile(approved.pk) == pytest.approx(pause, abs=0.1)
 
 
+def test_something_new_to_wait_for_is_looked_at_soon_whatever_the_step_waited(approved, settings):
+    settings.PORTAL_WAIT_FIRST, settings.PORTAL_WAIT_INTERVAL = 1, 10
+    SCRIPT["first"] = [Outcome.waiting("rollout 0 of 1")] * 2 + [Outcome.waiting("Job running")]
+    engine.reconcile(approved.pk)
+    step = StepRun.objects.filter(run__tenant=approved, name="first")
+    step.update(waiting_since=timezone.now() - timedelta(seconds=8))
+    _due_now(approved)
+    assert engine.reconcile(approved.pk) == pytest.approx(4.0, abs=0.1)  # the same rollout
+    _due_now(approved)
+    assert engine.reconcile(approved.pk) == 1.0  # the Job the rollout's end started
+    assert step.get().waiting_since < timezone.now() - timedelta(seconds=7)  # timeout: the step's
+
+
 def test_an_outage_past_the_budget_leaves_the_tenant_waiting_and_the_sweep_tries_again(
     approved, settings, django_capture_on_commit_callbacks
 ):
