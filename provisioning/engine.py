@@ -22,7 +22,7 @@ from provisioning.models import Run, StepRun
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
 from provisioning.steps.base import Outcome, Step, StepContext
-from tenants import clone, notifications, upgrade
+from tenants import clone, notifications, recreate, upgrade
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
 from tenants.states import tenant_transition
@@ -374,6 +374,7 @@ class _Advance:
                     tenant_id = self.tenant.pk
                     notifications.queue_notice("ready", tenant_id)
                     clone.after_ready(self.tenant)  # a new clone gets its content
+                    recreate.after_ready(self.tenant)  # a recreated tenant its backup
             if self.is_drift and self.run.drift:
                 audit_record(
                     action=Action.TENANT_DRIFT,

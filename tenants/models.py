@@ -114,7 +114,8 @@ class Tenant(models.Model):
         State.READY: frozenset({State.PROVISIONING, State.FAILED, State.DELETING}),
         State.FAILED: frozenset({State.PROVISIONING, State.DELETING}),
         State.DELETING: frozenset({State.DELETED, State.FAILED}),
-        State.DELETED: frozenset(),
+        # A platform admin recreates a deleted tenant from its final backup (tenants/recreate.py).
+        State.DELETED: frozenset({State.APPROVED}),
     }
     # States in which a tenant counts against its owner's allowance and holds its slug and host.
     LIVE_STATES = frozenset(set(State.values) - {State.REJECTED, State.DELETED})
@@ -410,6 +411,7 @@ class AuditEvent(models.Model):
         TENANT_RECONCILED = "tenant.reconciled", "Reconcile requested"
         TENANT_DELETE_REQUESTED = "tenant.delete_requested", "Deletion requested"
         TENANT_DELETED = "tenant.deleted", "Tenant deleted"
+        TENANT_RECREATED = "tenant.recreated", "Deleted tenant recreated from its final backup"
         TENANT_DRIFT = "tenant.drift", "Drift found"
         TENANT_DB_PASSWORD_ROTATED = "tenant.db_password_rotated", "Database password rotated"
         TENANT_ADOPTED = "tenant.adopted", "Outside resources adopted"

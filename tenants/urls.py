@@ -25,6 +25,7 @@ urlpatterns = [
         views.TenantRestoreView.as_view(),
         name="restore",
     ),
+    path("<int:pk>/recreate/", views.TenantRecreateView.as_view(), name="recreate"),
     path("<int:pk>/clone/", views.TenantCloneView.as_view(), name="clone"),
     path("<int:pk>/promote/", views.TenantPromoteView.as_view(), name="promote"),
     path("<int:pk>/keep/", views.TenantCancelDeletionView.as_view(), name="cancel_delete"),

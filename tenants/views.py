@@ -29,6 +29,7 @@ from tenants import (
     plan_change,
     plans,
     promote,
+    recreate,
     selectors,
     services,
     suspension,
@@ -278,6 +279,12 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "backup_overdue": tenant.state == Tenant.State.READY and backups.backup_overdue(tenant),
         "backup_interval_hours": settings.PORTAL_BACKUP_INTERVAL_HOURS,
         "proven_restore": backups.last_proven_restore(tenant),
+        # What a deleted tenant can come back from, while its plan's retention keeps it.
+        "recreate_from": (
+            recreate.recreate_backup(tenant)
+            if tenant.state == Tenant.State.DELETED and not tenant.is_withdrawn
+            else None
+        ),
         "members": list(tenant.members.all()),
         "custom_hosts": _host_rows(tenant),
         # Where a custom host points: a CNAME to the platform's own host of the site, or else
@@ -537,6 +544,17 @@ class TenantBackupView(_TenantActionView):
     def act(self, request, tenant):
         backups.backup_request(tenant=tenant, actor=request.user)
         messages.success(request, "A backup was started; it is listed below with its state.")
+
+
+class TenantRecreateView(_TenantActionView):
+    """A deleted tenant built again and filled from its final backup (platform admins)."""
+
+    def act(self, request, tenant):
+        item = recreate.tenant_recreate(tenant=tenant, actor=request.user)
+        messages.success(
+            request,
+            f"{tenant.slug} is being built again; then the backup of {item} is restored into it.",
+        )
 
 
 class TenantRestoreView(_TenantActionView):

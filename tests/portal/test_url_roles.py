@@ -50,6 +50,8 @@ TABLE = {
     "tenants:clone": (True, (L, 200, 404, 200, 403), (L, 302, 404, 302, 403)),
     # This tenant is no clone: nothing to promote, said by message.
     "tenants:promote": (True, (L, 302, 404, 302, 403), (L, 302, 404, 302, 403)),
+    # Only a deleted tenant is recreated, by platform admins: refused by message.
+    "tenants:recreate": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     "tenants:cancel_delete": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # The plan form; sent without a plan it comes back with its error.
     "tenants:plan": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),

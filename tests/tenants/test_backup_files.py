@@ -17,12 +17,8 @@ from tests.tenants.test_backups import site  # noqa: F401  (the fixture)
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def volume(site, kube_cluster, tmp_path, settings):  # noqa: F811
-    """The tenant's namespace and Secret on the fake cluster, and its content volume here."""
-    tenant, *_ = site
-    settings.PORTAL_WAIT_FIRST = 0.1
-    settings.PORTAL_WAIT_INTERVAL = 1
+def namespace_made(kube_cluster, tenant) -> str:
+    """The tenant's namespace and its Secret (a database password) as a build leaves them."""
     namespace = f"wp-{tenant.slug}"
     kube_cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     kube_cluster.create(
@@ -33,6 +29,16 @@ def volume(site, kube_cluster, tmp_path, settings):  # noqa: F811
             "data": {"DB_PASSWORD": "eA=="},
         }
     )
+    return namespace
+
+
+@pytest.fixture
+def volume(site, kube_cluster, tmp_path, settings):  # noqa: F811
+    """The tenant's namespace and Secret on the fake cluster, and its content volume here."""
+    tenant, *_ = site
+    settings.PORTAL_WAIT_FIRST = 0.1
+    settings.PORTAL_WAIT_INTERVAL = 1
+    namespace = namespace_made(kube_cluster, tenant)
     content = tmp_path / "wp-content"
     (content / "themes" / "shop").mkdir(parents=True)
     (content / "themes" / "shop" / "style.css").write_text("/* before */")
