@@ -72,6 +72,8 @@ def tenant_recreate(*, tenant: Tenant, actor) -> Backup:
                 # The restore waits for the build: no message is sent (restore_sent_at None)
                 # until the engine has it ready.
                 restoring=True,
+                restore_kind="restore",
+                restore_from=None,
                 restore_note=WAITING.format(backup=item),
                 restore_backup=item,
                 restore_by=person,

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenants", "0026_tenant_clone"),
+        ("tenants", "0027_tenant_restore_kind"),
     ]
 
     operations = [
