@@ -11,3 +11,4 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 from portal import taskcontext  # noqa: E402, F401  (connects the request-id signals)
+from provisioning import leaserule  # noqa: E402, F401  (a worker refuses a lease too short)

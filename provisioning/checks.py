@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from provisioning import authentikurls, tenanturl
+from provisioning import authentikurls, leaserule, tenanturl
 from provisioning.drivers import configured_systems
 from provisioning.drivers.ionos import BUCKET_TYPES
 
@@ -100,19 +100,8 @@ def s3_credentials_mode(app_configs=None, **kwargs) -> list[Error]:
 
 @register()
 def lease_outlives_the_hard_time_limit(app_configs=None, **kwargs) -> list[Error]:
-    # A worker whose step hangs is cut off by the hard time limit; only a lease longer than
-    # that guarantees nobody takes a tenant over while its step may still be writing.
-    ttl, hard = settings.PORTAL_TENANT_LOCK_TTL, settings.CELERY_TASK_TIME_LIMIT
-    if hard and ttl > hard:
-        return []
-    return [
-        Error(
-            f"PORTAL_TENANT_LOCK_TTL ({ttl} s) must be longer than the task's hard time limit "
-            f"(PORTAL_TASK_TIME_LIMIT, {hard or 'none'} s).",
-            hint="Raise PORTAL_TENANT_LOCK_TTL, or lower PORTAL_TASK_TIME_LIMIT (never unset it).",
-            id="provisioning.E010",
-        )
-    ]
+    why = leaserule.problem(settings.PORTAL_TENANT_LOCK_TTL, settings.CELERY_TASK_TIME_LIMIT)
+    return [Error(why, hint=leaserule.HINT, id="provisioning.E010")] if why else []
 
 
 MEMBER_ROLES = ("editor", "author", "contributor", "subscriber")

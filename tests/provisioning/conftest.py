@@ -53,6 +53,10 @@ def workers(tmp_path, probe):
             "PORTAL_BROKER_VISIBILITY_TIMEOUT": "4",
             "PORTAL_BROKER_RESTORE_INTERVAL": "1",
             "PORTAL_TENANT_LOCK_TTL": "4",
+            # Under the lease, or the worker refuses to start (provisioning.leaserule): the
+            # probe's steps take milliseconds, unless a test holds one (and says its limit).
+            "PORTAL_TASK_TIME_LIMIT": "3",
+            "PORTAL_TASK_SOFT_TIME_LIMIT": "2",
             "PORTAL_RETRY_BASE_DELAY": "0.2",
             "PORTAL_WAIT_INTERVAL": "1",
             "PORTAL_STEP_MAX_RETRIES": "5",
@@ -92,7 +96,11 @@ def platform(tmp_path, kube_api, authentik_api, moto_url):
         "PORTAL_PLAN_DIR": str(tmp_path / "plan"),
         "PORTAL_BROKER_VISIBILITY_TIMEOUT": "4",
         "PORTAL_BROKER_RESTORE_INTERVAL": "1",
-        "PORTAL_TENANT_LOCK_TTL": "4",
+        # Longer than the hard limit, or the worker refuses to start (provisioning.leaserule);
+        # the limit leaves a step room for the stand-ins' delays and a brownout's retries.
+        "PORTAL_TENANT_LOCK_TTL": "31",
+        "PORTAL_TASK_TIME_LIMIT": "30",
+        "PORTAL_TASK_SOFT_TIME_LIMIT": "25",
         "PORTAL_RETRY_BASE_DELAY": "0.2",
         "PORTAL_WAIT_INTERVAL": "1",
     }

@@ -31,13 +31,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 # Short forms here; `python -m bench.drills` runs the long ones through these variables: more
 # tenants, and the production defaults of every clock instead of the test clocks of the
-# platform fixture (leases and broker visibility of 4 s), so recovery is reported as it would
+# platform fixture (leases of 31 s, broker visibility of 4 s), so recovery is reported as it would
 # be in production (beat's sweep every minute, a dead worker's lease 6 minutes).
 TENANTS = int(os.environ.get("PORTAL_DRILL_TENANTS", "2"))
 CLOCKS = (
     {
         "PORTAL_BROKER_VISIBILITY_TIMEOUT": "600", "PORTAL_BROKER_RESTORE_INTERVAL": "10",
-        "PORTAL_TENANT_LOCK_TTL": "360", "PORTAL_RETRY_BASE_DELAY": "2",
+        "PORTAL_TENANT_LOCK_TTL": "360", "PORTAL_TASK_TIME_LIMIT": "300",
+        "PORTAL_TASK_SOFT_TIME_LIMIT": "240",
+        "PORTAL_RETRY_BASE_DELAY": "2",
         "PORTAL_WAIT_INTERVAL": "10", "PORTAL_SWEEP_INTERVAL": "60",
     }
     if PRODUCTION

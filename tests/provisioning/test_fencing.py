@@ -14,7 +14,9 @@ from provisioning.models import Run, StepRun
 from provisioning.steps.base import Outcome, Step
 from tenants import services
 from tenants.models import Tenant
+from tests import services as svc
 from tests.factories import TenantFactory
+from tests.workers import Worker, wait_until, worker_env
 
 OTHER = "other-host:4242:cafe0000"
 SEEN: dict[str, object] = {}
@@ -115,3 +117,38 @@ def test_a_lease_no_longer_than_the_hard_time_limit_is_refused(settings):
     assert checks.lease_outlives_the_hard_time_limit() == []
     settings.CELERY_TASK_TIME_LIMIT = None  # no hard limit: a hung step would hold for ever
     assert checks.lease_outlives_the_hard_time_limit()[0].id == "provisioning.E010"
+
+
+REFUSALS = [
+    ({"PORTAL_TENANT_LOCK_TTL": "300"}, "TTL (300 s) must be longer than the task's hard time"),
+    # No hard limit at all: a hung step would hold its tenant for ever.
+    ({"PORTAL_TENANT_LOCK_TTL": "4", "PORTAL_TASK_TIME_LIMIT": "0"}, "TIME_LIMIT, none s)"),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("clocks, said", REFUSALS)
+def test_a_worker_refuses_to_start_with_a_lease_the_hard_limit_outlasts(tmp_path, clocks, said):
+    # Django's system checks never run in a worker: the worker itself says no, and exits.
+    svc.require("Redis", svc.REDIS)
+    refused = Worker(worker_env(clocks), tmp_path / "refused.log", "refused")
+    try:
+        assert refused.proc.wait(timeout=60) != 0, "the worker started"
+    finally:
+        refused.stop()
+    said_line = [line for line in refused.log().splitlines() if line.startswith("The worker")]
+    assert said_line, refused.log()[-2000:]
+    assert said_line[0].startswith("The worker refuses to start: PORTAL_TENANT_LOCK_TTL")
+    assert said in said_line[0]
+    assert "Raise PORTAL_TENANT_LOCK_TTL, or lower PORTAL_TASK_TIME_LIMIT" in said_line[0]
+
+    # The same worker with a lease longer than its hard limit starts and serves.
+    good = {**clocks, "PORTAL_TENANT_LOCK_TTL": "4", "PORTAL_TASK_TIME_LIMIT": "3"}
+    good["PORTAL_TASK_SOFT_TIME_LIMIT"] = "2"
+    started = Worker(worker_env(good), tmp_path / "started.log", "started")
+    try:
+        wait_until(lambda: " ready." in started.log(), 60, "the worker to start", started.log)
+        assert started.proc.poll() is None
+    finally:
+        started.stop()
+    assert "refuses to start" not in started.log()

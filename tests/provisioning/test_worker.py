@@ -147,11 +147,18 @@ def test_two_workers_never_reconcile_one_tenant_at_once(requester, approver, wor
 def test_a_step_held_past_the_lease_ttl_is_not_started_by_another_worker(
     requester, approver, workers, probe
 ):
-    # The apply works 10 s before it creates anything, and the lease lasts 4 s: a takeover
-    # would find the resource still missing and start the apply a second time.
+    # The apply works 10 s before it creates anything, more than two of the heartbeat's
+    # renewals (a third of the 14 s lease each); the time limits stay under the lease, or the
+    # worker would refuse to start. A takeover would find the resource still missing and start
+    # the apply a second time.
     probe(delay=10)
-    workers("w1")
-    workers("w2")
+    clocks = {
+        "PORTAL_TENANT_LOCK_TTL": "14",
+        "PORTAL_TASK_TIME_LIMIT": "13",
+        "PORTAL_TASK_SOFT_TIME_LIMIT": "12",
+    }
+    workers("w1", **clocks)
+    workers("w2", **clocks)
     tenant = approved_tenant(requester, approver)
     wait_until(lambda: ledger("spans"), 60, "the probe step to be running", workers.logs)
     for _ in range(3):  # copies reach the idle worker while the step still runs

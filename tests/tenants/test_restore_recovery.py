@@ -36,6 +36,9 @@ def restore_workers(tmp_path, settings, moto_url):
             "PORTAL_BROKER_VISIBILITY_TIMEOUT": "4",
             "PORTAL_BROKER_RESTORE_INTERVAL": "1",
             "PORTAL_TENANT_LOCK_TTL": "4",
+            # Under the lease, or the worker refuses to start (provisioning.leaserule).
+            "PORTAL_TASK_TIME_LIMIT": "3",
+            "PORTAL_TASK_SOFT_TIME_LIMIT": "2",
         }
     )
 
