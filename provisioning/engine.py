@@ -14,7 +14,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from portal import requestcontext
-from provisioning import drivers, tenantimage
+from provisioning import drivers, teardown, tenantimage
 from provisioning.drivers.retry import waits_reported_to
 from provisioning.errors import Displaced, LockHeld, StepFailed, TransientError, Unavailable
 from provisioning.locks import Heartbeat, holder_name, lock_acquire, lock_release, lock_renew
@@ -359,7 +359,11 @@ class _Advance:
         with self.fenced_run(status=Run.Status.SUCCEEDED, **done):
             if self.run.action == Run.Action.DESTROY:
                 if tenant_transition(tenant_id=self.tenant.pk, to=State.DELETED):
-                    audit_record(action=Action.TENANT_DELETED, obj=self.tenant)
+                    # Auditors read what went, on the tenant's page and in the trail.
+                    report = teardown.teardown_report(self.run)
+                    audit_record(
+                        action=Action.TENANT_DELETED, obj=self.tenant, after={"removed": report}
+                    )
             elif self.run.action == Run.Action.APPLY:
                 if tenant_transition(
                     tenant_id=self.tenant.pk,

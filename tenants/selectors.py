@@ -92,3 +92,12 @@ def tenant_conversation(tenant: Tenant, *, admin_notes: bool) -> QuerySet[AuditE
 def live_tenant_count(user) -> int:
     """Open requests and tenants the user owns: what counts against PORTAL_MAX_TENANTS_PER_USER."""
     return Tenant.objects.filter(owner=user, state__in=Tenant.LIVE_STATES).count()
+
+
+def tenant_teardown_report(tenant: Tenant) -> list[dict] | None:
+    """What the last teardown of a deleted tenant removed, as its deletion's audit record has
+    it; None for a tenant not deleted, or deleted before reports were kept."""
+    if tenant.state != Tenant.State.DELETED:
+        return None
+    event = tenant_history(tenant).filter(action=AuditEvent.Action.TENANT_DELETED).first()
+    return (event.after or {}).get("removed") if event is not None else None

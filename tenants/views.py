@@ -279,6 +279,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "backup_overdue": tenant.state == Tenant.State.READY and backups.backup_overdue(tenant),
         "backup_interval_hours": settings.PORTAL_BACKUP_INTERVAL_HOURS,
         "proven_restore": backups.last_proven_restore(tenant),
+        "teardown": selectors.tenant_teardown_report(tenant),
         # What a deleted tenant can come back from, while its plan's retention keeps it.
         "recreate_from": (
             recreate.recreate_backup(tenant)

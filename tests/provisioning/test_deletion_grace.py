@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from provisioning.steps import step_classes
 from tenants import services
-from tenants.models import Tenant
+from tenants.models import AuditEvent, Tenant
 from tenants.tasks import purge_due_deletions
 from tests.provisioning.test_kubernetes_engine import _ready_tenant, reconcile_until_settled
 
@@ -15,7 +16,7 @@ NS = "wp-shop"
 
 
 def test_a_deleted_tenant_is_suspended_then_purged_after_its_grace(
-    kube_cluster, django_capture_on_commit_callbacks, settings
+    kube_cluster, django_capture_on_commit_callbacks, settings, client
 ):
     settings.PORTAL_DELETE_GRACE_DAYS = 14
     capture = django_capture_on_commit_callbacks
@@ -36,3 +37,19 @@ def test_a_deleted_tenant_is_suspended_then_purged_after_its_grace(
     assert tenant.state == Tenant.State.DELETED, tenant.last_error
     assert kube_cluster.get("Namespace", NS) is None
     assert kube_cluster.list("Deployment", NS) == []
+
+    # The teardown's report: every step's destroy, in teardown order, in the deletion's record
+    # and on the page.
+    event = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_DELETED)
+    report = event.after["removed"]
+    assert [r["step"] for r in report] == [cls.name for cls in reversed(step_classes())]
+    namespace = next(r for r in report if r["step"] == "namespace")
+    assert namespace == {
+        "step": "namespace",
+        "system": "Namespace, quota, limits",
+        "outcome": "removed",
+        "removed": f"namespace {NS} is gone",
+    }
+    client.force_login(tenant.owner)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert 'id="teardown-report"' in page and f"namespace {NS} is gone" in page
