@@ -1,5 +1,6 @@
 """A serving tenant stays served: a drift run (or a reconcile by hand) that meets an outage of
-the Authentik fake leaves it READY and says degraded; health is shown apart from drift."""
+the Authentik fake leaves it READY and says degraded; health is shown apart from drift. Driven
+eagerly here; test_degraded_workers.py shows the drift run on a real worker."""
 
 import re
 import socket
