@@ -24,6 +24,7 @@ from tenants import (
     deletion,
     plan_change,
     promote,
+    recreate,
     selectors,
     services,
     suspension,
@@ -250,6 +251,13 @@ class TenantViewSet(viewsets.GenericViewSet):
             incoming=s.RestoreSerializer,
             required=RESTORE_NEEDS_ETAG,
         )
+
+    @_acts()
+    @action(detail=True, methods=["post"])
+    def recreate(self, request, pk=None):
+        """Build a deleted tenant again and restore its final backup into it (platform admins,
+        while its plan's retention keeps that backup)."""
+        return self._act(request, pk, recreate.tenant_recreate)
 
     @_acts(s.HostNameSerializer)
     @action(detail=True, methods=["post"], url_path="hosts")
