@@ -21,8 +21,11 @@ def backups_expire() -> int:
     left in S3. Returns how many went."""
     if not backups.backups_configured():
         return 0
-    # A restore under way reads its backup: it stays until the restore is over.
-    in_use = Tenant.objects.filter(restoring=True, restore_backup__isnull=False)
+    # A restore under way reads its backup: it stays until the restore is over (a recreation
+    # whose build failed and that was deleted again waits for nothing any more).
+    in_use = Tenant.objects.filter(restoring=True, restore_backup__isnull=False).exclude(
+        state=Tenant.State.DELETED
+    )
     in_use = in_use.values_list("restore_backup", flat=True)
     holding = Tenant.objects.select_related("plan").filter(backups__isnull=False).distinct()
     expired = 0

@@ -124,30 +124,20 @@ def test_backups_are_refused_where_they_make_no_sense_and_audited(
         owner=requester, state=Tenant.State.PROVISIONING, s3_bucket=tenant.s3_bucket
     )
     busy_backup = Backup.objects.create(tenant=busy, state=Backup.State.DONE, prefix="x/")
+    back, restore = backups.backup_request, backups.backup_restore_request
+    ours, theirs = {"backup_id": done.pk}, {"backup_id": busy_backup.pk}
     refusals = [
-        (backups.backup_request, tenant, other_requester, {}, "Only the owner or a platform admin"),
+        (back, tenant, other_requester, {}, "Only the owner or a platform admin"),
+        (restore, tenant, other_requester, ours, "Only the owner or a platform admin can restore"),
+        (back, busy, requester, {}, "Only a ready tenant can be backed up"),
         (
-            backups.backup_restore_request,
-            tenant,
-            other_requester,
-            {"backup_id": done.pk},
-            "Only the owner or a platform admin can restore",
-        ),
-        (backups.backup_request, busy, requester, {}, "Only a ready tenant can be backed up"),
-        (
-            backups.backup_restore_request,
+            restore,
             busy,
             approver,
-            {"backup_id": busy_backup.pk},
-            "Only a ready tenant can be restored; this one is “Provisioning”",
+            theirs,
+            "ready tenant can be restored; this one is “Provisioning”",
         ),
-        (
-            backups.backup_restore_request,
-            tenant,
-            requester,
-            {"backup_id": busy_backup.pk},  # another tenant's
-            "doesn't exist or didn't finish",
-        ),
+        (restore, tenant, requester, theirs, "doesn't exist or didn't finish"),  # another's
     ]
     for service, on, actor, more, message in refusals:
         with pytest.raises(ApplicationError, match=message):
@@ -382,6 +372,8 @@ def test_a_deleted_tenants_backups_final_one_too_go_after_retention_leaving_noth
     assert kept() and all(key.startswith(final.prefix) for key in kept())
 
     Backup.objects.filter(pk=final.pk).update(created_at=timezone.now() - timedelta(days=8))
+    # A recreation from it whose build failed, deleted again: it waits for nothing any more.
+    Tenant.objects.filter(pk=tenant.pk).update(restoring=True, restore_backup=final)
     with django_capture_on_commit_callbacks(execute=True):
         scheduled_backups()
     assert not tenant.backups.exists()
