@@ -161,16 +161,49 @@ def after_ready(tenant: Tenant) -> None:
     if tenant.clone_of_id is None:
         return
     source = Tenant.objects.filter(pk=tenant.clone_of_id).values_list("slug", flat=True).first()
+    _fill(tenant, source or "the original")
+
+
+def _fill(tenant: Tenant, source: str, actor=None) -> bool:
     # Under the restores' lease and resend, so a dead worker or a lost message doesn't leave
     # the clone filling for ever.
-    restores.restore_begin(
+    return restores.restore_begin(
         tenant,
         kind="fill",
-        note=FILLING.format(source=source or "the original"),
+        note=FILLING.format(source=source),
+        actor=actor,
         backup=tenant.clone_backup,  # kept from expiry meanwhile
         cloned_at__isnull=True,
         desired_present=True,
     )
+
+
+def clone_fill_again(*, tenant: Tenant, actor) -> Tenant:
+    """Have a worker copy the original's content into a clone whose copy failed or ended (its
+    chosen backup, else a fresh one, as the first time)."""
+    source = tenant.clone_of
+    if source is None:
+        raise ApplicationError("Only a clone is filled from its original; this tenant is none.")
+    if actor is not None and not roles.is_approver(actor) and tenant.owner_id != actor.pk:
+        why = "Only the owner or a platform admin can fill a clone again."
+        raise refuse(tenant=tenant, actor=actor, what="fill again", why=why)
+    if tenant.cloned_at is not None:
+        raise ApplicationError(f"{tenant.slug} already has the content of {source.slug}.")
+    if tenant.state != Tenant.State.READY or not tenant.desired_present:
+        raise ApplicationError(
+            f"Only a ready clone can be filled; this one is “{tenant.get_state_display()}”."
+        )
+    if not source.desired_present:
+        raise ApplicationError(f"{source.slug} is being deleted: there is nothing to copy.")
+    if not _fill(tenant, source.slug, actor):
+        raise ApplicationError(f"{tenant.slug} is being filled or restored; wait for it.")
+    audit_record(
+        action=Action.TENANT_CLONE_REQUESTED,
+        actor=actor,
+        obj=tenant,
+        message=f"The content of {source.slug} copied again.",
+    )
+    return tenant
 
 
 def rewrites(old: Tenant, new: Tenant) -> list[tuple[str, str]]:
@@ -235,8 +268,8 @@ def clone_fill(tenant_id: int, wakeup: int | None = None) -> str:
     except ApplicationError as exc:
         name = source.slug if source else "the original"
         note = (
-            f"Copying the content of {name} into this clone failed: {exc.message}. The clone "
-            "is an empty site; delete it and clone again."
+            f"Copying the content of {name} into this clone failed: {exc.message}. "
+            + restores.clone_again()
         )
         audit_record(action=Action.TENANT_CLONE_FAILED, obj=clone, message=note)
         ours.update(restore_note=note[:2000], **over)

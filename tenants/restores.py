@@ -103,6 +103,10 @@ def restore_run(tenant_id: int, wakeup: int) -> str | None:
         lock_release(tenant_id=tenant_id, holder=holder)
 
 
+def clone_again() -> str:
+    return "The clone is an empty site; “Copy again” on its page tries again."
+
+
 def _work(tenant: Tenant, wakeup: int) -> str:
     # Imported here: a clone's fill and a promote start through this module.
     from tenants import clone, promote
@@ -122,7 +126,7 @@ def _give_up(tenant: Tenant, wakeup: int, why: str) -> str:
     if tenant.restore_safety is not None:
         note += f"The site as it was before is in the safety backup {tenant.restore_safety}."
     elif tenant.restore_kind == "fill":
-        note += "The clone is an empty site; delete it and clone again."
+        note += clone_again()
     else:
         note += "Nothing was overwritten."
     audit_record(

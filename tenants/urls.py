@@ -28,6 +28,7 @@ urlpatterns = [
     path("<int:pk>/recreate/", views.TenantRecreateView.as_view(), name="recreate"),
     path("<int:pk>/clone/", views.TenantCloneView.as_view(), name="clone"),
     path("<int:pk>/promote/", views.TenantPromoteView.as_view(), name="promote"),
+    path("<int:pk>/fill/", views.TenantFillAgainView.as_view(), name="fill"),
     path("<int:pk>/keep/", views.TenantCancelDeletionView.as_view(), name="cancel_delete"),
     path("<int:pk>/delete/", views.TenantDeleteView.as_view(), name="delete"),
     path("<int:pk>/comments/", views.TenantCommentView.as_view(), name="comment"),

@@ -671,6 +671,14 @@ class TenantPromoteView(ActorMixin, View):
         return redirect(original)
 
 
+class TenantFillAgainView(_TenantActionView):
+    def act(self, request, tenant):
+        clone.clone_fill_again(tenant=tenant, actor=request.user)
+        messages.success(
+            request, "Copying the original's content again; this page shows how it goes."
+        )
+
+
 class TenantCancelDeletionView(_TenantActionView):
     def act(self, request, tenant):
         deletion.tenant_cancel_deletion(tenant=tenant, actor=request.user)

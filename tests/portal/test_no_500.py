@@ -142,6 +142,10 @@ def _clone(owner, approver):
     return [staging.pk], {"confirm_slug": original.slug}
 
 
+def _empty_clone(owner, approver):
+    return [_tenant(owner, clone_of=_tenant(owner)).pk], {}
+
+
 def _made(base, owner):
     """A tenant of the owner's (ready unless base["tenant"] says otherwise) and the valid
     submission base gives, its callables called with the tenant."""
@@ -189,6 +193,7 @@ FORMS = {
     "tenants:restore": Form("owner", _restore, ("confirm_slug",)),
     "tenants:clone": Form("owner", _clone_of, tuple(CloneForm.base_fields)),
     "tenants:promote": Form("owner", _clone, ("confirm_slug",)),
+    "tenants:fill": Form("owner", _empty_clone),
     # An admin's comment may be a note kept from the owner, and lead back to the approval page.
     "tenants:comment": Form(
         "approver",

@@ -52,6 +52,8 @@ TABLE = {
     "tenants:promote": (True, (L, 302, 404, 302, 403), (L, 302, 404, 302, 403)),
     # Only a deleted tenant is recreated, by platform admins: refused by message.
     "tenants:recreate": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    # This tenant is no clone: nothing to copy into it, said by message.
+    "tenants:fill": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     "tenants:cancel_delete": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # The plan form; sent without a plan it comes back with its error.
     "tenants:plan": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),

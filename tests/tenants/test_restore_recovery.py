@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.db.models.functions import Now
+from django.urls import reverse
 
 from tenants import backups, clone, restores
 from tenants.models import AuditEvent, Backup, Tenant
@@ -333,7 +334,50 @@ def test_a_fill_whose_message_was_lost_is_sent_again_and_one_that_keeps_failing_
     assert not made.restoring and made.restore_note == note and made.cloned_at is None
     assert note == (
         "Copying the original's content into this clone didn't finish: its worker stopped 3 "
-        "times before it finished. The clone is an empty site; delete it and clone again."
+        "times before it finished. The clone is an empty site; “Copy again” on its page tries "
+        "again."
     )
     failed = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_CLONE_FAILED)
     assert failed.message == note
+
+
+def test_a_failed_fill_is_copied_again_from_the_clones_page_by_its_owner(
+    site,  # noqa: F811
+    staging,
+    requester,
+    other_requester,
+    client,
+):
+    tenant, s3, bucket, conn, db = site
+    made, ours = staging
+    # The first copy failed: the original was being deleted then, and is back now.
+    Tenant.objects.filter(pk=tenant.pk).update(desired_present=False)
+    clone.after_ready(made)
+    made.refresh_from_db()
+    note = clone.clone_fill(made.pk, wakeup=made.restore_wakeup)
+    assert note.endswith("“Copy again” on its page tries again."), note
+    Tenant.objects.filter(pk=tenant.pk).update(desired_present=True)
+
+    client.force_login(other_requester)
+    assert client.post(reverse("tenants:fill", args=[made.pk])).status_code == 404
+    client.force_login(requester)
+    page = client.get(made.get_absolute_url()).content.decode()
+    assert 'id="btn-fill"' in page and "tries again." in page
+    answer = client.post(reverse("tenants:fill", args=[made.pk]), follow=True)
+    assert "Copying the original&#x27;s content again" in answer.content.decode()
+    made.refresh_from_db()  # sent to the workers (none here), numbered anew
+    assert made.restoring and made.restore_kind == "fill" and made.restore_by == requester
+    assert made.restore_sent_at is not None and made.restore_tries == 0
+    assert 'id="btn-fill"' not in answer.content.decode()  # not while it copies
+    # A second press meanwhile is refused, saying why.
+    again = client.post(reverse("tenants:fill", args=[made.pk]), follow=True).content.decode()
+    assert f"{made.slug} is being filled or restored; wait for it." in again
+
+    note = restores.restore_run(made.pk, made.restore_wakeup)  # what the worker runs
+    made.refresh_from_db()
+    assert note.startswith(f"Copied the content of {tenant.slug}") and made.cloned_at
+    assert query(conn, f"SELECT id, title FROM `{ours}`.wp_posts") == [(1, "written before")]
+    page = client.get(made.get_absolute_url()).content.decode()
+    assert 'id="btn-fill"' not in page and 'id="btn-promote"' in page
+    refused = client.post(reverse("tenants:fill", args=[made.pk]), follow=True).content.decode()
+    assert f"{made.slug} already has the content of {tenant.slug}." in refused
