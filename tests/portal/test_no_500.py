@@ -113,6 +113,12 @@ def _restore(owner, approver):
     return [tenant.pk, done.pk], {"confirm_slug": tenant.slug}
 
 
+def _deleted(owner, approver):
+    tenant = _tenant(owner, state="deleted", desired_present=False, decided_at=timezone.now())
+    Backup.objects.create(tenant=tenant, state="done", finished_at=timezone.now(), reason="final")
+    return [tenant.pk], {}
+
+
 def _member(owner, approver):
     tenant = _tenant(owner)
     member = TenantMember.objects.create(tenant=tenant, username="zoe", added_by=owner)
@@ -190,6 +196,9 @@ FORMS = {
         ("version",),
     ),
     "tenants:backup": Form("owner", lambda o, a: _made({}, o)),
+    # A deleted tenant with a backup left, recreated by an admin (refused by message here:
+    # backups aren't configured).
+    "tenants:recreate": Form("approver", _deleted),
     "tenants:restore": Form("owner", _restore, ("confirm_slug",)),
     "tenants:clone": Form("owner", _clone_of, tuple(CloneForm.base_fields)),
     "tenants:promote": Form("owner", _clone, ("confirm_slug",)),
