@@ -118,12 +118,14 @@ def _engine_figures(engine: dict) -> list[dict]:
             30,
         ),
         figure(
-            "drift scan: Kubernetes GETs of single objects per tenant",
+            "drift scan: Kubernetes GETs of single objects per tenant besides its Secret",
             engine["drift_scan"]["kube_gets_per_tenant"],
             0,
             note=f"{engine['drift_scan']['kube_requests_by_verb']} for "
-            f"{engine['drift_scan']['tenants']} tenants; the target lists by kind and page, "
-            "which takes cluster-wide list rights the portal's RBAC withholds (README)",
+            f"{engine['drift_scan']['tenants']} tenants: each kind listed once across "
+            "namespaces by the portal's label, a page at a time; the Secret is read in its own "
+            f"namespace ({engine['drift_scan']['kube_secret_gets_per_tenant']} a tenant), "
+            "never listed cluster-wide",
         ),
         figure(
             "drift scan: Authentik lookups of platform values per scan",

@@ -317,6 +317,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 PORTAL_DRIFT_INTERVAL = env.int("PORTAL_DRIFT_INTERVAL", default=900)
 # What a drift check does with a difference: "repair" it or only "report" it; default repair.
 PORTAL_DRIFT_MODE = env.str("PORTAL_DRIFT_MODE", default="repair")
+# Seconds a drift scan keeps its cluster-wide list of a kind for the tenants checked after the
+# first (a difference is read again before it counts); default 60.
+PORTAL_DRIFT_LIST_SECONDS = env.float("PORTAL_DRIFT_LIST_SECONDS", default=60)
 # Days a drift check that found nothing is kept (each tenant's latest, those that found drift
 # or failed, and the audit trail are kept for good); default 30.
 PORTAL_DRIFT_RETENTION_DAYS = env.int("PORTAL_DRIFT_RETENTION_DAYS", default=30)

@@ -258,6 +258,10 @@ class _Advance:
         secrets = drivers.secret_store(spec)
         rows = self._step_rows(names)
         shared: dict = {}  # what the pass's steps learn of the outside, for those after them
+        if self.is_drift:
+            # The Kubernetes steps read the scan's cluster-wide lists, if taken since the
+            # check was asked for (what changed before it is seen).
+            shared["drift scan"] = self.run.created_at.timestamp()
         for cls in classes:
             row = rows[cls.name]
             if row.is_done:

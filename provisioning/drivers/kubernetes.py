@@ -318,6 +318,26 @@ class KubeApi:
         )
         return result["items"]
 
+    def list_all(self, api_version: str, kind: str, selector: dict, page: int = 500) -> list:
+        """The objects of a kind in every namespace by label selector, a page at a time (limit
+        and continue, as the API server pages a large list)."""
+        label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        items, token = [], ""
+        while True:
+            query = [("labelSelector", label_selector), ("limit", str(page))]
+            if token:
+                query.append(("continue", token))
+            result = self.request(
+                "GET",
+                self.path(api_version, kind),
+                f"listing {kind}s in every namespace",
+                query=query,
+            )
+            items += result["items"]
+            token = (result.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
+
     def apply(self, manifest: dict, dry_run: bool = False) -> dict:
         """Server-side apply as the portal's field manager, creating the object if missing.
 

@@ -2,6 +2,7 @@
 
 import yaml
 
+from provisioning import scanlists
 from provisioning.drivers import kubernetes
 from provisioning.schema import validate_all
 from provisioning.steps.base import Outcome, Step
@@ -18,6 +19,7 @@ class PassView:
         self.objects: dict[tuple, dict | None] = {}
         self.lists: dict[tuple, list[dict]] = {}
         self.fresh: set[str] = set()
+        self.scanned: set[tuple] = set()  # the objects taken from a drift scan's lists
 
 
 def object_key(manifest: dict) -> tuple:
@@ -58,7 +60,38 @@ class KubeStep(Step):
 
     def check(self) -> list[str]:
         self._afresh()
-        return super().check()
+        if not (self.ctx.shared or {}).get("drift scan"):
+            return super().check()
+        self._scan_check = True  # the scan's lists serve this check only, never an apply
+        try:
+            found = super().check()
+            if found:
+                # A scan's list may be older than the object: a difference counts only once
+                # the objects it came from are read afresh (a clean tenant costs no read).
+                self._unscan()
+                self._scan_check = False
+                found = super().check()
+        finally:
+            self._scan_check = False
+            self._unscan()  # what comes after the check (an apply, a settle) reads afresh
+        return found
+
+    def _unscan(self) -> None:
+        for key in self.view.scanned:
+            self.view.objects.pop(key, None)
+        self.view.scanned.clear()
+        self.view.lists.clear()
+
+    def _scanning(self) -> bool:
+        """True in a drift scan's check (not while a difference is read again)."""
+        return bool(self.__dict__.get("_scan_check"))
+
+    def _scanned(self, api_version: str, kind: str) -> dict | None:
+        """The drift scan's cluster-wide list of a kind; None outside a scan or for a kind read
+        in its own namespace only (Secrets)."""
+        if not self._scanning():
+            return None
+        return scanlists.listed(self.driver, api_version, kind, self.ctx.shared["drift scan"])
 
     def apply(self) -> Outcome:
         self._afresh()
@@ -88,6 +121,11 @@ class KubeStep(Step):
             return self.view.objects[key]
         if key[2] in self.view.fresh:
             return None  # in a namespace this pass made: only what it applied is there
+        scanned = self._scanned(key[0], key[1])
+        if scanned is not None:
+            self.view.scanned.add(key)
+            self.view.objects[key] = scanned.get(key[2:])
+            return self.view.objects[key]
         found = self.view.objects[key] = self.driver.get(manifest)
         return found
 
@@ -106,7 +144,17 @@ class KubeStep(Step):
         lists = self.view.lists
         if key not in lists:
             ns = self.spec.namespace
-            lists[key] = [] if self.fresh() else self.driver.list(api_version, kind, ns, selector)
+            scanned = self._scanned(api_version, kind)
+            if self.fresh():
+                lists[key] = []
+            elif scanned is not None:
+                lists[key] = [
+                    o
+                    for (namespace, _), o in scanned.items()
+                    if namespace == ns and selector.items() <= o["metadata"]["labels"].items()
+                ]
+            else:
+                lists[key] = self.driver.list(api_version, kind, ns, selector)
         return lists[key]
 
     def forget(self, api_version: str, kind: str, name: str) -> None:

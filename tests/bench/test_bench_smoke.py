@@ -33,6 +33,7 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
     # Issue 14's 30 is bounded by the passes (README); this keeps the batched engine writes.
     assert 0 < engine["portal_queries_per_provisioning"] <= 100
     assert engine["drift_scan"]["tenants"] == 1 and engine["drift_scan"]["kube_requests_by_verb"]
+    assert engine["drift_scan"]["kube_gets_per_tenant"] == 0  # listed by kind, not read one by one
     assert set(result["pages"]) >= {"tenant_list", "admin_audit_list"}
     assert "targets met" in summary(result)
 

@@ -9,8 +9,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from provisioning import engine
-from provisioning.drivers.kubernetes import KubernetesSecrets, make_driver, restart_workload
+from provisioning import engine, scanlists
+from provisioning.drivers.kubernetes import (
+    _PLURALS,
+    KubernetesSecrets,
+    make_driver,
+    restart_workload,
+)
 from provisioning.errors import StepFailed
 from provisioning.models import Run
 from provisioning.runs import run_request
@@ -30,6 +35,18 @@ DRIVER_TESTS = [
     "tests/provisioning/test_credentials_rollout.py",
 ]
 BIND = (RBAC, "clusterroles", "bind")
+# What the drift scan lists across namespaces besides the namespaces and RoleBindings.
+LISTED_CLUSTER_WIDE = {
+    "resourcequotas",
+    "limitranges",
+    "serviceaccounts",
+    "services",
+    "persistentvolumeclaims",
+    "deployments",
+    "jobs",
+    "ingresses",
+    "networkpolicies",
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +96,11 @@ def test_a_tenants_whole_life_runs_under_the_rendered_rbac_and_uses_all_of_it(
             settle(tenant, fake)
             tenant.refresh_from_db()
             assert tenant.state == Tenant.State.READY, tenant.last_error
+        # A drift scan lists each kind it compares cluster-wide, by the portal's label.
+        scanlists.forget()
+        run_request(tenant=tenant, action=Run.Action.CHECK, reason="drift")
+        settle(tenant, fake)
+        assert tenant.runs.first().drift == []
         spec = spec_for(tenant)
         KubernetesSecrets(spec).put({"probe": "x"})  # as a password rotation writes
         assert restart_workload(spec)
@@ -101,8 +123,21 @@ def test_nothing_cluster_wide_reads_secrets_or_nodes(manifests):
         "namespaces",
         "rolebindings",
         "clusterroles",
+        *LISTED_CLUSTER_WIDE,
     }
     assert not any(r in ("secrets", "nodes", "*") for _, r, _ in cluster)
+    # The drift scan's lists: only `list`, only the kinds it compares (scanlists.LISTED).
+    listed = {(g, r) for g, r, v in cluster if r in LISTED_CLUSTER_WIDE}
+    assert {(g, r, v) for g, r, v in cluster if r in LISTED_CLUSTER_WIDE} == {
+        (g, r, "list") for g, r in listed
+    }
+    assert {r for _, r in listed} == {
+        _PLURALS[kind] for _, kind in scanlists.LISTED if kind not in ("Namespace", "RoleBinding")
+    }
+    assert {(r, v) for _, r, v in cluster if r in ("namespaces", "rolebindings")} >= {
+        ("namespaces", "list"),
+        ("rolebindings", "list"),
+    }
     assert not any(r in ("nodes", "*") for _, r, _ in rbac.granted())  # nothing reads nodes
     bind = [rule for rule in rbac.cluster_rules if "bind" in rule.verbs]
     assert [(rule.resources, rule.names) for rule in bind] == [
@@ -119,7 +154,10 @@ def test_outside_the_rbac_the_fake_answers_403(enforced):
     with pytest.raises(StepFailed, match="403"):
         api.read("v1", "Secret", "anything", "kube-system")
     with pytest.raises(StepFailed, match="403"):
-        api.list("batch/v1", "Job", "default", {"a": "b"})
+        api.list("v1", "Secret", "default", {"a": "b"})  # lists of other kinds: the scan's
+    with pytest.raises(StepFailed, match="403"):
+        api.list_all("v1", "Secret", scanlists.SELECTOR)  # no Secret is listed cluster-wide
+    assert api.list_all("apps/v1", "Deployment", scanlists.SELECTOR) == []
     escalate = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",

@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from provisioning import secrets as keys
-from provisioning.drivers.kubernetes import KubernetesSecrets, restart_workload
+from provisioning.drivers.kubernetes import KubernetesSecrets, make_driver, restart_workload
 from provisioning.errors import StepFailed, TransientError
 from provisioning.manifests.wordpress import UPDATE_DB_PREFIX
 from provisioning.spec import spec_for
@@ -398,3 +398,29 @@ def test_the_schema_update_logs_the_version_the_database_ends_on(kube_cluster, s
     finally:
         query(conn, f"DROP DATABASE IF EXISTS `{spec.db_name}`")
         conn.close()
+
+
+def test_a_list_across_namespaces_is_read_page_by_page_by_label(kube_cluster):
+    for namespace, labels in [("a", {"k": "v"}), ("b", {"k": "v"}), ("c", {"k": "w"})]:
+        kube_cluster.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        )
+        for name in ("one", "two"):
+            kube_cluster.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                }
+            )
+    kube_cluster.calls = []
+    items = make_driver().list_all("v1", "ServiceAccount", {"k": "v"}, page=3)
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items] == [
+        ("a", "one"),
+        ("a", "two"),
+        ("b", "one"),
+        ("b", "two"),
+    ]
+    paths = [path for method, path, _, _ in kube_cluster.calls]
+    assert len(paths) == 2 and all(p.startswith("/api/v1/serviceaccounts?") for p in paths)
+    assert "limit=3" in paths[0] and "continue=" not in paths[0] and "continue=" in paths[1]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from provisioning import engine
+from provisioning import engine, scanlists
+from provisioning.drivers.kubernetes import make_driver
 from provisioning.models import Run, StepRun
 from provisioning.runs import run_request
 from tenants.models import AuditEvent, Tenant
@@ -131,3 +132,47 @@ def test_a_new_tenant_costs_each_object_one_apply_and_little_else(
     assert kube_cluster.dry_runs == dry_runs
     objects = {w.path.split("?")[0] for w in kube_cluster.writes}
     assert len(kube_cluster.requests[first:]) <= 1.5 * len(objects)  # issue 14
+
+
+def test_a_drift_scan_lists_each_kind_once_across_tenants_and_reads_only_their_secrets(
+    kube_cluster, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    tenants = []
+    for slug in ("shop", "blog", "news"):
+        tenant = TenantFactory(slug=slug, state=Tenant.State.APPROVED)
+        with capture():
+            run_request(tenant=tenant, action=Run.Action.APPLY, reason="approved")
+        reconcile_until_settled(tenant, kube_cluster)
+        tenants.append(tenant)
+    kube_cluster.create(  # not the portal's: no list the scan makes may carry it
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "x", "namespace": "default"},
+            "spec": {"ports": [{"port": 80}]},
+        }
+    )
+    scanlists.forget()
+    first = len(kube_cluster.accesses)
+    with capture():  # as the sweep queues them: all at once, then run one by one
+        runs = [run_request(tenant=t, action=Run.Action.APPLY, reason="drift") for t in tenants]
+    for tenant, run in zip(tenants, runs, strict=True):
+        reconcile_until_settled(tenant, kube_cluster)
+        run.refresh_from_db()
+        assert run.status == Run.Status.SUCCEEDED and run.drift == [], run.error
+    scan = kube_cluster.accesses[first:]
+    gets = {(a.resource, a.namespace) for a in scan if a.verb == "get"}
+    assert gets == {("secrets", f"wp-{t.slug}") for t in tenants}  # one each, in its namespace
+    lists = sorted((a.group, a.resource, a.namespace) for a in scan if a.verb == "list")
+    plurals = {(kind, api) for api, kind in scanlists.LISTED}
+    assert len(lists) == len(plurals) and not any(namespace for _, _, namespace in lists)
+    assert "secrets" not in {resource for _, resource, _ in lists}
+    services = scanlists.listed(make_driver(), "v1", "Service", 0)  # what the scan kept
+    assert ("wp-shop", "wordpress") in services and ("default", "x") not in services
+
+    # A hand edit after the scan is found by the next one: a check lists anew once asked for.
+    kube_cluster.scale("wordpress", "wp-blog", 3, manager="kubectl")
+    run = _drift_run(tenants[1], kube_cluster, capture)
+    assert "wordpress: Deployment wordpress: spec.replicas is 3, want 1" in run.drift
+    assert kube_cluster.get("Deployment", "wordpress", "wp-blog")["spec"]["replicas"] == 1
