@@ -130,7 +130,12 @@ def test_debug_is_refused_beyond_loopback():
 
 def test_check_deploy_is_silent_with_the_production_overlays_settings(tmp_path):
     manifests = render(ROOT / "deploy" / "portal" / "overlays" / "ionos")
-    config = next(m for m in manifests if m["kind"] == "ConfigMap")["data"]
+    # The portal's own ConfigMap by name: the overlay holds others (the maintenance page's).
+    config = next(
+        m
+        for m in manifests
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"].startswith("portal-config")
+    )["data"]
     env = {
         **config,
         # What the portal-secrets Secret (portal.env, deploy/README.md) adds, in its shape.
