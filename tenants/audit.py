@@ -54,7 +54,10 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction."""
     ctx = requestcontext.current()
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two queries an event saved): an error here
+    # is the caller's to roll back whole; alone, it is a transaction of its own, which the
+    # advisory lock needs to hold from the read of the last hash to the insert.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             # Serialise writers so two transactions never chain onto the same predecessor.
             with connection.cursor() as cursor:
