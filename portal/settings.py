@@ -734,16 +734,22 @@ PORTAL_STORAGE_CLASS = env.str("PORTAL_STORAGE_CLASS", default="")
 PORTAL_STORAGE_ACCESS_MODE = env.str("PORTAL_STORAGE_ACCESS_MODE", default="ReadWriteOnce")
 # Where tenants may connect out to besides DNS: the database, S3 and Authentik (CIDRs and TCP
 # port), nothing else (the install Job included: the image holds the plugins). The CIDRs
-# default to any address, on that service's port only: set your managed services' ranges. The
+# default to the configured address when it is an IP (its /32 or /128); an in-cluster Service
+# name (<service>.<namespace>.svc) is reached in its namespace instead (on any port there,
+# unless its port is set); any other name means any address, on that service's port only, and
+# `check --deploy` warns (provisioning.W030-W032): set your managed services' ranges. The
 # ports default to the configured addresses' (PORTAL_WORDPRESS_DB_HOST or PORTAL_MARIADB_URL,
-# else 3306; PORTAL_S3_ENDPOINT_URL and PORTAL_AUTHENTIK_URL, else 443). An Authentik at an
-# in-cluster address (<service>.<namespace>.svc) is reached in its namespace instead.
-PORTAL_EGRESS_DB_CIDRS = env.list("PORTAL_EGRESS_DB_CIDRS", default=["0.0.0.0/0"])
+# else 3306; PORTAL_S3_ENDPOINT_URL and PORTAL_AUTHENTIK_URL, else 443).
+PORTAL_EGRESS_DB_CIDRS = env.list("PORTAL_EGRESS_DB_CIDRS", default=[])
 PORTAL_EGRESS_DB_PORT = env.int("PORTAL_EGRESS_DB_PORT", default=None)
-PORTAL_EGRESS_S3_CIDRS = env.list("PORTAL_EGRESS_S3_CIDRS", default=["0.0.0.0/0"])
+PORTAL_EGRESS_S3_CIDRS = env.list("PORTAL_EGRESS_S3_CIDRS", default=[])
 PORTAL_EGRESS_S3_PORT = env.int("PORTAL_EGRESS_S3_PORT", default=None)
-PORTAL_EGRESS_AUTHENTIK_CIDRS = env.list("PORTAL_EGRESS_AUTHENTIK_CIDRS", default=["0.0.0.0/0"])
+PORTAL_EGRESS_AUTHENTIK_CIDRS = env.list("PORTAL_EGRESS_AUTHENTIK_CIDRS", default=[])
 PORTAL_EGRESS_AUTHENTIK_PORT = env.int("PORTAL_EGRESS_AUTHENTIK_PORT", default=None)
+# Authentik is served through this cluster's ingress controller (PORTAL_INGRESS_NAMESPACE): the
+# pods reach it at the controller's pods, where traffic to the load balancer's address from
+# inside the cluster usually lands (besides any PORTAL_EGRESS_AUTHENTIK_CIDRS); default false.
+PORTAL_EGRESS_AUTHENTIK_VIA_INGRESS = env.bool("PORTAL_EGRESS_AUTHENTIK_VIA_INGRESS", default=False)
 
 # --- AI content pipeline (provisioning/steps/pipeline.py) ----------------------------------------
 

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from provisioning import authentikurls, leaserule, tenanturl
+from provisioning import authentikurls, egress, leaserule, tenanturl
 from provisioning.drivers import configured_systems
 from provisioning.drivers.ionos import BUCKET_TYPES
 
@@ -171,3 +171,50 @@ def authentik_access_group(app_configs=None, **kwargs) -> list[Warning]:
             id="provisioning.W021",
         )
     ]
+
+
+# What narrows each egress target, said where it is still any address.
+EGRESS_CHECK_IDS = {
+    "PORTAL_EGRESS_DB_CIDRS": "provisioning.W030",
+    "PORTAL_EGRESS_S3_CIDRS": "provisioning.W031",
+    "PORTAL_EGRESS_AUTHENTIK_CIDRS": "provisioning.W032",
+}
+EGRESS_HINTS = {
+    "PORTAL_EGRESS_DB_CIDRS": "Set PORTAL_EGRESS_DB_CIDRS to the database's addresses (e.g. "
+    "10.7.0.5/32; the Terraform output mariadb_cidr), or PORTAL_WORDPRESS_DB_HOST to its IP.",
+    "PORTAL_EGRESS_S3_CIDRS": "Set PORTAL_EGRESS_S3_CIDRS to the S3 endpoint's addresses (IONOS: "
+    "the Terraform output portal_config has them, deploy/README.md).",
+    "PORTAL_EGRESS_AUTHENTIK_CIDRS": "Set PORTAL_EGRESS_AUTHENTIK_VIA_INGRESS=true when this "
+    "cluster's ingress controller serves Authentik, else PORTAL_EGRESS_AUTHENTIK_CIDRS to its "
+    "addresses.",
+}
+
+
+@register(deploy=True)
+def tenant_egress_narrowed(app_configs=None, **kwargs) -> list[Warning]:
+    # Only where tenants' pods really run: plan mode's policies are never applied. A warning,
+    # not an error: the tenants work either way, they can merely reach more than they need.
+    if not configured_systems()["Kubernetes"]:
+        return []
+    found = []
+    for target in egress.targets():
+        if not target.open:
+            continue
+        if getattr(settings, target.setting):
+            why = f"{target.setting} allows any address"
+        elif not target.address:
+            why = f"{target.setting} is unset and no address of it is configured"
+        else:
+            why = (
+                f"{target.setting} is unset and {target.address} is neither an IP address nor "
+                "an in-cluster Service name"
+            )
+        found.append(
+            Warning(
+                f"Tenants may connect to any address on port {target.port} (meant for "
+                f"{target.what}): {why}.",
+                hint=EGRESS_HINTS[target.setting],
+                id=EGRESS_CHECK_IDS[target.setting],
+            )
+        )
+    return found

@@ -149,6 +149,11 @@ def test_check_deploy_is_silent_with_the_production_overlays_settings(tmp_path):
         "PORTAL_OIDC_CLIENT_ID": "portal",
         "PORTAL_OIDC_CLIENT_SECRET": "secret",
         "PORTAL_VAR_DIR": str(tmp_path),
+        # What the infrastructure's portal_config adds (components/gitops), in its shape.
+        "PORTAL_EGRESS_DB_CIDRS": "10.7.1.244/32",
+        "PORTAL_EGRESS_S3_CIDRS": "85.215.142.30/32",
+        "PORTAL_EGRESS_AUTHENTIK_VIA_INGRESS": "true",
+        "PORTAL_EGRESS_AUTHENTIK_CIDRS": "203.0.113.10/32",
     }
     checked = _run_settings(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
 

@@ -8,6 +8,18 @@ locals {
   s3_endpoint    = "https://s3.${var.s3_region}.ionoscloud.com"
   portal_host    = "portal.${var.dns_zone}"
   authentik_host = "authentik.${var.dns_zone}"
+  # The endpoints' addresses as IONOS gives them for reaching Object Storage through a private
+  # NLB ("Following is the example of IP address values obtained for the endpoints", How-Tos,
+  # docs.ionos.com/cloud/storage-and-backup/ionos-object-storage): check them with
+  # `dig +short s3.<region>.ionoscloud.com` and set s3_egress_cidrs when they differ, else the
+  # tenants' media uploads time out.
+  s3_endpoint_ips = {
+    "eu-central-1" = "81.173.115.249"
+    "eu-central-2" = "85.215.240.253"
+    "eu-central-3" = "85.215.142.30"
+    "eu-south-2"   = "93.93.114.231"
+  }
+  s3_egress_cidrs = length(var.s3_egress_cidrs) > 0 ? var.s3_egress_cidrs : ["${local.s3_endpoint_ips[var.s3_region]}/32"]
 }
 
 output "k8s_cluster_id" {
@@ -94,10 +106,14 @@ output "portal_config" {
     PORTAL_WORDPRESS_DB_HOST        = "${local.mariadb_host}:3306"
     PORTAL_MARIADB_REQUIRE_SSL      = "true"
     PORTAL_EGRESS_DB_CIDRS          = "${local.mariadb_ip}/32"
-    PORTAL_AUTHENTIK_URL            = "https://${local.authentik_host}"
-    PORTAL_OIDC_SERVER_URL          = "https://${local.authentik_host}/application/o/portal"
-    DJANGO_ALLOWED_HOSTS            = "${local.portal_host},localhost"
-    DJANGO_CSRF_TRUSTED_ORIGINS     = "https://${local.portal_host}"
+    PORTAL_EGRESS_S3_CIDRS          = join(",", local.s3_egress_cidrs)
+    # Authentik is served by the platform's ingress-nginx (its LoadBalancer at the ingress IP).
+    PORTAL_EGRESS_AUTHENTIK_VIA_INGRESS = "true"
+    PORTAL_EGRESS_AUTHENTIK_CIDRS       = "${ionoscloud_ipblock.ingress.ips[0]}/32"
+    PORTAL_AUTHENTIK_URL                = "https://${local.authentik_host}"
+    PORTAL_OIDC_SERVER_URL              = "https://${local.authentik_host}/application/o/portal"
+    DJANGO_ALLOWED_HOSTS                = "${local.portal_host},localhost"
+    DJANGO_CSRF_TRUSTED_ORIGINS         = "https://${local.portal_host}"
   }
 }
 

@@ -131,6 +131,12 @@ variable "s3_region" {
   default     = "eu-central-3"
 }
 
+variable "s3_egress_cidrs" {
+  description = "Addresses of the Object Storage endpoint the tenants may connect to (PORTAL_EGRESS_S3_CIDRS); empty: the address IONOS gives for the region's endpoint."
+  type        = list(string)
+  default     = []
+}
+
 variable "media_bucket" {
   description = "Name of the platform bucket: the tenants' media under tenants/<slug>/, backups under backups/ (globally unique)."
   type        = string
