@@ -496,6 +496,7 @@ class _Advance:
                     "error": "",
                     "waiting_since": None,
                     "log": row.log,
+                    "checks": row.checks,
                 },
             )
         )
@@ -509,6 +510,8 @@ class _Advance:
             outcome = step.destroy()
             if outcome.message:
                 write(outcome.message)
+            if outcome.status == Outcome.DONE:
+                outcome = self._looked_up(step, row, outcome)
             return outcome
         if row.waiting_since is not None and self.run.action == Run.Action.APPLY:
             # It was applied and is settling: only the step can tell when it has settled, since
@@ -533,6 +536,21 @@ class _Advance:
         outcome = step.apply()
         if outcome.message:
             write(outcome.message)
+        return outcome
+
+    def _looked_up(self, step: Step, row: StepRun, outcome: Outcome) -> Outcome:
+        """A destroy counts once a look-up afterwards finds nothing left of what it removed
+        (the teardown report shows each look-up's result); what outlived it is waited for,
+        the destroy tried again, until PORTAL_WAIT_TIMEOUT fails the step."""
+        looked = step.gone()
+        left = [item for item in looked if item.still_there]
+        if left:
+            found = "; ".join(f"{item.what} ({item.found})" for item in left)
+            return Outcome.waiting(f"still there after the removal: {found}")
+        write = self._logger(row)
+        for item in looked:
+            write(f"{item.what}: {item.result}")
+        row.checks = [item.as_dict() for item in looked]
         return outcome
 
     def _transient(self, row: StepRun, message: str, exc: Exception | None = None) -> float | None:

@@ -100,6 +100,8 @@ class StepRun(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # A destroy's look-ups afterwards, one {"object", "result"} per object it removed.
+    checks = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["run", "position"]

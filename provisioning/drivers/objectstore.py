@@ -254,6 +254,23 @@ class ObjectStore:
                     return deleted
                 raise
 
+    def prefix_holds(self, prefix: str) -> int:
+        """How many object versions, delete markers and unfinished uploads a first listing
+        finds under prefix (at most a page of each); 0 when it is empty or the bucket gone."""
+        with translated(f"list {prefix} in bucket {self.bucket}"):
+            try:
+                page = self.s3.list_object_versions(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+                uploads = self.s3.list_multipart_uploads(
+                    Bucket=self.bucket, Prefix=prefix, MaxUploads=1
+                )
+            except ClientError as exc:
+                if str(exc.response.get("Error", {}).get("Code")) == "NoSuchBucket":
+                    return 0
+                raise
+        found = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        found += uploads.get("Uploads", [])
+        return sum(1 for item in found if item["Key"].startswith(prefix))
+
     # --- the bucket policy, shared by every tenant ----------------------------------------------
 
     @contextmanager
@@ -322,8 +339,14 @@ class ObjectStore:
         return None
 
     def access_key_ids(self, name: str) -> list[str]:
+        """The user's access key ids; none when there is no such user (its keys went with it)."""
         with translated(f"list the access keys of {name}"):
-            keys = self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+            try:
+                keys = self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+            except ClientError as exc:
+                if is_missing(exc):
+                    return []
+                raise
         return [key["AccessKeyId"] for key in keys]
 
     def access_key_create(self, name: str) -> tuple[str, str]:

@@ -36,6 +36,33 @@ class Outcome:
         return cls(cls.WAITING, message)
 
 
+@dataclass(frozen=True)
+class Looked:
+    """One outside object a teardown removed, looked up again afterwards: `found` is what the
+    look-up still found of it (empty: nothing), `ours` False for an object of that name that
+    never carried the tenant's marker, which the teardown leaves alone."""
+
+    what: str
+    found: str = ""
+    ours: bool = True
+
+    @property
+    def still_there(self) -> bool:
+        """True when the tenant's own object outlived its removal."""
+        return bool(self.found) and self.ours
+
+    @property
+    def result(self) -> str:
+        if not self.found:
+            return "checked gone"
+        return f"still there: {self.found}" + (
+            "" if self.ours else " (not the tenant's: left alone)"
+        )
+
+    def as_dict(self) -> dict:
+        return {"object": self.what, "result": self.result}
+
+
 @dataclass
 class StepContext:
     spec: TenantSpec
@@ -89,6 +116,11 @@ class Step:
     def live_destroy(self) -> Outcome:
         raise NotImplementedError
 
+    def live_gone(self) -> list[Looked]:
+        """Each object the destroy removed, looked up afresh in its system. None of its own
+        by default (a step whose objects go with the namespace)."""
+        return []
+
     # --- the interface the engine calls ---------------------------------------------------------
 
     @property
@@ -139,3 +171,8 @@ class Step:
                 self.plan_file.parent.rmdir()
             return Outcome.planned("plan removed")
         return self.live_destroy()
+
+    def gone(self) -> list[Looked]:
+        """After a destroy: what a look-up finds of each object it removed (plan mode: none
+        was made, none is looked up)."""
+        return [] if self.planning else self.live_gone()

@@ -21,7 +21,7 @@ from provisioning.secrets import (
     random_password,
     require_real,
 )
-from provisioning.steps.base import Outcome, Step
+from provisioning.steps.base import Looked, Outcome, Step
 
 # Names reach SQL as backtick-quoted identifiers: allow only what can't break out of quoting.
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -339,6 +339,21 @@ class DatabaseStep(Step):
         if left:
             message += f"; left {' and '.join(left)} alone: not this tenant's"
         return Outcome.done(message)
+
+    def live_gone(self) -> list[Looked]:
+        with self.driver.session() as db:
+            present = {(kind, name, host): owner for kind, name, host, owner in self._owners(db)}
+        looked = []
+        for what in self._owned():
+            label = self._label(*what)
+            if what not in present:
+                looked.append(Looked(label))
+            else:
+                # The destroy releases the registry row only after the DROP: the tenant's row
+                # still there means the drop didn't happen; another's or none, a foreign one.
+                ours = present[what] == self.spec.slug
+                looked.append(Looked(label, f"MariaDB still has {label}", ours=ours))
+        return looked
 
     def rotate_password(self) -> None:
         """A new password: stored in the Secret first, then set on the user (WordPress restarts

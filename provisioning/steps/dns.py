@@ -4,7 +4,7 @@ from django.conf import settings
 
 from provisioning.drivers.ionosdns import IonosDns
 from provisioning.errors import StepFailed
-from provisioning.steps.base import Outcome, Step
+from provisioning.steps.base import Looked, Outcome, Step
 
 
 class DnsStep(Step):
@@ -83,3 +83,11 @@ class DnsStep(Step):
             return Outcome.done(f"{self.spec.host} is outside the platform's zone; nothing to do")
         removed = sum(self.driver.delete(r.id) for r in self.driver.a_records(name))
         return Outcome.done(f"A record {self.spec.host} removed" if removed else "already gone")
+
+    def live_gone(self) -> list[Looked]:
+        name = self._name()
+        if name is None:
+            return []  # a custom domain's record is its owner's: none was removed
+        left = self.driver.a_records(name)
+        found = ", ".join(f"{r.content} (id {r.id})" for r in left)
+        return [Looked(f"DNS A record {self.spec.host}", f"A record → {found}" if left else "")]

@@ -4,7 +4,7 @@ from provisioning import secrets as keys
 from provisioning.drivers import kubernetes
 from provisioning.errors import StepFailed
 from provisioning.manifests import namespace_manifests
-from provisioning.steps.base import Outcome
+from provisioning.steps.base import Looked, Outcome
 from provisioning.steps.kube import KubeStep, object_key
 
 # The label that makes a namespace the tenant's: without it (a namespace someone else made, or
@@ -122,3 +122,13 @@ class NamespaceStep(KubeStep):
         if not live["metadata"].get("deletionTimestamp"):
             self.driver.delete("v1", "Namespace", self.spec.namespace)
         return Outcome.waiting(f"namespace {self.spec.namespace} is terminating")
+
+    def live_gone(self) -> list[Looked]:
+        # Read afresh, not from the pass's view: what the API server answers now (a 404).
+        ns = self.spec.namespace
+        live = self.driver.read("v1", "Namespace", ns)
+        what = f"namespace {ns} and everything in it"
+        if live is None:
+            return [Looked(what)]
+        terminating = " (terminating)" if live["metadata"].get("deletionTimestamp") else ""
+        return [Looked(what, f"namespace {ns}{terminating}", ours=self._ours(live))]

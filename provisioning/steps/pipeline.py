@@ -12,7 +12,7 @@ from provisioning.drivers import kubernetes
 from provisioning.manifests.common import COMPONENT_WEB, meta, selector
 from provisioning.manifests.wordpress import MCP_PLUGIN, NAME, webhook_url
 from provisioning.schema import validate_all
-from provisioning.steps.base import Outcome, Step
+from provisioning.steps.base import Looked, Outcome, Step
 from provisioning.steps.pipeline_account import PipelineAccount
 from provisioning.steps.sso import SsoStep
 from provisioning.tenanturl import tenant_url
@@ -342,6 +342,18 @@ class PipelineStep(Step):
         if gone:
             self.ctx.secrets.discard(gone)
         return Outcome.done("; ".join(done) or "nothing to remove")
+
+    def live_gone(self) -> list[Looked]:
+        entry = f"the pipeline's entry {self.entry_key}"
+        in_targets = self.entry_key in (self._targets() or {})
+        looked = [Looked(entry, "in the pipeline's targets Secret" if in_targets else "")]
+        for policy in self.policies():
+            m = policy["metadata"]
+            live = self.driver.get(policy)
+            looked.append(
+                Looked(f"NetworkPolicy {m['namespace']}/{m['name']}", "exists" if live else "")
+            )
+        return [*looked, *self.client.live_gone(), *self.account.gone()]
 
     def _patch_targets(self, data: dict[str, str | None], create: bool) -> None:
         ns, name = settings.PORTAL_PIPELINE_NAMESPACE, settings.PORTAL_PIPELINE_TARGETS_SECRET

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from provisioning import secrets as keys
 from provisioning.errors import StepFailed
+from provisioning.steps.base import Looked
 from provisioning.steps.sso import API, GROUP_MARKER
 
 if TYPE_CHECKING:
@@ -160,6 +161,21 @@ class PipelineAccount:
         if d.user_delete(user.pk, self.username):
             deleted.append(f"service account {self.username}")
         return deleted, []
+
+    def gone(self) -> list[Looked]:
+        """The account and its app password, looked up after a destroy."""
+        user = self.driver.user(self.username)
+        token = self.driver.token(self.token_id)
+        ours = user is None or self._is_ours(user)
+        label = f"Authentik service account {self.username}"
+        return [
+            Looked(label, f"user pk {user.pk}" if user else "", ours),
+            Looked(
+                f"Authentik app password {self.token_id}",
+                f"of user pk {token.user}" if token else "",
+                token is not None and user is not None and token.user == user.pk and ours,
+            ),
+        ]
 
     def leftover(self) -> list[str]:
         user = self.driver.user(self.username)

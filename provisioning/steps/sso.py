@@ -18,7 +18,7 @@ from provisioning.secrets import (
     random_password,
     require_real,
 )
-from provisioning.steps.base import Outcome, Step
+from provisioning.steps.base import Looked, Outcome, Step
 
 if TYPE_CHECKING:
     from provisioning.drivers.authentik import Application, Group, Provider
@@ -382,6 +382,22 @@ class SsoStep(Step):
             said.append(f"left {' and '.join(left)} alone: not tenant {self.spec.slug}'s")
         return Outcome.done("; ".join(said) or "already gone")
 
+    def live_gone(self) -> list[Looked]:
+        name, d = self.app_slug, self.driver
+        provider = d.provider(name)
+        ours = self._is_ours(provider, self.ctx.secrets.get(self.client_id_key))
+        app = d.application(name)
+        app_ours = app is not None and self._is_our_app(app, provider if ours else None)
+        looked = [
+            _looked(f"Authentik application {name}", app, app_ours),
+            _looked(f"Authentik provider {name}", provider, ours),
+        ]
+        group = d.group(self.access_group) if self.access_group else None
+        # A configured group without the tenant's marker is the platform's: never removed.
+        if self.access_group and (group is None or self._is_our_group(group)):
+            looked.append(_looked(f"Authentik group {self.access_group}", group, True))
+        return looked
+
     # --- what is the tenant's --------------------------------------------------------------------
 
     def _own(self, client_id: str | None) -> "tuple[Provider | None, Application | None]":
@@ -571,3 +587,10 @@ def _auth_flow() -> str:
 
 def _invalidation_flow() -> str:
     return settings.PORTAL_AUTHENTIK_INVALIDATION_FLOW
+
+
+def _looked(what: str, found: object, ours: object) -> Looked:
+    """What a look-up by name found of an Authentik object a teardown removed."""
+    if found is None:
+        return Looked(what)
+    return Looked(what, f"Authentik still has it (pk {getattr(found, 'pk', '?')})", bool(ours))

@@ -14,7 +14,7 @@ from provisioning.secrets import (
     S3_SECRET_ACCESS_KEY,
     require_real,
 )
-from provisioning.steps.base import Outcome, Step
+from provisioning.steps.base import Looked, Outcome, Step
 
 UNCHANGED = "unchanged"  # the engine's status for "ran, found nothing to do"
 
@@ -327,3 +327,25 @@ class StorageStep(Step):
         # An IAM user goes with its inline policy (IAM refuses to delete a user holding one).
         who.delete()
         return Outcome.done(f"{message}, {who.label} and what let it reach the prefix")
+
+    def live_gone(self) -> list[Looked]:
+        store: ObjectStore = self.driver
+        who = self.tenant_user
+        prefix = self.spec.s3_prefix
+        held = store.prefix_holds(prefix)
+        looked = [Looked(f"S3 prefix {prefix}", "objects still under it" if held else "")]
+        found = who.find()
+        ours = not found or self._foreign(who) is None
+        keys = who.key_ids()  # a real look-up: IAM answers NoSuchEntity for a user gone
+        looked.append(Looked(who.label, f"{who.label} exists" if found else "", ours))
+        looked.append(
+            Looked(f"S3 access keys of {who.label}", f"{len(keys)} key(s)" if keys else "", ours)
+        )
+        statements = self._own_statements(store.policy())
+        looked.append(
+            Looked(
+                f"the tenant's statements in the policy of bucket {self.spec.s3_bucket}",
+                f"{len(statements)} statement(s)" if statements else "",
+            )
+        )
+        return looked

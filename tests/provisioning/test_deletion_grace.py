@@ -49,7 +49,12 @@ def test_a_deleted_tenant_is_suspended_then_purged_after_its_grace(
         "system": "Namespace, quota, limits",
         "outcome": "removed",
         "removed": f"namespace {NS} is gone",
+        # Looked up again after the removal: the API server's 404.
+        "checked": [{"object": f"namespace {NS} and everything in it", "result": "checked gone"}],
     }
+    # The steps left in plan mode removed nothing outside, so looked nothing up.
+    assert next(r for r in report if r["step"] == "database")["checked"] is None
     client.force_login(tenant.owner)
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert 'id="teardown-report"' in page and f"namespace {NS} is gone" in page
+    assert f"namespace {NS} and everything in it: checked gone" in page

@@ -66,6 +66,22 @@ def test_create_rerun_destroy_and_already_gone(dns):
     assert step.destroy().message == "already gone"
 
 
+def test_the_record_is_looked_up_after_its_removal(dns):
+    step = step_for(f"wordpress-shop.{ZONE}")
+    step.apply()
+    dns.add_record(dns.zone_id, "wordpress-shop-two", "198.51.100.9")  # another host's, kept
+    step.destroy()
+    [looked] = step.gone()
+    assert (looked.what, looked.result) == (f"DNS A record wordpress-shop.{ZONE}", "checked gone")
+    # One that came back (or never went) is still there, in the look-up's words.
+    record_id = dns.add_record(dns.zone_id, "wordpress-shop", "198.51.100.7")
+    [looked] = step.gone()
+    assert looked.still_there
+    assert looked.result == f"still there: A record → 198.51.100.7 (id {record_id})"
+    # A custom domain's record is its owner's: none was removed, none is looked up.
+    assert step_for("blog.customer.example.org").gone() == []
+
+
 def test_a_record_changed_by_hand_or_doubled_is_put_back_to_one(dns):
     dns.add_record(dns.zone_id, "wordpress-shop", "198.51.100.7")
     dns.add_record(dns.zone_id, "wordpress-shop", "198.51.100.8")
