@@ -6,6 +6,7 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from portal import roles
@@ -15,8 +16,10 @@ from provisioning.drivers.kubernetes import make_driver
 from provisioning.drivers.mariadb import MariaDB
 from provisioning.drivers.objectstore import ObjectStore
 from provisioning.errors import StepFailed, TransientError
+from provisioning.restoretest import verify_backup
 from provisioning.spec import spec_for
 from tenants.audit import audit_record
+from tenants.backupprogress import BackupProgress
 from tenants.models import AuditEvent, Backup, Tenant
 from tenants.suspension import refuse
 
@@ -69,12 +72,14 @@ def backup_take(backup_id: int) -> Backup:
     tenant = item.tenant
     try:
         target, store = _targets(tenant)
+        kube = make_driver()
         written = backup.write_backup(
             spec=spec_for(tenant),
             target=target,
             store=store,
             stamp=_stamp(item),
-            kube=make_driver(),
+            kube=kube,
+            progress=BackupProgress(item.pk, files=kube is not None),
         )
     except (StepFailed, TransientError, ApplicationError, SoftTimeLimitExceeded) as exc:
         cause = getattr(exc, "message", None) or str(exc)
@@ -87,12 +92,18 @@ def backup_take(backup_id: int) -> Backup:
         log.warning("backup %s of %s failed: %s", item.pk, tenant.slug, cause)
     else:
         manifest = written.manifest
+        size = (
+            manifest["database"]["size"]
+            + manifest["media_bytes"]
+            + (manifest["files"] or {}).get("size", 0)
+        )
         Backup.objects.filter(pk=item.pk).update(
             state=Backup.State.DONE,
             prefix=written.prefix,
-            size_bytes=manifest["database"]["size"]
-            + manifest["media_bytes"]
-            + (manifest["files"] or {}).get("size", 0),
+            size_bytes=size,
+            bytes_done=size,
+            phase="",
+            steps_done=F("steps_total"),
             wordpress_version=manifest["wordpress_version"],
             finished_at=timezone.now(),
         )
@@ -289,7 +300,7 @@ def backups_schedule() -> list[Backup]:
         if due and not tenant.backups.filter(state=Backup.State.RUNNING).exists():
             started.append(backup_request(tenant=tenant, actor=None, reason="scheduled"))
         if last is not None and _verify_due(last):
-            backup_verify(last)
+            backup_verify_request(last)
     return started
 
 
@@ -321,30 +332,78 @@ def _end_abandoned() -> int:
 
 
 def _verify_due(item: Backup) -> bool:
-    newest_proof = item.tenant.backups.filter(verified_at__isnull=False).order_by("-verified_at")
-    proof = newest_proof.values_list("verified_at", flat=True).first()
+    """The newest good backup's test restore is due when none proved one of the tenant's in
+    the last PORTAL_BACKUP_VERIFY_DAYS and this one wasn't tried yet: one that failed is not
+    tried again every hour (the next backup is), nor one a worker is trying."""
+    if item.verified_at or item.verify_failed_at or _verifying(item):
+        return False
+    proofs = item.tenant.backups.filter(verified_at__isnull=False).order_by("-verified_at")
+    proof = proofs.values_list("verified_at", flat=True).first()
     return proof is None or timezone.now() - proof > timedelta(
         days=settings.PORTAL_BACKUP_VERIFY_DAYS
     )
 
 
+def _verifying(item: Backup) -> bool:
+    """A test restore of it started within its task's time limit: a worker has it."""
+    limit = timedelta(seconds=settings.PORTAL_BACKUP_TIME_LIMIT + 60)
+    return item.verify_started_at is not None and timezone.now() - item.verify_started_at < limit
+
+
+def backup_verify_request(item: Backup) -> None:
+    """Have a worker test-restore the backup (it outlasts the beat's own task)."""
+    from tenants.tasks import WORKERS_LIMITS, prove_backup
+
+    transaction.on_commit(lambda: prove_backup.apply_async((item.pk,), **WORKERS_LIMITS))
+
+
 def backup_verify(item: Backup) -> Backup:
-    """The test restore: the backup loaded into a scratch database, which is dropped again."""
-    database = MariaDB.from_settings()
-    _, store = _targets(item.tenant)
+    """The test restore: the backup restored into a scratch database and S3 prefix and each
+    part proven (provisioning.restoretest), both dropped again; it records what it proved, or
+    when and why it failed (audited)."""
+    item = Backup.objects.select_related("tenant__plan").get(pk=item.pk)
+    now = timezone.now()
+    if item.state != Backup.State.DONE or _verifying(item):
+        return item  # gone bad meanwhile, or another worker is at it
+    Backup.objects.filter(pk=item.pk).update(verify_started_at=now)
     try:
-        tables = backup.verify_backup(
+        database = MariaDB.from_settings()
+        _, store = _targets(item.tenant)
+        proof = verify_backup(
             spec=spec_for(item.tenant), database=database, store=store, prefix=item.prefix
         )
-    except (StepFailed, TransientError) as exc:
-        Backup.objects.filter(pk=item.pk).update(verify_error=str(exc)[:2000])
+    except (StepFailed, TransientError, ApplicationError, SoftTimeLimitExceeded) as exc:
+        cause = getattr(exc, "message", None) or str(exc)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            cause = past_time_limit()
+        Backup.objects.filter(pk=item.pk).update(
+            verify_error=cause[:2000], verify_failed_at=timezone.now(), verify_started_at=None
+        )
         audit_record(
-            action=Action.TENANT_BACKUP_FAILED, obj=item.tenant, message=f"Test restore: {exc}"
+            action=Action.TENANT_BACKUP_FAILED,
+            obj=item.tenant,
+            message=f"Test restore of the backup of {item}: {cause}",
         )
     else:
-        Backup.objects.filter(pk=item.pk).update(verified_at=timezone.now(), verify_error="")
-        log.info("backup %s of %s restores (%s tables)", item.pk, item.tenant.slug, tables)
+        Backup.objects.filter(pk=item.pk).update(
+            verified_at=timezone.now(),
+            verify_detail=proof.words()[:500],
+            verify_error="",
+            verify_failed_at=None,
+            verify_started_at=None,
+        )
+        log.info("backup %s of %s restores: %s", item.pk, item.tenant.slug, proof.words())
     item.refresh_from_db()
+    return item
+
+
+def last_failed_restore_test(tenant: Tenant) -> Backup | None:
+    """The newest failed test restore, when it came after the last proven one."""
+    failed = tenant.backups.filter(verify_failed_at__isnull=False).order_by("-verify_failed_at")
+    item = failed.first()
+    proven = last_proven_restore(tenant)
+    if item is None or (proven and proven.verified_at > item.verify_failed_at):
+        return None
     return item
 
 

@@ -368,6 +368,14 @@ class Backup(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    class Phase(models.TextChoices):
+        # In the order provisioning.backup.write_backup takes them (its PHASES).
+        DUMP = "dump", "Dumping the database"
+        UPLOAD = "upload", "Uploading the dump"
+        FILES = "files", "Archiving wp-content (a Job in the site's namespace)"
+        MEDIA = "media", "Copying the media"
+        MANIFEST = "manifest", "Writing the manifest"
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="backups")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -377,9 +385,20 @@ class Backup(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     wordpress_version = models.CharField(max_length=20, blank=True)
     error = models.TextField(blank=True)
-    # When a test restore of it into a scratch database last worked, or why it didn't.
+    # While it runs, for the tenant page: the part under way and since when, how many of its
+    # parts are done, and the bytes written so far.
+    phase = models.CharField(max_length=10, choices=Phase.choices, blank=True)
+    phase_at = models.DateTimeField(null=True, blank=True)
+    steps_done = models.PositiveSmallIntegerField(default=0)
+    steps_total = models.PositiveSmallIntegerField(default=0)
+    bytes_done = models.BigIntegerField(default=0)
+    # Its test restore (a scratch database and S3 prefix): when one last worked and what it
+    # proved, or when one last failed and why; started, while one runs.
     verified_at = models.DateTimeField(null=True, blank=True)
+    verify_detail = models.CharField(max_length=500, blank=True)
     verify_error = models.TextField(blank=True)
+    verify_failed_at = models.DateTimeField(null=True, blank=True)
+    verify_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -427,6 +446,7 @@ class AuditEvent(models.Model):
         TENANT_BACKED_UP = "tenant.backed_up", "Backup taken"
         TENANT_BACKUP_FAILED = "tenant.backup_failed", "Backup failed"
         TENANT_RESTORED = "tenant.restored", "Backup restored"
+        TENANT_BACKUP_EXPIRED = "tenant.backup_expired", "Backup removed after its retention"
         TENANT_UPGRADE_REQUESTED = "tenant.upgrade_requested", "WordPress upgrade started"
         TENANT_UPGRADE_ROLLED_BACK = "tenant.upgrade_rolled_back", "WordPress upgrade rolled back"
         TENANT_CLONE_REQUESTED = "tenant.clone_requested", "Clone requested"

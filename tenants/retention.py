@@ -3,15 +3,18 @@
 import logging
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from portal.errors import ApplicationError
 from provisioning.errors import StepFailed, TransientError
 from tenants import backups
-from tenants.models import Backup, Tenant
+from tenants.audit import audit_record
+from tenants.models import AuditEvent, Backup, Tenant
 
 log = logging.getLogger(__name__)
+Action = AuditEvent.Action
 
 
 def backups_expire() -> int:
@@ -51,12 +54,46 @@ def _remove(tenant: Tenant, old: list[Backup]) -> int:
         return 0
     removed = 0
     for item in old:
+        prefix = backups.backup_prefix_of(item)
         try:
-            store.prefix_delete(backups.backup_prefix_of(item))
+            objects = store.prefix_delete(prefix)
         except (StepFailed, TransientError) as exc:
             log.warning("backup %s of %s not expired yet: %s", item.pk, tenant.slug, exc)
             continue
-        item.delete()
+        # Auditors ask which backup went and why: one event each, naming it (read before the
+        # row goes, which takes its id along).
+        before = _described(item, prefix, objects)
+        message = (
+            f"The backup of {item} ({item.get_state_display().lower()}) was removed: "
+            f"{_why(tenant)}."
+        )
+        with transaction.atomic():
+            item.delete()
+            audit_record(
+                action=Action.TENANT_BACKUP_EXPIRED, obj=tenant, before=before, message=message
+            )
         removed += 1
     log.info("%s: %d backup(s) past retention removed", tenant.slug, removed)
     return removed
+
+
+def _why(tenant: Tenant) -> str:
+    days = tenant.plan.backup_retention_days
+    if tenant.state == Tenant.State.DELETED:
+        return (
+            f"the tenant was deleted and the {tenant.plan.name} plan's {days} days of retention "
+            "have passed"
+        )
+    return f"older than the {tenant.plan.name} plan's {days} days of retention"
+
+
+def _described(item: Backup, prefix: str, objects: int) -> dict:
+    return {
+        "backup": item.pk,
+        "taken": item.created_at.isoformat(),
+        "state": item.state,
+        "reason": item.reason,
+        "size_bytes": item.size_bytes,
+        "prefix": prefix,
+        "objects_removed": objects,
+    }

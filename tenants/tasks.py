@@ -15,6 +15,7 @@ from tenants import (
     retention,
     upgrade,
 )
+from tenants.models import Backup
 
 log = logging.getLogger(__name__)
 # A dump, the files Job and a load outlast the engine's short task limits.
@@ -53,6 +54,14 @@ def remind_approvers() -> None:
 def take_backup(backup_id: int) -> None:
     """Write one backup the portal recorded; it ends done or failed, saying why."""
     backups.backup_take(backup_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, **LONG)
+def prove_backup(backup_id: int) -> None:
+    """The test restore of a tenant's newest backup, into a scratch database and prefix."""
+    item = Backup.objects.filter(pk=backup_id).first()
+    if item is not None:  # expired meanwhile: nothing to prove
+        backups.backup_verify(item)
 
 
 @shared_task(acks_late=True, ignore_result=True, **LONG)

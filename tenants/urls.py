@@ -20,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/pipeline/", views.TenantPipelineView.as_view(), name="pipeline"),
     path("<int:pk>/upgrade/", views.TenantUpgradeView.as_view(), name="upgrade"),
     path("<int:pk>/backup/", views.TenantBackupView.as_view(), name="backup"),
+    path("<int:pk>/backups/", views.TenantBackupsView.as_view(), name="backups"),
     path(
         "<int:pk>/backups/<int:backup_pk>/restore/",
         views.TenantRestoreView.as_view(),

@@ -239,6 +239,25 @@ def _host_rows(tenant: Tenant) -> list[dict]:
     ]
 
 
+def _backups_context(request, tenant: Tenant) -> dict:
+    """The backups section: its list, the schedule's alert, the last proven test restore, and
+    polling while a backup or a restore runs."""
+    rows = list(tenant.backups.all()[:10])
+    running = tenant.restoring or any(b.state == b.State.RUNNING for b in rows)
+    return {
+        "tenant": tenant,
+        "backups": rows,
+        "backup_overdue": tenant.state == Tenant.State.READY and backups.backup_overdue(tenant),
+        "backup_interval_hours": settings.PORTAL_BACKUP_INTERVAL_HOURS,
+        "proven_restore": backups.last_proven_restore(tenant),
+        "failed_restore_test": backups.last_failed_restore_test(tenant),
+        "backups_poll": "2s" if running else None,
+        "can_act": not roles.is_auditor(request.user),
+        "is_approver": roles.is_approver(request.user),
+        "is_owner": tenant.owner_id == request.user.pk,
+    }
+
+
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
     live = tenant.is_busy or (run is not None and run.is_open)
@@ -275,10 +294,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "is_approver": roles.is_approver(request.user),
         "is_owner": tenant.owner_id == request.user.pk,
         "upgrade_versions": upgrade.versions_above(tenant.wordpress_version),
-        "backups": list(tenant.backups.all()[:10]),
-        "backup_overdue": tenant.state == Tenant.State.READY and backups.backup_overdue(tenant),
-        "backup_interval_hours": settings.PORTAL_BACKUP_INTERVAL_HOURS,
-        "proven_restore": backups.last_proven_restore(tenant),
+        **_backups_context(request, tenant),
         "teardown": selectors.tenant_teardown_report(tenant),
         # What a deleted tenant can come back from, while its plan's retention keeps it.
         "recreate_from": (
@@ -316,6 +332,14 @@ class TenantProgressView(LoginRequiredMixin, View):
         tenant = selectors.tenant_get_for(request.user, pk)
         context = {**_detail_context(request, tenant), "oob": True}
         return render(request, "tenants/_progress.html", context)
+
+
+class TenantBackupsView(LoginRequiredMixin, View):
+    """The backups section, which htmx polls while a backup or a restore runs."""
+
+    def get(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        return render(request, "tenants/_backups.html", _backups_context(request, tenant))
 
 
 class _TenantActionView(ActorMixin, View):

@@ -29,6 +29,7 @@ TABLE = {
     # Someone else's tenant answers 404, exactly like a tenant that does not exist.
     "tenants:detail": (True, (L, 200, 404, 200, 200), _),
     "tenants:progress": (True, (L, 200, 404, 200, 200), _),
+    "tenants:backups": (True, (L, 200, 404, 200, 200), _),
     # The actions redirect back to the tenant, with a message when they can't be done.
     "tenants:retry": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     "tenants:reconcile": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),

@@ -19,6 +19,25 @@ from tests.provisioning.test_storage import ADMIN
 pytestmark = pytest.mark.django_db
 
 
+def wordpress_tables(conn, db: str, siteurl: str) -> None:
+    """The rest of what a test restore expects of a WordPress database: its options (the
+    site's address among them) and users."""
+    query(
+        conn,
+        f"CREATE TABLE `{db}`.wp_options (option_id INT AUTO_INCREMENT PRIMARY KEY, "
+        "option_name VARCHAR(191) UNIQUE, option_value LONGTEXT) ENGINE=InnoDB",
+    )
+    query(
+        conn,
+        f"INSERT INTO `{db}`.wp_options (option_name, option_value) VALUES ('siteurl', %s)",
+        [siteurl],
+    )
+    query(
+        conn,
+        f"CREATE TABLE `{db}`.wp_users (ID INT PRIMARY KEY, user_login VARCHAR(60)) ENGINE=InnoDB",
+    )
+
+
 @pytest.fixture
 def site(settings, moto_url, requester):
     """A ready tenant with a database of one row and one media file."""
@@ -44,6 +63,7 @@ def site(settings, moto_url, requester):
         conn, f"CREATE TABLE `{db}`.wp_posts (id INT PRIMARY KEY, title VARCHAR(50)) ENGINE=InnoDB"
     )
     query(conn, f"INSERT INTO `{db}`.wp_posts VALUES (1, 'written before')")
+    wordpress_tables(conn, db, f"https://{tenant.host}")
     yield tenant, s3, bucket, conn, db
     query(conn, f"DROP DATABASE IF EXISTS `{db}`")
     conn.close()
@@ -261,6 +281,22 @@ def test_the_schedule_backs_up_due_tenants_and_expires_what_the_plan_no_longer_k
     assert tenant.backups.filter(reason="scheduled").count() == 1
     assert not Backup.objects.filter(pk=old.pk).exists()
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=old_prefix)
+    # Which backup went and why, for the auditors.
+    [expired] = AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_BACKUP_EXPIRED)
+    assert expired.object_id == str(tenant.pk) and expired.actor_name == "system"
+    assert expired.before == {
+        "backup": old.pk,
+        "taken": ten_days.isoformat(),
+        "state": "done",
+        "reason": "manual",
+        "size_bytes": 0,
+        "prefix": old_prefix,
+        "objects_removed": 1,
+    }
+    assert expired.message == (
+        f"The backup of {tenant.slug} {ten_days:%Y-%m-%d %H:%M} (done) was removed: older than "
+        f"the {tenant.plan.name} plan's 7 days of retention."
+    )
     assert s3.get_object(Bucket=bucket, Key=fresh.prefix + "manifest.json")
     fresh.refresh_from_db()
     assert fresh.verified_at is not None  # and its test restore proved it
@@ -378,5 +414,14 @@ def test_a_deleted_tenants_backups_final_one_too_go_after_retention_leaving_noth
         scheduled_backups()
     assert not tenant.backups.exists()
     assert kept() == set()
+    gone = AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_BACKUP_EXPIRED)
+    assert {e.before["backup"] for e in gone} == {older.pk, broken.pk, final.pk}
+    last = gone.get(before__backup=final.pk)
+    assert last.before["reason"] == "final" and last.before["prefix"] == final.prefix
+    assert last.message.endswith(
+        f"removed: the tenant was deleted and the {tenant.plan.name} plan's 7 days of "
+        "retention have passed."
+    )
+    assert gone.get(before__backup=broken.pk).before["prefix"] == broken.prefix
     versions = s3.list_object_versions(Bucket=bucket, Prefix=f"backups/{tenant.slug}/")
     assert "Versions" not in versions and "DeleteMarkers" not in versions
