@@ -377,15 +377,27 @@ BUCKET_TYPES = ("contract", "user")
 
 
 def principal_kind(bucket_type: str) -> str:
-    """How IONOS's bucket policies name one of its users: on a contract-owned bucket by an ARN
-    of the contract user id ("AWS": "arn:aws:iam:::user/<contract number>:<user id>"), on a
-    user-owned bucket by the user's S3 canonical user id ("CanonicalUser")."""
+    """How IONOS's bucket policies name one of its users: on a contract-owned bucket
+    "Principal": {"AWS": ["arn:aws:iam:::user/CONTRACT_USER_ID"]}, on a user-owned one
+    {"CanonicalUser": ["CANONICAL_USER_ID"]} (IONOS's bucket policy examples, one pair per
+    case: https://docs.ionos.com/cloud/storage-and-backup/ionos-object-storage/settings/
+    bucket-policy/examples). Which ID serves which bucket type: "Share your Contract User ID
+    ... to get access to the contract-owned buckets", the Canonical User ID for user-owned ones
+    (https://docs.ionos.com/cloud/storage-and-backup/ionos-object-storage/concepts/
+    key-management)."""
     if bucket_type not in BUCKET_TYPES:
         raise StepFailed(f"PORTAL_IONOS_BUCKET_TYPE is {bucket_type!r}; it takes contract or user.")
     return "AWS" if bucket_type == "contract" else "CanonicalUser"
 
 
 def contract_user_arn(contract_number: str, user_id: str) -> str:
+    """A Contract User ID is the contract number and the user's UUID ("contract number|User
+    UUID" in IONOS's older Retrieve User IDs page, https://docs.ionos.com/cloud/~/revisions/
+    1AlFSZBNMIBgs7fiOwFD/managed-services/s3-object-storage/how-tos/retrieve-user-ids); in a
+    policy they are joined by a colon, as in IONOS's own Terraform provider's example for
+    ionoscloud_s3_bucket_policy ("arn:aws:iam:::user/31000000:9acd8251-2857-410e-b1fd-
+    ca86462bdcec", github.com/ionos-cloud/terraform-provider-ionoscloud
+    docs/resources/s3_bucket_policy.md; the same in the Pulumi registry's S3BucketPolicy)."""
     return f"arn:aws:iam:::user/{contract_number}:{user_id}"
 
 

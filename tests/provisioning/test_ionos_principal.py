@@ -1,7 +1,9 @@
 """IONOS bucket policies name a tenant's user as IONOS documents it, and IONOS S3 means ionos mode.
 
-IONOS's bucket-policy examples: contract-owned buckets take "AWS": "arn:aws:iam:::user/<contract
-user id>" (e.g. arn:aws:iam:::user/31000000:9acd8251-...), user-owned ones "CanonicalUser".
+IONOS's bucket-policy examples: contract-owned buckets take "AWS": ["arn:aws:iam:::user/<contract
+user id>"], user-owned ones "CanonicalUser" (docs.ionos.com/cloud/storage-and-backup/ionos-object-
+storage/settings/bucket-policy/examples); the contract user id is <contract number>:<user uuid>
+(the ionoscloud Terraform provider's s3_bucket_policy example: arn:aws:iam:::user/31000000:9acd...).
 """
 
 import json
