@@ -5,8 +5,10 @@ Authentik 2025.8.1 answered (tests/recordings/authentik-2025.8.1/, held to it by
 tests/provisioning/test_authentik_conformance.py).
 
 Not recorded, and so modelled on Authentik's API schema and docs instead (a real exchange would
-replace this): creating and deleting users (/core/users/, core_users_create), app-password
-tokens (/core/tokens/, core_tokens_create, core_tokens_view_key_retrieve: GET
+replace this): adding and removing a group's members (/core/groups/<pk>/add_user/ and
+remove_user/, as authentik/core/api/groups.py answers them), creating and deleting users
+(/core/users/, core_users_create), app-password tokens (/core/tokens/, core_tokens_create,
+core_tokens_view_key_retrieve: GET
 /core/tokens/<identifier>/view_key/ -> {"key": ...}), and the OAuth2 token endpoint's
 client_credentials grant (/application/o/token/, form-encoded client_id + username +
 password=<app password>, docs.goauthentik.io/add-secure-apps/providers/oauth2/machine_to_machine),
@@ -360,18 +362,24 @@ class FakeAuthentik(LoopbackServer):
         return 204, None
 
     def _group_member(self, add: bool):
-        """add_user / remove_user: {"pk": <user pk>} -> 204, as authentik's API reference gives
-        (core_groups_add_user_create); an unknown user is 404 "User not found"."""
+        """add_user / remove_user: {"pk": <user pk>} -> 204, empty. Not recorded (no exchange in
+        /work/shared/recordings has them), so as Authentik's source has it (authentik/core/api/
+        groups.py, GroupViewSet.add_user/remove_user): the body's pk is looked up among the
+        users the token may view and a miss raises a bare Http404, which DRF answers 404
+        {"detail": "Not found."} (its NotFound's default detail); the body is not validated, so
+        a missing pk is such a miss too, and removing a non-member is a 204 that changes
+        nothing. The group itself is found first (get_object): a missing one is "No Group
+        matches the given query." as in the recordings."""
 
         def handler(query, body, pk):
             group = self.groups.get(pk)
             if group is None:
                 return 404, {"detail": "No Group matches the given query."}
             user = body.get("pk") if isinstance(body, dict) else None
-            if not isinstance(user, int) or isinstance(user, bool):
-                return 400, {"pk": ["A valid integer is required."]}
-            if user not in self.users:
-                return 404, {"detail": "User not found"}
+            if isinstance(user, str) and user.isdigit():
+                user = int(user)  # the ORM's lookup takes "5" for 5
+            if isinstance(user, bool) or user not in self.users:
+                return 404, {"detail": "Not found."}
             if add and user not in group["users"]:
                 group["users"].append(user)
             if not add and user in group["users"]:

@@ -4,8 +4,10 @@ own, TLS trouble, lists spread over pages, and servers that ignore a filter."""
 import time
 
 import pytest
+import requests
 
 from provisioning.drivers.authentik import AuthentikDriver
+from provisioning.drivers.authentik_http import Missing
 from provisioning.errors import StepFailed, TransientError
 
 GROUPS = "/api/v3/core/groups/"
@@ -113,3 +115,30 @@ def test_a_delete_of_something_already_gone_is_no_error(authentik_api):
 def test_the_token_is_never_shown(authentik_api):
     d = driver(authentik_api)
     assert authentik_api.token not in repr(d) and authentik_api.token not in repr(d.http)
+
+
+def test_members_are_added_and_removed_as_authentiks_source_answers(authentik_api):
+    """No recording has add_user/remove_user (the fake's docstring says what it follows)."""
+    authentik_api.add_group("wp-shop-users")
+    olivia = authentik_api.add_user("olivia")["pk"]
+    d = driver(authentik_api)
+    group = d.group("wp-shop-users")
+
+    for _ in range(2):  # already a member: 204 again, nothing changes
+        d.group_member(group, olivia, add=True)
+    assert authentik_api.members("wp-shop-users") == {"olivia"}
+    for _ in range(2):  # no longer one: 204 again
+        d.group_member(group, olivia, add=False)
+    assert authentik_api.members("wp-shop-users") == set()
+
+    # A user deleted since it was looked up: the run tries again and looks again.
+    with pytest.raises(Missing, match="lost the object while trying to add user 99999 to wp-"):
+        d.group_member(group, 99999, add=True)
+    url = f"{authentik_api.url}{GROUPS}{group.pk}/add_user/"
+    auth = {"Authorization": f"Bearer {authentik_api.token}"}
+    for body in ({}, {"pk": None}, {"pk": 99999}):  # the body isn't validated: each is a miss
+        answer = requests.post(url, json=body, headers=auth, timeout=5)
+        assert (answer.status_code, answer.json()) == (404, {"detail": "Not found."})
+    added = requests.post(url, json={"pk": str(olivia)}, headers=auth, timeout=5)
+    assert (added.status_code, added.content) == (204, b"")
+    assert authentik_api.members("wp-shop-users") == {"olivia"}
