@@ -1,5 +1,6 @@
 """The pipeline's webhook: a tenant's WordPress confirms, the pipeline reports errors; signed."""
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from provisioning import secrets as keys
@@ -78,9 +79,12 @@ def receive(body: bytes, timestamp: str, signature: str) -> Answer:
         failed = "error" in payload
     except (ValueError, KeyError, TypeError):
         return Answer(400, "body is not the pipeline's JSON")
-    tenant = Tenant.objects.filter(
-        slug=slug, content_pipeline=True, desired_present=True, state__in=Tenant.LIVE_STATES
-    ).first()
+    try:
+        tenant = Tenant.objects.filter(
+            slug=slug, content_pipeline=True, desired_present=True, state__in=Tenant.LIVE_STATES
+        ).first()
+    except DatabaseError:  # the sender may try again
+        return Answer(503, "the portal's database can't be read just now")
     if tenant is None:
         return refused  # same answer as a bad signature: the webhook tells nobody who exists
     try:
@@ -91,17 +95,29 @@ def receive(body: bytes, timestamp: str, signature: str) -> Answer:
         return Answer(503, "the tenant's key can't be read just now")
     if not secret or not hmac.compare_digest(sign(secret, timestamp, body), signature):
         return refused
-    # Each signature counts once while its timestamp is acceptable.
+    message = error_message(payload["error"]) if failed else None
+    if failed and message is None:
+        return Answer(400, "not an error the portal knows")
+    # Each signature counts once while its timestamp is acceptable. A sender whose request got
+    # a 503 sends the very request again (deploy/.../publish.py, portal-pipeline.php): a 503
+    # must leave no mark, and a repeat of one recorded is a 409 the sender takes as delivered.
+    marker = f"pipeline-hook:{signature}"
     window = 2 * settings.PORTAL_PIPELINE_WEBHOOK_TOLERANCE
-    if not cache.add(f"pipeline-hook:{signature}", 1, timeout=window):
+    try:
+        fresh = cache.add(marker, 1, timeout=window)
+    except Exception:  # the cache unreachable: a replay can't be ruled out, nor a retry refused
+        return Answer(503, "replays can't be checked just now")
+    if not fresh:
         return Answer(409, "already received")
-    if failed:
-        message = error_message(payload["error"])
-        if message is None:
-            return Answer(400, "not an error the portal knows")
-        _record_error(tenant, payload["error"]["reason"], message)
-    else:
-        _record(tenant, payload)
+    try:
+        if failed:
+            _record_error(tenant, payload["error"]["reason"], message)
+        else:
+            _record(tenant, payload)
+    except DatabaseError:
+        with contextlib.suppress(Exception):
+            cache.delete(marker)
+        return Answer(503, "it can't be recorded just now")
     return Answer(200, "recorded")
 
 

@@ -92,6 +92,19 @@ add_filter('rest_request_before_callbacks', function ($response, $handler, $requ
     return new WP_Error('rest_forbidden', 'The content pipeline may not use this route.', ['status' => 403]);
 }, 10, 3);
 
+// A publication by the pipeline is confirmed when the request ends (the post saved with its
+// terms by then), each signed once. One the portal can't take just now (no connection, 502-504)
+// is sent again as it was, the same timestamp and signature: the portal takes a signature once
+// (a repeat is 409: taken before, by an attempt whose answer was lost) while its timestamp is
+// within its tolerance (300 s by default). Blocking, and within the request: the pipeline waits
+// for this request's answer 20 s, so the attempts stay within PORTAL_PIPELINE_CONFIRM_BUDGET.
+const PORTAL_PIPELINE_CONFIRM_ATTEMPTS = 3;
+const PORTAL_PIPELINE_CONFIRM_TIMEOUT = 3;    // seconds an attempt may take
+const PORTAL_PIPELINE_CONFIRM_BACKOFF = 0.5;  // seconds before the second attempt, doubled after
+const PORTAL_PIPELINE_CONFIRM_BUDGET = 12;    // seconds: 3 attempts of 3 s and 0.5 + 1 s between
+
+$GLOBALS['portal_pipeline_confirmations'] = [];
+
 add_action('transition_post_status', function ($new, $old, $post) {
     $url = getenv('PIPELINE_WEBHOOK_URL');
     $secret = getenv('PIPELINE_WEBHOOK_SECRET');
@@ -107,14 +120,46 @@ add_action('transition_post_status', function ($new, $old, $post) {
         'url' => get_permalink($post),
     ]);
     $timestamp = (string) time();
-    wp_remote_post($url, [
-        'timeout' => 5,
-        'blocking' => false,
-        'headers' => [
-            'Content-Type' => 'application/json',
-            'X-Pipeline-Timestamp' => $timestamp,
-            'X-Pipeline-Signature' => 'sha256=' . hash_hmac('sha256', $timestamp . '.' . $body, $secret),
-        ],
-        'body' => $body,
-    ]);
+    $GLOBALS['portal_pipeline_confirmations'][] = [$body, [
+        'Content-Type' => 'application/json',
+        'X-Pipeline-Timestamp' => $timestamp,
+        'X-Pipeline-Signature' => 'sha256=' . hash_hmac('sha256', $timestamp . '.' . $body, $secret),
+    ]];
 }, 10, 3);
+
+add_action('shutdown', function () {
+    $started = microtime(true);
+    foreach ($GLOBALS['portal_pipeline_confirmations'] as [$body, $headers]) {
+        portal_pipeline_confirm(getenv('PIPELINE_WEBHOOK_URL'), $body, $headers, $started);
+    }
+    $GLOBALS['portal_pipeline_confirmations'] = [];
+});
+
+// Whether the portal took the confirmation (or refused it for good: nothing to try again).
+function portal_pipeline_confirm($url, $body, $headers, $started) {
+    $delay = PORTAL_PIPELINE_CONFIRM_BACKOFF;
+    for ($attempt = 1; ; $attempt++) {
+        $answer = wp_remote_post($url, [
+            'timeout' => PORTAL_PIPELINE_CONFIRM_TIMEOUT,
+            'headers' => $headers,
+            'body' => $body,
+        ]);
+        $status = is_wp_error($answer) ? 0 : (int) wp_remote_retrieve_response_code($answer);
+        if ($status === 200 || $status === 409) {
+            return true;
+        }
+        if (!in_array($status, [0, 502, 503, 504], true)) {
+            error_log("portal-pipeline: the portal refused the confirmation ($status)");
+            return false;
+        }
+        $spent = microtime(true) - $started;
+        if ($attempt >= PORTAL_PIPELINE_CONFIRM_ATTEMPTS
+            || $spent + $delay + PORTAL_PIPELINE_CONFIRM_TIMEOUT > PORTAL_PIPELINE_CONFIRM_BUDGET) {
+            $said = $status ? "HTTP $status" : 'no answer';
+            error_log("portal-pipeline: the portal did not take the confirmation after $attempt attempts ($said)");
+            return false;
+        }
+        usleep((int) ($delay * 1000000));
+        $delay *= 2;
+    }
+}

@@ -132,10 +132,10 @@ def pod_env(tenant: Tenant, store: KubernetesSecrets) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def flow(kube_cluster, authentik_api, ai, webhook, settings, tmp_path, monkeypatch):
-    """shop and acme switched on; shop's site running; the pipeline reading both entries."""
-    settings.PORTAL_PIPELINE_WEBHOOK_URL = f"{webhook.url}/hooks/pipeline/"
+def build_flow(hook_url: str, ai, settings, tmp_path, monkeypatch):
+    """shop and acme switched on, their confirmations and reports going to `hook_url`; shop's
+    site running; the pipeline reading both entries. Yields (pipeline, site, shop, targets)."""
+    settings.PORTAL_PIPELINE_WEBHOOK_URL = hook_url
     KubeApi(api_client()).apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "content-pipeline"}}
     )
@@ -153,10 +153,19 @@ def flow(kube_cluster, authentik_api, ai, webhook, settings, tmp_path, monkeypat
     monkeypatch.setenv("PIPELINE_TARGETS_DIR", str(targets))
     monkeypatch.setenv("IONOS_AI_ENDPOINT", f"{ai.url}/v1")
     monkeypatch.setenv("IONOS_AI_TOKEN", AI_TOKEN)
+    # Reports the portal can't take are sent again after 50 ms, 100 ms, ... here.
+    monkeypatch.setenv("PIPELINE_REPORT_BACKOFF", "0.05")
     pipeline = load_pipeline_module().Pipeline()
     yield pipeline, site, shop, targets
+    pipeline.drain(10)
     site.stop()
     assert site.errors() == []
+
+
+@pytest.fixture
+def flow(kube_cluster, authentik_api, ai, webhook, settings, tmp_path, monkeypatch):
+    """The flow with a recorder for the portal's webhook (the tests hand what it took on)."""
+    yield from build_flow(f"{webhook.url}/hooks/pipeline/", ai, settings, tmp_path, monkeypatch)
 
 
 def test_a_message_is_published_as_the_pipeline_and_confirmed_to_the_portal(

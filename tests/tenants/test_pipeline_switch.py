@@ -199,6 +199,43 @@ def test_a_replayed_or_old_error_report_is_refused(client, signed):
     assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_PIPELINE_FAILED).count() == 1
 
 
+def test_a_request_the_portal_could_not_take_leaves_no_mark_and_is_taken_again(
+    client, signed, settings, monkeypatch
+):
+    """The senders send a 503'd request again as it was: it must not then be a replay."""
+    from django.db import OperationalError
+
+    from tenants import pipelinehook
+
+    stamp = int(time.time())
+    # The cache (replay marks) unreachable.
+    caches = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    assert post(client, REFUSED, key=REPORT_KEY, timestamp=stamp).status_code == 503
+    settings.CACHES = caches
+    # The database failing as the report is recorded.
+    recorded = pipelinehook._record_error
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(pipelinehook, "_record_error", database_gone)
+    assert post(client, REFUSED, key=REPORT_KEY, timestamp=stamp).status_code == 503
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_PIPELINE_FAILED).exists()
+
+    monkeypatch.setattr(pipelinehook, "_record_error", recorded)
+    assert post(client, REFUSED, key=REPORT_KEY, timestamp=stamp).status_code == 200
+    assert post(client, REFUSED, key=REPORT_KEY, timestamp=stamp).status_code == 409
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.TENANT_PIPELINE_FAILED).count() == 1
+    signed.refresh_from_db()
+    assert signed.pipeline_error == "The tenant's site refused the post (HTTP 403, rest_x)"
+
+
 def test_each_side_signs_only_its_own_word(client, signed):
     # The site's key makes no error report, the pipeline's no confirmation.
     assert post(client, REFUSED).status_code == 401

@@ -5,7 +5,7 @@
 // then the query (rest_route from POST, else GET, else the /wp-json/ path, as WP::parse_request
 // ranks them), then rest_api_loaded's REST server: the method after _method or
 // X-HTTP-Method-Override, rest_pre_dispatch, the route matched case-insensitively,
-// rest_request_before_callbacks, the handler.
+// rest_request_before_callbacks, the handler; and 'shutdown' at the end.
 
 require __DIR__ . '/stubs.php';
 
@@ -23,6 +23,10 @@ function answer_error($error) {
 foreach (glob(getenv('PORTAL_MU_PLUGINS') . '/*.php') as $mu_plugin) {
     require $mu_plugin;
 }
+// As wp-settings.php does (shutdown_action_hook): 'shutdown' when the request ends, exit included.
+register_shutdown_function(function () {
+    do_action('shutdown');
+});
 
 // A person signed in by cookie stands in as X-Test-User (a user id); core's own filter.
 add_filter('determine_current_user', function ($user_id) {

@@ -9,7 +9,7 @@ OpenAI-compatible endpoint, the pipeline takes a token for the tenant's client f
 the tenant's REST API; the tenant's WordPress then confirms to the portal's webhook. A failed
 publication is reported to the same webhook (the entry's report_url), signed with the entry's
 report_key, as a reason from a fixed list, an HTTP status and an error code: nothing of the text,
-the post or the credentials.
+the post or the credentials. A report the portal can't take just now is sent again, as it was.
 """
 
 import hashlib
@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import os
+import random
 import re
 import threading
 import time
@@ -26,6 +27,17 @@ import requests
 
 TIMEOUT = float(os.environ.get("PIPELINE_HTTP_TIMEOUT", "20"))
 REPORT_TIMEOUT = 5.0
+# A report the portal can't take just now (its web pods restarting: no connection, 502-504; its
+# cluster unreadable: 503) is sent again in the background, the very request signed once: the
+# portal takes a signature once (a repeat is 409, counted as delivered, so a report whose answer
+# was lost is not recorded twice) and only while its timestamp is within the portal's tolerance
+# (PORTAL_PIPELINE_WEBHOOK_TOLERANCE, 300 s by default): no attempt starts after REPORT_WINDOW.
+REPORT_ATTEMPTS = int(os.environ.get("PIPELINE_REPORT_ATTEMPTS", "5"))
+REPORT_BACKOFF = float(os.environ.get("PIPELINE_REPORT_BACKOFF", "1"))  # seconds, doubled
+REPORT_WINDOW = 120.0
+REPORT_AGAIN = frozenset({502, 503, 504})
+# How long the service's shutdown waits for reports still being retried.
+REPORT_DRAIN = 20.0
 log = logging.getLogger(__name__)
 SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Open WebUI asks the chat's model for titles, tags and follow-ups too: those are no posts.
@@ -59,6 +71,7 @@ class Pipeline:
         self.ai_model = os.environ.get("IONOS_AI_MODEL", "meta-llama/Llama-3.3-70B-Instruct")
         self._tokens: dict[str, tuple[str, float]] = {}  # slug -> (access token, good until)
         self._lock = threading.Lock()
+        self._retrying: list[threading.Thread] = []  # reports being sent again
 
     # --- what Open WebUI lists ---------------------------------------------------------------
 
@@ -84,7 +97,15 @@ class Pipeline:
         return None
 
     async def on_shutdown(self):
-        return None
+        self.drain(REPORT_DRAIN)
+
+    def drain(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the reports still being sent again."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            pending = list(self._retrying)
+        for worker in pending:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     # --- one message ---------------------------------------------------------------------------
 
@@ -112,7 +133,8 @@ class Pipeline:
         return target
 
     def report(self, target: dict, error: PublishError) -> None:
-        """Tell the portal why nothing was published; the chat says it whatever the portal does."""
+        """Tell the portal why nothing was published; the chat says it whatever the portal does.
+        The first attempt is made before the chat is answered, any later one in the background."""
         url, key = target.get("report_url"), target.get("report_key")
         if not url or not key:
             return
@@ -122,20 +144,33 @@ class Pipeline:
         if error.code:
             said["code"] = error.code
         body = json.dumps({"tenant": target["tenant"], "error": said}).encode()
-        stamp = str(int(time.time()))
-        mac = hmac.new(key.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        stamp = int(time.time())
+        mac = hmac.new(key.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
         headers = {
             "Content-Type": "application/json",
-            "X-Pipeline-Timestamp": stamp,
+            "X-Pipeline-Timestamp": str(stamp),
             "X-Pipeline-Signature": f"sha256={mac}",
         }
-        try:
-            answer = requests.post(url, data=body, headers=headers, timeout=REPORT_TIMEOUT)
-        except requests.RequestException as failure:
-            log.warning("the portal can't be told (%s)", type(failure).__name__)
+        if _send_report(url, body, headers):
             return
-        if answer.status_code != 200:
-            log.warning("the portal refused the report: %s", answer.status_code)
+        worker = threading.Thread(
+            target=self._report_again, args=(url, body, headers, stamp), daemon=True
+        )
+        with self._lock:
+            self._retrying = [t for t in self._retrying if t.is_alive()] + [worker]
+        worker.start()
+
+    def _report_again(self, url: str, body: bytes, headers: dict, stamp: int) -> None:
+        for attempt in range(1, REPORT_ATTEMPTS):
+            # Exponential, with jitter: the pipeline's reports held up by one outage of the
+            # portal don't all come back at the same moment.
+            delay = REPORT_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # noqa: S311
+            if time.time() + delay - stamp > REPORT_WINDOW:
+                break
+            time.sleep(delay)
+            if _send_report(url, body, headers):
+                return
+        log.warning("the portal could not be told; the report is dropped")
 
     def compose(self, text: str) -> dict[str, str]:
         """{"title", "content"} for the text, from the IONOS AI endpoint."""
@@ -248,6 +283,25 @@ class Pipeline:
             # Renewed a little early, so no token dies between here and the site.
             self._tokens[slug] = (token, time.monotonic() + lifetime * 0.9)
         return token
+
+
+def _send_report(url: str, body: bytes, headers: dict) -> bool:
+    """One attempt; False: the portal can't take it just now, the same request may go again."""
+    try:
+        answer = requests.post(url, data=body, headers=headers, timeout=REPORT_TIMEOUT)
+    except (requests.ConnectionError, requests.Timeout) as failure:
+        log.warning("the portal can't be told just now (%s)", type(failure).__name__)
+        return False
+    except requests.RequestException as failure:
+        log.warning("the portal can't be told (%s)", type(failure).__name__)
+        return True
+    if answer.status_code in REPORT_AGAIN:
+        log.warning("the portal can't take the report just now: %s", answer.status_code)
+        return False
+    # 409: taken before, by an attempt whose answer was lost.
+    if answer.status_code not in (200, 409):
+        log.warning("the portal refused the report: %s", answer.status_code)
+    return True
 
 
 def _is_task(user_message: str, body: dict) -> bool:
