@@ -19,7 +19,8 @@ locals {
     "eu-central-3" = "85.215.142.30"
     "eu-south-2"   = "93.93.114.231"
   }
-  s3_egress_cidrs = length(var.s3_egress_cidrs) > 0 ? var.s3_egress_cidrs : ["${local.s3_endpoint_ips[var.s3_region]}/32"]
+  s3_endpoint_ip  = lookup(local.s3_endpoint_ips, var.s3_region, "")
+  s3_egress_cidrs = length(var.s3_egress_cidrs) > 0 ? var.s3_egress_cidrs : ["${local.s3_endpoint_ip}/32"]
 }
 
 output "k8s_cluster_id" {
@@ -93,6 +94,10 @@ output "authentik_postgres" {
 # overlay ConfigMap (portal-config) takes them.
 output "portal_config" {
   description = "The portal's non-secret settings from the infrastructure, by setting name."
+  precondition {
+    condition     = length(var.s3_egress_cidrs) > 0 || local.s3_endpoint_ip != ""
+    error_message = "No known address for the Object Storage endpoint of ${var.s3_region}: set s3_egress_cidrs to its addresses (dig +short s3.${var.s3_region}.ionoscloud.com), which the tenants may connect to."
+  }
   value = {
     PORTAL_IONOS_CLUSTER_ID         = ionoscloud_k8s_cluster.platform.id
     PORTAL_S3_CREDENTIALS           = "ionos" # IONOS Object Storage has no IAM
