@@ -51,7 +51,7 @@ def replay(settings):
 
     # As the recorded run was configured.
     settings.PORTAL_AUTHENTIK_ACCESS_GROUP = "h2-access-{slug}"
-    settings.PORTAL_AUTHENTIK_SIGNING_KEY = "authentik Self-signed Certificate"
+    # The signing key is the portal's default: the recorded run's, Authentik's own pair.
     settings.PORTAL_TENANT_TLS_UPSTREAM = True
     yield start
     for server in servers:
@@ -106,6 +106,16 @@ def test_create_makes_the_recorded_calls_and_reads_every_answer(replay):
     # The old client also sent authentication_flow/encryption_key as null; we send what we set.
     want = dict(recorded[("POST", "/api/v3/providers/oauth2/")])
     assert {k: v for k, v in want.items() if v is not None} == provider
+    # Signed with the key pair (RS256): Authentik kept the certificate it was given, as the
+    # portal looked it up by its default name; without one it would sign HS256.
+    (keypair,) = [r for r in records if r["path"] == "/api/v3/crypto/certificatekeypairs/"][0][
+        "response_body"
+    ]["results"]
+    created = next(
+        r for r in records if (r["method"], r["path"]) == ("POST", "/api/v3/providers/oauth2/")
+    )
+    assert provider["signing_key"] == keypair["pk"] == created["response_body"]["signing_key"]
+    assert keypair["name"] == "authentik Self-signed Certificate"
     app = bodies[("POST", "/api/v3/core/applications/")]
     assert app == {
         **recorded[("POST", "/api/v3/core/applications/")],
