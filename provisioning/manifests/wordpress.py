@@ -92,8 +92,9 @@ define('AS3CF_SETTINGS', serialize([
     'delivery-domain' => getenv('S3_DELIVERY_DOMAIN'),
     'force-https' => getenv('S3_DELIVERY_HTTPS') === 'true',
     // No ACL on upload: reads come from the bucket policy, and buckets whose object ownership
-    // is enforced refuse ACLs (the mu-plugin drops the default ACL as well).
-    'object-ownership-enforced' => true,
+    // is enforced refuse ACLs. Unset, the plugin asks the bucket and sends ACLs when it can't
+    // tell (IONOS answers no public-access-block); the mu-plugin drops the default ACL as well.
+    'use-bucket-acls' => false,
 ]));
 if (!empty($_SERVER['HTTP_X_FORWARDED_PROTO']) && $_SERVER['HTTP_X_FORWARDED_PROTO'] === 'https') {
     $_SERVER['HTTPS'] = 'on';

@@ -54,10 +54,28 @@ def test_a_plain_http_lab_endpoint_gives_http_urls(settings):
     )
 
 
+# The keys WP Offload Media 3.x reads from AS3CF_SETTINGS that the portal sets (its settings
+# whitelist and Amazon_S3_And_CloudFront::get_setting callers, github.com/deliciousbrains/
+# wp-amazon-s3-and-cloudfront classes/amazon-s3-and-cloudfront.php; get_url_domain reads the
+# delivery ones). 'object-ownership-enforced' is no such key: the plugin reads the bucket's state
+# for it and derives use-bucket-acls from it only when use-bucket-acls is unset.
+PLUGIN_KEYS = {
+    "provider", "access-key-id", "secret-access-key", "bucket", "region", "copy-to-s3",
+    "serve-from-s3", "remove-local-file", "enable-object-prefix", "object-prefix",
+    "delivery-provider", "enable-delivery-domain", "delivery-domain", "force-https",
+    "use-bucket-acls",
+}  # fmt: skip
+
+
+def test_every_setting_is_one_the_plugin_reads():
+    assert set(offload_settings()) <= PLUGIN_KEYS
+
+
 def test_uploads_carry_no_acl():
     offload = offload_settings()
-    # The plugin's own switch: with object ownership enforced it sends no ACL ...
-    assert offload["object-ownership-enforced"] is True
+    # The plugin's own switch: Upload_Handler sets ACL only if use_acl_for_intermediate_size,
+    # which is get_setting('use-bucket-acls') for the configured bucket ...
+    assert offload["use-bucket-acls"] is False
     # ... and the mu-plugin empties the default canned ACL (Storage_Provider::get_default_acl's
     # filter; the upload handler sets ACL only when it is not empty).
     assert "add_filter('as3cf_aws_s3_default_acl', '__return_null');" in INSTALL_SCRIPT
