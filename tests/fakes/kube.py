@@ -13,7 +13,9 @@ template, a Deployment's selector, a PVC's spec other than a larger size) and in
 Tests steer it in-process: `fail()` makes the next N matching requests answer a status before
 anything is stored, `delay()` holds them (for client timeouts), `mark_ready()` plays the
 controllers (Deployments rolled out, Jobs complete), `fail_job()` and `edit()` (a hand edit by
-another field manager). `writes` records every write and whether it changed anything.
+another field manager), `quota_used()` the quota controller (a ResourceQuota's status, which
+clients may also write through its status subresource). `writes` records every write and whether
+it changed anything.
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ RESOURCES = {
 # that a run of the driver tests can be compared with the portal's RBAC (tests/deploy/).
 ACCESS_LOG = os.environ.get("PORTAL_TEST_KUBE_ACCESS_LOG", "")
 _PATH = re.compile(
-    r"^/(api/v1|apis/[^/]+/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?(?:/(scale))?$"
+    r"^/(api/v1|apis/[^/]+/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?(?:/(scale|status))?$"
 )
+# The subresource each kind answers here: kubectl scale's, and the status the quota controller
+# writes (an API server has status for more kinds; the fake's controllers set those in-process).
+_SUBRESOURCES = {"Deployment": "scale", "ResourceQuota": "status"}
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -446,7 +451,7 @@ class FakeKube(LoopbackServer):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         gv, namespace, plural, name = m.group(1), m.group(2) or "", m.group(3), m.group(4)
         kind, namespaced = RESOURCES[(gv, plural)]
-        if m.group(5) and kind != "Deployment":
+        if m.group(5) and (not name or _SUBRESOURCES.get(kind) != m.group(5)):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if namespaced != bool(namespace) and not (namespaced and method == "GET" and not name):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -525,6 +530,8 @@ class FakeKube(LoopbackServer):
         gv, plural, namespace, name = key
         if subresource == "scale":
             return self._scale(key, method, query, headers, body)
+        if subresource == "status":
+            return self._status(key, method, query, headers, body)
         if method == "GET":
             return (200, self._read(key)) if name else (200, self._list(gv, plural, namespace))
         if method == "DELETE" and name:
@@ -590,6 +597,63 @@ class FakeKube(LoopbackServer):
                 "selector": ",".join(f"{k}={v}" for k, v in labels.items()),
             },
         }
+
+    def _status(self, key, method, query, headers, body) -> tuple[int, dict]:
+        """A ResourceQuota's status subresource, as the quota controller writes it: only the
+        status is taken (the spec stays as it was, pkg/registry/core/resourcequota/strategy.go,
+        resourcequotaStatusStrategy), under a manager marked with subresource "status"."""
+        old = self.objects.get(key)
+        if old is None:
+            raise self._not_found(key)
+        if method == "GET":
+            return 200, copy.deepcopy(old)
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+        if method == "PUT":
+            sent = self._parse(body, content_type)
+            sent_rv = (sent.get("metadata") or {}).get("resourceVersion")
+            if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {key[1]} "{key[3]}": the object has been '
+                    "modified; please apply your changes to the latest version and try again",
+                )
+            status = sent.get("status") or {}
+        elif method == "PATCH" and content_type in (
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+        ):
+            status = _merge(old, self._parse(body, content_type)).get("status") or {}
+        elif method == "PATCH":
+            raise ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
+        else:
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on status")
+        manager = query.get("fieldManager") or _agent(headers)
+        return 200, self.write_status(key, status, manager, method=method)
+
+    def write_status(self, key: tuple, status: dict, manager: str, method=None) -> dict:
+        """Store `status` as the object's, by `manager` through the status subresource (a
+        request's method is recorded in `writes`; a controller's in-process write is not)."""
+        new = copy.deepcopy(self.objects[key])
+        new["status"] = copy.deepcopy(status)
+        try:
+            schema_check(new)
+        except jsonschema.ValidationError as exc:
+            where = ".".join(map(str, exc.absolute_path))
+            raise ApiError(
+                422, "Invalid", f'{new["kind"]} "{key[3]}" is invalid: {where}: {exc.message}'
+            ) from exc
+        paths = {p: "Update" for p in _leaves(new["status"], ("status",))}
+        self.managers.setdefault(key, {})[manager] = paths
+        self.subresources.setdefault(key, {})[manager] = "status"
+        return self._store(key, new, method=method, old=self.objects[key])
+
+    def quota_used(self, namespace: str, name: str, used: dict[str, str]) -> None:
+        """Play the quota controller: the quota's status is its spec's hard and `used`."""
+        key = ("api/v1", "resourcequotas", namespace, name)
+        with self.lock:
+            hard = copy.deepcopy(self.objects[key]["spec"].get("hard") or {})
+            self.write_status(key, {"hard": hard, "used": used}, "kube-controller-manager")
 
     def _decode(self, obj: dict, kind: str, strict: bool) -> dict:
         """Unknown fields of a create or update: 400 with fieldValidation=Strict, else dropped
@@ -996,6 +1060,12 @@ class FakeKube(LoopbackServer):
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         if old is None:
             obj["status"] = {"phase": "Active"}
+
+    def _admit_resourcequota(self, key, old, obj) -> None:
+        # A write of the quota itself never sets its status: a create starts it empty, an update
+        # keeps the old one (strategy.go PrepareForCreate/PrepareForUpdate); the recorded create
+        # answers "status": {}, and a kubectl patch of spec.hard the controller's status as it was.
+        obj["status"] = copy.deepcopy((old or {}).get("status") or {})
 
     def _admit_secret(self, key, old, obj) -> None:
         for k, v in (obj.get("data") or {}).items():

@@ -213,3 +213,55 @@ def test_a_dry_run_answers_what_the_apply_stores_and_stores_nothing(fake):
         again = replay.send("PATCH", row["path"] + "&dryRun=All", row["request_body"], APPLY, "r")
         assert again[0] == 200 and normalized(again[1]) == normalized(applied[1]), seq
         assert again[1]["metadata"]["resourceVersion"] == applied[1]["metadata"]["resourceVersion"]
+
+
+def _status_managers(meta: dict) -> set[tuple]:
+    return {
+        (m["manager"], m.get("operation"), m.get("subresource", ""))
+        for m in meta.get("managedFields") or []
+        if m["manager"] != "kube-apiserver"  # quota admission's own status writes: no pods here
+    }
+
+
+def test_a_quotas_status_is_written_through_its_subresource_and_kept_by_writes_of_the_quota(
+    fake,
+):
+    """The quota controller writes status through /status (the recordings' managedFields say
+    so); a write of the quota itself creates it with an empty status and never changes it: the
+    recorded kubectl patch of spec.hard.pods answers the controller's status as it was."""
+    replay = Replay(fake)
+    lifecycle = {row["seq"]: row for row in rows("lifecycle-h1rec.jsonl")}
+    for row in (r for seq, r in lifecycle.items() if seq < 14):  # the namespace first
+        sent = row["request_object"] if row["method"] in ("PATCH", "POST", "PUT") else None
+        agent = row["user_agent"]
+        replay.send(row["method"], row["requestURI"], sent, _content_type(row), agent)
+    created = lifecycle[14]
+    status, body, _ = replay.send(
+        "PATCH", created["requestURI"], created["request_object"], APPLY, created["user_agent"]
+    )
+    assert (status, body["status"]) == (created["status"], created["response_object"]["status"])
+    path = "/api/v1/namespaces/wp-h1rec/resourcequotas/tenant-quota/status"
+    before = lifecycle[110]["response_object"]
+    read = replay.send("GET", path, None, None, "kube-controller-manager/v1.32")[1]
+    # As the controller does: the object read, its status replaced; a spec sent here isn't taken.
+    controller = {**read, "spec": {"hard": {"pods": "1"}}, "status": before["status"]}
+    stale = {**controller, "metadata": {**read["metadata"], "resourceVersion": "1"}}
+    assert replay.send("PUT", path, stale, None, "kube-controller-manager/v1.32")[0] == 409
+    status, body, _ = replay.send("PUT", path, controller, None, "kube-controller-manager/v1.32")
+    assert status == 200 and body["status"] == before["status"]
+    assert body["spec"] == created["response_object"]["spec"]
+
+    edit = lifecycle[111]
+    status, body, _ = replay.send(
+        "PATCH", edit["requestURI"], edit["request_object"], _content_type(edit), edit["user_agent"]
+    )
+    real = edit["response_object"]
+    assert status == edit["status"]
+    assert (body["spec"], body["status"]) == (real["spec"], real["status"])
+    assert _status_managers(body["metadata"]) == _status_managers(real["metadata"])
+
+    assert replay.send("GET", path, None, None, "kubectl")[1]["status"] == real["status"]
+    assert replay.send("PATCH", path, {"status": {}}, APPLY, "x")[0] == 415
+    assert (
+        replay.send("GET", path.replace("resourcequotas", "limitranges"), None, None, "x")[0] == 404
+    )
