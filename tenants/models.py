@@ -452,6 +452,7 @@ class AuditEvent(models.Model):
         TENANT_CLONE_REQUESTED = "tenant.clone_requested", "Clone requested"
         TENANT_CLONED = "tenant.cloned", "Content copied into the clone"
         TENANT_CLONE_FAILED = "tenant.clone_failed", "Copying into the clone failed"
+        TENANT_PROMOTE_REQUESTED = "tenant.promote_requested", "Promote of a staging requested"
         TENANT_PROMOTED = "tenant.promoted", "Staging promoted"
         TENANT_PROMOTE_FAILED = "tenant.promote_failed", "Promoting the staging failed"
         TENANT_DELETE_SCHEDULED = "tenant.delete_scheduled", "Deletion scheduled"

@@ -1,6 +1,7 @@
 """Promoting a clone: its content replaces its original's, after a backup of the original."""
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from portal import roles
 from portal.errors import ApplicationError
@@ -59,8 +60,19 @@ def tenant_promote(*, tenant: Tenant, actor, confirm_slug: str) -> Tenant:
         )
     # Under the restores' lease and resend: a dead worker or a lost message is taken up again.
     note = f"Promoting {tenant.slug}: a backup of it, then one of this site, first."
-    if not restores.restore_begin(original, kind="promote", note=note, actor=actor, source=tenant):
-        raise ApplicationError(f"{original.slug} is being restored or filled; wait for it.")
+    with transaction.atomic():
+        if not restores.restore_begin(
+            original, kind="promote", note=note, actor=actor, source=tenant
+        ):
+            raise ApplicationError(f"{original.slug} is being restored or filled; wait for it.")
+        # Who asked to overwrite production, before any worker touches it.
+        audit_record(
+            action=Action.TENANT_PROMOTE_REQUESTED,
+            actor=actor,
+            obj=original,
+            after={"staging": tenant.slug},
+            message=f"{tenant.slug} to be promoted into {original.slug}.",
+        )
     return tenant
 
 

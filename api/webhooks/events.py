@@ -22,8 +22,17 @@ EVENT_TYPES = [
     A.TENANT_BACKED_UP,
     A.TENANT_BACKUP_FAILED,
     A.TENANT_RESTORED,
+    A.TENANT_CLONE_REQUESTED,
+    A.TENANT_CLONED,
+    A.TENANT_CLONE_FAILED,
+    A.TENANT_PROMOTE_REQUESTED,
+    A.TENANT_PROMOTED,
+    A.TENANT_PROMOTE_FAILED,
 ]
 EVENT_TYPES = [str(e) for e in EVENT_TYPES]
+# Told of a clone, yet also news of its original (whose owner asked for the copy): endpoints of
+# the original hear them as well, since a new clone has none of its own.
+CLONE_EVENTS = {str(A.TENANT_CLONE_REQUESTED), str(A.TENANT_CLONED), str(A.TENANT_CLONE_FAILED)}
 
 
 def payload(event: AuditEvent, tenant: Tenant) -> dict:
@@ -36,6 +45,7 @@ def payload(event: AuditEvent, tenant: Tenant) -> dict:
                 "slug": tenant.slug,
                 "state": tenant.state,
                 "url": settings.PORTAL_URL + tenant.get_absolute_url(),
+                "clone_of": tenant.clone_of.slug if tenant.clone_of_id else None,
             },
             "actor": event.actor_name,
             "message": event.message,
@@ -49,16 +59,17 @@ def deliveries_for(event: AuditEvent) -> list[WebhookDelivery]:
     """Queue the event for every active endpoint that asked for it, once the event commits."""
     if event.action not in EVENT_TYPES or event.object_type != "tenant":
         return []
-    tenant = Tenant.objects.filter(pk=event.object_id).first()
+    tenant = Tenant.objects.select_related("clone_of").filter(pk=event.object_id).first()
     if tenant is None:
         return []
+    scope = Q(tenant__isnull=True) | Q(tenant=tenant)
+    if tenant.clone_of_id is not None and event.action in CLONE_EVENTS:
+        scope |= Q(tenant_id=tenant.clone_of_id)
     # The event list is matched here rather than by a JSON `contains` lookup, which SQLite (the
     # embedded portal's database) doesn't have; a tenant has few endpoints.
     endpoints = [
         endpoint
-        for endpoint in WebhookEndpoint.objects.filter(
-            Q(tenant__isnull=True) | Q(tenant=tenant), is_active=True
-        )
+        for endpoint in WebhookEndpoint.objects.filter(scope, is_active=True)
         if event.action in (endpoint.events or [])
     ]
     body = payload(event, tenant)

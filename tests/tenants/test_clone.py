@@ -351,3 +351,79 @@ def test_promote_puts_the_clones_content_into_the_original_after_a_backup_of_it(
 
     with pytest.raises(ApplicationError, match="bring .* to 6.7 first"):
         promote.tenant_promote(tenant=staging, actor=requester, confirm_slug=source.slug)
+
+
+CLONE_AND_PROMOTE = [
+    "tenant.clone_requested",
+    "tenant.cloned",
+    "tenant.clone_failed",
+    "tenant.promote_requested",
+    "tenant.promoted",
+    "tenant.promote_failed",
+]
+
+
+def test_clone_and_promote_are_heard_by_webhooks_signed(
+    source, kubelet, platform, requester, approver, kube_cluster
+):
+    from standardwebhooks import Webhook
+
+    from api.models import WebhookDelivery
+    from api.webhooks import delivery
+    from api.webhooks.services import endpoint_create
+    from tenants import promote, restores
+    from tests.fakes.webhook_receiver import Receiver
+
+    with Receiver() as everyone, Receiver() as owners:
+        _, admin_secret = endpoint_create(
+            actor=approver, url=everyone.url, events=CLONE_AND_PROMOTE
+        )
+        # The owner's endpoint is the original's: a new clone has none of its own.
+        _, owner_secret = endpoint_create(
+            actor=requester, url=owners.url, events=CLONE_AND_PROMOTE, tenant=source
+        )
+        made = clone.tenant_clone(source=source, actor=requester)
+        services.tenant_approve(tenant_id=made.pk, actor=approver)
+        made = _built(made, kube_cluster)
+        # The fill's worker stopped each time: the copy ends, failed; the owner copies again.
+        Tenant.objects.filter(pk=made.pk).update(restore_tries=restores.MAX_TRIES)
+        assert "didn't finish" in restores.restore_run(made.pk, made.restore_wakeup)
+        made.refresh_from_db()
+        clone.clone_fill_again(tenant=made, actor=requester)
+        made.refresh_from_db()
+        assert "Copied the content" in restores.restore_run(made.pk, made.restore_wakeup)
+        made.refresh_from_db()
+        # A promote whose worker stopped each time, then one that went through.
+        promote.tenant_promote(tenant=made, actor=requester, confirm_slug=source.slug)
+        source.refresh_from_db()
+        Tenant.objects.filter(pk=source.pk).update(restore_tries=restores.MAX_TRIES)
+        assert "Nothing was overwritten" in restores.restore_run(source.pk, source.restore_wakeup)
+        promote.tenant_promote(tenant=made, actor=requester, confirm_slug=source.slug)
+        source.refresh_from_db()
+        assert restores.restore_run(source.pk, source.restore_wakeup).startswith("Promoted")
+        # What the worker's webhook_deliver task does, in the order the events were written.
+        for pk in WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True):
+            assert delivery.attempt(pk), WebhookDelivery.objects.get(pk=pk).last_error
+
+    heard = [
+        ("tenant.clone_requested", source.slug),
+        ("tenant.clone_failed", made.slug),
+        ("tenant.clone_requested", made.slug),  # copy again
+        ("tenant.cloned", made.slug),
+        ("tenant.promote_requested", source.slug),
+        ("tenant.promote_failed", source.slug),
+        ("tenant.promote_requested", source.slug),
+        ("tenant.promoted", source.slug),
+    ]
+    for receiver, secret in ((everyone, admin_secret), (owners, owner_secret)):
+        verifier = Webhook(secret)  # the Standard Webhooks reference library's check
+        bodies = [verifier.verify(body, headers) for headers, body in receiver.requests]
+        assert [(b["type"], b["data"]["tenant"]["slug"]) for b in bodies] == heard
+        clone_of = {b["data"]["tenant"]["slug"]: b["data"]["tenant"]["clone_of"] for b in bodies}
+        assert clone_of == {source.slug: None, made.slug: source.slug}
+        asked = bodies[4]
+        assert asked["data"]["actor"] == requester.get_username()
+        event = AuditEvent.objects.get(pk=asked["data"]["audit_event_id"])
+        assert event.action == Action.TENANT_PROMOTE_REQUESTED and event.actor == requester
+        assert event.after == {"staging": made.slug}
+        assert "worker stopped 3 times" in bodies[5]["data"]["message"]
