@@ -22,7 +22,8 @@ def _release(version: str) -> tuple[int, ...]:
 
 def pipeline_unavailable(wordpress_version: str) -> str:
     """Why a site of this WordPress version can't have the pipeline ('' when it can): its MCP
-    plugin runs on the Abilities API, which needs 6.8 (provisioning/manifests/wordpress.py)."""
+    plugin runs on the Abilities API, core's from 6.9 and the Abilities API plugin's on 6.8,
+    which needs 6.8 (provisioning/manifests/wordpress.py, deploy/wordpress/plugins.lock)."""
     if _release(wordpress_version) >= _release(ABILITIES_MIN_WORDPRESS):
         return ""
     return (

@@ -2,7 +2,10 @@
 // Fetches the plugins of plugins.lock at their pinned versions into <dest>/<slug>/, each checked
 // against its publisher's checksums: WordPress.org's per-file SHA-256 for that version (what
 // `wp plugin verify-checksums` uses), or the digest GitHub publishes for a release asset; plus
-// the zip's SHA-256 when the lock gives one. Usage: php fetch-plugins.php <lock> <dest>
+// the zip's SHA-256 when the lock gives one; only the lock's lines that hold for the image's
+// WordPress version (plugins-lock.php). Usage: php fetch-plugins.php <lock> <dest> <wordpress>
+
+require __DIR__ . '/plugins-lock.php';
 
 function fail(string $why): never
 {
@@ -84,22 +87,16 @@ function github_digest(string $repo, string $version, string $asset): string
     fail("$repo v$version: no SHA-256 digest published for $asset");
 }
 
-[$_, $lock, $dest] = $argv + [null, null, null];
-if (!$lock || !$dest) {
-    fail('usage: php fetch-plugins.php <lock> <dest>');
+[$_, $lock, $dest, $wordpress] = $argv + [null, null, null, null];
+if (!$lock || !$dest || !$wordpress) {
+    fail('usage: php fetch-plugins.php <lock> <dest> <wordpress version>');
+}
+$entries = portal_lock_entries((string) file_get_contents($lock), $wordpress);
+if (is_string($entries)) {
+    fail($entries);
 }
 @mkdir($dest, 0755, true);
-foreach (file($lock, FILE_IGNORE_NEW_LINES) as $line) {
-    $line = trim($line);
-    if ($line === '' || $line[0] === '#') {
-        continue;
-    }
-    $fields = preg_split('/\s+/', $line);
-    [$slug, $version, $source] = $fields + [null, null, null];
-    $pinned = $fields[3] ?? null;
-    if (!preg_match('/^[a-z0-9-]+$/', (string) $slug) || !preg_match('/^[0-9][0-9.]*$/', (string) $version)) {
-        fail("a lock line needs a slug and an exact version: $line");
-    }
+foreach ($entries as [$slug, $version, $source, $pinned]) {
     if ($source === 'wordpress.org') {
         $zip = fetch("https://downloads.wordpress.org/plugin/$slug.$version.zip");
     } elseif (preg_match('#^github:([\w.-]+/[\w.-]+)$#', (string) $source, $m)) {

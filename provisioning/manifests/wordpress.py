@@ -42,11 +42,16 @@ S3_PLUGIN = "amazon-s3-and-cloudfront"
 # (github.com/Automattic/wordpress-mcp/issues/104, "no further feature development"). It serves
 # /wp-json/mcp/mcp-adapter-default-server; which user may call it is the mu-plugin's business.
 MCP_PLUGIN = "mcp-adapter"
-# mcp-adapter runs on the Abilities API, in core from WordPress 6.9 only: on 6.8 the Abilities API
-# plugin (WordPress/abilities-api 0.4.0, the API 6.9 took in; inert where core has it). It
-# needs 6.8, so the pipeline can't be switched on for a site on 6.6 or 6.7.
+# mcp-adapter runs on the Abilities API, in WordPress core from 6.9 (core.trac.wordpress.org
+# ticket #64098; developer.wordpress.org/apis/abilities-api/getting-started/). There the image
+# carries mcp-adapter 0.6.0 or later, which requires 6.9, and no Abilities API plugin (the
+# install Job removes a copy left from 6.8). On 6.8 the Abilities API plugin
+# (WordPress/abilities-api 0.4.0, the API 6.9 took in, archived since) with mcp-adapter 0.5.0,
+# the last release that runs on it. That plugin needs 6.8, so the pipeline can't be switched on
+# for a site on 6.6 or 6.7. plugins.lock says which image gets which (its wordpress>=/< bounds).
 ABILITIES_PLUGIN = "abilities-api"
 ABILITIES_MIN_WORDPRESS = "6.8"
+ABILITIES_CORE_WORDPRESS = "6.9"
 # The WordPress user the pipeline publishes as (an author: own posts only, no settings).
 PIPELINE_USER = "content-pipeline"
 # Where the image keeps the plugins at their pinned versions (deploy/wordpress/Dockerfile).
@@ -143,7 +148,8 @@ ABILITIES_MU_PLUGIN = (Path(__file__).with_name("portal-pipeline-abilities.php")
 INSTALL_SCRIPT = """\
 set -eu
 cd /var/www/html
-wp core is-installed || wp core install --url="$WP_URL" --title="$WP_TITLE" \\
+# --skip-plugins: a plugin that doesn't fit the core (below) can't stop the check.
+wp core is-installed --skip-plugins || wp core install --url="$WP_URL" --title="$WP_TITLE" \\
   --admin_user="$WP_ADMIN_USER" --admin_password="$WORDPRESS_ADMIN_PASSWORD" \\
   --admin_email="$WP_ADMIN_EMAIL" --skip-email
 # Plugins come from the image (deploy/wordpress, pinned and checked when it was built): copied
@@ -160,7 +166,24 @@ portal_plugin() {
   fi
   wp plugin is-active "$1" || wp plugin activate "$1"
 }
+# A plugin the site should not have (any more): deactivated and deleted if it is there, without
+# loading it (--skip-plugins), so a plugin that no longer fits the core can't stop its removal.
+portal_plugin_gone() {
+  if wp plugin is-installed "$1" --skip-plugins="$1"; then
+    wp plugin deactivate "$1" --skip-plugins="$1" || true
+    wp plugin delete "$1" --skip-plugins="$1"
+  fi
+}
+# Whether the site's core is of this version or later (asked with no plugin loaded).
+core_at_least() {
+  wp eval --skip-plugins "exit(version_compare(get_bloginfo('version'), '$1', '>=') ? 0 : 1);"
+}
 mkdir -p wp-content/plugins
+# From 6.9 the Abilities API is core's: the plugin's copy (a site upgraded from 6.8) goes first,
+# before a command loads it beside core's.
+if core_at_least "$ABILITIES_CORE_WORDPRESS"; then
+  portal_plugin_gone "$ABILITIES_PLUGIN"
+fi
 for plugin in "$OIDC_PLUGIN" "$S3_PLUGIN"; do
   portal_plugin "$plugin"
 done
@@ -213,14 +236,15 @@ add_action('openid-connect-generic-user-create', 'portal_sso_role', 10, 2);
 add_action('openid-connect-generic-update-user-using-current-claim', 'portal_sso_role', 10, 2);
 PHP
 if [ "${PIPELINE_ENABLED:-false}" = "true" ]; then
-  at_least="version_compare(get_bloginfo('version'), '$ABILITIES_MIN_WORDPRESS', '>=')"
-  if ! wp eval "exit($at_least ? 0 : 1);"; then
+  if ! core_at_least "$ABILITIES_MIN_WORDPRESS"; then
     echo "The content pipeline needs WordPress $ABILITIES_MIN_WORDPRESS or later \
 (the Abilities API its MCP plugin runs on)." >&2
     exit 1
   fi
-  # The Abilities API first: mcp-adapter does nothing without it.
-  portal_plugin "$ABILITIES_PLUGIN"
+  if ! core_at_least "$ABILITIES_CORE_WORDPRESS"; then
+    # The Abilities API plugin first: mcp-adapter does nothing without it.
+    portal_plugin "$ABILITIES_PLUGIN"
+  fi
   portal_plugin "$MCP_PLUGIN"
   wp user get "$PIPELINE_USER" >/dev/null 2>&1 || wp user create "$PIPELINE_USER" \
     "$PIPELINE_USER@pipeline.invalid" --role=author
@@ -231,12 +255,8 @@ if [ "${PIPELINE_ENABLED:-false}" = "true" ]; then
 else
   rm -f wp-content/mu-plugins/portal-pipeline.php \
     wp-content/mu-plugins/portal-pipeline-abilities.php
-  for plugin in "$MCP_PLUGIN" "$ABILITIES_PLUGIN"; do
-    if wp plugin is-installed "$plugin"; then
-      wp plugin deactivate "$plugin" || true
-      wp plugin delete "$plugin"
-    fi
-  done
+  portal_plugin_gone "$MCP_PLUGIN"
+  portal_plugin_gone "$ABILITIES_PLUGIN"
   if wp user get "$PIPELINE_USER" >/dev/null 2>&1; then
     wp user delete "$PIPELINE_USER" --reassign=1 --yes
   fi
@@ -558,6 +578,7 @@ def install_job(spec: TenantSpec) -> dict:
         {"name": "MCP_PLUGIN", "value": MCP_PLUGIN},
         {"name": "ABILITIES_PLUGIN", "value": ABILITIES_PLUGIN},
         {"name": "ABILITIES_MIN_WORDPRESS", "value": ABILITIES_MIN_WORDPRESS},
+        {"name": "ABILITIES_CORE_WORDPRESS", "value": ABILITIES_CORE_WORDPRESS},
         {"name": "PLUGIN_SOURCE", "value": PLUGIN_SOURCE},
         # The script removes the pipeline's user when the switch is off: it needs the name
         # then too (under `set -u` its absence failed every install without the pipeline).

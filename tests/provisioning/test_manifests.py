@@ -118,7 +118,7 @@ def test_a_changed_title_makes_a_new_install_job_but_the_same_one_otherwise():
     env = {e["name"]: e for e in renamed["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["WP_TITLE"]["value"] == "The Shop"
     script = renamed["spec"]["template"]["spec"]["containers"][0]["command"][2]
-    assert "wp core is-installed || wp core install" in script
+    assert "wp core is-installed --skip-plugins || wp core install" in script
 
 
 def test_plan_mode_writes_valid_yaml_with_placeholders_only(settings):

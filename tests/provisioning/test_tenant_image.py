@@ -1,14 +1,17 @@
 """The tenants' WordPress image (deploy/wordpress) holds the plugins: the install Job downloads
 nothing, and the tenant's pods may reach DNS, the database, S3 and Authentik only."""
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from portal.wordpress_versions import OFFERED
 from provisioning.manifests import network_manifests
 from provisioning.manifests.wordpress import (
+    ABILITIES_CORE_WORDPRESS,
     ABILITIES_PLUGIN,
     INSTALL_SCRIPT,
     MCP_PLUGIN,
@@ -19,15 +22,33 @@ from provisioning.manifests.wordpress import (
 )
 from provisioning.spec import spec_for
 from tests.factories import TenantFactory
+from tests.fakes.wordpress import php, php_string
 
 pytestmark = pytest.mark.django_db
 
 IMAGE = Path(__file__).resolve().parents[2] / "deploy" / "wordpress"
 
 
-def lock() -> dict[str, tuple[str, str]]:
-    rows = [line.split() for line in (IMAGE / "plugins.lock").read_text().splitlines()]
-    return {row[0]: (row[1], row[2]) for row in rows if row and not row[0].startswith("#")}
+def lock_for(wordpress: str, text: str | None = None) -> dict[str, tuple[str, str]] | str:
+    """slug -> (version, source) of the lock's lines the image of this WordPress version takes,
+    read by deploy/wordpress/plugins-lock.php under PHP as the image build reads them (its
+    refusal, a sentence, when the lock is wrong)."""
+    text = (IMAGE / "plugins.lock").read_text() if text is None else text
+    code = (
+        f"require {str(IMAGE / 'plugins-lock.php')!r};"
+        f" echo json_encode(portal_lock_entries({php_string(text)}, {php_string(wordpress)}));"
+    )
+    done = subprocess.run(
+        [php(), "-r", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    entries = json.loads(done.stdout)
+    if isinstance(entries, str):
+        return entries
+    return {slug: (version, source) for slug, version, source, _ in entries}
+
+
+def release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def test_the_rendered_install_job_makes_no_download():
@@ -40,17 +61,40 @@ def test_the_rendered_install_job_makes_no_download():
     assert images == {"tenant-wordpress:6.8"}
 
 
-def test_every_plugin_the_portal_configures_is_pinned_in_the_image():
-    pinned = lock()
-    assert set(pinned) == {OIDC_PLUGIN, S3_PLUGIN, MCP_PLUGIN, ABILITIES_PLUGIN}
-    for slug, (version, source) in pinned.items():
-        assert re.fullmatch(r"\d+(\.\d+)+", version), f"{slug} needs an exact version"
-        assert source == "wordpress.org" or source.startswith("github:")
+def test_every_plugin_the_portal_configures_is_pinned_in_each_offered_image():
+    for wordpress in OFFERED:
+        pinned = lock_for(wordpress)
+        if release(wordpress) >= release(ABILITIES_CORE_WORDPRESS):
+            # The Abilities API is core's: no plugin for it, and an mcp-adapter that needs 6.9
+            # (0.6.0 and later).
+            assert set(pinned) == {OIDC_PLUGIN, S3_PLUGIN, MCP_PLUGIN}, wordpress
+            assert release(pinned[MCP_PLUGIN][0]) >= (0, 6), wordpress
+        else:
+            # The Abilities API plugin and the last mcp-adapter that runs on it.
+            assert set(pinned) == {OIDC_PLUGIN, S3_PLUGIN, MCP_PLUGIN, ABILITIES_PLUGIN}, wordpress
+            assert pinned[MCP_PLUGIN][0] == "0.5.0" and pinned[ABILITIES_PLUGIN][0] == "0.4.0"
+        for slug, (version, source) in pinned.items():
+            assert re.fullmatch(r"\d+(\.\d+)+", version), f"{slug} needs an exact version"
+            assert source == "wordpress.org" or source.startswith("github:")
+    assert any(release(v) >= release(ABILITIES_CORE_WORDPRESS) for v in OFFERED)
+    # A later 6.9.x or 7.x image takes the core's Abilities API too, and 6.8.x the plugin.
+    assert ABILITIES_PLUGIN not in lock_for("7.0.1") and ABILITIES_PLUGIN in lock_for("6.8.3")
     dockerfile = (IMAGE / "Dockerfile").read_text()
     assert f"{PLUGIN_SOURCE}/plugins.lock" in dockerfile
     for base in re.findall(r"^FROM (\S+)", dockerfile, re.M):
         assert ":latest" not in base and ":" in base
     assert "ARG WPCLI_VERSION=2." in dockerfile
+
+
+def test_the_lock_reader_refuses_a_lock_that_does_not_say_one_version_a_plugin():
+    two = "mcp-adapter 0.7.2 wordpress.org wordpress>=6.8\nmcp-adapter 0.5.0 wordpress.org\n"
+    assert lock_for("6.9", two) == "two lines of the lock hold for mcp-adapter on WordPress 6.9"
+    ranged = "a 1.0 wordpress.org wordpress>=6.8 wordpress<6.9\nb 2.0 wordpress.org\n"
+    assert set(lock_for("6.8.2", ranged)) == {"a", "b"} and set(lock_for("6.9", ranged)) == {"b"}
+    assert lock_for("6.9", "a 1.0 wordpress.org wordpress=6.9\n").startswith(
+        "a lock line's extra field is a SHA-256 or a wordpress<X / wordpress>=X bound"
+    )
+    assert lock_for("latest", ranged) == "not a WordPress version: 'latest'"
 
 
 @pytest.fixture
@@ -67,9 +111,14 @@ def site(tmp_path):
     bin_dir.mkdir()
     log = tmp_path / "wp.log"
     wp = bin_dir / "wp"
-    # `plugin is-active` fails (so activate runs), `eval` as WP_EVAL says; the rest succeeds.
+    # `plugin is-active` fails (so activate runs); `eval` runs its code (the last argument) under
+    # PHP, get_bloginfo('version') answering WP_CORE; the rest succeeds.
     wp.write_text(
-        f'#!/bin/sh\necho "$*" >> {log}\n[ "$1" = eval ] && exit "${{WP_EVAL:-0}}"\n'
+        f'#!/bin/sh\necho "$*" >> {log}\n'
+        'if [ "$1" = eval ]; then\n  for code; do :; done\n'
+        f"  exec {php()} -r 'function get_bloginfo($k) {{ return getenv(\"WP_CORE\"); }}'"
+        '"$code"\n'
+        "fi\n"
         '[ "$1 $2" != "plugin is-active" ]\n'
     )
     wp.chmod(0o755)
@@ -87,6 +136,7 @@ def site(tmp_path):
                 "WORDPRESS_ADMIN_PASSWORD": "x",
                 "PATH": f"{bin_dir}:/usr/bin:/bin",
                 "PLUGIN_SOURCE": str(source),
+                "WP_CORE": "6.8",
                 **env,
             },
             capture_output=True,
@@ -124,9 +174,36 @@ def test_the_install_copies_the_images_plugins_and_updates_them_in_place(site):
     assert deleted[-2:] == [MCP_PLUGIN, ABILITIES_PLUGIN]
 
 
+def test_on_69_the_pipeline_runs_on_cores_abilities_api_and_the_plugins_copy_goes(site):
+    plugins, source, log, run = site
+    # A site built on 6.8 with the pipeline: both plugins in its wp-content.
+    assert run(PIPELINE_ENABLED="true").returncode == 0
+    assert (plugins / ABILITIES_PLUGIN).exists()
+    # Upgraded to 6.9, its image carries no Abilities API plugin (plugins.lock).
+    (source / ABILITIES_PLUGIN / ".portal-version").unlink()
+    (source / MCP_PLUGIN / ".portal-version").write_text("0.7.2\n")
+    log.write_text("")
+    assert run(PIPELINE_ENABLED="true", WP_CORE="6.9.1").returncode == 0
+    lines = log.read_text().splitlines()
+    # The plugin goes first, not loaded, before any command loads it beside core's API.
+    first_loading = next(
+        i for i, line in enumerate(lines) if "--skip-plugins" not in line and "core" not in line
+    )
+    gone = [i for i, line in enumerate(lines) if line.startswith("plugin delete abilities-api")]
+    assert gone and gone[0] < first_loading
+    assert lines[gone[0]] == f"plugin delete {ABILITIES_PLUGIN} --skip-plugins={ABILITIES_PLUGIN}"
+    assert not any(f"plugin activate {ABILITIES_PLUGIN}" in line for line in lines)
+    assert f"plugin activate {MCP_PLUGIN}" in lines
+    assert (plugins / MCP_PLUGIN / ".portal-version").read_text() == "0.7.2\n"
+    # A new site on 6.9 never gets the plugin.
+    (plugins / ABILITIES_PLUGIN).rename(plugins.parent / "kept")
+    assert run(PIPELINE_ENABLED="true", WP_CORE="6.9").returncode == 0
+    assert not (plugins / ABILITIES_PLUGIN).exists()
+
+
 def test_the_pipeline_on_a_site_older_than_the_abilities_api_fails_the_job_saying_why(site):
     plugins, source, log, run = site
-    done = run(PIPELINE_ENABLED="true", WP_EVAL="1")  # version_compare says below 6.8
+    done = run(PIPELINE_ENABLED="true", WP_CORE="6.7.2")
     assert done.returncode == 1
     assert "The content pipeline needs WordPress 6.8 or later (the Abilities API" in done.stderr
     assert not (plugins / MCP_PLUGIN).exists() and not (plugins / ABILITIES_PLUGIN).exists()

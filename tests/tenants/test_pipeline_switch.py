@@ -62,6 +62,13 @@ def test_a_site_below_the_abilities_apis_wordpress_gets_no_pipeline(client, requ
         reverse("tenants:request"), request_form_data(slug="old-b", wordpress_version="6.6")
     )
     assert Tenant.objects.get(slug="old-b").content_pipeline is False
+    # On 6.9 (the Abilities API in core) and on 6.8 (its plugin) the plan's default holds.
+    for slug, version in (("new-c", "6.9"), ("new-d", "6.8")):
+        client.post(
+            reverse("tenants:request"),
+            request_form_data(slug=slug, wordpress_version=version),
+        )
+        assert Tenant.objects.get(slug=slug).content_pipeline is True
     # A built site on 6.7 isn't switched on either; one on 6.8 is.
     old = TenantFactory(owner=requester, state=Tenant.State.READY, wordpress_version="6.7")
     with pytest.raises(ApplicationError, match="needs WordPress 6.8 or later; this site runs 6.7"):

@@ -95,7 +95,7 @@ def test_default_host_follows_the_pattern_and_counts_as_taken(requester, client_
 def test_version_must_be_offered(requester, client_for):
     response = client_for(requester).post(URL, form_data(wordpress_version="5.0"))
     assert field_errors(response, "wordpress_version") == [
-        "Choose one of the offered versions: 6.8, 6.7, 6.6."
+        "Choose one of the offered versions: 6.9, 6.8, 6.7, 6.6."
     ]
 
 
