@@ -153,16 +153,25 @@ def test_switch_off_removes_everything_and_leaves_other_tenants_alone(systems):
     assert shop.check() == []
 
 
-def test_tenant_deletion_removes_the_pipeline_link(systems):
+def test_tenant_deletion_removes_the_pipeline_link_and_leaves_other_tenants_alone(systems):
     driver, authentik = systems
-    step, _ = step_for(make_spec("acme"))
-    step.apply()
+    acme, shop = two_tenants()
+    shop_entry = targets(driver)["shop.json"]
     gone, _ = step_for(dataclasses.replace(make_spec("acme"), present=False))
     gone.destroy()
-    assert targets(driver) == {}
+    assert targets(driver) == {"shop.json": shop_entry}
     assert authentik.provider_named("pipeline-acme") is None
-    assert policies(driver, step.spec) == [None, None]
+    assert authentik.applications.get("pipeline-acme") is None
+    assert "pipeline-acme" not in {u["username"] for u in authentik.users.values()}
+    assert "pipeline-acme-app-password" not in authentik.tokens
+    assert policies(driver, acme.spec) == [None, None]
     assert gone.destroy().message == "nothing to remove"
+    # shop's client, account, app password and policies are as they were, and still work.
+    assert authentik.provider_named("pipeline-shop")["client_id"] == shop_entry["client_id"]
+    assert authentik.token_keys["pipeline-shop-app-password"] == shop_entry["password"]
+    assert policies(driver, shop.spec) == ["allow-content-pipeline", "to-tenant-shop"]
+    assert shop.check() == []
+    assert entry_token(shop_entry).status_code == 200
 
 
 OAUTH_REFUSALS = ("invalid_grant", "invalid_client", "unsupported_grant_type")
@@ -170,6 +179,13 @@ OAUTH_REFUSALS = ("invalid_grant", "invalid_client", "unsupported_grant_type")
 
 def token_request(url: str, **form: str) -> requests.Response:
     return requests.post(url, data=form, timeout=5)
+
+
+def entry_token(entry: dict, **form: str) -> requests.Response:
+    """The pipeline's token request with a targets entry's credentials (some replaced)."""
+    fields = {"client_id": entry["client_id"], "username": entry["username"]}
+    fields = {"grant_type": "client_credentials", **fields, "password": entry["password"]}
+    return token_request(entry["token_url"], **{**fields, **form})
 
 
 def test_the_credentials_in_the_targets_secret_get_a_token(systems):
@@ -235,12 +251,8 @@ def test_only_the_tenants_service_account_gets_a_token_for_its_client(systems):
     acme, _ = two_tenants()
     acme_entry, shop_entry = targets(driver)["acme.json"], targets(driver)["shop.json"]
     # shop's account and app password, with acme's client: refused by acme's binding.
-    answer = token_request(
-        acme_entry["token_url"],
-        grant_type="client_credentials",
-        client_id=acme_entry["client_id"],
-        username=shop_entry["username"],
-        password=shop_entry["password"],
+    answer = entry_token(
+        acme_entry, username=shop_entry["username"], password=shop_entry["password"]
     )
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_grant"
@@ -399,3 +411,45 @@ def test_the_owner_switch_goes_through_the_engine_on_then_off(
     assert policies(driver, spec_for(tenant)) == [None, None]
     step = tenant.runs.order_by("-id").first().steps.get(name="pipeline")
     assert "removed the pipeline's entry eng.json" in step.log
+
+
+@pytest.mark.django_db
+def test_deleting_a_tenant_with_the_pipeline_on_removes_its_link_through_the_engine(
+    systems, settings, kube_cluster, requester, approver, django_capture_on_commit_callbacks
+):
+    from tenants import services
+    from tenants.models import Tenant
+    from tests.factories import TenantFactory
+    from tests.provisioning.test_kubernetes_engine import reconcile_until_settled
+
+    settings.PORTAL_STEPS = ENGINE_STEPS
+    driver, authentik = systems
+    built = []
+    for slug in ("eng", "other"):
+        tenant = TenantFactory(owner=requester, slug=slug, content_pipeline=True)
+        with django_capture_on_commit_callbacks(execute=False):
+            services.tenant_approve(tenant_id=tenant.pk, actor=approver)
+        _settle(tenant)
+        assert tenant.state == Tenant.State.READY, tenant.last_error
+        built.append(tenant)
+    eng, other = built
+    other_entry = targets(driver)["other.json"]
+
+    with django_capture_on_commit_callbacks(execute=False):
+        services.tenant_delete(tenant=eng, actor=approver, now=True)
+    reconcile_until_settled(eng, kube_cluster)
+    eng.refresh_from_db()
+    assert eng.state == Tenant.State.DELETED, eng.last_error
+    # Its entry, client, service account, app password and policies went through the engine.
+    assert targets(driver) == {"other.json": other_entry}
+    assert authentik.provider_named("pipeline-eng") is None
+    assert authentik.applications.get("pipeline-eng") is None
+    assert "pipeline-eng" not in {u["username"] for u in authentik.users.values()}
+    assert "pipeline-eng-app-password" not in authentik.tokens
+    policy = ("networking.k8s.io/v1", "NetworkPolicy", "to-tenant-eng", PIPELINE_NS)
+    assert driver.read(*policy) is None
+    step = eng.runs.order_by("-id").first().steps.get(name="pipeline")
+    assert "removed the pipeline's entry eng.json" in step.log
+    # The other tenant's link is untouched.
+    assert authentik.provider_named("pipeline-other")["client_id"] == other_entry["client_id"]
+    assert policies(driver, spec_for(other)) == ["allow-content-pipeline", "to-tenant-other"]
