@@ -7,8 +7,8 @@ from provisioning.health import tenant_health
 from provisioning.models import Run, StepRun
 from provisioning.tenanturl import tenant_url
 from provisioning.waiting import tenant_waiting
-from tenants import customhosts, hostproof
-from tenants.forms import PlanChangeForm, RejectForm, TenantRequestForm
+from tenants import backups, backupschedule, customhosts, hostproof
+from tenants.forms import BackupScheduleForm, PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import AuditEvent, Backup, Plan, Tenant
 
 
@@ -28,6 +28,8 @@ class PlanSerializer(serializers.ModelSerializer):
             "replicas",
             "max_pods",
             "max_db_connections",
+            "backup_retention_days",
+            "backup_max_age_hours",
             "is_active",
         ]
 
@@ -154,17 +156,60 @@ def custom_host_data(tenant: Tenant) -> list[dict]:
     ]
 
 
+class BackupScheduleStateSerializer(serializers.Serializer):
+    """The tenant's backup schedule as its page shows it."""
+
+    frequency = serializers.ChoiceField(choices=Tenant.BackupFrequency.choices)
+    hour = serializers.IntegerField(allow_null=True, help_text="Hour of the day (UTC), or null.")
+    interval_hours = serializers.IntegerField(
+        allow_null=True,
+        help_text="Hours between scheduled backups the beat follows (null: none); shorter than "
+        "the choice when the plan's RPO no longer allows that.",
+    )
+    next_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the next scheduled backup is due (null: none)."
+    )
+    max_age_hours = serializers.IntegerField(
+        allow_null=True, help_text="The plan's RPO (null: no promise)."
+    )
+    overdue = serializers.BooleanField(
+        help_text="The newest good backup is older than the plan's RPO allows."
+    )
+    words = serializers.CharField()
+
+
+def backup_schedule_data(tenant: Tenant) -> dict:
+    last = backups.last_good_backup(tenant)
+    serving = tenant.state == Tenant.State.READY and tenant.desired_present
+    return {
+        "frequency": tenant.backup_frequency,
+        "hour": tenant.backup_hour,
+        "interval_hours": backupschedule.effective_hours(tenant),
+        "next_at": backupschedule.next_backup_at(tenant, last and last.created_at)
+        if serving
+        else None,
+        "max_age_hours": tenant.plan.backup_max_age_hours,
+        "overdue": backupschedule.backup_overdue(tenant),
+        "words": backupschedule.schedule_words(tenant),
+    }
+
+
 class TenantDetailSerializer(TenantSerializer):
-    """One tenant as its detail page shows it: with its health, what it waits for and its
-    custom host names."""
+    """One tenant as its detail page shows it: with its health, what it waits for, its
+    custom host names and its backup schedule."""
 
     health = serializers.SerializerMethodField()
     waiting = serializers.SerializerMethodField()
     hosts = serializers.SerializerMethodField()
+    backup_schedule = serializers.SerializerMethodField()
 
     class Meta(TenantSerializer.Meta):
-        fields = [*TenantSerializer.Meta.fields, "health", "waiting", "hosts"]
+        fields = [*TenantSerializer.Meta.fields, "health", "waiting", "hosts", "backup_schedule"]
         read_only_fields = fields
+
+    @extend_schema_field(BackupScheduleStateSerializer)
+    def get_backup_schedule(self, tenant: Tenant):
+        return BackupScheduleStateSerializer(backup_schedule_data(tenant)).data
 
     @extend_schema_field(CustomHostSerializer(many=True))
     def get_hosts(self, tenant: Tenant):
@@ -410,6 +455,22 @@ class PlanChangeSerializer(_FormBackedSerializer):
         required=False,
         help_text="decline: a platform admin says no to the owner's request for a larger plan "
         "(then no plan is needed); to grant it, send that plan.",
+    )
+
+
+class BackupScheduleSerializer(_FormBackedSerializer):
+    """How often the beat backs the tenant up, checked by the page's form and then against the
+    plan (off only where the plan promises no RPO; never further apart than its RPO)."""
+
+    form_class = BackupScheduleForm
+
+    frequency = serializers.ChoiceField(choices=Tenant.BackupFrequency.choices)
+    hour = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=23,
+        help_text="Hour of the day (UTC) of daily and weekly backups; null: any.",
     )
 
 

@@ -19,6 +19,7 @@ from provisioning.capacity import plan_capacity_hint
 from provisioning.models import Run
 from tenants import (
     backups,
+    backupschedule,
     clone,
     customhosts,
     deletion,
@@ -234,6 +235,21 @@ class TenantViewSet(viewsets.GenericViewSet):
     def backup(self, request, pk=None):
         """Start a backup of the tenant's database and media; see it in backups/."""
         return self._act(request, pk, backups.backup_request)
+
+    @_acts(
+        s.BackupScheduleSerializer,
+        description="Off only where the plan promises no RPO; a schedule further apart than "
+        "the plan's RPO is refused (409), as on the page.",
+    )
+    @action(detail=True, methods=["post"], url_path="backup-schedule")
+    def backup_schedule(self, request, pk=None):
+        """Choose how often the tenant is backed up, and at which hour (UTC), as its page does."""
+        return self._act(
+            request,
+            pk,
+            backupschedule.tenant_backup_schedule_set,
+            incoming=s.BackupScheduleSerializer,
+        )
 
     @_acts(
         s.RestoreSerializer,

@@ -344,9 +344,12 @@ PORTAL_WORKER_STALE_AFTER = env.int("PORTAL_WORKER_STALE_AFTER", default=180)
 # Days a built tenant stays suspended after its deletion was asked for, during which the
 # deletion can be cancelled; 0 deletes at once. Default 14.
 PORTAL_DELETE_GRACE_DAYS = env.int("PORTAL_DELETE_GRACE_DAYS", default=14)
-# Hours between a ready tenant's scheduled backups, and the age of its last good backup the
-# tenant page warns about (the platform's RPO is 24 h); default 24.
+# Hours between the scheduled backups of a tenant whose owner kept the default schedule (each
+# may choose its own; the tenant page warns by its plan's RPO, backup_max_age_hours); 24.
 PORTAL_BACKUP_INTERVAL_HOURS = env.int("PORTAL_BACKUP_INTERVAL_HOURS", default=24)
+# Seconds between the beat's looks for tenants whose scheduled backup is due (and for backups
+# past retention): a backup comes at most this late; default 300.
+PORTAL_BACKUP_SCHEDULE_SECONDS = env.int("PORTAL_BACKUP_SCHEDULE_SECONDS", default=300)
 # Days between test restores of a tenant's newest good backup into a scratch database; 7.
 PORTAL_BACKUP_VERIFY_DAYS = env.int("PORTAL_BACKUP_VERIFY_DAYS", default=7)
 # Seconds the Job that archives or puts back a tenant's wp-content may run; default 1200.
@@ -385,7 +388,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "scheduled-backups": {
         "task": "tenants.tasks.scheduled_backups",
-        "schedule": 3600.0,
+        "schedule": float(PORTAL_BACKUP_SCHEDULE_SECONDS),
+        # A look that waited past the next one is no use: the next one does the same.
+        "options": {"expires": float(PORTAL_BACKUP_SCHEDULE_SECONDS)},
     },
     # Beat's init container does it once per rollout; this catches a tenant whose reconcile an
     # old worker took during that rollout (and so built it from the old image again).

@@ -30,6 +30,7 @@ class PlanAdmin(admin.ModelAdmin):
         "replicas",
         "max_pods",
         "backup_retention_days",
+        "backup_max_age_hours",
         "is_active",
     )
     list_editable = ("is_active",)

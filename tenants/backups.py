@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 Action = AuditEvent.Action
 
 
-def _check(tenant: Tenant, actor, verb: str, done: str) -> None:
+def check_allowed(tenant: Tenant, actor, verb: str, done: str) -> None:
     """Who may and when: each refusal audited, as an auditor wants to see who tried what."""
     if actor is not None and not roles.is_approver(actor) and tenant.owner_id != actor.pk:
         why = f"Only the owner or a platform admin can {verb} a tenant."
@@ -52,7 +52,7 @@ def backup_store(tenant: Tenant) -> ObjectStore:
 
 def backup_request(*, tenant: Tenant, actor, reason: str = "manual") -> Backup:
     """Record a backup and have a worker take it once committed."""
-    _check(tenant, actor, "back up", "backed up")
+    check_allowed(tenant, actor, "back up", "backed up")
     _targets(tenant)
     if tenant.backups.filter(state=Backup.State.RUNNING).exists():
         why = "A backup of this tenant is already running."
@@ -146,7 +146,7 @@ def backup_final(tenant: Tenant) -> Backup | None:
 def backup_restore_request(*, tenant: Tenant, actor, backup_id: int) -> Backup:
     """Have a worker overwrite the tenant's database and media with a backup (a dump and a load
     outlast a web request), after a safety backup; the tenant page follows it."""
-    _check(tenant, actor, "restore", "restored")
+    check_allowed(tenant, actor, "restore", "restored")
     item = tenant.backups.filter(pk=backup_id, state=Backup.State.DONE).first()
     if item is None:
         why = "That backup doesn't exist or didn't finish; choose another."
@@ -274,31 +274,22 @@ def last_good_backup(tenant: Tenant) -> Backup | None:
     return tenant.backups.filter(state=Backup.State.DONE).order_by("-created_at").first()
 
 
-def backup_overdue(tenant: Tenant) -> bool:
-    """Whether the tenant's newest good backup is older than the interval allows (or none)."""
-    last = last_good_backup(tenant)
-    limit = timedelta(hours=settings.PORTAL_BACKUP_INTERVAL_HOURS)
-    since = last.created_at if last else tenant.created_at
-    return timezone.now() - since > limit
-
-
 def backups_schedule() -> list[Backup]:
-    """Beat: a backup of every ready tenant whose last one is due, and the test restore of the
-    newest when one is due (tenants.retention removes those past their plan's retention)."""
+    """Beat: a backup of every ready tenant whose own schedule has one due (counted from its
+    newest good backup, tenants.backupschedule), and the test restore of the newest when one
+    is due (tenants.retention removes those past their plan's retention)."""
+    from tenants.backupschedule import backup_due, with_backup_times  # it imports this module
+
     if not backups_configured():
         return []
     _end_abandoned()
     started = []
-    ready = Tenant.objects.select_related("plan").filter(
-        state=Tenant.State.READY, desired_present=True
-    )
+    now = timezone.now()
+    ready = with_backup_times(Tenant.objects.filter(state=Tenant.State.READY, desired_present=True))
     for tenant in ready:
-        last = last_good_backup(tenant)
-        due = last is None or timezone.now() - last.created_at >= timedelta(
-            hours=settings.PORTAL_BACKUP_INTERVAL_HOURS
-        )
-        if due and not tenant.backups.filter(state=Backup.State.RUNNING).exists():
+        if backup_due(tenant, now):
             started.append(backup_request(tenant=tenant, actor=None, reason="scheduled"))
+        last = last_good_backup(tenant) if tenant.last_good_at else None
         if last is not None and _verify_due(last):
             backup_verify_request(last)
     return started

@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 
 from tenants import pipeline, validation
-from tenants.models import Plan
+from tenants.models import Plan, Tenant
 from tenants.request_checks import request_problems
 from tenants.validation import SLUG_MAX, default_host
 
@@ -152,3 +152,35 @@ class CloneForm(forms.Form):
         self.fields[
             "host"
         ].help_text = f"Leave empty for the platform's default, {default_host('<name>')}."
+
+
+class BackupScheduleForm(forms.Form):
+    """How often the beat backs the tenant up, and at which hour (UTC) for daily or weekly."""
+
+    frequency = forms.ChoiceField(
+        label="Back up",
+        choices=Tenant.BackupFrequency.choices,
+        error_messages={
+            "required": "Choose how often to back up.",
+            "invalid_choice": "Choose one of the listed frequencies.",
+        },
+    )
+    hour = forms.TypedChoiceField(
+        label="At (UTC)",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[("", "Any time of day"), *((h, f"{h:02d}:00") for h in range(24))],
+        help_text="Daily and weekly backups only; empty: a day (or a week) after the last one.",
+        error_messages={"invalid_choice": "Choose an hour from 0 to 23 (UTC), or none."},
+    )
+
+    def clean(self):
+        from tenants.backupschedule import schedule_problem_of_choice
+
+        data = super().clean()
+        if "frequency" in data and "hour" in data:
+            problem = schedule_problem_of_choice(data["frequency"], data["hour"])
+            if problem:
+                self.add_error("hour", problem)
+        return data

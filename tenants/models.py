@@ -54,6 +54,17 @@ class Plan(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
         help_text="Days the tenant's daily backups are kept (its newest good one always is).",
     )
+    # The RPO: the schedule a tenant chooses may not be further apart, and the tenant page and
+    # /metrics (portal_backup_overdue) warn once its newest good backup is older.
+    backup_max_age_hours = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=24,
+        validators=[MinValueValidator(6), MaxValueValidator(8760)],
+        verbose_name="backup RPO (hours)",
+        help_text="Most hours the newest good backup of a tenant may be old (the platform's RPO "
+        "is 24). Empty: no promise, and owners may switch scheduled backups off.",
+    )
     is_active = models.BooleanField(default=True, help_text="Offered on the request form.")
     content_pipeline_default = models.BooleanField(
         default=False,
@@ -103,6 +114,15 @@ class Tenant(models.Model):
         FAILED = "failed", "Failed"
         DELETING = "deleting", "Deleting"
         DELETED = "deleted", "Deleted"
+
+    class BackupFrequency(models.TextChoices):
+        # The default follows PORTAL_BACKUP_INTERVAL_HOURS (24: daily).
+        DEFAULT = "default", "The platform's default"
+        EVERY_6H = "6h", "Every 6 hours"
+        EVERY_12H = "12h", "Every 12 hours"
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        OFF = "off", "Off"
 
     # Written once, enforced by tenants.states.transition(): every state change goes through it.
     TRANSITIONS: dict[str, frozenset[str]] = {
@@ -229,6 +249,14 @@ class Tenant(models.Model):
     )
     # Shown to the owner on the tenant page.
     suspension_reason = models.TextField(blank=True)
+    # When the beat backs the tenant up (tenants/backupschedule.py): how often, and at which
+    # hour of the day (UTC) for daily and weekly backups, None: whenever the last one was.
+    backup_frequency = models.CharField(
+        max_length=10, choices=BackupFrequency.choices, default=BackupFrequency.DEFAULT
+    )
+    backup_hour = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(23)]
+    )
     # The AI content pipeline (OpenWebUI -> pipeline service -> this WordPress); desired state.
     content_pipeline = models.BooleanField(default=False)
     # What the pipeline's signed confirmation webhook last said (tenants/pipelinehook.py).
@@ -447,6 +475,7 @@ class AuditEvent(models.Model):
         TENANT_BACKUP_FAILED = "tenant.backup_failed", "Backup failed"
         TENANT_RESTORED = "tenant.restored", "Backup restored"
         TENANT_BACKUP_EXPIRED = "tenant.backup_expired", "Backup removed after its retention"
+        TENANT_BACKUP_SCHEDULE_CHANGED = "tenant.backup_schedule_changed", "Backup schedule changed"
         TENANT_UPGRADE_REQUESTED = "tenant.upgrade_requested", "WordPress upgrade started"
         TENANT_UPGRADE_ROLLED_BACK = "tenant.upgrade_rolled_back", "WordPress upgrade rolled back"
         TENANT_CLONE_REQUESTED = "tenant.clone_requested", "Clone requested"

@@ -22,6 +22,11 @@ urlpatterns = [
     path("<int:pk>/backup/", views.TenantBackupView.as_view(), name="backup"),
     path("<int:pk>/backups/", views.TenantBackupsView.as_view(), name="backups"),
     path(
+        "<int:pk>/backups/schedule/",
+        views.TenantBackupScheduleView.as_view(),
+        name="backup_schedule",
+    ),
+    path(
         "<int:pk>/backups/<int:backup_pk>/restore/",
         views.TenantRestoreView.as_view(),
         name="restore",

@@ -18,6 +18,7 @@ from provisioning.tenanturl import tenant_url
 from provisioning.waiting import tenant_waiting
 from tenants import (
     backups,
+    backupschedule,
     clone,
     comments,
     customhosts,
@@ -35,7 +36,13 @@ from tenants import (
     suspension,
     upgrade,
 )
-from tenants.forms import CloneForm, PlanChangeForm, RejectForm, TenantRequestForm
+from tenants.forms import (
+    BackupScheduleForm,
+    CloneForm,
+    PlanChangeForm,
+    RejectForm,
+    TenantRequestForm,
+)
 from tenants.models import Plan, Tenant
 from tenants.validation import default_host
 
@@ -247,14 +254,31 @@ def _backups_context(request, tenant: Tenant) -> dict:
     return {
         "tenant": tenant,
         "backups": rows,
-        "backup_overdue": tenant.state == Tenant.State.READY and backups.backup_overdue(tenant),
-        "backup_interval_hours": settings.PORTAL_BACKUP_INTERVAL_HOURS,
+        "backup_overdue": backupschedule.backup_overdue(tenant),
         "proven_restore": backups.last_proven_restore(tenant),
         "failed_restore_test": backups.last_failed_restore_test(tenant),
         "backups_poll": "2s" if running else None,
         "can_act": not roles.is_auditor(request.user),
         "is_approver": roles.is_approver(request.user),
         "is_owner": tenant.owner_id == request.user.pk,
+    }
+
+
+def _schedule_context(request, tenant: Tenant, form=None) -> dict:
+    """The backup schedule's section: what the beat follows, when next, and the form to change
+    it (the owner's or a platform admin's, on a ready tenant)."""
+    last = backups.last_good_backup(tenant)
+    initial = {"frequency": tenant.backup_frequency, "hour": tenant.backup_hour}
+    return {
+        "schedule_words": backupschedule.schedule_words(tenant),
+        "next_backup_at": backupschedule.next_backup_at(tenant, last and last.created_at)
+        if tenant.state == Tenant.State.READY and tenant.desired_present
+        else None,
+        "schedule_form": form if form is not None else BackupScheduleForm(initial=initial),
+        "may_schedule": not roles.is_auditor(request.user)
+        and (tenant.owner_id == request.user.pk or roles.is_approver(request.user))
+        and tenant.state == Tenant.State.READY
+        and tenant.desired_present,
     }
 
 
@@ -295,6 +319,7 @@ def _detail_context(request, tenant: Tenant) -> dict:
         "is_owner": tenant.owner_id == request.user.pk,
         "upgrade_versions": upgrade.versions_above(tenant.wordpress_version),
         **_backups_context(request, tenant),
+        **_schedule_context(request, tenant),
         "teardown": selectors.tenant_teardown_report(tenant),
         # What a deleted tenant can come back from, while its plan's retention keeps it.
         "recreate_from": (
@@ -569,6 +594,34 @@ class TenantBackupView(_TenantActionView):
     def act(self, request, tenant):
         backups.backup_request(tenant=tenant, actor=request.user)
         messages.success(request, "A backup was started; it is listed below with its state.")
+
+
+class TenantBackupScheduleView(ActorMixin, View):
+    """The tenant's backup schedule: a refused one comes back on the page, as chosen."""
+
+    def post(self, request, pk: int):
+        tenant = selectors.tenant_get_for(request.user, pk)
+        form = BackupScheduleForm(request.POST)
+        try:
+            ratelimit.limit_actions(request.user)
+            if not form.is_valid():
+                raise ApplicationError(
+                    " ".join(e for errors in form.errors.values() for e in errors)
+                )
+            tenant = backupschedule.tenant_backup_schedule_set(
+                tenant=tenant, actor=request.user, **form.cleaned_data
+            )
+        except ApplicationError as exc:
+            context = {
+                **_detail_context(request, tenant),
+                **_schedule_context(request, tenant, form),
+                "schedule_error": exc.message,
+            }
+            code = 429 if isinstance(exc, ratelimit.RateLimited) else 400
+            response = render(request, "tenants/detail.html", context, status=code)
+            return ratelimit.with_retry_after(response, exc)
+        messages.success(request, f"Schedule saved. {backupschedule.schedule_words(tenant)}")
+        return redirect(tenant)
 
 
 class TenantRecreateView(_TenantActionView):

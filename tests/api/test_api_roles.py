@@ -28,7 +28,15 @@ API = {
     # The day-2 actions: posting on their pages, or GET on a URL that only takes POST.
     **{
         (method, f"api:tenant-{action.replace('_', '-')}"): (f"tenants:{action}", method)
-        for action in ("suspend", "resume", "upgrade", "backup", "cancel_delete", "recreate")
+        for action in (
+            "suspend",
+            "resume",
+            "upgrade",
+            "backup",
+            "backup_schedule",
+            "cancel_delete",
+            "recreate",
+        )  # fmt: skip
         for method in ("GET", "POST")
     },
     # Custom host names: add, check and remove, as the tenant page's forms do.

@@ -27,7 +27,7 @@ from api.forms import TokenCreateForm
 from api.models import ApiToken
 from tenants import upgrade
 from tenants.admin import ReadOnlyAdmin
-from tenants.forms import CloneForm, RejectForm, TenantRequestForm
+from tenants.forms import BackupScheduleForm, CloneForm, RejectForm, TenantRequestForm
 from tenants.models import Backup, Tenant, TenantHost, TenantMember
 from tests import services as svc
 from tests.factories import TenantFactory, UserFactory, plan, request_form_data
@@ -196,6 +196,11 @@ FORMS = {
         ("version",),
     ),
     "tenants:backup": Form("owner", lambda o, a: _made({}, o)),
+    "tenants:backup_schedule": Form(
+        "owner",
+        lambda o, a: _made({"frequency": "daily", "hour": "3"}, o),
+        tuple(BackupScheduleForm.base_fields),
+    ),
     # A deleted tenant with a backup left, recreated by an admin (refused by message here:
     # backups aren't configured).
     "tenants:recreate": Form("approver", _deleted),

@@ -41,6 +41,8 @@ TABLE = {
     "tenants:upgrade": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
     # This tenant is a request: no backup of it, said by message.
     "tenants:backup": (True, (L, 405, 405, 405, 403), (L, 302, 404, 302, 403)),
+    # Sent empty: the form says to choose a frequency, on the page (400).
+    "tenants:backup_schedule": (True, (L, 405, 405, 405, 403), (L, 400, 404, 400, 403)),
     # No such tenant (nor backup): 404 to everyone who may act.
     "tenants:restore": (
         {"pk": 999999, "backup_pk": 1},
