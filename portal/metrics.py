@@ -246,6 +246,32 @@ def _backup_families(now):
         "Ready tenants with no successful backup at all.",
         value=serving.exclude(slug__in=list(newest)).count(),
     )
+    yield from _overdue_families(now, serving)
+
+
+def _overdue_families(now, serving):
+    """Each ready tenant's plan's RPO and whether it is past it, by the tenant page's own rule
+    (tenants.backupschedule.is_overdue), so the alert and the page agree tenant by tenant."""
+    from tenants.backupschedule import is_overdue, with_backup_times
+
+    rpo = GaugeMetricFamily(
+        "portal_backup_max_age_seconds",
+        "The RPO of each ready tenant's plan: how old its newest good backup may be (none: the "
+        "plan promises nothing).",
+        labels=["tenant"],
+    )
+    overdue = GaugeMetricFamily(
+        "portal_backup_overdue",
+        "1 where a ready tenant's newest good backup (or, with none, the tenant) is older than "
+        "its plan's RPO and no backup begun in time is under way; else 0.",
+        labels=["tenant"],
+    )
+    promised = serving.filter(plan__backup_max_age_hours__isnull=False).order_by("slug")
+    for tenant in with_backup_times(promised):
+        rpo.add_metric([tenant.slug], tenant.plan.backup_max_age_hours * 3600)
+        overdue.add_metric([tenant.slug], 1 if is_overdue(tenant, now) else 0)
+    yield rpo
+    yield overdue
 
 
 def _heartbeat_families():

@@ -145,3 +145,12 @@ def test_every_series_used_is_exported(manifests, client, settings):
     assert {"portal_step_failures_total", "portal_run_queue_oldest_wait_seconds"} <= used
     unknown = {name for name in used - OUTSIDE if _family(name) not in exported}
     assert not unknown, f"no such series on /metrics: {sorted(unknown)}"
+
+
+def test_the_backup_alert_follows_each_tenants_own_rpo(manifests):
+    # Not one age for all: the portal judges each tenant by its plan's RPO, as its page does.
+    rules = _one(manifests, "PrometheusRule")
+    alerts = {r["alert"]: r for g in rules["spec"]["groups"] for r in g["rules"]}
+    rule = alerts["PortalBackupOlderThanRPO"]
+    assert _series(rule["expr"]) == {"portal_backup_overdue"}
+    assert "by (tenant)" in rule["expr"] and "$labels.tenant" in rule["annotations"]["summary"]

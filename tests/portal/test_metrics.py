@@ -30,6 +30,8 @@ SERIES = {
     "portal_drift_repaired",
     "portal_backup_age_seconds",
     "portal_tenants_without_backup",
+    "portal_backup_max_age_seconds",
+    "portal_backup_overdue",
     "portal_worker_heartbeat_age_seconds",
     "portal_worker_heartbeat_stale_after_seconds",
 }
@@ -168,6 +170,32 @@ def test_backup_age_per_ready_tenant(scrape, requester):
     age = value(samples, "portal_backup_age_seconds", tenant=backed.slug)
     assert 30 * 3600 <= age < 30 * 3600 + 60
     assert value(samples, "portal_tenants_without_backup") == 1
+
+
+def test_overdue_by_each_tenants_plan_rpo_as_the_page_says(scrape, client, requester):
+    from tenants.models import Plan
+
+    roomy = plan("large")
+    Plan.objects.filter(pk=roomy.pk).update(backup_max_age_hours=48)
+    strict = TenantFactory(owner=requester, state=Tenant.State.READY)  # small: 24 h
+    relaxed = TenantFactory(owner=requester, state=Tenant.State.READY, plan=roomy)
+    never = TenantFactory(owner=requester, state=Tenant.State.READY)
+    Tenant.objects.filter(pk=never.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    for tenant in (strict, relaxed):
+        done = Backup.objects.create(tenant=tenant, state=Backup.State.DONE)
+        Backup.objects.filter(pk=done.pk).update(created_at=timezone.now() - timedelta(hours=30))
+
+    samples = scrape()
+    overdue = {
+        t.slug: value(samples, "portal_backup_overdue", tenant=t.slug)
+        for t in (strict, relaxed, never)
+    }
+    assert overdue == {strict.slug: 1, relaxed.slug: 0, never.slug: 1}
+    assert value(samples, "portal_backup_max_age_seconds", tenant=relaxed.slug) == 48 * 3600
+    client.force_login(requester)
+    for tenant in (strict, relaxed, never):
+        page = client.get(tenant.get_absolute_url()).content.decode()
+        assert ('id="backup-overdue"' in page) == bool(overdue[tenant.slug]), tenant.slug
 
 
 def test_no_heartbeat_ever_is_an_infinite_age(scrape, settings, db):
