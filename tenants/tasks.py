@@ -60,8 +60,13 @@ def take_backup(backup_id: int) -> None:
 def prove_backup(backup_id: int) -> None:
     """The test restore of a tenant's newest backup, into a scratch database and prefix."""
     item = Backup.objects.filter(pk=backup_id).first()
-    if item is not None:  # expired meanwhile: nothing to prove
-        backups.backup_verify(item)
+    if item is None:  # expired meanwhile: nothing to prove
+        return
+    if item.verified_at or item.verify_failed_at:
+        # Another copy, sent by a later look of the schedule (every few minutes) while this one
+        # waited for a worker: the backup was tried meanwhile.
+        return
+    backups.backup_verify(item)
 
 
 @shared_task(acks_late=True, ignore_result=True, **LONG)

@@ -171,6 +171,29 @@ def test_the_schedule_tries_a_backup_once_and_the_next_one_after_a_failed_test_r
     assert backups.last_failed_restore_test(tenant) is None  # proven since
 
 
+def test_a_second_copy_of_the_test_restore_message_does_nothing(
+    site,  # noqa: F811
+    eager_celery,
+    django_capture_on_commit_callbacks,
+):
+    # The schedule looks every few minutes: while the first message waits for a worker, a
+    # later look sends another for the same backup.
+    from tenants.tasks import prove_backup
+
+    tenant, *_ = site
+    item = backups.backup_take(Backup.objects.create(tenant=tenant).pk)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        backups.backups_schedule()
+        backups.backup_verify_request(item)
+    assert len(queued) == 2
+    item.refresh_from_db()
+    assert item.verified_at is not None, item.verify_error
+    proven = item.verified_at
+    prove_backup.delay(item.pk)
+    item.refresh_from_db()
+    assert item.verified_at == proven  # not restored a second time
+
+
 def test_the_page_follows_a_running_backup_part_by_part(site, client, requester):  # noqa: F811
     tenant, *_ = site
     item = Backup.objects.create(tenant=tenant)
