@@ -51,11 +51,24 @@ def release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def test_the_rendered_install_job_makes_no_download():
-    pod = install_job(spec_for(TenantFactory(slug="shop")))["spec"]["template"]["spec"]
-    script = pod["containers"][0]["command"][2]
-    assert "plugin install" not in script
-    assert not re.search(r"\b(curl|wget)\b|https?://", script)
+# wp-cli commands that fetch from wordpress.org (or any URL they are given).
+DOWNLOADING = re.compile(
+    r"^(core (download|update)\b(?!-db)|(plugin|theme) (install|update)|language |package install"
+    r"|cli update)"
+)
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_the_rendered_install_job_makes_no_download(pipeline):
+    job = install_job(spec_for(TenantFactory(slug="shop", content_pipeline=pipeline)))
+    pod = job["spec"]["template"]["spec"]
+    for container in pod["initContainers"] + pod["containers"]:
+        script = " ".join(container.get("command", []) + container.get("args", []))
+        assert not re.search(r"\b(curl|wget|git|composer|pip)\b|https?://", script)
+        assert not re.search(
+            r"\bwp (core (download|update )|(plugin|theme) (install|update)|language |package )",
+            script,
+        )
     # wp-cli and the plugins come from the site's own image, core too.
     images = {c["image"] for c in pod["containers"] + pod["initContainers"]}
     assert images == {"tenant-wordpress:6.8"}
@@ -145,6 +158,15 @@ def site(tmp_path):
         )
 
     return root / "wp-content" / "plugins", source, log, run
+
+
+def test_the_install_script_calls_no_downloading_wp_command(site):
+    plugins, source, log, run = site
+    assert run().returncode == 0
+    assert run(PIPELINE_ENABLED="true").returncode == 0
+    calls = log.read_text().splitlines()
+    assert f"plugin activate {MCP_PLUGIN}" in calls  # the whole script ran
+    assert [c for c in calls if DOWNLOADING.match(c)] == []
 
 
 def test_the_install_copies_the_images_plugins_and_updates_them_in_place(site):
