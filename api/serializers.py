@@ -194,22 +194,62 @@ def backup_schedule_data(tenant: Tenant) -> dict:
     }
 
 
+class PlanRuleSerializer(serializers.Serializer):
+    """What the usage rule found on the owner's latest request for a larger plan."""
+
+    plan = serializers.CharField(help_text="The plan asked for.")
+    pending = serializers.BooleanField(help_text="Still a request waiting for a platform admin.")
+    met = serializers.BooleanField(help_text="The measured use met the rule.")
+    applied = serializers.BooleanField(help_text="The rule moved the tenant at once.")
+    verdict = serializers.CharField(help_text="Whether the rule was met and why (not), in words.")
+    measures = serializers.CharField(help_text="Each resource's average and peak share, in words.")
+    rule = serializers.CharField(help_text="The rule, in words (its settings).")
+    at = serializers.DateTimeField(help_text="When the rule looked.")
+
+
+def plan_rule_data(tenant: Tenant) -> dict | None:
+    found = tenant.plan_evidence or {}
+    if not found.get("verdict"):
+        return None
+    pending = tenant.requested_plan is not None and tenant.requested_plan.name == found["plan"]
+    return {
+        **{k: found.get(k) for k in ("plan", "met", "applied", "verdict", "rule", "at")},
+        "pending": pending,
+        "measures": "; ".join(found.get("measures") or []),
+    }
+
+
 class TenantDetailSerializer(TenantSerializer):
-    """One tenant as its detail page shows it: with its health, what it waits for, its
-    custom host names and its backup schedule."""
+    """One tenant as its detail page shows it: with its health, what it waits for, its custom
+    host names, its backup schedule and what the usage rule found on its latest request for a
+    larger plan."""
 
     health = serializers.SerializerMethodField()
     waiting = serializers.SerializerMethodField()
     hosts = serializers.SerializerMethodField()
     backup_schedule = serializers.SerializerMethodField()
+    plan_rule = serializers.SerializerMethodField()
 
     class Meta(TenantSerializer.Meta):
-        fields = [*TenantSerializer.Meta.fields, "health", "waiting", "hosts", "backup_schedule"]
+        fields = [
+            *TenantSerializer.Meta.fields,
+            "health",
+            "waiting",
+            "hosts",
+            "backup_schedule",
+            "plan_rule",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(BackupScheduleStateSerializer)
     def get_backup_schedule(self, tenant: Tenant):
         return BackupScheduleStateSerializer(backup_schedule_data(tenant)).data
+
+    @extend_schema_field(_nullable_object(PlanRuleSerializer))
+    def get_plan_rule(self, tenant: Tenant):
+        """Null until the owner asks for a larger plan."""
+        found = plan_rule_data(tenant)
+        return PlanRuleSerializer(found).data if found else None
 
     @extend_schema_field(CustomHostSerializer(many=True))
     def get_hosts(self, tenant: Tenant):

@@ -212,7 +212,9 @@ class TenantViewSet(viewsets.GenericViewSet):
     @_acts(
         s.PlanChangeSerializer,
         description="A smaller plan applies at once; a larger one an admin applies (if the "
-        "cluster has room), or, asked for by the owner, waits for an admin's decision.",
+        "cluster has room). Asked for by the owner, the next larger plan applies at once when "
+        "the usage rule is met, else it waits for an admin's decision; `plan_rule` in the answer "
+        "says which, and why.",
     )
     @action(detail=True, methods=["post"])
     def plan(self, request, pk=None):

@@ -363,6 +363,15 @@ PORTAL_PURGE_INTERVAL = env.int("PORTAL_PURGE_INTERVAL", default=3600)
 # host looked at once per interval), for PORTAL_HOST_RECHECK_DAYS after it was added; 900, 7.
 PORTAL_HOST_RECHECK_INTERVAL = env.int("PORTAL_HOST_RECHECK_INTERVAL", default=900)
 PORTAL_HOST_RECHECK_DAYS = env.int("PORTAL_HOST_RECHECK_DAYS", default=7)
+# Seconds between samples of every ready tenant's use against its quota (one cluster-wide list
+# of the quotas, one query of the database sizes), the usage rule's evidence; default 3600.
+PORTAL_USAGE_SAMPLE_INTERVAL = env.int("PORTAL_USAGE_SAMPLE_INTERVAL", default=3600)
+# The usage rule: an owner's request for the next larger plan is approved at once when one
+# resource averaged at least THRESHOLD % of its quota over the last WINDOW_DAYS days on the
+# current plan, with samples in at least COVERAGE % of that window; default 85, 14, 90.
+PORTAL_UPSIZE_RULE_THRESHOLD = env.int("PORTAL_UPSIZE_RULE_THRESHOLD", default=85)
+PORTAL_UPSIZE_RULE_WINDOW_DAYS = env.int("PORTAL_UPSIZE_RULE_WINDOW_DAYS", default=14)
+PORTAL_UPSIZE_RULE_COVERAGE = env.int("PORTAL_UPSIZE_RULE_COVERAGE", default=90)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-all": {
         "task": "provisioning.tasks.reconcile_all",
@@ -397,6 +406,12 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-outdated": {
         "task": "provisioning.tasks.reconcile_outdated",
         "schedule": 3600.0,
+    },
+    "sample-usage": {
+        "task": "tenants.tasks.sample_usage",
+        "schedule": float(PORTAL_USAGE_SAMPLE_INTERVAL),
+        # A late sample is worth nothing: the next one comes.
+        "options": {"expires": float(PORTAL_USAGE_SAMPLE_INTERVAL)},
     },
     "recheck-custom-hosts": {
         "task": "tenants.tasks.recheck_custom_hosts",

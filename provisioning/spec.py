@@ -7,6 +7,11 @@ from django.conf import settings
 from portal.auth.claims import authentik_username
 
 
+def db_name_for(slug: str) -> str:
+    """The tenant's MariaDB database (and user) name."""
+    return "wp_" + slug.replace("-", "_")
+
+
 @dataclass(frozen=True)
 class PlanSpec:
     name: str
@@ -55,7 +60,7 @@ class TenantSpec:
 
     @property
     def db_name(self) -> str:
-        return "wp_" + self.slug.replace("-", "_")
+        return db_name_for(self.slug)
 
     @property
     def db_user(self) -> str:

@@ -179,6 +179,9 @@ class Tenant(models.Model):
         Plan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     plan_requested_at = models.DateTimeField(null=True, blank=True)
+    # What the usage rule found on the owner's latest request for a larger plan (met or not, and
+    # why, with the measures: tenants/upsizing_rule.py), shown with it and kept after it.
+    plan_evidence = models.JSONField(default=dict, blank=True)
 
     # Deletion with a way back: the tenant is suspended and deleted after this time by the
     # periodic purge, unless its deletion is cancelled; deletion_suspended says whether the
@@ -433,6 +436,25 @@ class Backup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.slug} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class UsageSample(models.Model):
+    """One look at a ready tenant's use against its quota (tenants/usage.py): per resource, what
+    it used and what it may, in base units (millicores, bytes, pods); kept for the rule's window."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_samples")
+    # The plan the tenant was on: the rule reads only the samples of its current one.
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
+    taken_at = models.DateTimeField()
+    used = models.JSONField(default=dict)
+    hard = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["tenant", "taken_at"]), models.Index(fields=["taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} at {self.taken_at:%Y-%m-%d %H:%M}"
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -1,4 +1,5 @@
-"""Moving a tenant to another plan: smaller at once, larger by an admin (or on request)."""
+"""Moving a tenant to another plan: smaller at once, larger by an admin, the usage rule, or on
+request."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,10 +12,11 @@ from provisioning.capacity import plan_capacity_hint
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant
 from tenants.suspension import SETTLED, refuse
+from tenants.upsizing_rule import upsizing_evidence
 
 Action = AuditEvent.Action
 
-APPLIED, REQUESTED = "applied", "requested"
+APPLIED, REQUESTED, RULE_APPLIED = "applied", "requested", "applied by the rule"
 
 # What a plan gives a tenant: one of them larger makes the move an upsizing.
 _SIZES = (
@@ -55,18 +57,16 @@ def _check(tenant: Tenant, plan: Plan) -> None:
         raise ValidationError({"plan": ["This plan is no longer offered; choose another."]})
 
 
-def _check_capacity(tenant: Tenant, plan: Plan) -> None:
+def _no_room(tenant: Tenant, plan: Plan) -> str:
+    """Why the cluster can't take the plan, in words; empty when it can (or is unmeasured)."""
     hint = plan_capacity_hint(plan, replacing=tenant)
-    if hint is not None and not hint.fits:
-        raise ValidationError(
-            {
-                "plan": [
-                    f"The cluster has no room for {plan.title}: its requests would reach "
-                    f"{hint.cpu_percent_after} % of the CPU and {hint.memory_percent_after} % "
-                    "of the memory. Choose a smaller plan, or add capacity first."
-                ]
-            }
-        )
+    if hint is None or hint.fits:
+        return ""
+    return (
+        f"The cluster has no room for {plan.title}: its requests would reach "
+        f"{hint.cpu_percent_after} % of the CPU and {hint.memory_percent_after} % "
+        "of the memory. Choose a smaller plan, or add capacity first."
+    )
 
 
 def volume_note(tenant: Tenant, plan: Plan) -> str:
@@ -77,9 +77,64 @@ def volume_note(tenant: Tenant, plan: Plan) -> str:
     return ""
 
 
+def _request(tenant: Tenant, actor, plan: Plan, evidence: dict) -> str:
+    before = _snapshot(tenant)
+    with transaction.atomic():
+        Tenant.objects.filter(pk=tenant.pk).update(
+            requested_plan=plan, plan_requested_at=timezone.now(), plan_evidence=evidence
+        )
+        tenant.refresh_from_db()
+        audit_record(
+            action=Action.TENANT_PLAN_REQUESTED,
+            actor=actor,
+            obj=tenant,
+            before=before,
+            after={**_snapshot(tenant), "evidence": evidence},
+            message=evidence["verdict"],
+        )
+    return REQUESTED
+
+
+def _apply(tenant: Tenant, actor, plan: Plan, evidence: dict | None = None) -> None:
+    before = _snapshot(tenant)
+    note = volume_note(tenant, plan)
+    fields = {"plan_evidence": evidence} if evidence else {}
+    with transaction.atomic():
+        won = Tenant.objects.filter(
+            pk=tenant.pk, plan_id=tenant.plan_id, state__in=SETTLED, desired_present=True
+        ).update(
+            plan=plan,
+            volume_gib=max(tenant.volume_gib, tenant.plan.storage_gib),
+            requested_plan=None,
+            plan_requested_at=None,
+            updated_at=timezone.now(),
+            **fields,
+        )
+        if not won:
+            raise ApplicationError("This tenant changed a moment ago; reload the page.")
+        tenant.refresh_from_db()
+        runs.run_request(tenant=tenant, action=runs.APPLY, reason="plan change", actor=actor)
+        after = _snapshot(tenant)
+        message = note
+        if evidence:  # a plan change like any (webhooks, filters), saying who approved it
+            after |= {"approved_by": "usage rule", "evidence": evidence}
+            message = " ".join(
+                filter(None, ["Approved by the usage rule.", evidence["verdict"], note])
+            )
+        audit_record(
+            action=Action.TENANT_PLAN_CHANGED,
+            actor=actor,
+            obj=tenant,
+            before=before,
+            after=after,
+            message=message,
+        )
+
+
 def tenant_change_plan(*, tenant: Tenant, actor, plan: Plan) -> str:
-    """Move the tenant to the plan (APPLIED), or file the owner's request for a larger one,
-    which a platform admin decides (REQUESTED)."""
+    """Move the tenant to the plan (APPLIED); or, for the owner's request for a larger one,
+    move it when the usage rule is met (RULE_APPLIED), else file the request, with the rule's
+    evidence, for a platform admin to decide (REQUESTED)."""
     admin = actor is None or roles.is_approver(actor)
     if not admin and tenant.owner_id != actor.pk:
         raise refuse(
@@ -90,46 +145,18 @@ def tenant_change_plan(*, tenant: Tenant, actor, plan: Plan) -> str:
         )
     _check(tenant, plan)
     grows = plan_grows(tenant.plan, plan)
-    before = _snapshot(tenant)
     if grows and not admin:
-        with transaction.atomic():
-            Tenant.objects.filter(pk=tenant.pk).update(
-                requested_plan=plan, plan_requested_at=timezone.now()
-            )
-            tenant.refresh_from_db()
-            audit_record(
-                action=Action.TENANT_PLAN_REQUESTED,
-                actor=actor,
-                obj=tenant,
-                before=before,
-                after=_snapshot(tenant),
-            )
-        return REQUESTED
-    if grows:
-        _check_capacity(tenant, plan)
-    note = volume_note(tenant, plan)
-    with transaction.atomic():
-        won = Tenant.objects.filter(
-            pk=tenant.pk, plan_id=tenant.plan_id, state__in=SETTLED, desired_present=True
-        ).update(
-            plan=plan,
-            volume_gib=max(tenant.volume_gib, tenant.plan.storage_gib),
-            requested_plan=None,
-            plan_requested_at=None,
-            updated_at=timezone.now(),
-        )
-        if not won:
-            raise ApplicationError("This tenant changed a moment ago; reload the page.")
-        tenant.refresh_from_db()
-        runs.run_request(tenant=tenant, action=runs.APPLY, reason="plan change", actor=actor)
-        audit_record(
-            action=Action.TENANT_PLAN_CHANGED,
-            actor=actor,
-            obj=tenant,
-            before=before,
-            after=_snapshot(tenant),
-            message=note,
-        )
+        evidence = upsizing_evidence(tenant=tenant, plan=plan)
+        no_room = _no_room(tenant, plan) if evidence["met"] else ""
+        if no_room:  # met, but an admin must make room first
+            evidence["verdict"] += f" Still a request: {no_room}"
+        if not evidence["met"] or no_room:
+            return _request(tenant, actor, plan, evidence)
+        _apply(tenant, actor, plan, {**evidence, "applied": True})
+        return RULE_APPLIED
+    if grows and (no_room := _no_room(tenant, plan)):
+        raise ValidationError({"plan": [no_room]})
+    _apply(tenant, actor, plan)
     return APPLIED
 
 

@@ -14,6 +14,7 @@ from tenants import (
     restores,
     retention,
     upgrade,
+    usage,
 )
 from tenants.models import Backup
 
@@ -42,6 +43,12 @@ def recheck_custom_hosts() -> None:
     proven = customhosts.hosts_recheck()
     if proven:
         log.info("%d custom host(s) proven by the periodic check", proven)
+
+
+@shared_task(ignore_result=True)
+def sample_usage() -> None:
+    """Beat: sample every ready tenant's use against its quota, for the usage rule."""
+    log.info("usage sampled for %d tenant(s)", usage.usage_sample_all())
 
 
 @shared_task(ignore_result=True)

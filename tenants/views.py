@@ -558,8 +558,19 @@ class TenantPlanView(_TenantActionView):
             _add_errors(form, exc)
             return self._render(request, tenant, form, status=400)
         plan = form.cleaned_data["plan"]
+        tenant.refresh_from_db()
         if outcome == plan_change.REQUESTED:
-            messages.success(request, f"A platform admin will decide on moving to {plan.title}.")
+            messages.success(
+                request,
+                f"A platform admin will decide on moving to {plan.title}. The usage rule: "
+                f"{tenant.plan_evidence.get('verdict', '')}",
+            )
+        elif outcome == plan_change.RULE_APPLIED:
+            messages.success(
+                request,
+                f"{tenant.slug} is moving to {plan.title}, approved by the usage rule. "
+                f"{tenant.plan_evidence.get('verdict', '')}",
+            )
         else:
             note = plan_change.volume_note(tenant, plan)
             messages.success(request, f"{tenant.slug} is moving to {plan.title}. {note}".strip())

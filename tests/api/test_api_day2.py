@@ -1,6 +1,7 @@
 """The tenant's day-2 actions over the API: the pages' services, sentences and checks."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -10,7 +11,7 @@ from django.utils.html import escape
 
 from api.etags import etag_of
 from api.serializers import TenantDetailSerializer
-from tenants.models import AuditEvent, Backup, Tenant
+from tenants.models import AuditEvent, Backup, Tenant, UsageSample
 from tests.factories import TenantFactory, plan
 
 
@@ -245,3 +246,29 @@ def test_the_pages_action_limit_holds_for_scripts_too(api_for, requester, settin
     assert response.json()["detail"].startswith("Too many changes; try again in ")
     tenant.refresh_from_db()
     assert not tenant.is_suspended
+
+
+def test_the_plan_answer_carries_the_usage_rules_finding(api_for, requester):
+    tenant = TenantFactory(owner=requester, state="ready", plan=plan("medium"))
+    now = timezone.now()
+    UsageSample.objects.bulk_create(
+        UsageSample(
+            tenant=tenant,
+            plan=tenant.plan,
+            taken_at=now - timedelta(hours=h, minutes=1),
+            used={"cpu": 1000},
+            hard={"cpu": 2000},
+        )
+        for h in range(14 * 24)
+    )
+
+    asked = _post(api_for(requester), "plan", tenant, {"plan": "large"}, **_etag(tenant))
+
+    assert asked.status_code == 202, asked.content
+    found = asked.json()["plan_rule"]
+    assert found["plan"] == "large" and found["pending"] and not found["met"]
+    assert found["verdict"] == (
+        "Not met: CPU requests at 50 % average over 14 days (the highest), below 85 %."
+    )
+    assert found["measures"] == "CPU requests: 50 % on average, 50 % at most"
+    assert asked["ETag"] == etag_of(asked.json())

@@ -8,18 +8,11 @@ from portal.errors import ApplicationError
 from provisioning.models import Run
 from provisioning.spec import spec_for
 from tenants import plan_change
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent
 from tests.factories import TenantFactory, plan
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action
-
-
-@pytest.fixture
-def medium(requester):
-    return TenantFactory(
-        owner=requester, slug="shop", state=Tenant.State.READY, plan=plan("medium")
-    )
 
 
 def test_a_smaller_plan_applies_at_once_and_the_volume_keeps_its_size(client, requester, medium):
