@@ -44,8 +44,8 @@ class TenantRequestForm(forms.Form):
         required=False,
         choices=[("", "As the plan says"), ("on", "On"), ("off", "Off")],
         help_text=(
-            "Lets the platform's OpenWebUI publish to the site (WordPress 6.8 or later); you "
-            "can switch it later."
+            "Lets the platform's OpenWebUI publish to the site (WordPress "
+            f"{pipeline.ABILITIES_MIN_WORDPRESS} or later); you can switch it later."
         ),
         error_messages={"invalid_choice": "Choose on, off or as the plan says."},
     )

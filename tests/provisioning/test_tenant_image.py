@@ -99,6 +99,21 @@ def test_every_plugin_the_portal_configures_is_pinned_in_each_offered_image():
     assert "ARG WPCLI_VERSION=2." in dockerfile
 
 
+def test_the_build_picks_the_lock_lines_for_the_images_own_core(tmp_path):
+    dockerfile = (IMAGE / "Dockerfile").read_text()
+    # fetch-plugins.php gets the version the image's core says it is, read by this PHP.
+    (code,) = re.findall(r"fetch-plugins\.php .*?\"\$\(php -r '([^']+)'\)\"", dockerfile, re.S)
+    core = "/usr/src/wordpress/wp-includes/version.php"
+    assert core in code
+    version_php = tmp_path / "version.php"
+    version_php.write_text("<?php\n$wp_version = '6.9.1';\n$wp_db_version = 60421;\n")
+    done = subprocess.run(
+        [php(), "-r", code.replace(core, str(version_php))],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert done.stdout == "6.9.1"
+
+
 def test_the_lock_reader_refuses_a_lock_that_does_not_say_one_version_a_plugin():
     two = "mcp-adapter 0.7.2 wordpress.org wordpress>=6.8\nmcp-adapter 0.5.0 wordpress.org\n"
     assert lock_for("6.9", two) == "two lines of the lock hold for mcp-adapter on WordPress 6.9"

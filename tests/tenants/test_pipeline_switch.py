@@ -51,6 +51,9 @@ def test_a_site_below_the_abilities_apis_wordpress_gets_no_pipeline(client, requ
     small.content_pipeline_default = True
     small.save()
     client.force_login(requester)
+    # The form says the minimum its check holds to.
+    form = client.get(reverse("tenants:request")).content.decode()
+    assert "publish to the site (WordPress 6.8 or later)" in form
     asked = request_form_data(slug="old-a", wordpress_version="6.7", content_pipeline="on")
     answer = client.post(reverse("tenants:request"), asked)
     assert answer.status_code == 400
