@@ -23,6 +23,7 @@ class _Unlogged(Task):
 
 
 @shared_task(base=_Unlogged, **MAIL_RETRIES)
-def send_account_mail(fields: dict) -> None:
-    """An allauth mail a page rendered (portal.accountmail), sent with the SMTP timeout."""
-    accountmail.send(fields)
+def send_account_mail(fields: dict, key: str | None = None) -> None:
+    """An allauth mail a page rendered (portal.accountmail), sent with the SMTP timeout, once
+    per key (messages queued before keys were drawn have none)."""
+    accountmail.send(fields, key)

@@ -101,9 +101,10 @@ def mail_worker(tmp_path):
     services.require("Redis", services.REDIS)
     started: list[Worker] = []
 
-    def start(port: int, **extra: str) -> Worker:
+    def start(port: int, concurrency: int = 1, **extra: str) -> Worker:
         env = worker_env({"PORTAL_TEST_SMTP_URL": smtp_url(port), **extra})
-        worker = Worker(env, tmp_path / f"mail-{len(started)}.log", f"mail{len(started)}")
+        log = tmp_path / f"mail-{len(started)}.log"
+        worker = Worker(env, log, f"mail{len(started)}", concurrency=concurrency)
         started.append(worker)
         return worker
 

@@ -54,3 +54,55 @@ def test_the_reset_page_answers_while_the_mail_server_hangs_and_the_link_follows
     assert form.status_code == 200 and 'name="password1"' in form.content.decode()
     key = link[1].rstrip("/").rsplit("/", 1)[-1]
     assert key not in worker.log(), "the reset link in the worker's log"
+
+
+@pytest.fixture
+def published():
+    """The messages this process hands the broker for send_account_mail: (task id, args)."""
+    from celery import signals
+
+    seen: list[tuple[str, tuple]] = []
+
+    def keep(sender=None, body=None, headers=None, **_):
+        if sender == "portal.tasks.send_account_mail":
+            seen.append((headers["id"], tuple(body[0])))
+
+    signals.before_task_publish.connect(keep, weak=False)
+    yield seen
+    signals.before_task_publish.disconnect(keep)
+
+
+def test_a_redelivered_reset_mail_is_sent_once(client, mail_worker, published):
+    """The broker gives a worker the same message again (one died before acknowledging it, or
+    two got it): the mail went out once, and the copies find its key and send nothing."""
+    from portal.models import AccountMailSent
+    from portal.tasks import send_account_mail
+
+    UserFactory(username="forgetful", email="forgetful@example.com")
+    port = free_port()
+    smtp = SmtpServer(port).start()
+    try:
+        response = client.post(
+            reverse("account_reset_password"), {"email": "forgetful@example.com"}
+        )
+        assert response.status_code == 302
+        [(task_id, args)] = published
+        # A second copy of the very message before any worker took either: two at once.
+        send_account_mail.apply_async(args, task_id=task_id)
+        worker = mail_worker(port, concurrency=2)
+        wait_until(lambda: smtp.messages, 60, "the reset mail", worker.log)
+        wait_until(
+            lambda: "was sent already: not sent again" in worker.log(), 60, "the copy", worker.log
+        )
+        # And once more after both finished, as a redelivery hours later.
+        send_account_mail.apply_async(args, task_id=task_id)
+        wait_until(
+            lambda: worker.log().count("was sent already") == 2, 60, "the late copy", worker.log
+        )
+        time.sleep(1)
+        assert len(smtp.messages) == 1, "the reset mail was sent twice"
+    finally:
+        smtp.stop()
+    assert AccountMailSent.objects.count() == 1
+    key = re.search(r"/reset/key/(\S+)/", smtp.messages[0].get_payload(decode=True).decode())
+    assert key and key[1] not in worker.log(), "the reset link in the worker's log"
