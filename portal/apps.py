@@ -9,6 +9,7 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from portal import (
+            celerychecks,  # noqa: F401  (registers the eager-mode check)
             checks,  # noqa: F401  (registers the shared cache's checks)
             staffsync,  # noqa: F401  (keeps is_staff equal to the role)
         )

@@ -310,7 +310,7 @@ CELERY_TASK_TIME_LIMIT = env.int("PORTAL_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("PORTAL_TASK_SOFT_TIME_LIMIT", default=240)
 # Worker processes per worker; default 2.
 CELERY_WORKER_CONCURRENCY = env.int("PORTAL_WORKER_CONCURRENCY", default=2)
-# Run tasks in-process (unit tests only); default off.
+# Run tasks in-process (unit tests only: `check --deploy` refuses it); default off.
 CELERY_TASK_ALWAYS_EAGER = env.bool("PORTAL_CELERY_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Seconds between drift checks of every ready tenant; default 900.
