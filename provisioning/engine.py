@@ -22,6 +22,7 @@ from provisioning.models import Run, StepRun
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
 from provisioning.steps.base import Outcome, Step, StepContext
+from provisioning.stepwrites import steps_update
 from tenants import clone, notifications, recreate, upgrade
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
@@ -30,7 +31,7 @@ from tenants.states import tenant_transition
 log = logging.getLogger(__name__)
 LOG_LIMIT = 4000  # characters of log kept per step row: enough to read, small enough to show
 # A step's log lines reach its row at most this many seconds late (the page shows them live),
-# and all of them with the step's outcome: not one fenced UPDATE per line.
+# and all of them with the step's outcome: not one fenced UPDATE per line, one per flush.
 LOG_FLUSH_SECONDS = 1.0
 
 State = Tenant.State
@@ -188,9 +189,10 @@ class _Advance:
         self.is_drift = run.reason == "drift"
         self.first_start = False
         self._renewed = time.monotonic()  # the lease, just taken by reconcile()
-        # A step's outcome, written by the next fenced transaction of the pass (the next
-        # step's start, the wait, the run's end) rather than by one of its own (issue 14).
+        # A step's outcome, written by the next fenced write of the pass (the next step's
+        # start, the wait, the run's end) rather than by one of its own (issue 14).
         self._finished: list[tuple[int, dict]] = []
+        self._begun: int | None = None  # the step row whose start the run's start wrote
 
     @contextmanager
     def fenced(self):
@@ -293,41 +295,48 @@ class _Advance:
             "token": run.token + 1,
             "message": "started" if self.first_start else "picked up again",
         }
-        claimed = Run.objects.filter(pk=run.pk, status__in=Run.OPEN, token=run.token).update(
-            heartbeat_at=Now(), **claim
-        )
-        if not claimed:
+        mine = Run.objects.filter(pk=run.pk, status__in=Run.OPEN, token=run.token)
+        if self.first_start:
+            # A run's start, its step rows and its first step's start are one transaction,
+            # fenced by the claim's own UPDATE (issue 14: one write, not three).
+            with transaction.atomic():
+                if not mine.update(heartbeat_at=Now(), **claim):
+                    return False
+                self._on_start(names)
+        elif not mine.update(heartbeat_at=Now(), **claim):
             return False
         for field, value in claim.items():
             setattr(run, field, value)
         self.token = run.token
-        if self.first_start:
-            self._on_start(names)
         return True
 
     def _on_start(self, names: list[str]) -> None:
-        with self.fenced():
-            cleared = {"last_error": ""}  # written with the state when that changes
-            # A repair of a serving tenant leaves it serving (ready) while it runs.
-            if self.run.action == Run.Action.APPLY and self.run.reason not in REPAIRS:
-                if tenant_transition(tenant_id=self.tenant.pk, to=State.PROVISIONING, **cleared):
-                    cleared = {}
-                    audit_record(
-                        action=Action.TENANT_PROVISIONING,
-                        obj=self.tenant,
-                        message=f"Run {self.run.pk} started ({self.run.reason}).",
-                    )
-            elif self.run.action == Run.Action.DESTROY:
-                if tenant_transition(
-                    tenant_id=self.tenant.pk, to=State.DELETING, only_from=[State.FAILED], **cleared
-                ):
-                    cleared = {}
-            if cleared and self.tenant.last_error:
-                Tenant.objects.filter(pk=self.tenant.pk).update(**cleared)
-            # A run's first pass: no step has a row yet; they are made with the start.
-            self._rows = StepRun.objects.bulk_create(
-                [StepRun(run=self.run, name=name, position=i) for i, name in enumerate(names)]
-            )
+        cleared = {"last_error": ""}  # written with the state when that changes
+        # A repair of a serving tenant leaves it serving (ready) while it runs.
+        if self.run.action == Run.Action.APPLY and self.run.reason not in REPAIRS:
+            if tenant_transition(tenant_id=self.tenant.pk, to=State.PROVISIONING, **cleared):
+                cleared = {}
+                audit_record(
+                    action=Action.TENANT_PROVISIONING,
+                    obj=self.tenant,
+                    message=f"Run {self.run.pk} started ({self.run.reason}).",
+                )
+        elif self.run.action == Run.Action.DESTROY:
+            if tenant_transition(
+                tenant_id=self.tenant.pk, to=State.DELETING, only_from=[State.FAILED], **cleared
+            ):
+                cleared = {}
+        if cleared and self.tenant.last_error:
+            Tenant.objects.filter(pk=self.tenant.pk).update(**cleared)
+        # A run's first pass: no step has a row yet; they are made with the start, the first
+        # step's attempt already counted, as every start is before the outside calls it guards.
+        rows = [StepRun(run=self.run, name=name, position=i) for i, name in enumerate(names)]
+        if rows:
+            first = rows[0]
+            first.status, first.attempts = StepRun.Status.RUNNING, 1
+            first.started_at = timezone.now()
+        self._rows = StepRun.objects.bulk_create(rows)
+        self._begun = rows[0].pk if rows else None
 
     def _lease_kept(self) -> bool:
         """Between steps, renew the tenant's lease once a third of it has passed since it was
@@ -429,36 +438,31 @@ class _Advance:
             log.info("step %s: %s", row.name, message)
             if time.monotonic() - getattr(row, "log_flushed", 0.0) >= LOG_FLUSH_SECONDS:
                 row.log_flushed = time.monotonic()
-                with self.fenced():
-                    StepRun.objects.filter(pk=row.pk).update(log=row.log)
+                line = [(row.pk, {"log": row.log})]
+                if not steps_update(run_id=self.run.pk, token=self.token, updates=line):
+                    with self.fenced():  # taken over: raises; superseded: still written
+                        StepRun.objects.filter(pk=row.pk).update(log=row.log)
 
         return write
 
     def _run_step(self, step: Step, row: StepRun) -> float | None:
         """Run one step; returns a delay when the run must pause, else None."""
-        cut_off = row.status == StepRun.Status.RUNNING
-        if cut_off and row.attempts >= settings.PORTAL_STEP_MAX_RETRIES:
-            # Each attempt is counted before it starts, so one cut off (the worker killed, the
-            # task's hard time limit) counts too: a step that always dies ends the run.
-            self._fail(
-                row,
-                f"cut off {row.attempts} times before it finished (the worker died or the "
-                f"step ran past the task's hard time limit of {settings.CELERY_TASK_TIME_LIMIT} s)",
-            )
-            return None
-        if not self._lease_kept():
-            return 0
-        now = timezone.now()
-        doing = "settling" if row.waiting_since else f"attempt {row.attempts + 1}"
-        with self.fenced_run(message=_short(f"{row.name}: {doing}")) as running:
-            if not running:
-                return 0  # superseded meanwhile (a deletion): the run that replaced it goes on
-            row.attempts += 1
-            StepRun.objects.filter(pk=row.pk).update(
-                status=StepRun.Status.RUNNING,
-                attempts=row.attempts,
-                started_at=row.started_at or now,
-            )
+        if row.pk == self._begun:
+            self._begun = None  # started with the run: nothing to write yet
+        else:
+            cut_off = row.status == StepRun.Status.RUNNING
+            if cut_off and row.attempts >= settings.PORTAL_STEP_MAX_RETRIES:
+                # Each attempt is counted before it starts, so one cut off (the worker killed,
+                # the task's hard time limit) counts too: a step that always dies ends the run.
+                self._fail(
+                    row,
+                    f"cut off {row.attempts} times before it finished (the worker died or the "
+                    f"step ran past the task's hard time limit of "
+                    f"{settings.CELERY_TASK_TIME_LIMIT} s)",
+                )
+                return None
+            if not self._lease_kept() or not self._start(row):
+                return 0  # taken over, or superseded (a deletion): the run replacing it goes on
         row.log_flushed = time.monotonic()  # its lines reach the row within LOG_FLUSH_SECONDS
         try:
             with (
@@ -503,6 +507,24 @@ class _Advance:
         row.status = status
         log.info("step %s %s", row.name, status)
         return None
+
+    def _start(self, row: StepRun) -> bool:
+        """Count the step's attempt before its outside calls, in one fenced statement with the
+        outcome of the step before it (no transaction of its own); False if the run is no
+        longer running under our token."""
+        row.attempts += 1
+        row.status = StepRun.Status.RUNNING
+        row.started_at = row.started_at or timezone.now()
+        start = {"status": row.status, "attempts": row.attempts, "started_at": row.started_at}
+        updates = [*self._finished, (row.pk, start)]
+        if steps_update(run_id=self.run.pk, token=self.token, updates=updates):
+            self._finished.clear()
+            return True
+        # Taken over (fenced() raises Displaced), or superseded by a deletion: the steps it
+        # finished are still written as they ended.
+        with self.fenced():
+            pass
+        return False
 
     def _do(self, step: Step, row: StepRun) -> Outcome:
         write = self._logger(row)
@@ -616,13 +638,25 @@ class _Advance:
 
     def _pause(self, row: StepRun, step: dict, text: str, delay: float) -> bool:
         """Park the run for `delay` seconds (on the database's clock, which reconcile() reads
-        it by), saying why, and the step as `step` says, in one fenced write; False if it is no
-        longer running (a deletion cancelled it, and a cancelled run must stay cancelled, not
-        come back to build)."""
-        until = Now() + timedelta(seconds=delay)
-        parked = {"status": Run.Status.WAITING, "not_before": until, "message": _short(text)}
-        with self.fenced_run(**parked) as running:
-            if not running:
-                self._say(text)
-            StepRun.objects.filter(pk=row.pk).update(log=row.log, **step)
-        return running
+        it by), saying why, and the step as `step` says; False if it is no longer running (a
+        deletion cancelled it, and a cancelled run must stay cancelled, not come back to build).
+
+        Two fenced statements, not a transaction (issue 14): the step's record first, so a
+        worker that dies between them leaves a running run whose holder is gone, which the sweep
+        hands to a new pass (it looks at the step again, only sooner than planned)."""
+        step = {"log": row.log, **step}
+        if steps_update(
+            run_id=self.run.pk, token=self.token, updates=[*self._finished, (row.pk, step)]
+        ):
+            self._finished.clear()
+            until = Now() + timedelta(seconds=delay)
+            parked = {"status": Run.Status.WAITING, "not_before": until, "message": _short(text)}
+            mine = Run.objects.filter(pk=self.run.pk, token=self.token, status=Run.Status.RUNNING)
+            if mine.update(**parked):
+                return True
+        # Taken over (fenced() raises Displaced), or superseded by a deletion meanwhile: the
+        # cancelled run still says why it stopped where it did.
+        with self.fenced():
+            self._say(text)
+            StepRun.objects.filter(pk=row.pk).update(**step)
+        return False
