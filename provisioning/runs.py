@@ -1,5 +1,6 @@
 """Asking for a reconcile: record the run in the database, queue the task once committed."""
 
+from contextlib import nullcontext
 from datetime import timedelta
 
 from django.db import transaction
@@ -13,13 +14,23 @@ APPLY, DESTROY, CHECK = Run.Action.APPLY, Run.Action.DESTROY, Run.Action.CHECK
 
 def run_request(*, tenant, action: str, reason: str, actor=None) -> Run:
     """A pending run for the tenant (reusing one not yet started), queued on commit."""
-    with transaction.atomic():
+    # Outside a caller's transaction a request that only adds a run is two statements, the
+    # read and the insert: nothing there to make atomic (issue 14). A deletion's cancel is.
+    with transaction.atomic() if action == DESTROY else nullcontext():
         if action == DESTROY:
             # Deletion wins: nothing left to build should still be built.
             Run.objects.filter(tenant=tenant, status__in=Run.OPEN).exclude(action=DESTROY).update(
                 status=Run.Status.CANCELLED, error="Superseded by the deletion."
             )
-        run = Run.objects.filter(tenant=tenant, action=action, status=Run.Status.PENDING).first()
+        open_runs = list(_oldest_open(tenant.pk))
+        run = next(
+            (r for r in open_runs if r.action == action and r.status == Run.Status.PENDING), None
+        )
+        # The tenant's only open run carries its first wake-up from the start, so nothing is
+        # left for enqueue() to bump: its message goes out as soon as the run is committed.
+        # wakeup_at stays empty, as for a message never sent: should the sender die before it
+        # goes, the next sweep sends it (a copy besides one that did go acts only once).
+        first = run is None and not open_runs
         if run is None:
             actor = actor if getattr(actor, "is_authenticated", False) else None
             run = Run.objects.create(
@@ -32,9 +43,13 @@ def run_request(*, tenant, action: str, reason: str, actor=None) -> Run:
                     actor.get_username() if actor else requestcontext.current().actor_name
                 )
                 or "system",
+                wakeup=1 if first else 0,
             )
-    tenant_id = tenant.pk
-    transaction.on_commit(lambda: enqueue(tenant_id))
+    tenant_id, run_id = tenant.pk, run.pk
+    if first:
+        transaction.on_commit(lambda: send(tenant_id, run_id, 1))
+    else:
+        transaction.on_commit(lambda: enqueue(tenant_id))
     return run
 
 
