@@ -1,10 +1,14 @@
 """The desired state of one tenant, built from its row and plan: all a step needs to know."""
 
+import json
 from dataclasses import dataclass
 
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Cast
 
-from portal.auth.claims import authentik_username
+from portal.auth.claims import preferred_username
 
 
 def db_name_for(slug: str) -> str:
@@ -91,8 +95,34 @@ class TenantSpec:
         }
 
 
+def _people_and_hosts(tenant) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The owner's Authentik user name, the members and the proven extra hosts: one query
+    (a union) where a pass of the engine made three (issue 14)."""
+
+    def rows(queryset, value):
+        return (
+            queryset.order_by()
+            .annotate(kind=Value(queryset.model._meta.model_name), value=value)
+            .values_list("kind", "value")
+        )
+
+    members = rows(tenant.members.all(), F("username"))
+    hosts = rows(tenant.hosts.filter(proven_at__isnull=False).exclude(name=tenant.host), F("name"))
+    accounts = rows(
+        SocialAccount.objects.filter(user_id=tenant.owner_id), Cast("extra_data", TextField())
+    )
+    found: dict[str, list[str]] = {"tenantmember": [], "tenanthost": [], "socialaccount": []}
+    # Ordered by the database (its collation), as each list was before.
+    for kind, value in members.union(hosts, accounts, all=True).order_by("kind", "value"):
+        found[kind].append(value)
+    names = (preferred_username(json.loads(data)) for data in found["socialaccount"])
+    owner = next((name for name in names if name), tenant.owner.get_username())
+    return owner, tuple(found["tenantmember"]), tuple(found["tenanthost"])
+
+
 def spec_for(tenant) -> TenantSpec:
     plan = tenant.plan
+    owner_username, members, extra_hosts = _people_and_hosts(tenant)
     return TenantSpec(
         tenant_id=tenant.pk,
         slug=tenant.slug,
@@ -102,16 +132,11 @@ def spec_for(tenant) -> TenantSpec:
         wordpress_version=tenant.wordpress_version,
         present=tenant.desired_present,
         bucket=tenant.s3_bucket,
-        owner_username=authentik_username(tenant.owner),
-        members=tuple(tenant.members.order_by("username").values_list("username", flat=True)),
+        owner_username=owner_username,
+        members=members,
         suspended=tenant.suspended_at is not None,
         pipeline=tenant.content_pipeline,
-        extra_hosts=tuple(
-            tenant.hosts.filter(proven_at__isnull=False)
-            .exclude(name=tenant.host)
-            .order_by("name")
-            .values_list("name", flat=True)
-        ),
+        extra_hosts=extra_hosts,
         staging=tenant.clone_of_id is not None,
         plan=PlanSpec(
             name=plan.name,

@@ -102,6 +102,8 @@ def tenant_recreate(*, tenant: Tenant, actor) -> Backup:
 def after_ready(tenant: Tenant) -> None:
     """Called by the engine, in its transaction, when a tenant became ready: a recreated one
     has its backup restored now (tenants.restores, under the tenant's lease)."""
+    if tenant.restore_backup_id is None:
+        return  # as the engine read it this pass: a recreation sets it before its run starts
     waiting = Tenant.objects.filter(
         pk=tenant.pk, restoring=True, restore_backup__isnull=False, restore_sent_at__isnull=True
     )

@@ -37,13 +37,16 @@ def claims_profile(extra_data: dict | None) -> dict:
 def authentik_username(user) -> str:
     """The user's Authentik user name (the preferred_username claim of their sign-in), which
     can differ from the portal's when that name was taken here; else the portal's."""
-    for account in user.socialaccount_set.all():
-        data = account.extra_data or {}
-        merged = {**(data.get("id_token") or {}), **(data.get("userinfo") or {}), **data}
-        name = merged.get("preferred_username")
-        if isinstance(name, str) and name:
-            return name
-    return user.get_username()
+    names = (preferred_username(account.extra_data) for account in user.socialaccount_set.all())
+    return next((name for name in names if name), user.get_username())
+
+
+def preferred_username(extra_data: dict | None) -> str:
+    """The preferred_username claim of one sign-in's data, "" when it has none."""
+    data = extra_data or {}
+    merged = {**(data.get("id_token") or {}), **(data.get("userinfo") or {}), **data}
+    name = merged.get("preferred_username")
+    return name if isinstance(name, str) and name else ""
 
 
 def user_sync_from_claims(
