@@ -30,8 +30,9 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
     assert engine["kube_requests_per_object"] <= 1.5  # issue 14: each object applied, little else
     assert engine["secret_patches_per_tenant"] >= 1
     assert engine["baseline_seconds"] > 0
-    # Issue 14's 30 is bounded by the passes (README); this keeps the batched engine writes.
-    assert 0 < engine["portal_queries_per_provisioning"] <= 100
+    # Issue 14's 30 is bounded (README; tests/provisioning/test_engine_queries.py counts the
+    # 45 exactly): this keeps the single-statement step writes (a slow step may flush its log).
+    assert 0 < engine["portal_queries_per_provisioning"] <= 50
     assert engine["drift_scan"]["tenants"] == 1 and engine["drift_scan"]["kube_requests_by_verb"]
     assert engine["drift_scan"]["kube_gets_per_tenant"] == 0  # listed by kind, not read one by one
     assert set(result["pages"]) >= {"tenant_list", "admin_audit_list"}
