@@ -2,9 +2,12 @@
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import CharField, Func, Subquery, Value
+from django.db.models.functions import Coalesce, Replace
 from django.utils import timezone
 
 from portal import requestcontext
@@ -16,7 +19,7 @@ _CHAIN_LOCK_KEY = 740_221_001
 SYSTEM_ACTOR = "system"
 
 
-def _digest(event: AuditEvent) -> str:
+def _canonical(event: AuditEvent) -> str:
     payload = {
         "created_at": event.created_at.isoformat(),
         "actor_id": event.actor_id,
@@ -32,8 +35,31 @@ def _digest(event: AuditEvent) -> str:
         "message": event.message,
         "prev_hash": event.prev_hash,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _digest(event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(event).encode()).hexdigest()
+
+
+class _Sha256Hex(Func):
+    """SHA-256 of a text, in hex, as PostgreSQL computes it (built in since 11): the same
+    digest as _digest's of the same characters (the canonical JSON is ASCII)."""
+
+    template = "ENCODE(SHA256(CONVERT_TO(%(expressions)s, 'UTF8')), 'hex')"
+    output_field = CharField()
+
+
+def _chained_in_the_insert(event: AuditEvent) -> None:
+    """Have the INSERT itself read the last hash and compute the event's (one statement, not
+    a read and then the insert): the canonical JSON is made here with a stand-in for the
+    predecessor's hash, which the database puts in its place before hashing."""
+    stand_in = secrets.token_hex(32)  # a hash's length and alphabet: JSON writes it as it is
+    event.prev_hash = stand_in
+    canonical = _canonical(event)
+    last = Coalesce(Subquery(AuditEvent.objects.order_by("-id").values("hash")[:1]), Value(GENESIS))
+    event.prev_hash = last
+    event.hash = _Sha256Hex(Replace(Value(canonical), Value(stand_in), last))
 
 
 def _actor_name(actor, ctx: requestcontext.RequestContext) -> str:
@@ -56,13 +82,12 @@ def audit_record(
     ctx = requestcontext.current()
     # No savepoint inside the caller's transaction (two queries an event saved): an error here
     # is the caller's to roll back whole; alone, it is a transaction of its own, which the
-    # advisory lock needs to hold from the read of the last hash to the insert.
+    # advisory lock needs to hold until the insert (which reads the last hash itself) commits.
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             # Serialise writers so two transactions never chain onto the same predecessor.
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
         if actor is not None and not getattr(actor, "is_authenticated", False):
             actor = None
         event = AuditEvent(
@@ -78,13 +103,20 @@ def audit_record(
             before=before,
             after=after,
             message=message,
-            prev_hash=last or GENESIS,
         )
         # JSON round trip so the hash covers exactly what the database will hand back.
         event.before = json.loads(json.dumps(before, default=str)) if before is not None else None
         event.after = json.loads(json.dumps(after, default=str)) if after is not None else None
-        event.hash = _digest(event)
-        event.save()
+        if connection.vendor == "postgresql":
+            _chained_in_the_insert(event)
+            event.save()
+            # Read back (lazily, if asked for) as the database computed them.
+            del event.prev_hash, event.hash
+        else:
+            last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+            event.prev_hash = last or GENESIS
+            event.hash = _digest(event)
+            event.save()
     return event
 
 

@@ -165,3 +165,37 @@ def test_admin_refuses_changes_even_to_superusers(client, events):
     )
     assert response.status_code in (200, 302)
     assert AuditEvent.objects.count() == count and audit_verify() == (count, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_at_once_still_make_one_chain():
+    """Each insert reads the last hash itself, after the chain's lock: four writers at once,
+    each in its own transaction, still chain every event onto the one before it."""
+    import threading
+
+    from django.db import connections
+
+    tenant = TenantFactory(slug="contended")
+    start = threading.Barrier(4)
+    failures = []
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(10):
+                with transaction.atomic():
+                    audit_record(
+                        action=AuditEvent.Action.TENANT_READY, obj=tenant, message=f"{n}.{i}"
+                    )
+        except Exception as exc:  # noqa: BLE001  (reported by the test below)
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert audit_verify() == (40, None)
