@@ -64,11 +64,7 @@ def run_all(tmp_dir: Path, options) -> dict:
         result["throughput"] = thr = bench_throughput(
             tmp_dir, owner, small, options.throughput_tenants, options.latency
         )
-        rates = ", ".join(
-            f"concurrency {c}: {r['tenants_per_minute']}/min" for c, r in thr["rounds"].items()
-        )
-        name = f"worker throughput, concurrency 4 vs 1 ({thr['tenants']} tenants)"
-        figures.append(figure(name, thr["speedup"], 3, GE, note=f"tenants per minute, {rates}"))
+        figures.append(_throughput_figure(thr))
     if "waits" in only:
         result["waits"] = waits = bench_waits(
             tmp_dir, owner, small, options.wait_tenants, options.latency
@@ -84,6 +80,28 @@ def run_all(tmp_dir: Path, options) -> dict:
         )
     )
     return result
+
+
+def _throughput_figure(thr: dict) -> dict:
+    rates = ", ".join(
+        f"concurrency {c}: {r['tenants_per_minute']}/min" for c, r in thr["rounds"].items()
+    )
+    cpu, last = thr["cpu"], str(thr["levels"][-1])
+    parts = ", ".join(f"{k} {v}" for k, v in cpu["per_tenant"][last].items() if k != "total")
+    load = thr["rounds"][last]["cpu"]["load_average"]
+    return figure(
+        f"worker throughput, concurrency 4 vs 1 ({thr['tenants']} tenants, "
+        f"{thr['latency_seconds'] * 1000:.0f} ms a request)",
+        thr["speedup"],
+        3,
+        GE,
+        note=f"tenants per minute, {rates}; CPU-s a tenant at concurrency {last}: "
+        f"{cpu['per_tenant'][last]['total']} ({parts}); the machine allows at most "
+        f"{cpu['max_speedup_all_cores']} on its {cpu['cores']} cores "
+        f"({cpu['max_speedup_without_fakes']} without the fakes' CPU), "
+        f"{cpu['max_speedup_cores_left']} on the {cpu['cores_left']} cores other processes left "
+        f"(load average {load[0]} -> {load[3]})",
+    )
 
 
 def _memory_figure(memory: dict) -> dict:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import redis
 from django.db import connection
 
+from bench.cpu import bound, cpu_round
 from bench.engine import STEPS, platform, tenant_row
 from tenants.models import Tenant
 from tests.workers import ROOT, Worker, wait_until, worker_env
@@ -50,9 +51,11 @@ def bench_throughput(tmp_dir, owner, plan, tenants: int, latency: float, levels=
     first, last = rounds[levels[0]], rounds[levels[-1]]
     return {
         "tenants": tenants,
+        "latency_seconds": latency,
         "rounds": {str(c): r for c, r in rounds.items()},
         "speedup": round(last["tenants_per_minute"] / first["tenants_per_minute"], 2),
         "levels": list(levels),
+        "cpu": bound(rounds, tenants, levels),
     }
 
 
@@ -130,7 +133,10 @@ def one_round(tmp_dir, kube, authentik, owner, plan, tenants: int, concurrency: 
     prefix = f"thr{concurrency}x"
     for i in range(tenants):
         tenant_row(owner, plan, f"{prefix}{i:04d}", state=Tenant.State.REQUESTED).save()
-    with bench_worker(tmp_dir / "throughput", kube, authentik, concurrency) as (worker, env):
+    with (
+        bench_worker(tmp_dir / "throughput", kube, authentik, concurrency) as (worker, env),
+        cpu_round(worker.proc.pid, REDIS_URL) as cpu,
+    ):
         start = approve_all(prefix, env)  # just before the first approval
         wait_ready(prefix, tenants, worker, 60 + tenants * 20 / concurrency)
         seconds = time.time() - start
@@ -138,4 +144,5 @@ def one_round(tmp_dir, kube, authentik, owner, plan, tenants: int, concurrency: 
         "concurrency": concurrency,
         "seconds": round(seconds, 2),
         "tenants_per_minute": round(tenants * 60 / seconds, 1),
+        "cpu": cpu,
     }

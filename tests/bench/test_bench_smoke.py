@@ -1,6 +1,7 @@
 """The bench runs end to end at tiny sizes, so it can't rot between the times it is run."""
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -47,8 +48,19 @@ def test_the_throughput_bench_has_real_workers_make_every_tenant_ready(tmp_path)
     assert set(throughput["rounds"]) == {"1", "4"}
     assert all(r["tenants_per_minute"] > 0 for r in throughput["rounds"].values())
     assert Tenant.objects.filter(state=Tenant.State.READY).count() == 4  # two a round
+    for level in ("1", "4"):  # every part of the machine that worked for the round
+        spent = throughput["rounds"][level]["cpu"]["seconds"]
+        assert spent["worker"] > 0.1 and spent["fake_servers"] > 0 and spent["approver"] > 0.1
+        assert spent["postgres_backends"] > 0  # the server runs on this machine (/proc)
+        per_tenant = throughput["cpu"]["per_tenant"][level]
+        assert per_tenant["total"] == round(sum(spent.values()) / 2, 3)
+    cpu = throughput["cpu"]
+    assert cpu["cores"] == os.cpu_count() and 0 < cpu["cores_left"] <= cpu["cores"]
+    assert 0 < cpu["max_speedup_cores_left"] <= cpu["max_speedup_all_cores"] <= 4
     row, wall_clock = result["figures"]
     assert row["target"] == ">= 3" and row["value"] == throughput["speedup"] > 0
+    assert "(2 tenants, 0 ms a request)" in row["name"]
+    assert f"the machine allows at most {cpu['max_speedup_all_cores']} on its" in row["note"]
     assert wall_clock["target"] == "<= 600" and wall_clock["value"] == result["seconds"] > 0
     assert "concurrency 4:" in summary(result)
 
