@@ -1,5 +1,6 @@
 """A site's URLs rewritten in its database as `wp search-replace` does: serialized PHP whole."""
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,28 @@ class _NotSerialized(ValueError):
     pass
 
 
+class Replacement:
+    """Several old → new pairs done in one pass over a value: each place is replaced once, by
+    the longest old text found there, so a host that is part of another one (or of a new one:
+    shop.example and shop.example.staging.example) is never rewritten twice."""
+
+    def __init__(self, pairs: Sequence[tuple[bytes, bytes]]):
+        self.table: dict[bytes, bytes] = {}
+        for old, new in pairs:
+            if old:  # nothing to look for; the first new text given for an old one holds
+                self.table.setdefault(old, new)
+        if not self.table:
+            raise ValueError("a replacement needs some text to replace")
+        olds = sorted(self.table, key=len, reverse=True)  # an alternation takes the first match
+        self.pattern = re.compile(b"|".join(re.escape(old) for old in olds))
+
+    def found_in(self, data: bytes) -> bool:
+        return self.pattern.search(data) is not None
+
+    def plain(self, data: bytes) -> bytes:
+        return self.pattern.sub(lambda match: self.table[match.group()], data)
+
+
 def _number(data: bytes, start: int, end_mark: bytes) -> tuple[int, int]:
     end = data.index(end_mark, start)
     text = data[start:end]
@@ -21,7 +44,7 @@ def _number(data: bytes, start: int, end_mark: bytes) -> tuple[int, int]:
     return int(text), end + len(end_mark)
 
 
-def _walk(data: bytes, i: int, old: bytes, new: bytes) -> tuple[bytes, int]:
+def _walk(data: bytes, i: int, change: Replacement) -> tuple[bytes, int]:
     """One serialized value at i, its strings rewritten with their lengths counted again (a
     plain replace leaves s:N: wrong and PHP's unserialize then gives up on the whole option)."""
     kind = data[i : i + 1]
@@ -37,7 +60,7 @@ def _walk(data: bytes, i: int, old: bytes, new: bytes) -> tuple[bytes, int]:
         body, end = data[start : start + size], start + size
         if data[end : end + 2] != b'";':
             raise _NotSerialized(b"s")
-        body = rewrite_value(body, old, new)  # serialized data inside serialized data
+        body = _rewrite_bytes(body, change)  # serialized data inside serialized data
         return b's:%d:"%s";' % (len(body), body), end + 2
     if kind in (b"a", b"O"):
         head_end = i + 2
@@ -48,7 +71,7 @@ def _walk(data: bytes, i: int, old: bytes, new: bytes) -> tuple[bytes, int]:
         count, j = _number(data, head_end, b":{")
         parts = []
         for _ in range(count * 2):
-            part, j = _walk(data, j, old, new)
+            part, j = _walk(data, j, change)
             parts.append(part)
         if data[j : j + 1] != b"}":
             raise _NotSerialized(kind)
@@ -59,22 +82,27 @@ def _walk(data: bytes, i: int, old: bytes, new: bytes) -> tuple[bytes, int]:
 
 def rewrite_value(data: bytes, old: bytes, new: bytes) -> bytes:
     """The value with old replaced by new: inside serialized PHP string by string, else plainly."""
-    if old not in data:
+    return _rewrite_bytes(data, Replacement([(old, new)]))
+
+
+def _rewrite_bytes(data: bytes, change: Replacement) -> bytes:
+    if not change.found_in(data):
         return data
     try:
-        out, end = _walk(data, 0, old, new)
+        out, end = _walk(data, 0, change)
     except (_NotSerialized, ValueError, IndexError):
         pass
     else:
         if end == len(data):
             return out
-    return data.replace(old, new)
+    return change.plain(data)
 
 
-def _rewrite(value, pairs: Sequence[tuple[str, str]]):
+def rewrite_text(value: str | bytes, pairs: Sequence[tuple[str, str]]) -> str | bytes:
+    """A column's value with every pair's old text replaced by its new, in one pass."""
+    change = Replacement([(old.encode(), new.encode()) for old, new in pairs])
     text = value if isinstance(value, bytes) else value.encode()
-    for old, new in pairs:
-        text = rewrite_value(text, old.encode(), new.encode())
+    text = _rewrite_bytes(text, change)
     return text if isinstance(value, bytes) else text.decode()
 
 
@@ -118,7 +146,7 @@ def _rewrite_column(session, name, table, column, key, pairs) -> int:
     match = " AND ".join(f"`{k}` = %s" for k in key)
     changed = 0
     for *ids, value in rows:
-        new = _rewrite(value, pairs)
+        new = rewrite_text(value, pairs)
         if new != value:
             session.run(
                 f"UPDATE `{name}`.`{table}` SET `{column}` = %s WHERE {match}",  # noqa: S608

@@ -207,10 +207,14 @@ def clone_fill_again(*, tenant: Tenant, actor) -> Tenant:
 
 
 def rewrites(old: Tenant, new: Tenant) -> list[tuple[str, str]]:
-    """What moves from one site to the other in its content: links to the host, media paths."""
+    """What moves from one site to the other in its content: links to the host and to every
+    custom host proven on the old site (the clone's must not lead to the production domain,
+    which is not the clone's: a host belongs to one tenant), all to the new site's own host;
+    media paths."""
+    theirs, ours = spec_for(old), spec_for(new)
     return [
-        ("//" + old.host, "//" + new.host),
-        (spec_for(old).s3_prefix, spec_for(new).s3_prefix),
+        *(("//" + host, "//" + ours.host) for host in theirs.hosts),
+        (theirs.s3_prefix, ours.s3_prefix),
     ]
 
 

@@ -4,6 +4,7 @@ import uuid
 
 import boto3
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from provisioning.models import Run
@@ -427,3 +428,77 @@ def test_clone_and_promote_are_heard_by_webhooks_signed(
         assert event.action == Action.TENANT_PROMOTE_REQUESTED and event.actor == requester
         assert event.after == {"staging": made.slug}
         assert "worker stopped 3 times" in bodies[5]["data"]["message"]
+
+
+def test_several_hosts_are_rewritten_in_one_pass_the_longest_first():
+    from provisioning.searchreplace import rewrite_text
+
+    # The new host holds an old one: a second pass would rewrite what the first wrote.
+    pairs = [("//wordpress-shop.local", "//shop.example.staging.test"), ("//shop.example", "//x")]
+    text = "//wordpress-shop.local/a //shop.example/b"
+    assert rewrite_text(text, pairs) == "//shop.example.staging.test/a //x/b"
+    # One old host is part of another: each place by the longest found there.
+    pairs = [("//shop.example", "//a.test"), ("//shop.example.org", "//b.test")]
+    value = b'a:2:{i:0;s:20:"//shop.example.org/x";i:1;s:16:"//shop.example/y";}'
+    assert rewrite_text(value, pairs) == b'a:2:{i:0;s:10:"//b.test/x";i:1;s:10:"//a.test/y";}'
+
+
+def test_a_clone_gets_no_custom_host_and_its_links_to_them_lead_to_its_own_host(
+    source, kubelet, platform, requester, approver, kube_cluster, authentik_api
+):
+    from django.utils import timezone
+
+    from provisioning.spec import spec_for
+    from tenants import customhosts, promote
+    from tenants.models import TenantHost
+
+    _, conn, _ = platform
+    proven, waiting = f"www.{source.slug}.example", f"shop.{source.slug}.example"
+    TenantHost.objects.create(tenant=source, name=proven, proven_at=timezone.now())
+    TenantHost.objects.create(tenant=source, name=waiting)  # not served: not the site's yet
+    src_db = "wp_" + source.slug
+    query(
+        conn,
+        f"INSERT INTO `{src_db}`.wp_posts VALUES (2, %s)",
+        [f'<a href="https://{proven}/cart">Cart</a> <a href="https://{waiting}/">Shop</a>'],
+    )
+    query(
+        conn,
+        f"INSERT INTO `{src_db}`.wp_options VALUES (2, %s)",
+        [_serialized(f"https://{proven}/checkout")],
+    )
+    # A domain is one tenant's: the clone can't take the original's proven one as its host.
+    with pytest.raises(ValidationError, match=f"{proven} is already in use by another tenant"):
+        clone.tenant_clone(source=source, actor=requester, host=proven)
+
+    made = _filled(source, requester, approver, kube_cluster)
+
+    assert not made.hosts.exists() and spec_for(made).hosts == (made.host,)
+    ingress = kube_cluster.get("Ingress", "wordpress", made.namespace)
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == [made.host]
+    provider = authentik_api.provider_named(f"wp-{made.slug}")
+    assert all(made.host in uri["url"] for uri in provider["redirect_uris"])
+    new_db = "wp_" + made.slug.replace("-", "_")
+    posts = dict(query(conn, f"SELECT id, content FROM `{new_db}`.wp_posts"))
+    assert posts[2] == (
+        f'<a href="https://{made.host}/cart">Cart</a> <a href="https://{waiting}/">Shop</a>'
+    )
+    options = dict(query(conn, f"SELECT option_id, value FROM `{new_db}`.wp_options"))
+    assert options[2] == _serialized(f"https://{made.host}/checkout")
+    assert proven not in posts[1] + options[1]
+
+    # Promoted, the clone's own links (and those to a host proven on it) go to the original's
+    # site URL, its primary host; the original keeps its custom hosts.
+    extra = f"try.{made.slug}.example"
+    TenantHost.objects.create(tenant=made, name=extra, proven_at=timezone.now())
+    query(conn, f"INSERT INTO `{new_db}`.wp_posts VALUES (3, %s)", [f"https://{extra}/new"])
+    promote.tenant_promote(tenant=made, actor=requester, confirm_slug=source.slug)
+    assert promote.promote_run(made.pk, actor=requester).startswith("Promoted")
+    posts = dict(query(conn, f"SELECT id, content FROM `{src_db}`.wp_posts"))
+    assert posts[2].startswith(f'<a href="https://{source.host}/cart">')
+    assert posts[3] == f"https://{source.host}/new"
+    assert made.host not in "".join(posts.values())
+    assert set(source.hosts.values_list("name", flat=True)) == {proven, waiting}
+    # Nor can the clone add it later.
+    with pytest.raises(ValidationError, match=f"{proven} is already in use by another tenant"):
+        customhosts.host_add(tenant=made, actor=requester, name=proven)
