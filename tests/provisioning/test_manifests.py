@@ -61,6 +61,26 @@ def test_an_unknown_field_is_an_error():
         validate(bad)
 
 
+def test_a_nested_field_of_the_wrong_kind_or_unknown_is_named_with_its_path():
+    spec = spec_for(TenantFactory(slug="shop", plan=plan("small")))
+    deployment = by_kind(all_manifests(spec), "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["pullPolicy"] = "Always"
+    with pytest.raises(ManifestInvalid) as unknown:
+        validate(deployment)
+    assert str(unknown.value) == (
+        f"Deployment {deployment['metadata']['name']} doesn't fit the Kubernetes "
+        f"{KUBERNETES_VERSION} schema at spec.template.spec.containers.0: Additional properties "
+        "are not allowed ('pullPolicy' was unexpected)"
+    )
+    del container["pullPolicy"]
+    deployment["spec"]["replicas"] = "two"
+    with pytest.raises(ManifestInvalid, match=r"schema at spec\.replicas: .*two.* not of type"):
+        validate(deployment)
+    deployment["spec"]["replicas"] = 2
+    validate(deployment)  # as built, it fits
+
+
 def test_the_plan_sets_quota_limits_replicas_and_volume():
     spec = spec_for(TenantFactory(slug="shop", plan=plan("medium")))
     manifests = all_manifests(spec)
