@@ -44,7 +44,9 @@ def tenant_waiting(tenant: Tenant) -> Waiting | None:
     ended = runs[1:] if trying else runs
     streak = []
     for run in ended:
-        if run.status != Run.Status.FAILED or not run.outage:
+        # Runs in a row ended by the same system: another one away is an outage of its own,
+        # waited for since its own first error and from the first delay, not the doubled one.
+        if run.status != Run.Status.FAILED or not run.outage or run.outage != ended[0].outage:
             break
         streak.append(run)
     if not streak or (trying and runs[0].action != streak[0].action):

@@ -45,6 +45,15 @@ def test_a_tenant_an_outage_ended_waits_for_that_system_and_each_wait_doubles(he
     assert tenant_waiting(held).retry_at is None  # being tried again now
 
 
+def test_another_system_away_is_an_outage_of_its_own_waited_for_from_its_first_delay(held):
+    _ended_by_outage(held, minutes_ago=1.5)  # two runs Kubernetes ended, then Authentik away
+    later = SINCE + timedelta(minutes=40)
+    authentik = run_ended_by_outage(held, since=later, minutes_ago=1, system="Authentik")
+    waiting = tenant_waiting(held)
+    assert (waiting.system, waiting.since, waiting.runs) == ("Authentik", later, 1)
+    assert waiting.retry_at == authentik.finished_at + timedelta(seconds=600)
+
+
 def test_a_failure_that_is_no_outage_or_a_tenant_not_being_built_is_not_waiting(held):
     Run.objects.filter(tenant=held).update(outage="")
     assert tenant_waiting(held) is None
