@@ -26,6 +26,22 @@ def tenant_by_slug(slug: str) -> Tenant:
     return tenant
 
 
+def confirm_slug(slug: str, *, out, warning: str, refused: str) -> None:
+    """Ask on `out` (a command's stdout) for the slug a second time, after `warning`, so a typo
+    in a command recalled from the history is not enough; CommandError, beginning with
+    `refused`, unless it is typed."""
+    out.write(warning)
+    out.write("Type the slug again to go on: ", ending="")
+    out.flush()
+    answer = sys.stdin.readline().strip()
+    if answer != slug:
+        raise CommandError(
+            f"{refused}: “{answer}” is not “{slug}”. (Scripts that mean it pass --yes.)"
+            if answer
+            else f"{refused}: no confirmation read. Type “{slug}” when asked, or pass --yes."
+        )
+
+
 @contextmanager
 def reader_may_leave() -> Iterator[None]:
     """End quietly when whoever reads the output stops reading (`tenant_plan x | head`)."""

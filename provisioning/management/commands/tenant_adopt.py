@@ -1,12 +1,10 @@
 """Mark a tenant's existing database, user and S3 user as the tenant's, so the steps adopt them."""
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from portal import requestcontext
 from provisioning import drivers
-from provisioning.cli import tenant_by_slug
+from provisioning.cli import confirm_slug, tenant_by_slug
 from provisioning.errors import StepFailed, TransientError
 from provisioning.spec import spec_for
 from provisioning.steps.base import StepContext
@@ -47,7 +45,14 @@ class Command(BaseCommand):
         for what in found:
             self.stdout.write(f"  {what}")
         if not yes:
-            self._confirm(tenant.slug)
+            # From now on the portal may reset, re-grant and at deletion drop these: a human
+            # says so.
+            confirm_slug(
+                tenant.slug,
+                out=self.stdout,
+                warning=f"The portal will manage and, when {tenant.slug} is deleted, delete these.",
+                refused="Nothing adopted",
+            )
         with requestcontext.operator():
             marked = self._adopt(tenant, steps, dry_run=False)
             audit_record(
@@ -66,19 +71,3 @@ class Command(BaseCommand):
             except (StepFailed, TransientError) as exc:
                 raise CommandError(f"{tenant.slug}: {exc}") from exc
         return out
-
-    def _confirm(self, slug: str) -> None:
-        # From now on the portal may reset, re-grant and at deletion drop these: a human says so.
-        self.stdout.write(
-            f"The portal will manage and, when {slug} is deleted, delete these. "
-            "Type the slug again to go on: ",
-            ending="",
-        )
-        self.stdout.flush()
-        answer = sys.stdin.readline().strip()
-        if answer != slug:
-            raise CommandError(
-                f"Nothing adopted: “{answer}” is not “{slug}”. (Scripts that mean it pass --yes.)"
-                if answer
-                else f"Nothing adopted: no confirmation read. Type “{slug}”, or pass --yes."
-            )

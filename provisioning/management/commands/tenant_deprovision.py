@@ -1,12 +1,10 @@
 """Tear a tenant down: every step's resource, in reverse order."""
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from portal import requestcontext
 from portal.errors import ApplicationError
-from provisioning.cli import finish, tenant_by_slug
+from provisioning.cli import confirm_slug, finish, tenant_by_slug
 from tenants import services
 
 
@@ -28,7 +26,15 @@ class Command(BaseCommand):
     def handle(self, *args, slug: str, wait=False, timeout=900.0, yes=False, **options):
         tenant = tenant_by_slug(slug)
         if not yes:
-            self._confirm(tenant.slug)
+            # Deleting removes the site, its database and its files: the slug typed twice.
+            confirm_slug(
+                tenant.slug,
+                out=self.stdout,
+                warning=(
+                    f"This deletes {tenant.slug}: its site, database, files and sign-in client."
+                ),
+                refused="Not deleted",
+            )
         with requestcontext.operator():
             try:
                 # The operator typed the slug again: no grace period at the command line.
@@ -37,17 +43,3 @@ class Command(BaseCommand):
                 raise CommandError(f"{tenant.slug}: {exc.message}") from exc
             self.stdout.write(f"{tenant.slug}: deletion queued")
             finish(tenant, wait=wait, timeout=timeout, write=self.stdout.write)
-
-    def _confirm(self, slug: str) -> None:
-        # Deleting removes the site, its database and its files: a typo in a history-recalled
-        # command must not be enough, so the slug is typed a second time.
-        self.stdout.write(f"This deletes {slug}: its site, database, files and sign-in client.")
-        self.stdout.write("Type the slug again to go on: ", ending="")
-        self.stdout.flush()
-        answer = sys.stdin.readline().strip()
-        if answer != slug:
-            raise CommandError(
-                f"Not deleted: “{answer}” is not “{slug}”. (Scripts that mean it pass --yes.)"
-                if answer
-                else f"Not deleted: no confirmation read. Type “{slug}” when asked, or pass --yes."
-            )
