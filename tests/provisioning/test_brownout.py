@@ -1,8 +1,4 @@
-"""The brownout drill, on real Celery workers on Redis: twenty tenants built while a fifth of
-the Kubernetes fake's answers are 500, 429 or slow, and Authentik and then Kubernetes go away
-for longer than a step's retry budget. The runs wait for the system that is down (shown on
-the tenant's page, the admin and the API), the sweep tries them again, and once both are back every
-tenant ends ready: none failed, nothing made twice, nothing lost."""
+"""Brownout drill: twenty tenants on real Celery workers ride out flaky Kubernetes, two outages."""
 
 import os
 import time
@@ -11,6 +7,7 @@ from collections import Counter
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from provisioning.models import Run, StepRun
 from provisioning.secrets import OIDC_CLIENT_ID
@@ -23,9 +20,12 @@ from tests.workers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-# The test command runs 10 (20 timed out on a loaded 2-core machine); PORTAL_BROWNOUT_TENANTS=20
-# runs the issue's twenty.
-TENANTS = int(os.environ.get("PORTAL_BROWNOUT_TENANTS", "10"))
+# Twenty, as the issue asks (passed in 70-95 s beside other suites and three CPU burners);
+# PORTAL_BROWNOUT_TENANTS sets another count. A fifth of Kubernetes' answers are 500, 429 or
+# slow, and Authentik and then Kubernetes go away past a step's retry budget: every tenant
+# waits for the system that is down (page, admin, API), the sweep tries again, and once both
+# are back all end ready, none failed, nothing made twice, nothing lost.
+TENANTS = int(os.environ.get("PORTAL_BROWNOUT_TENANTS", "20"))
 TIMEOUT = 300
 STEPS = ",".join(
     f"provisioning.steps.{step}"
@@ -42,22 +42,62 @@ CLOCKS = {
 }
 
 
-def _waiting_for(tenants) -> Counter:
-    return Counter((held.system if (held := tenant_waiting(t)) else None) for t in tenants)
+def _not_waiting_for(system: str, tenant) -> str:
+    """Why the tenant doesn't wait for the system, in a line; empty when it does."""
+    held = tenant_waiting(tenant)
+    if held and held.system == system:
+        return ""
+    now = timezone.now()
+    if held is None:
+        why = f"{tenant.state}, waiting for nothing"
+    else:
+        why = f"still waiting for {held.system} ({held.runs} runs in a row, "
+        if held.retry_at is None:
+            why += "a try under way)"
+        else:
+            why += f"next try in {(held.retry_at - now).total_seconds():.0f}s)"
+    run = tenant.runs.exclude(reason="drift").order_by("-created_at", "-id").first()
+    if run and run.is_open:
+        why += f"; open run {run.status} since {(now - run.created_at).total_seconds():.0f}s"
+        why += f": {run.message or 'no message'}"
+    return f"{tenant.slug}: {why}"
 
 
-def _wait_until_all_wait_for(system: str, tenants, platform, kube_api) -> float:
+def _ready_from_a_run_begun_before(tenant, switched) -> bool:
+    return (
+        tenant.state == Tenant.State.READY
+        and tenant.runs.filter(status=Run.Status.SUCCEEDED, created_at__lt=switched)
+        .exclude(reason="drift")
+        .exists()
+    )
+
+
+def _wait_until_all_wait_for(system: str, tenants, platform, kube_api, switched=None):
+    """Seconds until every tenant waits for the system, and the tenants that instead ended
+    ready from a run begun before `switched` (the moment the outages changed over): one already
+    past its Kubernetes steps, riding out Authentik's outage in its sso step, when Authentik came
+    back needs Kubernetes no more."""
     started = time.monotonic()
+    outliers, finished = [], []
 
     def all_waiting():
         kube_api.mark_ready()
         for tenant in tenants:
             tenant.refresh_from_db()
         assert not [t.slug for t in tenants if t.state == Tenant.State.FAILED], "none fails"
-        return _waiting_for(tenants) == {system: len(tenants)}
+        finished[:] = [
+            t for t in tenants if switched and _ready_from_a_run_begun_before(t, switched)
+        ]
+        outliers[:] = [
+            line for t in tenants if t not in finished and (line := _not_waiting_for(system, t))
+        ]
+        return not outliers
 
-    wait_until(all_waiting, TIMEOUT, f"every tenant waiting for {system}", platform.logs)
-    return time.monotonic() - started
+    def explained():
+        return "\n".join([f"{len(outliers)} not waiting for {system}:", *outliers, platform.logs()])
+
+    wait_until(all_waiting, TIMEOUT, f"every tenant waiting for {system}", explained)
+    return time.monotonic() - started, finished
 
 
 def _page_api_and_admin_say_waiting(tenant, approver, system: str) -> None:
@@ -83,16 +123,26 @@ def test_tenants_wait_out_a_brownout_and_two_outages_and_all_end_ready(
     tenants = approve(requester, approver, "brown", TENANTS)
     report("brownout", f"did: {TENANTS} approved; Kubernetes failing 20 %, Authentik away")
 
-    seconds = _wait_until_all_wait_for("Authentik", tenants, platform, kube_api)
+    seconds, _ = _wait_until_all_wait_for("Authentik", tenants, platform, kube_api)
     report("brownout", f"checked: all {TENANTS} waiting for Authentik after {seconds:.1f}s")
     _page_api_and_admin_say_waiting(tenants[0], approver, "Authentik")
 
+    switched = timezone.now()
     kube_api.down()
     authentik_api.up()
-    seconds = _wait_until_all_wait_for("Kubernetes", tenants, platform, kube_api)
-    report("brownout", f"did: Authentik back, Kubernetes away; all waiting in {seconds:.1f}s")
-    _page_api_and_admin_say_waiting(tenants[1], approver, "Kubernetes")
+    seconds, finished = _wait_until_all_wait_for(
+        "Kubernetes", tenants, platform, kube_api, switched
+    )
+    held = [t for t in tenants if t not in finished]
+    assert held, "some tenant waits for Kubernetes, or the drill's second outage held none back"
+    report(
+        "brownout",
+        f"did: Authentik back, Kubernetes away; {len(held)} waiting in {seconds:.1f}s, "
+        f"{len(finished)} ready from a run already past Kubernetes",
+    )
+    _page_api_and_admin_say_waiting(held[0], approver, "Kubernetes")
 
+    back = timezone.now()
     kube_api.up()
 
     # One tenant a platform admin doesn't leave to the sweep: retried now, audited.
@@ -114,11 +164,16 @@ def test_tenants_wait_out_a_brownout_and_two_outages_and_all_end_ready(
     assert set(
         Tenant.objects.filter(pk__in=[t.pk for t in tenants]).values_list("state", flat=True)
     ) == {Tenant.State.READY}
+    # A drift check of a tenant ready while Kubernetes was away ends by that outage (the tenant
+    # stays ready); every other check finds it as built.
     checks = runs.filter(reason="drift")
-    assert {(c.status, len(c.drift)) for c in checks} <= {(Run.Status.SUCCEEDED, 0)}, "as built"
+    during = checks.filter(created_at__lt=back, status=Run.Status.FAILED, outage="Kubernetes")
+    found = {(c.status, len(c.drift)) for c in checks.exclude(pk__in=during)}
+    assert found <= {(Run.Status.SUCCEEDED, 0)}, "as built"
+    assert not during or finished, "only a tenant ready during the outage is checked in it"
     ended = Counter(runs.filter(status=Run.Status.FAILED).values_list("outage", flat=True))
     assert "" not in ended, "every run that didn't finish was ended by an outage"
-    assert ended["Authentik"] >= TENANTS and ended["Kubernetes"] >= TENANTS
+    assert ended["Authentik"] >= TENANTS and ended["Kubernetes"] >= len(held)
     assert not StepRun.objects.filter(run__tenant__in=tenants, status=StepRun.Status.RUNNING)
     events = AuditEvent.objects.filter(object_type="tenant")
     assert not events.filter(action=AuditEvent.Action.TENANT_FAILED).exists()
