@@ -82,3 +82,29 @@ def test_suspend_scales_to_zero_and_routes_the_host_to_maintenance_and_resume_re
         lambda: run_request(tenant=tenant, action=Run.Action.APPLY, reason="drift"),
     )
     assert kube_cluster.writes[writes:] == []
+
+
+def test_resume_brings_back_a_count_above_one(kube_cluster, django_capture_on_commit_callbacks):
+    # The small plan's one replica is also Kubernetes' default: a resume that dropped the count
+    # would pass for it; the medium plan's two would not.
+    from tests.factories import TenantFactory, plan
+
+    capture = django_capture_on_commit_callbacks
+    tenant = TenantFactory(slug="shop", plan=plan("medium"), state="approved")
+    _settle(
+        tenant,
+        kube_cluster,
+        capture,
+        lambda: run_request(tenant=tenant, action=Run.Action.APPLY, reason="approved"),
+    )
+    assert kube_cluster.get("Deployment", "wordpress", NS)["spec"]["replicas"] == 2
+    _settle(
+        tenant, kube_cluster, capture, lambda: suspension.tenant_suspend(tenant=tenant, actor=None)
+    )
+    assert kube_cluster.get("Deployment", "wordpress", NS)["spec"]["replicas"] == 0
+    _settle(
+        tenant, kube_cluster, capture, lambda: suspension.tenant_resume(tenant=tenant, actor=None)
+    )
+    assert tenant.state == "ready" and not tenant.is_suspended, tenant.last_error
+    assert kube_cluster.get("Deployment", "wordpress", NS)["spec"]["replicas"] == 2
+    assert _backend(kube_cluster)["name"] == "wordpress"
