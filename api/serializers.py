@@ -392,22 +392,7 @@ class RunSerializer(serializers.ModelSerializer):
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "actor_name",
-            "ip",
-            "request_id",
-            "action",
-            "object_type",
-            "object_id",
-            "object_repr",
-            "before",
-            "after",
-            "message",
-            "prev_hash",
-            "hash",
-        ]
+        fields = list(AuditEvent.EXPORTED_FIELDS)
         read_only_fields = fields
 
 

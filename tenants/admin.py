@@ -177,22 +177,7 @@ class _Echo:
 
 @admin.action(description="Export the selected events as CSV")
 def export_csv(modeladmin, request, queryset):
-    fields = [
-        "id",
-        "created_at",
-        "actor_name",
-        "ip",
-        "request_id",
-        "action",
-        "object_type",
-        "object_id",
-        "object_repr",
-        "before",
-        "after",
-        "message",
-        "prev_hash",
-        "hash",
-    ]
+    fields = AuditEvent.EXPORTED_FIELDS
     writer = csv.writer(_Echo())
 
     def rows():

@@ -555,6 +555,25 @@ class AuditEvent(models.Model):
 
     objects = AuditEventQuerySet.as_manager()
 
+    # What an event shows outside the portal (the API, the admin's CSV export): all but the
+    # actor's id, the person named by the copy of their name.
+    EXPORTED_FIELDS = (
+        "id",
+        "created_at",
+        "actor_name",
+        "ip",
+        "request_id",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "before",
+        "after",
+        "message",
+        "prev_hash",
+        "hash",
+    )
+
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["object_type", "object_id", "id"])]
