@@ -98,6 +98,22 @@ def translated(what: str, redact: tuple[str, ...] = ()) -> Iterator[None]:
         raise StepFailed(clean(f"the IONOS SDK refused to {what}: {exc}")) from None
 
 
+def _deleted(delete):
+    """The delete as a call that says whether it removed something: False when IONOS answers
+    404, the thing gone already (a retried delete whose first try went through)."""
+
+    def call() -> bool:
+        try:
+            delete()
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    return call
+
+
 def api_client(url: str, token: str) -> ionoscloud.ApiClient:
     configuration = ionoscloud.Configuration(host=url, token=token)
     # The engine retries with backoff; the SDK must not sleep and retry on its own.
@@ -247,16 +263,10 @@ class IonosApi:
     def user_delete(self, user_id: str) -> bool:
         """Delete the user (its S3 keys go with it); False if it was gone already."""
 
-        def delete() -> bool:
-            try:
-                self.users.um_users_delete(user_id, _request_timeout=self.timeout)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            return True
-
-        return self._call(f"delete user {user_id}", delete)
+        return self._call(
+            f"delete user {user_id}",
+            _deleted(lambda: self.users.um_users_delete(user_id, _request_timeout=self.timeout)),
+        )
 
     # --- S3 keys --------------------------------------------------------------------------------
 
@@ -282,16 +292,14 @@ class IonosApi:
         return key.id, secret
 
     def s3_key_delete(self, user_id: str, key_id: str) -> bool:
-        def delete() -> bool:
-            try:
-                self.s3keys.um_users_s3keys_delete(user_id, key_id, _request_timeout=self.timeout)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            return True
-
-        return self._call(f"delete S3 key {key_id} of user {user_id}", delete)
+        return self._call(
+            f"delete S3 key {key_id} of user {user_id}",
+            _deleted(
+                lambda: self.s3keys.um_users_s3keys_delete(
+                    user_id, key_id, _request_timeout=self.timeout
+                )
+            ),
+        )
 
     # --- Managed Kubernetes ---------------------------------------------------------------------
 
