@@ -202,6 +202,10 @@ class PlanRuleSerializer(serializers.Serializer):
     met = serializers.BooleanField(help_text="The measured use met the rule.")
     applied = serializers.BooleanField(help_text="The rule moved the tenant at once.")
     verdict = serializers.CharField(help_text="Whether the rule was met and why (not), in words.")
+    measured_by = serializers.CharField(
+        help_text="The measure the rule weighed: real use (the Metrics API) or, standing in, "
+        "the quota's requests, and why, in words."
+    )
     measures = serializers.CharField(help_text="Each resource's average and peak share, in words.")
     rule = serializers.CharField(help_text="The rule, in words (its settings).")
     at = serializers.DateTimeField(help_text="When the rule looked.")
@@ -214,6 +218,7 @@ def plan_rule_data(tenant: Tenant) -> dict | None:
     pending = tenant.requested_plan is not None and tenant.requested_plan.name == found["plan"]
     return {
         **{k: found.get(k) for k in ("plan", "met", "applied", "verdict", "rule", "at")},
+        "measured_by": found.get("measured_by") or "",
         "pending": pending,
         "measures": "; ".join(found.get("measures") or []),
     }

@@ -439,8 +439,10 @@ class Backup(models.Model):
 
 
 class UsageSample(models.Model):
-    """One look at a ready tenant's use against its quota (tenants/usage.py): per resource, what
-    it used and what it may, in base units (millicores, bytes, pods); kept for the rule's window."""
+    """One look at a ready tenant's use against its plan (tenants/usage.py): per resource, what
+    it used and what it may, in base units (millicores, bytes, pods): the quota's requests, the
+    web pods' real CPU and memory use (the Metrics API), the database; kept for the rule's
+    window."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_samples")
     # The plan the tenant was on: the rule reads only the samples of its current one.
@@ -448,6 +450,9 @@ class UsageSample(models.Model):
     taken_at = models.DateTimeField()
     used = models.JSONField(default=dict)
     hard = models.JSONField(default=dict)
+    # Why the sample has no real CPU and memory use (cpu_use, memory_use) from the Metrics API:
+    # metrics-server not installed or not answering, the pods not scraped yet; "" when it has.
+    use_note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-taken_at"]

@@ -11,15 +11,23 @@ from tenants.models import Plan, Tenant, UsageSample
 from tenants.usage import samples_in_window
 
 LABELS = {
+    "cpu_use": "CPU use",
+    "memory_use": "memory use",
     "cpu": "CPU requests",
     "memory": "memory requests",
     "pods": "pods",
     "database": "database size (of the plan's storage)",
     "storage": "volume claims",
 }
-# What the rule weighs. Not the claims: a volume's claim asks for the plan's whole size from
-# the start, so it stands at 100 % of the quota whatever the site keeps on it.
-COUNTED = ("cpu", "memory", "pods", "database")
+# What the rule weighs, by the measure it has: the web pods' real CPU and memory use (the
+# Metrics API) where the samples hold it for the window; else, as a stand-in, what the pods
+# request of the quota, which a running site fills to about replicas / (replicas + 2) whatever
+# its load. Never the claims: a volume's claim asks for the plan's whole size from the start,
+# so it stands at 100 % of the quota whatever the site keeps on it.
+_NOT_COUNTED = {
+    "use": {"cpu": "real use is measured", "memory": "real use is measured"},
+    "requests": {"cpu_use": "too few samples of it", "memory_use": "too few samples of it"},
+}
 
 
 @dataclass(frozen=True)
@@ -27,19 +35,26 @@ class Measure:
     name: str
     average: int  # percent of the quota, over the window's samples
     peak: int
+    why_not: str = ""  # why the rule doesn't count it ("" when it does)
+
+    @property
+    def counted(self) -> bool:
+        return not self.why_not
 
     @property
     def text(self) -> str:
-        counted = "" if self.name in COUNTED else " (not counted: a claim asks for it all)"
+        counted = f" (not counted: {self.why_not})" if self.why_not else ""
         return f"{LABELS[self.name]}: {self.average} % on average, {self.peak} % at most{counted}"
 
 
 def rule_text() -> str:
     return (
-        f"The next larger plan is approved at once when one of CPU requests, memory requests, "
-        f"pods or the database averaged {settings.PORTAL_UPSIZE_RULE_THRESHOLD} % or more of "
-        f"the quota over the last {settings.PORTAL_UPSIZE_RULE_WINDOW_DAYS} days on the current "
-        f"plan, with samples in at least {settings.PORTAL_UPSIZE_RULE_COVERAGE} % of them."
+        f"The next larger plan is approved at once when the CPU or memory the site's web pods "
+        f"use (the Metrics API), its pods or its database averaged "
+        f"{settings.PORTAL_UPSIZE_RULE_THRESHOLD} % or more of what its plan allows over the "
+        f"last {settings.PORTAL_UPSIZE_RULE_WINDOW_DAYS} days on the current plan, with samples "
+        f"in at least {settings.PORTAL_UPSIZE_RULE_COVERAGE} % of them; where the cluster gives "
+        "no real use, the quota's CPU and memory requests stand in."
     )
 
 
@@ -57,15 +72,16 @@ def _steps(plan: Plan, target: Plan) -> int:
     return Plan.objects.filter(between & upto, is_active=True).count()
 
 
-def measures(samples: list[UsageSample]) -> list[Measure]:
+def measures(samples: list[UsageSample], basis: str = "requests") -> list[Measure]:
     shares: dict[str, list[float]] = {}
     for sample in samples:
         for name, hard in sample.hard.items():
             used = sample.used.get(name)
             if name in LABELS and hard and used is not None:
                 shares.setdefault(name, []).append(100 * used / hard)
+    why = {"storage": "a claim asks for it all", **_NOT_COUNTED[basis]}
     return [
-        Measure(name, round(sum(s) / len(s)), round(max(s)))
+        Measure(name, round(sum(s) / len(s)), round(max(s)), why.get(name, ""))
         for name in LABELS
         if (s := shares.get(name))
     ]
@@ -86,7 +102,44 @@ def _days(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
-def _verdict(tenant: Tenant, plan: Plan, found: list[Measure], covered: tuple[int, float]):
+def _basis(samples: list[UsageSample], now) -> tuple[str, tuple[int, float], str]:
+    """Which measure the rule weighs ("use" or "requests"), the window's coverage by the
+    samples that hold it, and that measure in words (why the stand-in, when it is one)."""
+    with_use = [s for s in samples if "cpu_use" in s.used]
+    covered = coverage(with_use, now)
+    if with_use and covered[0] >= settings.PORTAL_UPSIZE_RULE_COVERAGE:
+        last = with_use[-1].hard
+        return (
+            "use",
+            covered,
+            (
+                "Measured by real use: the CPU and memory the site's web pods used (the Metrics "
+                "API, metrics.k8s.io, served by metrics-server), against its plan's limits for "
+                f"them ({last.get('cpu_use', 0)}m CPU, {last.get('memory_use', 0) // 2**20} MiB "
+                "in all)."
+            ),
+        )
+    if not with_use:
+        notes = [s.use_note for s in samples if s.use_note]
+        why = notes[-1] if notes else "The samples hold no real use."
+    else:
+        why = (
+            f"Real use from the Metrics API covers only {covered[0]} % of the window; the "
+            f"rule needs {settings.PORTAL_UPSIZE_RULE_COVERAGE} %."
+        )
+    return (
+        "requests",
+        coverage(samples, now),
+        (
+            "Measured by the quota's requests (what the pods reserve, not what they use), "
+            f"standing in for real use: {why}"
+        ),
+    )
+
+
+def _verdict(
+    tenant: Tenant, plan: Plan, found: list[Measure], covered: tuple[int, float]
+) -> tuple[bool, str]:
     threshold = settings.PORTAL_UPSIZE_RULE_THRESHOLD
     window = settings.PORTAL_UPSIZE_RULE_WINDOW_DAYS
     step = next_plan(tenant.plan)
@@ -110,7 +163,7 @@ def _verdict(tenant: Tenant, plan: Plan, found: list[Measure], covered: tuple[in
             f"{window} ({percent} % of the window); the rule needs "
             f"{settings.PORTAL_UPSIZE_RULE_COVERAGE} %."
         )
-    counted = sorted((m for m in found if m.name in COUNTED), key=lambda m: -m.average)
+    counted = sorted((m for m in found if m.counted), key=lambda m: -m.average)
     if not counted:
         return False, "Not met: the samples hold no measure the rule counts."
     top = counted[0]
@@ -121,12 +174,12 @@ def _verdict(tenant: Tenant, plan: Plan, found: list[Measure], covered: tuple[in
 
 
 def upsizing_evidence(*, tenant: Tenant, plan: Plan, now=None) -> dict:
-    """What the rule finds for moving the tenant to the plan: met or not, why, and the measures
-    (a JSON-ready dict, kept on the tenant as plan_evidence and in the audit)."""
+    """What the rule finds for moving the tenant to the plan: met or not, why, by which measure,
+    and the measures (a JSON-ready dict, kept on the tenant as plan_evidence and in the audit)."""
     now = now or timezone.now()
     samples = samples_in_window(tenant, now)
-    found = measures(samples)
-    covered = coverage(samples, now)
+    basis, covered, measured_by = _basis(samples, now)
+    found = measures(samples, basis)
     met, verdict = _verdict(tenant, plan, found, covered)
     return {
         "plan": plan.name,
@@ -136,6 +189,8 @@ def upsizing_evidence(*, tenant: Tenant, plan: Plan, now=None) -> dict:
         "applied": False,
         "rule": rule_text(),
         "verdict": verdict,
+        "measure": basis,
+        "measured_by": measured_by if samples else "",
         "measures": [m.text for m in found],
         "samples": len(samples),
         "coverage_percent": covered[0],

@@ -1,16 +1,26 @@
-"""Usage samples: each ready tenant's use against its quota, taken by the beat, kept a window."""
+"""Usage samples: each ready tenant's use against its plan, taken by the beat, kept a window."""
 
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from provisioning.quotause import measure
+from provisioning.quotause import Allowance, measure
 from tenants.models import Tenant, UsageSample
 
 
 def _window() -> timedelta:
     return timedelta(days=settings.PORTAL_UPSIZE_RULE_WINDOW_DAYS)
+
+
+def _allowance(tenant: Tenant) -> Allowance:
+    plan = tenant.plan
+    return Allowance(
+        namespace=tenant.namespace,
+        storage_gib=max(plan.storage_gib, tenant.volume_gib),
+        cpu_millicores=plan.replicas * plan.cpu_limit_millicores,
+        memory_bytes=plan.replicas * plan.memory_limit_mib * 2**20,
+    )
 
 
 def usage_sample_all() -> int:
@@ -21,10 +31,12 @@ def usage_sample_all() -> int:
             state=Tenant.State.READY, desired_present=True, suspended_at__isnull=True
         ).select_related("plan")
     )
-    found = measure({t.slug: (t.namespace, max(t.plan.storage_gib, t.volume_gib)) for t in tenants})
+    found = measure({t.slug: _allowance(t) for t in tenants})
     now = timezone.now()
     UsageSample.objects.bulk_create(
-        UsageSample(tenant=t, plan=t.plan, taken_at=now, used=m.used, hard=m.hard)
+        UsageSample(
+            tenant=t, plan=t.plan, taken_at=now, used=m.used, hard=m.hard, use_note=m.note[:300]
+        )
         for t in tenants
         if (m := found.get(t.slug)) is not None
     )

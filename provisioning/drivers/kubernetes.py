@@ -39,6 +39,7 @@ _PLURALS = {
     "Ingress": "ingresses",
     "NetworkPolicy": "networkpolicies",
     "RoleBinding": "rolebindings",
+    "PodMetrics": "pods",  # metrics.k8s.io, served by metrics-server (read-only)
 }
 _clients: dict[tuple, client.ApiClient] = {}
 _clients_lock = threading.Lock()
@@ -318,9 +319,12 @@ class KubeApi:
         )
         return result["items"]
 
-    def list_all(self, api_version: str, kind: str, selector: dict, page: int = 500) -> list:
+    def list_all(
+        self, api_version: str, kind: str, selector: dict, page: int = 500, missing_ok=False
+    ) -> "list[dict] | None":
         """The objects of a kind in every namespace by label selector, a page at a time (limit
-        and continue, as the API server pages a large list)."""
+        and continue, as the API server pages a large list). With missing_ok, None when the
+        cluster doesn't serve the kind at all (404: an aggregated API that isn't installed)."""
         label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
         items, token = [], ""
         while True:
@@ -332,7 +336,10 @@ class KubeApi:
                 self.path(api_version, kind),
                 f"listing {kind}s in every namespace",
                 query=query,
+                missing_ok=missing_ok and not token,
             )
+            if result is None:
+                return None
             items += result["items"]
             token = (result.get("metadata") or {}).get("continue") or ""
             if not token:

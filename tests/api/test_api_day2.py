@@ -271,4 +271,5 @@ def test_the_plan_answer_carries_the_usage_rules_finding(api_for, requester):
         "Not met: CPU requests at 50 % average over 14 days (the highest), below 85 %."
     )
     assert found["measures"] == "CPU requests: 50 % on average, 50 % at most"
+    assert found["measured_by"].startswith("Measured by the quota's requests")
     assert asked["ETag"] == etag_of(asked.json())

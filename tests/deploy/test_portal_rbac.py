@@ -18,6 +18,7 @@ from provisioning.drivers.kubernetes import (
 )
 from provisioning.errors import StepFailed
 from provisioning.models import Run
+from provisioning.podmetrics import pod_use
 from provisioning.runs import run_request
 from provisioning.spec import spec_for
 from tenants.models import Tenant
@@ -47,6 +48,8 @@ LISTED_CLUSTER_WIDE = {
     "ingresses",
     "networkpolicies",
 }
+# The Metrics API's PodMetrics (metrics.k8s.io "pods"), listed once a sampling run.
+METRICS = ("metrics.k8s.io", "pods", "list")
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +104,7 @@ def test_a_tenants_whole_life_runs_under_the_rendered_rbac_and_uses_all_of_it(
         run_request(tenant=tenant, action=Run.Action.CHECK, reason="drift")
         settle(tenant, fake)
         assert tenant.runs.first().drift == []
+        assert pod_use(make_driver()).missing == ""  # a sampling run's list of pod metrics
         spec = spec_for(tenant)
         KubernetesSecrets(spec).put({"probe": "x"})  # as a password rotation writes
         assert restart_workload(spec)
@@ -123,9 +127,11 @@ def test_nothing_cluster_wide_reads_secrets_or_nodes(manifests):
         "namespaces",
         "rolebindings",
         "clusterroles",
+        METRICS[1],
         *LISTED_CLUSTER_WIDE,
     }
     assert not any(r in ("secrets", "nodes", "*") for _, r, _ in cluster)
+    assert {t for t in cluster if t[0] == METRICS[0]} == {METRICS}  # read-only, list only
     # The drift scan's lists: only `list`, only the kinds it compares (scanlists.LISTED).
     listed = {(g, r) for g, r, v in cluster if r in LISTED_CLUSTER_WIDE}
     assert {(g, r, v) for g, r, v in cluster if r in LISTED_CLUSTER_WIDE} == {

@@ -14,8 +14,9 @@ Tests steer it in-process: `fail()` makes the next N matching requests answer a 
 anything is stored, `delay()` holds them (for client timeouts), `mark_ready()` plays the
 controllers (Deployments rolled out, Jobs complete), `fail_job()` and `edit()` (a hand edit by
 another field manager), `quota_used()` the quota controller (a ResourceQuota's status, which
-clients may also write through its status subresource). `writes` records every write and whether
-it changed anything.
+clients may also write through its status subresource), `pod_usage()` metrics-server (a pod's
+PodMetrics in metrics.k8s.io/v1beta1, read-only; `metrics_api = False` is a cluster without it,
+404). `writes` records every write and whether it changed anything.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from tests.fakes.loopback import LoopbackServer
 # for the apply bodies of hundreds of tenants (the memory bench).
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+METRICS = "apis/metrics.k8s.io/v1beta1"
 # (group/version as in the URL, plural) -> (kind, namespaced)
 RESOURCES = {
     ("api/v1", "namespaces"): ("Namespace", False),
@@ -71,6 +73,8 @@ RESOURCES = {
     ("apis/networking.k8s.io/v1", "ingresses"): ("Ingress", True),
     ("apis/networking.k8s.io/v1", "networkpolicies"): ("NetworkPolicy", True),
     ("apis/rbac.authorization.k8s.io/v1", "rolebindings"): ("RoleBinding", True),
+    # The Metrics API as metrics-server serves it through the aggregation layer: read-only.
+    (METRICS, "pods"): ("PodMetrics", True),
 }
 # Set, every fake appends each request's RBAC attributes to this file (one JSON line each), so
 # that a run of the driver tests can be compared with the portal's RBAC (tests/deploy/).
@@ -286,6 +290,8 @@ class FakeKube(LoopbackServer):
         self.terminating_gets = terminating_gets  # GETs a deleted namespace stays Terminating
         # Whether the claims' storage class allows volume expansion (allowVolumeExpansion).
         self.expandable_claims = True
+        # Whether metrics-server is installed: without it the API server knows no metrics.k8s.io.
+        self.metrics_api = True
         self._terminating: dict[str, int] = {}
         self._rv = 100
         self.lock = threading.RLock()
@@ -450,6 +456,8 @@ class FakeKube(LoopbackServer):
         if not m or (m.group(1), m.group(3)) not in RESOURCES:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         gv, namespace, plural, name = m.group(1), m.group(2) or "", m.group(3), m.group(4)
+        if gv == METRICS and not self.metrics_api:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         kind, namespaced = RESOURCES[(gv, plural)]
         if m.group(5) and (not name or _SUBRESOURCES.get(kind) != m.group(5)):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -459,6 +467,12 @@ class FakeKube(LoopbackServer):
         with self.lock:
             self._authorize(method, key, m.group(5), query, headers, body)
             self._current_path = raw_path
+            if gv == METRICS and method != "GET":
+                raise ApiError(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                )
             if method != "GET" and query.get("dryRun") == "All":
                 return self._dry_run(method, key, query, headers, body)
             return self._present(*self._serve(method, key, m.group(5), query, headers, body))
@@ -655,6 +669,29 @@ class FakeKube(LoopbackServer):
             hard = copy.deepcopy(self.objects[key]["spec"].get("hard") or {})
             self.write_status(key, {"hard": hard, "used": used}, "kube-controller-manager")
 
+    def pod_usage(
+        self, namespace: str, pod: str, usage: dict[str, dict[str, str]], labels: dict
+    ) -> None:
+        """Play metrics-server: the pod's PodMetrics, its containers' CPU and memory use as
+        metrics-server writes them (`{"wordpress": {"cpu": "412345678n", "memory": "81920Ki"}}`),
+        the pod's labels on it (a list's labelSelector picks pods by them)."""
+        now = _now()
+        metrics = {
+            "kind": "PodMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {
+                "name": pod,
+                "namespace": namespace,
+                "creationTimestamp": now,
+                "labels": dict(labels),
+            },
+            "timestamp": now,
+            "window": "15.012s",
+            "containers": [{"name": name, "usage": dict(u)} for name, u in usage.items()],
+        }
+        with self.lock:
+            self.objects[(METRICS, "pods", namespace, pod)] = metrics
+
     def _decode(self, obj: dict, kind: str, strict: bool) -> dict:
         """Unknown fields of a create or update: 400 with fieldValidation=Strict, else dropped
         with a warning (the default, Warn)."""
@@ -756,8 +793,9 @@ class FakeKube(LoopbackServer):
         )
         start = query.get("continue", [""])[-1]
         found = [(k, o) for k, o in found if not start or k > start]
-        limit = int(query.get("limit", ["0"])[-1] or 0)
-        meta = {"resourceVersion": str(self._rv)}
+        # metrics-server answers a list whole, with no resourceVersion: it ignores limit.
+        limit = 0 if gv == METRICS else int(query.get("limit", ["0"])[-1] or 0)
+        meta = {} if gv == METRICS else {"resourceVersion": str(self._rv)}
         if limit and len(found) > limit:
             found = found[:limit]
             meta["continue"] = found[-1][0]  # opaque to clients: the last key served

@@ -4,10 +4,12 @@ import base64
 
 import pytest
 
+from provisioning import scanlists
 from provisioning import secrets as keys
 from provisioning.drivers.kubernetes import KubernetesSecrets, make_driver, restart_workload
 from provisioning.errors import StepFailed, TransientError
 from provisioning.manifests.wordpress import UPDATE_DB_PREFIX
+from provisioning.podmetrics import NOT_SERVED, PodUse, pod_use
 from provisioning.spec import spec_for
 from provisioning.steps.base import Outcome, StepContext
 from provisioning.steps.namespace import NamespaceStep
@@ -424,3 +426,21 @@ def test_a_list_across_namespaces_is_read_page_by_page_by_label(kube_cluster):
     paths = [path for method, path, _, _ in kube_cluster.calls]
     assert len(paths) == 2 and all(p.startswith("/api/v1/serviceaccounts?") for p in paths)
     assert "limit=3" in paths[0] and "continue=" not in paths[0] and "continue=" in paths[1]
+
+
+def test_pod_metrics_are_listed_once_summed_per_namespace_and_a_missing_api_is_said(
+    kube_cluster,
+):
+    web = {**scanlists.SELECTOR, "app.kubernetes.io/component": "web"}
+    kube_cluster.pod_usage("wp-a", "one", {"wp": {"cpu": "250000000n", "memory": "1Gi"}}, web)
+    kube_cluster.pod_usage("wp-a", "two", {"wp": {"cpu": "50m", "memory": "512Ki"}}, web)
+    kube_cluster.pod_usage("wp-b", "one", {"wp": {"cpu": "1", "memory": "1M"}}, web)
+    kube_cluster.calls = []
+    use = pod_use(make_driver())
+    assert use.missing == ""
+    assert use.by_namespace == {"wp-a": (300, 2**30 + 512 * 1024, 2), "wp-b": (1000, 10**6, 1)}
+    [(_, path, _, _)] = kube_cluster.calls
+    assert path.startswith("/apis/metrics.k8s.io/v1beta1/pods?")
+    assert "labelSelector=app.kubernetes.io/component%3Dweb%2C" in path
+    kube_cluster.metrics_api = False
+    assert pod_use(make_driver()) == PodUse({}, NOT_SERVED)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from provisioning.models import Run
+from provisioning.podmetrics import NOT_SERVED
 from tenants import plan_change
 from tenants.models import AuditEvent, Tenant, UsageSample
 from tests.factories import TenantFactory, plan
@@ -134,3 +135,73 @@ def test_met_but_no_room_in_the_cluster_stays_a_request(settings, requester, med
     medium.refresh_from_db()
     assert medium.plan.name == "medium" and medium.plan_evidence["met"] is True
     assert "Still a request: The cluster has no room for Large" in medium.plan_evidence["verdict"]
+
+
+def sampled_use(tenant, *, hours: int, cpu: float, note: str = "") -> None:
+    """Samples with real use (the Metrics API) at that share of the plan's CPU limits, the
+    quota's requests at a steady 50 %; or, with a note, without real use."""
+    now = timezone.now()
+    UsageSample.objects.bulk_create(
+        UsageSample(
+            tenant=tenant,
+            plan=tenant.plan,
+            taken_at=now - timedelta(hours=h, minutes=1),
+            used={"cpu": 1000, **({} if note else {"cpu_use": int(cpu * 1500)})},
+            hard={"cpu": 2000, **({} if note else {"cpu_use": 1500})},
+            use_note=note,
+        )
+        for h in range(hours)
+    )
+
+
+def test_real_use_above_the_threshold_moves_one_step_and_the_page_names_the_measure(
+    client, requester, medium
+):
+    sampled_use(medium, hours=14 * 24, cpu=0.9)
+    client.force_login(requester)
+    assert ask(client, medium, "large").status_code == 302
+    medium.refresh_from_db()
+    assert medium.plan.name == "large"
+    event = AuditEvent.objects.get(action=Action.TENANT_PLAN_CHANGED)
+    evidence = event.after["evidence"]
+    assert evidence["measure"] == "use"
+    assert evidence["measured_by"].startswith("Measured by real use")
+    assert event.message == (
+        "Approved by the usage rule. Met: CPU use at 90 % average over 14 days, at or above 85 %."
+    )
+    assert (
+        "CPU requests: 50 % on average, 50 % at most (not counted: real use is measured)"
+        in (evidence["measures"])
+    )
+
+
+def test_real_use_at_40_percent_is_not_met_though_the_requests_stand_higher(
+    client, requester, medium
+):
+    sampled_use(medium, hours=14 * 24, cpu=0.4)
+    client.force_login(requester)
+    ask(client, medium, "large")
+    medium.refresh_from_db()
+    assert medium.plan.name == "medium" and medium.requested_plan.name == "large"
+    assert medium.plan_evidence["verdict"] == (
+        "Not met: CPU use at 40 % average over 14 days (the highest), below 85 %."
+    )
+    page = client.get(medium.get_absolute_url()).content.decode()
+    assert 'id="plan-measure"' in page and "Measured by real use" in page
+
+
+def test_without_the_metrics_api_the_requests_stand_in_and_the_evidence_says_so(
+    client, requester, medium
+):
+    note = NOT_SERVED
+    sampled_use(medium, hours=14 * 24, cpu=0, note=note)
+    client.force_login(requester)
+    ask(client, medium, "large")
+    medium.refresh_from_db()
+    evidence = medium.plan_evidence
+    assert evidence["measure"] == "requests"
+    assert evidence["measured_by"].startswith("Measured by the quota's requests")
+    assert note in evidence["measured_by"]
+    assert evidence["verdict"].startswith("Not met: CPU requests at 50 % average")
+    page = client.get(medium.get_absolute_url()).content.decode()
+    assert escape(evidence["measured_by"]) in page
