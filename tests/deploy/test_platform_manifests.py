@@ -9,7 +9,7 @@ import yaml
 from tests.deploy.render import REPO, crd_errors, docs, render, validate_every
 
 PLATFORM = REPO / "deploy" / "platform"
-LAYERS = ["namespaces", "sources", "controllers", "configs", "apps"]
+LAYERS = ["namespaces", "sources", "controllers", "metrics", "configs", "apps"]
 ENVIRONMENTS = ["staging", "production"]
 
 
@@ -27,6 +27,8 @@ def test_the_platform_holds_what_the_issue_asks_for():
     for release in ["ingress-nginx", "cert-manager", "external-secrets", "authentik", "redis"]:
         assert ("HelmRelease", release) in kinds
     assert ("HelmRelease", "kube-prometheus-stack") in kinds
+    # The Metrics API the portal's HPAs and the upsizing rule's samples of real use read.
+    assert ("HelmRelease", "metrics-server") in kinds
     assert ("ClusterIssuer", "letsencrypt") in kinds
     assert ("ClusterSecretStore", "platform") in kinds
     # The portal's Redis is the chart's, not a hand-written StatefulSet beside it.
@@ -267,3 +269,21 @@ def test_external_secrets_objects_use_the_api_the_pinned_operator_serves():
 def test_the_operators_replicas_elect_a_leader():
     values = values_of("external-secrets")
     assert values["replicaCount"] > 1 and values["leaderElect"] is True
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_metrics_layer_blocks_nothing_when_the_cluster_serves_the_api_already(environment):
+    # A cluster with its own metrics-server makes this release fail (Helm won't take over
+    # the APIService); no other layer may wait for it.
+    path = PLATFORM / "clusters" / environment / "platform.yaml"
+    kustomizations = docs(path.read_text())
+    metrics = next(k for k in kustomizations if k["metadata"]["name"] == "platform-metrics")
+    assert metrics["spec"]["path"] == "./deploy/platform/metrics"
+    for kustomization in kustomizations:
+        waits_for = {d["name"] for d in kustomization["spec"].get("dependsOn", [])}
+        assert "platform-metrics" not in waits_for, kustomization["metadata"]["name"]
+    values = values_of("metrics-server")
+    # The kubelets' certificates stay verified (the chart's default args, none weakened).
+    args = values.get("args", []) + values.get("defaultArgs", [])
+    assert not any("insecure" in arg for arg in args)
+    assert values["replicas"] >= 2 and values["podDisruptionBudget"]["enabled"]
