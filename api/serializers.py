@@ -161,6 +161,11 @@ class BackupScheduleStateSerializer(serializers.Serializer):
 
     frequency = serializers.ChoiceField(choices=Tenant.BackupFrequency.choices)
     hour = serializers.IntegerField(allow_null=True, help_text="Hour of the day (UTC), or null.")
+    weekday = serializers.ChoiceField(
+        choices=Tenant.Weekday.choices,
+        help_text="The day of weekly backups (Sunday unless chosen); null when not weekly.",
+        allow_null=True,
+    )
     interval_hours = serializers.IntegerField(
         allow_null=True,
         help_text="Hours between scheduled backups the beat follows (null: none); shorter than "
@@ -184,6 +189,9 @@ def backup_schedule_data(tenant: Tenant) -> dict:
     return {
         "frequency": tenant.backup_frequency,
         "hour": tenant.backup_hour,
+        "weekday": backupschedule.weekday_of(tenant)
+        if backupschedule.effective_hours(tenant) == backupschedule.WEEK
+        else None,
         "interval_hours": backupschedule.effective_hours(tenant),
         "next_at": backupschedule.next_backup_at(tenant, last and last.created_at)
         if serving
@@ -501,6 +509,12 @@ class BackupScheduleSerializer(_FormBackedSerializer):
         min_value=0,
         max_value=23,
         help_text="Hour of the day (UTC) of daily and weekly backups; null: any.",
+    )
+    weekday = serializers.ChoiceField(
+        choices=Tenant.Weekday.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Day of weekly backups, monday to sunday; empty or left out: sunday.",
     )
 
 

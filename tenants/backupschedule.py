@@ -14,6 +14,10 @@ from tenants.models import AuditEvent, Backup, Plan, Tenant
 from tenants.suspension import refuse
 
 Frequency = Tenant.BackupFrequency
+Weekday = Tenant.Weekday
+# A weekly backup's day when none was chosen.
+DEFAULT_WEEKDAY = Weekday.SUNDAY
+WEEK = 168
 # Hours between backups of each fixed choice; None: no scheduled backups.
 HOURS = {
     Frequency.EVERY_6H: 6,
@@ -56,23 +60,36 @@ def _rpo_words(plan: Plan) -> str:
     return f"the {plan.title} plan promises a good backup at least every {hours} hours"
 
 
-def schedule_problem_of_choice(frequency: str, hour: int | None) -> str:
-    """Why the choice makes no sense whatever the plan, in a sentence; "" if it does."""
+def weekday_of(tenant: Tenant) -> str:
+    """The day of the week a weekly schedule backs the tenant up on."""
+    return tenant.backup_weekday or DEFAULT_WEEKDAY
+
+
+def choice_problems(frequency: str, hour: int | None, weekday: str = "") -> dict[str, str]:
+    """Why the choice makes no sense whatever the plan, a sentence by the field at fault; empty
+    if it does."""
     if frequency not in Frequency.values:
-        return "Choose one of the listed frequencies."
-    if hour is not None and not 0 <= hour <= 23:
-        return "Choose an hour from 0 to 23 (UTC)."
+        return {"frequency": "Choose one of the listed frequencies."}
+    problems = {}
     hours = chosen_hours(frequency)
-    if hour is not None and (hours is None or hours < 24):
-        return "An hour of the day goes with daily or weekly backups only; leave it empty."
-    return ""
+    if hour is not None and not 0 <= hour <= 23:
+        problems["hour"] = "Choose an hour from 0 to 23 (UTC)."
+    elif hour is not None and (hours is None or hours < 24):
+        problems["hour"] = (
+            "An hour of the day goes with daily or weekly backups only; leave it empty."
+        )
+    if weekday and weekday not in Weekday.values:
+        problems["weekday"] = "Choose a day of the week, Monday to Sunday."
+    elif weekday and hours != WEEK:
+        problems["weekday"] = "A day of the week goes with weekly backups only; leave it empty."
+    return problems
 
 
-def schedule_problem(*, plan: Plan, frequency: str, hour: int | None) -> str:
+def schedule_problem(*, plan: Plan, frequency: str, hour: int | None, weekday: str = "") -> str:
     """Why the plan or the choice itself rules the schedule out, in a sentence; "" if it fits."""
-    problem = schedule_problem_of_choice(frequency, hour)
-    if problem:
-        return problem
+    problems = choice_problems(frequency, hour, weekday)
+    if problems:
+        return " ".join(problems.values())
     hours = chosen_hours(frequency)
     rpo = plan.backup_max_age_hours
     if hours is None and rpo is not None:
@@ -87,17 +104,24 @@ def schedule_problem(*, plan: Plan, frequency: str, hour: int | None) -> str:
 
 
 def tenant_backup_schedule_set(
-    *, tenant: Tenant, actor, frequency: str, hour: int | None = None
+    *, tenant: Tenant, actor, frequency: str, hour: int | None = None, weekday: str = ""
 ) -> Tenant:
-    """Choose how often the beat backs the tenant up (and at which hour, UTC), audited before
-    and after; refusals an auditor wants to see (not theirs, not ready, past the RPO) audited."""
+    """Choose how often the beat backs the tenant up (at which hour, UTC, and for weekly
+    backups on which day, Sunday unless chosen), audited before and after; refusals an auditor
+    wants to see (not theirs, not ready, past the RPO) audited."""
     verb = "change the backup schedule of"
     backups.check_allowed(tenant, actor, verb, "given another backup schedule")
-    problem = schedule_problem(plan=tenant.plan, frequency=frequency, hour=hour)
+    problem = schedule_problem(plan=tenant.plan, frequency=frequency, hour=hour, weekday=weekday)
     if problem:
         raise refuse(tenant=tenant, actor=actor, what=verb, why=problem)
-    before = {"frequency": tenant.backup_frequency, "hour": tenant.backup_hour}
-    after = {"frequency": frequency, "hour": hour}
+    if chosen_hours(frequency) == WEEK:
+        weekday = weekday or DEFAULT_WEEKDAY
+    before = {
+        "frequency": tenant.backup_frequency,
+        "hour": tenant.backup_hour,
+        "weekday": tenant.backup_weekday,
+    }
+    after = {"frequency": frequency, "hour": hour, "weekday": weekday}
     if before == after:
         return tenant
     with transaction.atomic():
@@ -107,7 +131,13 @@ def tenant_backup_schedule_set(
             desired_present=True,
             backup_frequency=tenant.backup_frequency,
             backup_hour=tenant.backup_hour,
-        ).update(backup_frequency=frequency, backup_hour=hour, updated_at=timezone.now())
+            backup_weekday=tenant.backup_weekday,
+        ).update(
+            backup_frequency=frequency,
+            backup_hour=hour,
+            backup_weekday=weekday,
+            updated_at=timezone.now(),
+        )
         if not won:
             raise ApplicationError("This tenant changed a moment ago; reload the page.")
         audit_record(
@@ -123,19 +153,31 @@ def tenant_backup_schedule_set(
 
 def next_backup_at(tenant: Tenant, last_at: datetime | None) -> datetime | None:
     """When the beat takes the next scheduled backup, counted from the newest good one (begun at
-    `last_at`); None when none is scheduled. At a chosen hour it is the first such hour past
-    the interval less a day from the last one, so a backup taken by hand at another time
-    never leaves more than the interval until the next."""
+    `last_at`); None when none is scheduled. A daily one at a chosen hour, and a weekly one
+    (on its day, at its hour or midnight), come at the first such time after the last one,
+    so a backup taken by hand at another time never leaves more than the interval until the
+    next."""
     hours = effective_hours(tenant)
     if hours is None:
         return None
     if last_at is None:
         return tenant.created_at  # none yet: at once
+    if hours == WEEK:
+        day = Weekday.values.index(weekday_of(tenant))
+        return _first_after(last_at, tenant.backup_hour or 0, day)
     if tenant.backup_hour is None or hours < 24:
         return last_at + timedelta(hours=hours)
-    after = (last_at + timedelta(hours=hours - 24)).astimezone(UTC)
-    slot = after.replace(hour=tenant.backup_hour, minute=0, second=0, microsecond=0)
-    return slot if slot > after else slot + timedelta(days=1)
+    return _first_after(last_at, tenant.backup_hour, None)
+
+
+def _first_after(moment: datetime, hour: int, weekday: int | None) -> datetime:
+    """The first o'clock `hour` (UTC) after `moment`, on the weekday (Monday 0) if one is given."""
+    moment = moment.astimezone(UTC)
+    slot = moment.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if weekday is None:
+        return slot if slot > moment else slot + timedelta(days=1)
+    slot += timedelta(days=(weekday - slot.weekday()) % 7)
+    return slot if slot > moment else slot + timedelta(days=7)
 
 
 def backup_due(tenant: Tenant, now: datetime) -> bool:
@@ -192,6 +234,8 @@ def schedule_words(tenant: Tenant) -> str:
     every = {6: "every 6 hours", 12: "every 12 hours", 24: "daily", 168: "weekly"}.get(
         hours, f"every {hours} hours"
     )
+    if hours == WEEK:
+        every += f" on {Weekday(weekday_of(tenant)).label}s"
     if tenant.backup_hour is not None and hours >= 24:
         every += f" at {tenant.backup_hour:02d}:00 UTC"
     words = f"Backed up {every}"

@@ -155,7 +155,8 @@ class CloneForm(forms.Form):
 
 
 class BackupScheduleForm(forms.Form):
-    """How often the beat backs the tenant up, and at which hour (UTC) for daily or weekly."""
+    """How often the beat backs the tenant up, at which hour (UTC) for daily or weekly, and on
+    which day for weekly."""
 
     frequency = forms.ChoiceField(
         label="Back up",
@@ -174,13 +175,19 @@ class BackupScheduleForm(forms.Form):
         help_text="Daily and weekly backups only; empty: a day (or a week) after the last one.",
         error_messages={"invalid_choice": "Choose an hour from 0 to 23 (UTC), or none."},
     )
+    weekday = forms.ChoiceField(
+        label="On",
+        required=False,
+        choices=[("", "Sunday, if weekly"), *Tenant.Weekday.choices],
+        help_text="Weekly backups only; empty: Sunday.",
+        error_messages={"invalid_choice": "Choose a day of the week, Monday to Sunday."},
+    )
 
     def clean(self):
-        from tenants.backupschedule import schedule_problem_of_choice
+        from tenants.backupschedule import choice_problems
 
         data = super().clean()
-        if "frequency" in data and "hour" in data:
-            problem = schedule_problem_of_choice(data["frequency"], data["hour"])
-            if problem:
-                self.add_error("hour", problem)
+        if {"frequency", "hour", "weekday"} <= data.keys():
+            for field, problem in choice_problems(**data).items():
+                self.add_error(field, problem)
         return data

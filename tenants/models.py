@@ -124,6 +124,16 @@ class Tenant(models.Model):
         WEEKLY = "weekly", "Weekly"
         OFF = "off", "Off"
 
+    class Weekday(models.TextChoices):
+        # In the order of Python's date.weekday(), Monday first; the scheduler counts on it.
+        MONDAY = "monday", "Monday"
+        TUESDAY = "tuesday", "Tuesday"
+        WEDNESDAY = "wednesday", "Wednesday"
+        THURSDAY = "thursday", "Thursday"
+        FRIDAY = "friday", "Friday"
+        SATURDAY = "saturday", "Saturday"
+        SUNDAY = "sunday", "Sunday"
+
     # Written once, enforced by tenants.states.transition(): every state change goes through it.
     TRANSITIONS: dict[str, frozenset[str]] = {
         State.REQUESTED: frozenset({State.APPROVED, State.REJECTED}),
@@ -252,14 +262,16 @@ class Tenant(models.Model):
     )
     # Shown to the owner on the tenant page.
     suspension_reason = models.TextField(blank=True)
-    # When the beat backs the tenant up (tenants/backupschedule.py): how often, and at which
-    # hour of the day (UTC) for daily and weekly backups, None: whenever the last one was.
+    # When the beat backs the tenant up (tenants/backupschedule.py): how often, at which hour of
+    # the day (UTC) for daily and weekly backups (None: whenever the last one was, or midnight
+    # of a weekly one's day), and on which day of the week for weekly ones ("" otherwise).
     backup_frequency = models.CharField(
         max_length=10, choices=BackupFrequency.choices, default=BackupFrequency.DEFAULT
     )
     backup_hour = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(23)]
     )
+    backup_weekday = models.CharField(max_length=9, choices=Weekday.choices, blank=True)
     # The AI content pipeline (OpenWebUI -> pipeline service -> this WordPress); desired state.
     content_pipeline = models.BooleanField(default=False)
     # What the pipeline's signed confirmation webhook last said (tenants/pipelinehook.py).

@@ -268,7 +268,11 @@ def _schedule_context(request, tenant: Tenant, form=None) -> dict:
     """The backup schedule's section: what the beat follows, when next, and the form to change
     it (the owner's or a platform admin's, on a ready tenant)."""
     last = backups.last_good_backup(tenant)
-    initial = {"frequency": tenant.backup_frequency, "hour": tenant.backup_hour}
+    initial = {
+        "frequency": tenant.backup_frequency,
+        "hour": tenant.backup_hour,
+        "weekday": tenant.backup_weekday,
+    }
     return {
         "schedule_words": backupschedule.schedule_words(tenant),
         "next_backup_at": backupschedule.next_backup_at(tenant, last and last.created_at)
@@ -608,29 +612,30 @@ class TenantBackupView(_TenantActionView):
 
 
 class TenantBackupScheduleView(ActorMixin, View):
-    """The tenant's backup schedule: a refused one comes back on the page, as chosen."""
+    """The tenant's backup schedule: a refused one comes back on the page, as chosen, each
+    field's mistake beside it and a refusal of the whole below the form."""
 
     def post(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
         form = BackupScheduleForm(request.POST)
+        error = None
         try:
             ratelimit.limit_actions(request.user)
-            if not form.is_valid():
-                raise ApplicationError(
-                    " ".join(e for errors in form.errors.values() for e in errors)
+            if form.is_valid():
+                tenant = backupschedule.tenant_backup_schedule_set(
+                    tenant=tenant, actor=request.user, **form.cleaned_data
                 )
-            tenant = backupschedule.tenant_backup_schedule_set(
-                tenant=tenant, actor=request.user, **form.cleaned_data
-            )
         except ApplicationError as exc:
+            error = exc
+        if error is not None or form.errors:
             context = {
                 **_detail_context(request, tenant),
                 **_schedule_context(request, tenant, form),
-                "schedule_error": exc.message,
+                "schedule_error": error.message if error else "",
             }
-            code = 429 if isinstance(exc, ratelimit.RateLimited) else 400
+            code = 429 if isinstance(error, ratelimit.RateLimited) else 400
             response = render(request, "tenants/detail.html", context, status=code)
-            return ratelimit.with_retry_after(response, exc)
+            return ratelimit.with_retry_after(response, error)
         messages.success(request, f"Schedule saved. {backupschedule.schedule_words(tenant)}")
         return redirect(tenant)
 

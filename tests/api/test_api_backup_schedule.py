@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent, Plan, Tenant
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +28,7 @@ def test_a_script_reads_and_chooses_the_schedule(api_for, requester):
     assert answer.json()["backup_schedule"] | {"next_at": None} == {
         "frequency": "daily",
         "hour": 2,
+        "weekday": None,
         "interval_hours": 24,
         "next_at": None,
         "max_age_hours": 24,
@@ -36,12 +37,27 @@ def test_a_script_reads_and_chooses_the_schedule(api_for, requester):
     }
     event = AuditEvent.objects.get(action=AuditEvent.Action.TENANT_BACKUP_SCHEDULE_CHANGED)
     assert (event.before, event.after) == (
-        {"frequency": "default", "hour": None},
-        {"frequency": "daily", "hour": 2},
+        {"frequency": "default", "hour": None, "weekday": ""},
+        {"frequency": "daily", "hour": 2, "weekday": ""},
     )
     assert (
         _post(client, tenant, {"frequency": "12h"}, HTTP_IF_MATCH=read["ETag"]).status_code == 412
     )
+
+
+def test_a_script_chooses_the_day_of_weekly_backups(api_for, requester):
+    tenant = TenantFactory(owner=requester, state=Tenant.State.READY)
+    Plan.objects.filter(pk=tenant.plan_id).update(backup_max_age_hours=None)
+    client = api_for(requester)
+    answer = _post(client, tenant, {"frequency": "weekly"})
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["backup_schedule"]["weekday"] == "sunday"
+    answer = _post(client, tenant, {"frequency": "weekly", "hour": 6, "weekday": "friday"})
+    schedule = answer.json()["backup_schedule"]
+    assert (schedule["weekday"], schedule["interval_hours"]) == ("friday", 168)
+    assert schedule["words"].startswith("Backed up weekly on Fridays at 06:00 UTC")
+    tenant.refresh_from_db()
+    assert tenant.backup_weekday == "friday"
 
 
 @pytest.mark.parametrize(
@@ -61,6 +77,16 @@ def test_a_script_reads_and_chooses_the_schedule(api_for, requester):
             409,
             "Scheduled backups can't be switched off: the Small plan promises a good backup at "
             "least every 24 hours.",
+        ),
+        (
+            {"frequency": "weekly", "weekday": "sun"},
+            400,
+            "Choose a day of the week, Monday to Sunday.",
+        ),
+        (
+            {"frequency": "daily", "weekday": "monday"},
+            400,
+            "A day of the week goes with weekly backups only; leave it empty.",
         ),
         (
             {"frequency": "12h", "hour": 5},

@@ -92,6 +92,23 @@ def test_a_chosen_hour_is_when_a_daily_backup_comes(
     assert _started(django_capture_on_commit_callbacks) == {at_past.pk}
 
 
+def test_a_weekly_backup_comes_on_its_day(
+    requester, configured, django_capture_on_commit_callbacks
+):
+    no_promise = plan()
+    Plan.objects.filter(pk=no_promise.pk).update(backup_max_age_hours=None)
+    today = timezone.now().astimezone(UTC).weekday()
+    days = Tenant.Weekday.values
+    on_today, later = (
+        _ready(requester, plan=no_promise, backup_frequency=Frequency.WEEKLY, backup_weekday=day)
+        for day in (days[today], days[(today + 2) % 7])
+    )
+    for tenant in (on_today, later):
+        _backup(tenant, timedelta(days=3))  # a week from it is not yet, the day may be
+
+    assert _started(django_capture_on_commit_callbacks) == {on_today.pk}
+
+
 def test_a_failed_backup_is_tried_again_an_hour_later_not_at_every_look(
     requester, configured, django_capture_on_commit_callbacks
 ):
@@ -116,22 +133,31 @@ def _at(text: str) -> datetime:
 
 
 @pytest.mark.parametrize(
-    ("frequency", "hour", "last", "due"),
+    ("frequency", "hour", "last", "due", "weekday"),
     [
-        (Frequency.EVERY_6H, None, "2026-12-01 10:20", "2026-12-01 16:20"),
-        (Frequency.DAILY, None, "2026-12-01 10:20", "2026-12-02 10:20"),
+        (Frequency.EVERY_6H, None, "2026-12-01 10:20", "2026-12-01 16:20", ""),
+        (Frequency.DAILY, None, "2026-12-01 10:20", "2026-12-02 10:20", ""),
         # At 03:00: the first one after the last, so a backup by hand never makes it later.
-        (Frequency.DAILY, 3, "2026-12-01 03:05", "2026-12-02 03:00"),
-        (Frequency.DAILY, 3, "2026-12-01 15:00", "2026-12-02 03:00"),
-        (Frequency.DAILY, 3, "2026-12-01 02:59", "2026-12-01 03:00"),
-        (Frequency.WEEKLY, None, "2026-12-01 10:20", "2026-12-08 10:20"),
-        (Frequency.WEEKLY, 23, "2026-12-01 23:30", "2026-12-08 23:00"),
-        (Frequency.WEEKLY, 23, "2026-12-01 22:30", "2026-12-07 23:00"),
+        (Frequency.DAILY, 3, "2026-12-01 03:05", "2026-12-02 03:00", ""),
+        (Frequency.DAILY, 3, "2026-12-01 15:00", "2026-12-02 03:00", ""),
+        (Frequency.DAILY, 3, "2026-12-01 02:59", "2026-12-01 03:00", ""),
+        # Weekly: on its day (2026-12-01 is a Tuesday; Sunday unless chosen), at its hour or
+        # midnight, the first after the last, so never more than a week apart.
+        (Frequency.WEEKLY, None, "2026-12-01 10:20", "2026-12-06 00:00", ""),
+        (Frequency.WEEKLY, 23, "2026-12-06 23:30", "2026-12-13 23:00", ""),
+        (Frequency.WEEKLY, 23, "2026-12-06 22:30", "2026-12-06 23:00", ""),
+        (Frequency.WEEKLY, 3, "2026-12-01 10:20", "2026-12-06 03:00", "sunday"),
+        (Frequency.WEEKLY, 3, "2026-12-01 10:20", "2026-12-02 03:00", "wednesday"),
+        (Frequency.WEEKLY, 3, "2026-12-01 02:00", "2026-12-01 03:00", "tuesday"),
+        (Frequency.WEEKLY, 3, "2026-12-01 03:05", "2026-12-08 03:00", "tuesday"),
+        (Frequency.WEEKLY, None, "2026-11-30 23:00", "2026-12-07 00:00", "monday"),
     ],
 )
-def test_when_the_next_backup_is_due(frequency, hour, last, due):
+def test_when_the_next_backup_is_due(frequency, hour, last, due, weekday):
     weekly_plan = Plan(title="Big", backup_max_age_hours=168, backup_retention_days=30)
-    tenant = Tenant(plan=weekly_plan, backup_frequency=frequency, backup_hour=hour)
+    tenant = Tenant(
+        plan=weekly_plan, backup_frequency=frequency, backup_hour=hour, backup_weekday=weekday
+    )
     assert backupschedule.next_backup_at(tenant, _at(last)) == _at(due)
 
 
@@ -157,12 +183,65 @@ def test_the_owner_chooses_a_schedule_on_the_page_audited(client, requester):
     tenant.refresh_from_db()
     assert (tenant.backup_frequency, tenant.backup_hour) == ("daily", 4)
     event = AuditEvent.objects.get(action=Action.TENANT_BACKUP_SCHEDULE_CHANGED)
-    assert event.before == {"frequency": "default", "hour": None}
-    assert event.after == {"frequency": "daily", "hour": 4}
+    assert event.before == {"frequency": "default", "hour": None, "weekday": ""}
+    assert event.after == {"frequency": "daily", "hour": 4, "weekday": ""}
     assert event.actor == requester
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert "Backed up daily at 04:00 UTC; backups are kept 7 days." in page
     assert 'id="next-backup"' in page  # none yet: at once
+
+
+def test_a_weekly_schedule_has_its_day_sunday_unless_chosen(client, requester):
+    tenant = _ready(requester)
+    Plan.objects.filter(pk=tenant.plan_id).update(backup_max_age_hours=168)
+    client.force_login(requester)
+    assert _post(client, tenant, frequency="weekly", hour="3").status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.backup_weekday == "sunday"
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "Backed up weekly on Sundays at 03:00 UTC; backups are kept 7 days." in page
+
+    data = {"frequency": "weekly", "hour": "3", "weekday": "wednesday"}
+    assert _post(client, tenant, **data).status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.backup_weekday == "wednesday"
+    event = AuditEvent.objects.filter(action=Action.TENANT_BACKUP_SCHEDULE_CHANGED).latest("pk")
+    assert (event.before["weekday"], event.after["weekday"]) == ("sunday", "wednesday")
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert "Backed up weekly on Wednesdays at 03:00 UTC" in page
+    assert '<option value="wednesday" selected>' in page
+
+    assert _post(client, tenant, frequency="daily").status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.backup_weekday == ""  # a day belongs to weekly backups only
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (
+            {"frequency": "weekly", "weekday": "funday"},
+            "Choose a day of the week, Monday to Sunday.",
+        ),
+        (
+            {"frequency": "daily", "weekday": "friday"},
+            "A day of the week goes with weekly backups only; leave it empty.",
+        ),
+    ],
+)
+def test_a_day_that_makes_no_sense_is_said_beside_it_as_chosen(client, requester, data, words):
+    tenant = _ready(requester)
+    Plan.objects.filter(pk=tenant.plan_id).update(backup_max_age_hours=168)
+    client.force_login(requester)
+    answer = _post(client, tenant, **data)
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    assert f'<p class="error" id="weekday-error" role="alert">{words}</p>' in page
+    assert 'aria-describedby="backup-weekday-help weekday-error" aria-invalid="true"' in page
+    assert f'<option value="{data["frequency"]}" selected>' in page  # nothing lost
+    tenant.refresh_from_db()
+    assert (tenant.backup_frequency, tenant.backup_weekday) == ("default", "")
+    assert not AuditEvent.objects.filter(action=Action.TENANT_BACKUP_SCHEDULE_CHANGED).exists()
 
 
 def test_an_admin_chooses_for_anyones_tenant(client, requester, approver):
