@@ -11,7 +11,7 @@ from provisioning import searchreplace
 from provisioning.drivers.mariadb import MariaDB
 from provisioning.errors import StepFailed, TransientError
 from provisioning.spec import spec_for
-from tenants import backups, notifications, restores, services, validation
+from tenants import backups, customhosts, notifications, restores, services, validation
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Backup, Tenant, TenantMember
 from tenants.request_checks import check_request
@@ -129,6 +129,8 @@ def tenant_clone(
     try:
         with transaction.atomic():
             clone.save()
+            # Its own custom host waits for its proof like any request's, the beat looking too.
+            customhosts.request_host(clone)
             # The same people sign in to the clone as to the original.
             TenantMember.objects.bulk_create(
                 TenantMember(tenant=clone, username=name, added_by=actor)

@@ -18,6 +18,7 @@ from provisioning.steps.sso import SsoStep
 from tenants import hostproof
 from tenants.models import AuditEvent, Tenant, TenantHost
 from tenants.tasks import recheck_custom_hosts
+from tests import services as svc
 from tests.factories import TenantFactory, request_form_data
 
 State = Tenant.State
@@ -291,6 +292,29 @@ def test_a_requests_own_host_is_looked_for_by_the_beat_too(client_for, requester
     assert TenantHost.objects.get(tenant=tenant, name=HOST).is_proven
     # Nothing to serve yet: the request waits for its decision, now without the proof's hold.
     assert not Run.objects.filter(tenant=tenant).exists()
+
+
+def test_a_clones_own_host_waits_for_its_proof_like_a_requests(
+    client_for, requester, approver, dns_server, settings
+):
+    from tenants import clone
+
+    settings.PORTAL_MARIADB_URL = svc.MARIADB_URL  # cloning needs both; nothing connects
+    settings.PORTAL_S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    source = TenantFactory(owner=requester, slug="shop", state=State.READY)
+    made = clone.tenant_clone(source=source, actor=requester, host="Staging.Example.COM")
+    row = TenantHost.objects.get(tenant=made)
+    assert (row.name, row.added_by, row.proven_at) == ("staging.example.com", requester, None)
+    page = client_for(requester).get(made.get_absolute_url()).content.decode()
+    assert hostproof.proof_value(made.pk, "staging.example.com") in page
+
+    record = "_wp-portal.staging.example.com"
+    dns_server.txt[record] = [hostproof.proof_value(made.pk, "staging.example.com")]
+    recheck_custom_hosts()  # the beat finds the proof of the clone's host by itself
+    assert TenantHost.objects.get(tenant=made).is_proven
+    client_for(approver).post(reverse("tenants:approval", args=[made.pk]), {"decision": "approve"})
+    made.refresh_from_db()
+    assert made.state == State.APPROVED
 
 
 @pytest.mark.parametrize("action", ["host_check", "host_remove"])
