@@ -17,12 +17,20 @@ from portal import requestcontext
 from provisioning import drivers, teardown, tenantimage
 from provisioning.drivers.retry import waits_reported_to
 from provisioning.errors import Displaced, LockHeld, StepFailed, TransientError, Unavailable
-from provisioning.locks import Heartbeat, holder_name, lock_acquire, lock_release, lock_renew
+from provisioning.locks import (
+    Heartbeat,
+    holder_name,
+    lock_acquire,
+    lock_release,
+    lock_renew,
+    release_clause,
+)
 from provisioning.models import Run, StepRun
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
 from provisioning.steps.base import Outcome, Step, StepContext
-from provisioning.stepwrites import steps_update
+from provisioning.stepwrites import steps_park, steps_update
+from provisioning.withsql import combined, prefixed
 from tenants import clone, notifications, recreate, upgrade
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
@@ -73,6 +81,7 @@ def reconcile(tenant_id: int) -> float | None:
     holder = holder_name()
     if not lock_acquire(tenant_id=tenant_id, holder=holder):
         raise LockHeld(f"tenant {tenant_id} is being reconciled by another worker")
+    advance = None
     try:
         run = (
             Run.objects.filter(tenant_id=tenant_id, status__in=Run.OPEN)
@@ -103,7 +112,8 @@ def reconcile(tenant_id: int) -> float | None:
             advance.abort(f"internal error in the engine ({exc.__class__.__name__}); see the log.")
             return _open_runs_delay(tenant_id)
     finally:
-        lock_release(tenant_id=tenant_id, holder=holder)
+        if advance is None or not advance.released:  # a pass's last write may have released it
+            lock_release(tenant_id=tenant_id, holder=holder)
 
 
 def _open_runs_delay(tenant_id: int) -> float | None:
@@ -193,6 +203,7 @@ class _Advance:
         # start, the wait, the run's end) rather than by one of its own (issue 14).
         self._finished: list[tuple[int, dict]] = []
         self._begun: int | None = None  # the step row whose start the run's start wrote
+        self.released = False  # the lease, by the pass's last statement
 
     @contextmanager
     def fenced(self):
@@ -364,7 +375,13 @@ class _Advance:
         return existing
 
     def _next_run_delay(self) -> float | None:
-        return _open_runs_delay(self.tenant.pk)
+        """The pass's end: whether another run waits, asked with the lease's release."""
+        if not combined():
+            return _open_runs_delay(self.tenant.pk)
+        with prefixed([release_clause(tenant_id=self.tenant.pk, holder=self.holder)]):
+            delay = _open_runs_delay(self.tenant.pk)
+        self.released = True
+        return delay
 
     def _succeed(self) -> None:
         now = timezone.now()
@@ -641,19 +658,20 @@ class _Advance:
         it by), saying why, and the step as `step` says; False if it is no longer running (a
         deletion cancelled it, and a cancelled run must stay cancelled, not come back to build).
 
-        Two fenced statements, not a transaction (issue 14): the step's record first, so a
-        worker that dies between them leaves a running run whose holder is gone, which the sweep
-        hands to a new pass (it looks at the step again, only sooner than planned)."""
+        One fenced statement with the lease's release (issue 14; provisioning.stepwrites)."""
         step = {"log": row.log, **step}
-        if steps_update(
-            run_id=self.run.pk, token=self.token, updates=[*self._finished, (row.pk, step)]
+        if steps_park(
+            run_id=self.run.pk,
+            token=self.token,
+            updates=[*self._finished, (row.pk, step)],
+            delay=delay,
+            message=_short(text),
+            tenant_id=self.tenant.pk,
+            holder=self.holder,
         ):
             self._finished.clear()
-            until = Now() + timedelta(seconds=delay)
-            parked = {"status": Run.Status.WAITING, "not_before": until, "message": _short(text)}
-            mine = Run.objects.filter(pk=self.run.pk, token=self.token, status=Run.Status.RUNNING)
-            if mine.update(**parked):
-                return True
+            self.released = True  # the pass is over: nothing of it is left to write
+            return True
         # Taken over (fenced() raises Displaced), or superseded by a deletion meanwhile: the
         # cancelled run still says why it stopped where it did.
         with self.fenced():

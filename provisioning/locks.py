@@ -63,6 +63,18 @@ def lock_release(*, tenant_id: int, holder: str) -> None:
     )
 
 
+def release_clause(*, tenant_id: int, holder: str, once: str = "") -> tuple[str, list]:
+    """lock_release() as a WITH clause of another statement (provisioning.withsql), named
+    `released`; with `once`, only if the clause of that name returned a row."""
+    table = connection.ops.quote_name(Tenant._meta.db_table)
+    after = f" AND EXISTS (SELECT 1 FROM {once})" if once else ""  # noqa: S608  (a name of ours)
+    sql = (
+        f"released AS (UPDATE {table} SET lock_holder = '', lock_expires_at = NULL"  # noqa: S608
+        f" WHERE id = %s AND lock_holder = %s{after} RETURNING id)"
+    )
+    return sql, [tenant_id, holder]
+
+
 class Heartbeat:
     """Renews the lease from a thread of its own while a step runs, however long it takes:
     a lease then expires only when its holder is gone, not because a call was slow."""

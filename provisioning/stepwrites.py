@@ -1,11 +1,15 @@
 """Step rows written in one UPDATE fenced by the run's token: a boundary costs one statement."""
 
+from datetime import timedelta
+
 from django.db import connection
 from django.db.models import Case, F, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Now
 
+from provisioning.locks import lock_release, release_clause
 from provisioning.models import Run, StepRun
+from provisioning.withsql import combined, prefixed
 
 
 def _ours(run_id: int, token: int) -> RawSQL:
@@ -23,6 +27,10 @@ def _ours(run_id: int, token: int) -> RawSQL:
 def steps_update(*, run_id: int, token: int, updates: list[tuple[int, dict]]) -> bool:
     """Write each (step row id, fields) in one statement, only while the run is running under
     `token`; False (nothing written) when it is not."""
+    return _written(updates, _ours(run_id, token))
+
+
+def _written(updates: list[tuple[int, dict]], ours: RawSQL) -> bool:
     merged: dict[int, dict] = {}
     for pk, fields in updates:
         merged.setdefault(pk, {}).update(fields)
@@ -38,5 +46,42 @@ def steps_update(*, run_id: int, token: int, updates: list[tuple[int, dict]]) ->
         if connection.features.requires_casted_case_in_updates:
             case = Cast(case, output_field=field)  # as bulk_update does: typed parameters
         values[name] = case
-    mine = StepRun.objects.filter(pk__in=list(merged), run_id__in=_ours(run_id, token))
+    mine = StepRun.objects.filter(pk__in=list(merged), run_id__in=ours)
     return mine.update(**values) == len(merged)
+
+
+def steps_park(
+    *,
+    run_id: int,
+    token: int,
+    updates: list[tuple[int, dict]],
+    delay: float,
+    message: str,
+    tenant_id: int,
+    holder: str,
+) -> bool:
+    """steps_update(), the run parked for `delay` seconds (on the database's clock) saying
+    `message`, and the tenant's lease released: on PostgreSQL one statement, the run's UPDATE
+    (filtered by the token, so the fence, with its row lock) and the release in its WITH
+    clause; all of it or, when the run no longer runs under `token`, none (False)."""
+    table = connection.ops.quote_name(Run._meta.db_table)
+    if not combined():
+        if not steps_update(run_id=run_id, token=token, updates=updates):
+            return False
+        parked = Run.objects.filter(pk=run_id, token=token, status=Run.Status.RUNNING).update(
+            status=Run.Status.WAITING,
+            not_before=Now() + timedelta(seconds=delay),
+            message=message,
+        )
+        if parked:
+            lock_release(tenant_id=tenant_id, holder=holder)
+        return bool(parked)
+    park = (
+        f"parked AS (UPDATE {table} SET status = %s,"  # noqa: S608  (constants; values parameters)
+        " not_before = STATEMENT_TIMESTAMP() + %s, message = %s"
+        " WHERE id = %s AND token = %s AND status = %s RETURNING id)",
+        [Run.Status.WAITING, timedelta(seconds=delay), message, run_id, token, Run.Status.RUNNING],
+    )
+    release = release_clause(tenant_id=tenant_id, holder=holder, once="parked")
+    with prefixed([park, release]):
+        return _written(updates, RawSQL("SELECT id FROM parked", []))  # noqa: S611

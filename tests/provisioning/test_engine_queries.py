@@ -5,12 +5,13 @@ from collections import Counter
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from bench.engine import new_tenant, platform
 from provisioning import engine
 from provisioning.models import Run, StepRun
 from provisioning.runs import run_request
-from provisioning.stepwrites import steps_update
+from provisioning.stepwrites import steps_park, steps_update
 from tenants.models import Tenant
 from tests.factories import TenantFactory, UserFactory, plan
 
@@ -23,7 +24,7 @@ def kind(sql: str) -> str:
     return " ".join(words[:3]) if words[0] in ("UPDATE", "INSERT") else words[0]
 
 
-def test_one_provisioning_takes_43_queries(tmp_path, monkeypatch):
+def test_one_provisioning_takes_38_queries(tmp_path, monkeypatch):
     """The request and the three passes of a new tenant (the apply, the rollout, the update-db
     Job) against the test servers; README's bench section says what each query is for. It was
     89 (86 of them the portal's, as counted here: the request's and the engine's), then 45."""
@@ -50,9 +51,12 @@ def test_one_provisioning_takes_43_queries(tmp_path, monkeypatch):
     # Two transactions in all: the run's start (its claim, the tenant's state, an audit event,
     # the step rows with the first started) and its end (the same, and the last outcome).
     assert by_kind["BEGIN"] == by_kind["COMMIT"] == 2
-    # Every other step start (with the outcome before it) and every pause: one statement.
-    assert by_kind['UPDATE "provisioning_steprun" SET'] == 8
-    assert len(sql) == 43, "\n".join(sql)
+    # Every other step start (with the outcome before it): one statement.
+    assert by_kind['UPDATE "provisioning_steprun" SET'] == 6
+    # A pause (its step, the run parked, the lease let go) and the question whether another
+    # run waits (with the lease let go): one statement each, its writes in a WITH clause.
+    assert by_kind["WITH"] == 3
+    assert len(sql) == 38, "\n".join(sql)
 
 
 def test_a_step_write_counts_only_for_the_run_s_holder(tmp_path):
@@ -76,3 +80,32 @@ def test_a_step_write_counts_only_for_the_run_s_holder(tmp_path):
     assert not steps_update(run_id=run.pk, token=run.token + 1, updates=[(first.pk, {"log": "x"})])
     first.refresh_from_db()
     assert first.log == ""
+
+
+def test_a_pause_writes_all_or_nothing_and_lets_go_of_the_lease_only_when_parked():
+    """The pause's one statement (the step, the run parked, the lease released) is fenced as
+    the step write is: after a takeover it writes none of the three."""
+    tenant = TenantFactory(lock_holder="me")
+    run = Run.objects.create(
+        tenant=tenant, action=Run.Action.APPLY, reason="t", status=Run.Status.RUNNING, token=1
+    )
+    row = StepRun.objects.create(run=run, name="a", position=0)
+    pause = {
+        "updates": [(row.pk, {"status": StepRun.Status.WAITING})],
+        "delay": 60.0,
+        "message": "waits",
+        "tenant_id": tenant.pk,
+        "holder": "me",
+    }
+    assert not steps_park(run_id=run.pk, token=2, **pause)  # another worker's token now
+    run.refresh_from_db()
+    row.refresh_from_db()
+    tenant.refresh_from_db()
+    assert (run.status, row.status, tenant.lock_holder) == ("running", "pending", "me")
+    assert steps_park(run_id=run.pk, token=1, **pause)
+    run.refresh_from_db()
+    row.refresh_from_db()
+    tenant.refresh_from_db()
+    assert (run.status, run.message, row.status) == ("waiting", "waits", "waiting")
+    assert 50 < (run.not_before - timezone.now()).total_seconds() <= 60
+    assert tenant.lock_holder == "" and tenant.lock_expires_at is None
