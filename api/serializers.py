@@ -40,7 +40,12 @@ class TenantSerializer(serializers.ModelSerializer):
     decided_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
-    state_display = serializers.CharField(source="get_state_display", read_only=True)
+    state_display = serializers.CharField(
+        source="state_label",
+        read_only=True,
+        help_text="The state in words; a request withdrawn before any decision (state "
+        '"deleted") reads Withdrawn.',
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:

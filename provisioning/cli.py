@@ -96,7 +96,7 @@ def finish(tenant: Tenant, *, wait: bool, timeout: float, write) -> None:
     if not wait:
         return
     tenant = follow_runs(tenant, timeout=timeout, write=write)
-    write(f"{tenant.slug}: {tenant.get_state_display()}")
+    write(f"{tenant.slug}: {tenant.state_label}")
     if tenant.last_error:
         write(f"  {tenant.last_error}")
     if tenant.state == Tenant.State.FAILED:

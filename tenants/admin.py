@@ -131,7 +131,7 @@ class TenantAdmin(ReadOnlyAdmin):
     inlines = [TenantMemberInline, TenantHostInline]
 
     list_display = (
-        "slug", "display_name", "state", "waiting_for", "plan", "owner", "host", "created_at"
+        "slug", "display_name", "state_shown", "waiting_for", "plan", "owner", "host", "created_at"
     )  # fmt: skip
     list_filter = ("state", "plan")
     search_fields = ("slug", "display_name", "host", "owner__username")
@@ -149,6 +149,11 @@ class TenantAdmin(ReadOnlyAdmin):
         return (
             super().get_queryset(request).annotate(last_outage=Subquery(ended.values("outage")[:1]))
         )
+
+    @admin.display(description="state", ordering="state")
+    def state_shown(self, obj):
+        # A request withdrawn before any decision is "deleted" in the database, not in words.
+        return obj.state_label
 
     @admin.display(description="waiting for")
     def waiting_for(self, obj):

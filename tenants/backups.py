@@ -33,7 +33,7 @@ def check_allowed(tenant: Tenant, actor, verb: str, done: str) -> None:
         why = f"Only the owner or a platform admin can {verb} a tenant."
         raise refuse(tenant=tenant, actor=actor, what=verb, why=why)
     if tenant.state != Tenant.State.READY or not tenant.desired_present:
-        why = f"Only a ready tenant can be {done}; this one is “{tenant.get_state_display()}”."
+        why = f"Only a ready tenant can be {done}; this one is “{tenant.state_label}”."
         raise refuse(tenant=tenant, actor=actor, what=verb, why=why)
 
 

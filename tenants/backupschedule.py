@@ -228,6 +228,14 @@ def backup_overdue(tenant: Tenant) -> bool:
 
 def schedule_words(tenant: Tenant) -> str:
     """The schedule the beat follows, in words, for the tenant page."""
+    if not tenant.is_live:
+        gone = {
+            Tenant.State.REJECTED: "the request was rejected",
+            Tenant.State.DELETED: "the request was withdrawn"
+            if tenant.is_withdrawn
+            else "the tenant was deleted",
+        }[tenant.state]
+        return f"No scheduled backups: {gone}."
     hours = effective_hours(tenant)
     if hours is None:
         return "No scheduled backups (this plan allows them off); “Back up now” still works."

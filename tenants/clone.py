@@ -36,7 +36,7 @@ def _check_source(source: Tenant, actor) -> None:
         )
     if source.state != Tenant.State.READY or not source.desired_present:
         raise ApplicationError(
-            f"Only a ready tenant can be cloned; this one is “{source.get_state_display()}”."
+            f"Only a ready tenant can be cloned; this one is “{source.state_label}”."
         )
     if source.delete_after is not None:
         raise ApplicationError("This tenant is to be deleted; cancel the deletion first.")
@@ -193,7 +193,7 @@ def clone_fill_again(*, tenant: Tenant, actor) -> Tenant:
         raise ApplicationError(f"{tenant.slug} already has the content of {source.slug}.")
     if tenant.state != Tenant.State.READY or not tenant.desired_present:
         raise ApplicationError(
-            f"Only a ready clone can be filled; this one is “{tenant.get_state_display()}”."
+            f"Only a ready clone can be filled; this one is “{tenant.state_label}”."
         )
     if not source.desired_present:
         raise ApplicationError(f"{source.slug} is being deleted: there is nothing to copy.")

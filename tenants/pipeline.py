@@ -39,7 +39,7 @@ def tenant_pipeline_switch(*, tenant: Tenant, actor, on: bool) -> Tenant:
     if not tenant.desired_present or tenant.state not in (*_UNBUILT, *_SETTLED):
         raise ApplicationError(
             f"The pipeline can be switched on a requested, ready or failed tenant; this one is "
-            f"“{tenant.get_state_display()}”. Try again once it has settled."
+            f"“{tenant.state_label}”. Try again once it has settled."
         )
     if tenant.content_pipeline == on:
         raise ApplicationError(f"The content pipeline is already {'on' if on else 'off'}.")

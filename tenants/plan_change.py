@@ -47,7 +47,7 @@ def _check(tenant: Tenant, plan: Plan) -> None:
     if not tenant.desired_present or tenant.state not in SETTLED:
         raise ApplicationError(
             f"Only a ready or failed tenant can change its plan; this one is "
-            f"“{tenant.get_state_display()}”. Try again once it has settled."
+            f"“{tenant.state_label}”. Try again once it has settled."
         )
     if tenant.delete_after is not None:
         raise ApplicationError("This tenant is to be deleted; cancel the deletion first.")

@@ -27,7 +27,7 @@ def _check(staging: Tenant, original: Tenant | None, actor) -> Tenant:
         if site.state != Tenant.State.READY or not site.desired_present:
             raise ApplicationError(
                 f"Both sites must be ready to promote; the {what} {site.slug} is "
-                f"“{site.get_state_display()}”."
+                f"“{site.state_label}”."
             )
         if site.restoring:
             raise ApplicationError(f"{site.slug} is being restored or filled; wait for it.")

@@ -108,7 +108,7 @@ def tenant_request_resubmit(
     if tenant.state != Tenant.State.REJECTED:
         raise ApplicationError(
             f"Only a rejected request can be edited and sent again; this one is "
-            f"“{tenant.get_state_display()}”."
+            f"“{tenant.state_label}”."
         )
     slug = validation.normalize_slug(slug)
     host = validation.normalize_host(host) or validation.default_host(slug)
@@ -216,8 +216,7 @@ def _decide(*, tenant_id: int, actor, to: str, reason: str = "") -> Tenant:
                 raise ApplicationError("This request was withdrawn; there is nothing to decide.")
             who = tenant.decided_by.get_username() if tenant.decided_by else "someone"
             raise ApplicationError(
-                f"This request was already decided by {who}: it is now "
-                f"“{tenant.get_state_display()}”."
+                f"This request was already decided by {who}: it is now “{tenant.state_label}”."
             )
         tenant.refresh_from_db()
         action = Action.TENANT_APPROVED if to == Tenant.State.APPROVED else Action.TENANT_REJECTED
@@ -330,5 +329,9 @@ def tenant_delete(*, tenant: Tenant, actor, now: bool = False) -> Tenant:
             obj=tenant,
             before=before,
             after=tenant_snapshot(tenant),
+            # The trail (and the tenant's history) says a request taken back, not a site gone.
+            message="Request withdrawn before any decision; nothing was built."
+            if tenant.is_withdrawn
+            else "",
         )
     return tenant

@@ -39,7 +39,7 @@ def _check_settled(tenant: Tenant, verb: str) -> None:
     if tenant.state not in SETTLED:
         raise ApplicationError(
             f"Only a ready or failed tenant can be {verb}; this one is "
-            f"“{tenant.get_state_display()}”. Try again once it has settled."
+            f"“{tenant.state_label}”. Try again once it has settled."
         )
 
 

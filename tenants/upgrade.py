@@ -43,7 +43,7 @@ def tenant_upgrade(*, tenant: Tenant, actor, version: str) -> Tenant:
         )
     if tenant.state != Tenant.State.READY or not tenant.desired_present:
         raise ApplicationError(
-            f"Only a ready tenant can be upgraded; this one is “{tenant.get_state_display()}”."
+            f"Only a ready tenant can be upgraded; this one is “{tenant.state_label}”."
         )
     if tenant.upgrade_to:
         raise ApplicationError(

@@ -123,6 +123,7 @@ def test_delete_needs_the_etag_then_withdraws_the_request(api_for, requester):
 
     assert response.status_code == 202
     assert response.json()["state"] == "deleted"
+    assert response.json()["state_display"] == "Withdrawn"  # taken back, never built
     again = client.delete(f"/api/v1/tenants/{tenant.pk}/", HTTP_IF_MATCH=response["ETag"])
     assert again.status_code == 409
     assert again.json() == {"detail": "This tenant is already gone."}

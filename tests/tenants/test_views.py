@@ -304,12 +304,29 @@ def test_list_hides_gone_tenants_unless_asked(client, requester, approver):
     assert "gone=1&amp;" in page
 
 
-def test_withdrawn_request_says_withdrawn(client, requester):
+def test_withdrawn_request_says_withdrawn(client, requester, approver, auditor):
     tenant = TenantFactory(owner=requester, slug="oops")
     client.force_login(requester)
     client.post(reverse("tenants:delete", args=[tenant.pk]), {"confirm_slug": "oops"})
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert ">Withdrawn<" in page and ">Deleted<" not in page
+    # Nothing of a site that never was: no link to come, no backups scheduled.
+    assert "(a link once ready)" not in page and "Backed up daily" not in page
+    assert "No scheduled backups: the request was withdrawn." in page
+    assert "Request withdrawn before any decision; nothing was built." in page  # its history
+    # The refusals name it so too.
+    backup = client.post(reverse("tenants:backup", args=[tenant.pk]), follow=True)
+    assert (
+        "Only a ready tenant can be backed up; this one is “Withdrawn”." in backup.content.decode()
+    )
+
+    client.force_login(approver)
+    page = client.get(reverse("tenants:approval", args=[tenant.pk])).content.decode()
+    assert "withdrawn by its requester before anyone decided on it" in page
+    assert "already decided" not in page
+    client.force_login(auditor)
+    page = client.get(reverse("admin:tenants_tenant_changelist")).content.decode()
+    assert '<td class="field-state_shown">Withdrawn</td>' in page
 
 
 def test_runs_are_numbered_per_tenant(client, requester):

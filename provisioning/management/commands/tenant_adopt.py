@@ -33,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, slug: str, yes: bool = False, **options):
         tenant = tenant_by_slug(slug)
         if tenant.state not in Tenant.LIVE_STATES:
-            raise CommandError(f"{tenant.slug} is {tenant.get_state_display()}: nothing to adopt.")
+            raise CommandError(f"{tenant.slug} is {tenant.state_label}: nothing to adopt.")
         spec = spec_for(tenant)
         steps = [
             cls(StepContext(spec=spec, secrets=drivers.secret_store(spec))) for cls in ADOPTING

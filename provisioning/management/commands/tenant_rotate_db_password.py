@@ -27,9 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, slug: str, **options):
         tenant = tenant_by_slug(slug)
         if tenant.state != Tenant.State.READY:
-            raise CommandError(
-                f"{tenant.slug} is {tenant.get_state_display()}; only ready tenants."
-            )
+            raise CommandError(f"{tenant.slug} is {tenant.state_label}; only ready tenants.")
         spec = spec_for(tenant)
         step = DatabaseStep(StepContext(spec=spec, secrets=drivers.secret_store(spec)))
         holder = holder_name()
