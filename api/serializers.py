@@ -8,6 +8,7 @@ from provisioning.models import Run, StepRun
 from provisioning.tenanturl import tenant_url
 from provisioning.waiting import tenant_waiting
 from tenants import backups, backupschedule, customhosts, hostproof
+from tenants.confirmation import confirmation_problem
 from tenants.forms import BackupScheduleForm, PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import AuditEvent, Backup, Plan, Tenant
 
@@ -549,8 +550,9 @@ class RestoreSerializer(serializers.Serializer):
     def validate(self, attrs):
         tenant = self.context["tenant"]
         errors = {}  # both at once: the caller fixes everything in one round
-        if attrs["confirm_slug"].strip().lower() != tenant.slug:
-            errors["confirm_slug"] = [f"Type the tenant's name, {tenant.slug}, to confirm."]
+        problem = confirmation_problem(attrs["confirm_slug"], tenant.slug)
+        if problem:
+            errors["confirm_slug"] = [problem]
         if not tenant.backups.filter(pk=attrs["backup"]).exists():
             errors["backup"] = ["That backup doesn't exist or didn't finish; choose another."]
         if errors:

@@ -7,6 +7,7 @@ from portal import roles
 from portal.errors import ApplicationError
 from tenants import backups, clone, restores
 from tenants.audit import audit_record
+from tenants.confirmation import confirmation_problem
 from tenants.models import AuditEvent, Backup, Tenant
 from tenants.suspension import refuse
 
@@ -50,14 +51,11 @@ def tenant_promote(*, tenant: Tenant, actor, confirm_slug: str) -> Tenant:
     """Have a worker put the clone's content (database, media, wp-content) into its original,
     after a backup of each; the original's name typed, as it is the one overwritten."""
     original = _check(tenant, tenant.clone_of, actor)
-    if (confirm_slug or "").strip().lower() != original.slug:
-        raise ValidationError(
-            {
-                "confirm_slug": [
-                    f"Type the name of the site overwritten, {original.slug}, to confirm."
-                ]
-            }
-        )
+    problem = confirmation_problem(
+        confirm_slug, original.slug, what="the name of the site overwritten"
+    )
+    if problem:
+        raise ValidationError({"confirm_slug": [problem]})
     # Under the restores' lease and resend: a dead worker or a lost message is taken up again.
     note = f"Promoting {tenant.slug}: a backup of it, then one of this site, first."
     with transaction.atomic():

@@ -36,6 +36,7 @@ from tenants import (
     suspension,
     upgrade,
 )
+from tenants.confirmation import confirmation_problem
 from tenants.forms import (
     BackupScheduleForm,
     CloneForm,
@@ -668,8 +669,8 @@ class TenantRestoreView(_TenantActionView):
         tenant = selectors.tenant_get_for(request.user, pk)
         item = self._backup(tenant, backup_pk)
         typed = request.POST.get("confirm_slug", "")
-        if typed.strip().lower() != tenant.slug:
-            error = f"Type the tenant's name, {tenant.slug}, to confirm."
+        error = confirmation_problem(typed, tenant.slug)
+        if error:
             context = {"tenant": tenant, "backup": item, "error": error, "typed": typed}
             return render(request, self.template, context, status=400)
         self.backup_pk = item.pk
@@ -794,8 +795,8 @@ class TenantDeleteView(_TenantActionView):
     def post(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
         typed = request.POST.get("confirm_slug", "")
-        if typed.strip().lower() != tenant.slug:
-            error = f"Type the tenant's name, {tenant.slug}, to confirm."
+        error = confirmation_problem(typed, tenant.slug)
+        if error:
             context = {**self._context(tenant), "error": error, "typed": typed}
             return render(request, self.template, context, status=400)
         return super().post(request, pk)

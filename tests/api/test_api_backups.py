@@ -38,7 +38,7 @@ def test_a_script_backs_up_lists_and_restores(
     assert [(b["id"], b["state"]) for b in listed] == [(item.pk, "done")]
     assert item.prefix not in str(listed), "where it sits in the bucket stays inside"
 
-    body = {"backup": item.pk, "confirm_slug": tenant.slug.upper()}  # typed as on the page
+    body = {"backup": item.pk, "confirm_slug": f" {tenant.slug}\n"}  # a paste's spaces forgiven
     etag = {"HTTP_IF_MATCH": etag_of(TenantDetailSerializer(tenant).data)}
     with django_capture_on_commit_callbacks() as queued:
         restoring = _post(client, "restore", tenant, body, **etag)

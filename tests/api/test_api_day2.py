@@ -177,10 +177,11 @@ def _bad(tenant, other):
         ("restore", {"backup": 1}, "confirm_slug", "This field is required."),
         ("restore", {"backup": 1, "confirm_slug": "nope"}, "confirm_slug", f"name, {slug}, to"),
         ("restore", {"backup": other, "confirm_slug": slug}, "backup", "didn't finish"),
+        ("restore", {"backup": 1, "confirm_slug": slug.upper()}, "confirm_slug", "in lower-case"),
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("case", range(10))
+@pytest.mark.parametrize("case", range(11))
 def test_bad_input_gets_a_400_naming_the_field(api_for, requester, case):
     tenant = TenantFactory(owner=requester, state="ready")
     someone_elses = _done_backup(TenantFactory(state="ready"))

@@ -91,7 +91,11 @@ def test_tenant_deprovision_wait_removes_everything(ready_tenant, settings, embe
 
 @pytest.mark.parametrize(
     ("typed", "refusal"),
-    [("", "no confirmation read"), ("corner-shoq\n", "“corner-shoq” is not “corner-shop”")],
+    [
+        ("", "no confirmation read"),
+        ("corner-shoq\n", "“corner-shoq” is not “corner-shop”"),
+        ("CORNER-SHOP\n", "“CORNER-SHOP” is not “corner-shop”"),  # exactly, as on the pages
+    ],
 )
 def test_tenant_deprovision_asks_for_the_slug_again(ready_tenant, monkeypatch, typed, refusal):
     monkeypatch.setattr("sys.stdin", StringIO(typed))
