@@ -9,7 +9,7 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import DurationField, ExpressionWrapper, F, Q
+from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -20,12 +20,12 @@ from provisioning.errors import Displaced, LockHeld, StepFailed, TransientError,
 from provisioning.locks import (
     Heartbeat,
     holder_name,
-    lock_acquire,
     lock_release,
     lock_renew,
     release_clause,
 )
 from provisioning.models import Run, StepRun
+from provisioning.passread import leased_run
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
 from provisioning.steps.base import Outcome, Step, StepContext
@@ -79,19 +79,11 @@ def reconcile(tenant_id: int) -> float | None:
     Raises LockHeld when another worker holds the tenant.
     """
     holder = holder_name()
-    if not lock_acquire(tenant_id=tenant_id, holder=holder):
+    run, leased = leased_run(tenant_id=tenant_id, holder=holder)
+    if not leased:
         raise LockHeld(f"tenant {tenant_id} is being reconciled by another worker")
     advance = None
     try:
-        run = (
-            Run.objects.filter(tenant_id=tenant_id, status__in=Run.OPEN)
-            .select_related("tenant__plan", "tenant__owner")  # the pass's tenant, one query
-            # Due on the database's clock, like the lease: a host whose clock runs ahead
-            # would otherwise start a paused step early, one running behind leave it parked.
-            .annotate(due_in=ExpressionWrapper(F("not_before") - Now(), DurationField()))
-            .order_by("created_at", "id")
-            .first()
-        )
         if run is None:
             return None
         if run.due_in is not None and run.due_in.total_seconds() > 0:
@@ -267,7 +259,7 @@ class _Advance:
         names = [cls.name for cls in classes]
         if not self._claim(names):
             return 0  # finished or cancelled meanwhile: look at the next run, if any
-        spec = spec_for(self.tenant)
+        spec = spec_for(self.tenant, read=self.run)
         secrets = drivers.secret_store(spec)
         rows = self._step_rows(names)
         shared: dict = {}  # what the pass's steps learn of the outside, for those after them
@@ -306,7 +298,10 @@ class _Advance:
             "token": run.token + 1,
             "message": "started" if self.first_start else "picked up again",
         }
-        mine = Run.objects.filter(pk=run.pk, status__in=Run.OPEN, token=run.token)
+        # Due by the database's clock now, too: the pass may have read the run as it was
+        # before a pause that released the lease for it (provisioning.passread).
+        due = Q(not_before__isnull=True) | Q(not_before__lte=Now())
+        mine = Run.objects.filter(due, pk=run.pk, status__in=Run.OPEN, token=run.token)
         if self.first_start:
             # A run's start, its step rows and its first step's start are one transaction,
             # fenced by the claim's own UPDATE (issue 14: one write, not three).

@@ -40,6 +40,19 @@ def lock_acquire(*, tenant_id: int, holder: str) -> bool:
     return rows == 1
 
 
+def lease_clause(*, tenant_id: int, holder: str) -> tuple[str, list]:
+    """lock_acquire() as a WITH clause of another statement (provisioning.withsql), named
+    `leased`: it returns the tenant's id when the lease was taken."""
+    table = connection.ops.quote_name(Tenant._meta.db_table)
+    sql = (
+        f"leased AS (UPDATE {table} SET lock_holder = %s,"  # noqa: S608  (constants; values params)
+        " lock_expires_at = STATEMENT_TIMESTAMP() + %s WHERE id = %s AND (lock_holder = ''"
+        " OR lock_expires_at < STATEMENT_TIMESTAMP() OR lock_holder = %s) RETURNING id)"
+    )
+    ttl = timedelta(seconds=settings.PORTAL_TENANT_LOCK_TTL)
+    return sql, [holder, ttl, tenant_id, holder]
+
+
 def lock_renew(*, tenant_id: int, holder: str) -> bool:
     """Extend our lease; False if it was taken over (we were too slow and must stop)."""
     rows = Tenant.objects.filter(pk=tenant_id, lock_holder=holder).update(lock_expires_at=_expiry())

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
-from django.db.models import F, TextField, Value
+from django.db.models import F, OuterRef, TextField, Value
 from django.db.models.functions import Cast
 
 from portal.auth.claims import preferred_username
@@ -115,14 +115,49 @@ def _people_and_hosts(tenant) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     # Ordered by the database (its collation), as each list was before.
     for kind, value in members.union(hosts, accounts, all=True).order_by("kind", "value"):
         found[kind].append(value)
-    names = (preferred_username(json.loads(data)) for data in found["socialaccount"])
+    return _named(tenant, found["socialaccount"], found["tenantmember"], found["tenanthost"])
+
+
+def _named(tenant, accounts, members, hosts) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    names = (preferred_username(json.loads(data)) for data in accounts)
     owner = next((name for name in names if name), tenant.owner.get_username())
-    return owner, tuple(found["tenantmember"]), tuple(found["tenanthost"])
+    return owner, tuple(members), tuple(hosts)
 
 
-def spec_for(tenant) -> TenantSpec:
+def people_read(tenant: str) -> dict:
+    """What _people_and_hosts() reads, as annotations (PostgreSQL arrays) of a query over rows
+    that reach the tenant by `tenant`: the engine reads them with its run (issue 14)."""
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    from tenants.models import TenantHost, TenantMember
+
+    hosts = TenantHost.objects.filter(tenant_id=OuterRef(f"{tenant}_id"), proven_at__isnull=False)
+    return {
+        "spec_accounts": ArraySubquery(
+            SocialAccount.objects.filter(user_id=OuterRef(f"{tenant}__owner_id"))
+            .order_by(Cast("extra_data", TextField()))
+            .values_list(Cast("extra_data", TextField()))
+        ),
+        "spec_members": ArraySubquery(
+            TenantMember.objects.filter(tenant_id=OuterRef(f"{tenant}_id"))
+            .order_by("username")
+            .values_list("username")
+        ),
+        "spec_hosts": ArraySubquery(
+            hosts.exclude(name=OuterRef(f"{tenant}__host")).order_by("name").values_list("name")
+        ),
+    }
+
+
+def spec_for(tenant, read=None) -> TenantSpec:
+    """The tenant's spec; `read`, an object annotated by people_read(), spares its query."""
     plan = tenant.plan
-    owner_username, members, extra_hosts = _people_and_hosts(tenant)
+    if read is not None and hasattr(read, "spec_members"):
+        owner_username, members, extra_hosts = _named(
+            tenant, read.spec_accounts, read.spec_members, read.spec_hosts
+        )
+    else:
+        owner_username, members, extra_hosts = _people_and_hosts(tenant)
     return TenantSpec(
         tenant_id=tenant.pk,
         slug=tenant.slug,
