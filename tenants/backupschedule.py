@@ -155,8 +155,8 @@ def next_backup_at(tenant: Tenant, last_at: datetime | None) -> datetime | None:
     """When the beat takes the next scheduled backup, counted from the newest good one (begun at
     `last_at`); None when none is scheduled. A daily one at a chosen hour, and a weekly one
     (on its day, at its hour or midnight), come at the first such time after the last one,
-    so a backup taken by hand at another time never leaves more than the interval until the
-    next."""
+    so a backup taken by hand at another time never leaves more than the interval (and the
+    beat's minute of SLACK) until the next."""
     hours = effective_hours(tenant)
     if hours is None:
         return None
@@ -171,8 +171,10 @@ def next_backup_at(tenant: Tenant, last_at: datetime | None) -> datetime | None:
 
 
 def _first_after(moment: datetime, hour: int, weekday: int | None) -> datetime:
-    """The first o'clock `hour` (UTC) after `moment`, on the weekday (Monday 0) if one is given."""
-    moment = moment.astimezone(UTC)
+    """The first o'clock `hour` (UTC) after `moment`, on the weekday (Monday 0) if one is given.
+    A backup begun within SLACK before a slot is that slot's (the beat takes one due within it
+    at once), else the next look, past the slot, would take it a second time."""
+    moment = (moment + SLACK).astimezone(UTC)
     slot = moment.replace(hour=hour, minute=0, second=0, microsecond=0)
     if weekday is None:
         return slot if slot > moment else slot + timedelta(days=1)

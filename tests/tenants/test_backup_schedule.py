@@ -140,7 +140,9 @@ def _at(text: str) -> datetime:
         # At 03:00: the first one after the last, so a backup by hand never makes it later.
         (Frequency.DAILY, 3, "2026-12-01 03:05", "2026-12-02 03:00", ""),
         (Frequency.DAILY, 3, "2026-12-01 15:00", "2026-12-02 03:00", ""),
-        (Frequency.DAILY, 3, "2026-12-01 02:59", "2026-12-01 03:00", ""),
+        (Frequency.DAILY, 3, "2026-12-01 02:58", "2026-12-01 03:00", ""),
+        # Begun within the beat's minute before the hour: that hour's.
+        (Frequency.DAILY, 3, "2026-12-01 02:59:30", "2026-12-02 03:00", ""),
         # Weekly: on its day (2026-12-01 is a Tuesday; Sunday unless chosen), at its hour or
         # midnight, the first after the last, so never more than a week apart.
         (Frequency.WEEKLY, None, "2026-12-01 10:20", "2026-12-06 00:00", ""),
@@ -159,6 +161,39 @@ def test_when_the_next_backup_is_due(frequency, hour, last, due, weekday):
         plan=weekly_plan, backup_frequency=frequency, backup_hour=hour, backup_weekday=weekday
     )
     assert backupschedule.next_backup_at(tenant, _at(last)) == _at(due)
+
+
+@pytest.mark.parametrize(
+    ("frequency", "weekday", "previous", "early", "next_look"),
+    [
+        (Frequency.DAILY, "", "2026-11-30 03:01", "2026-12-01 02:59:30", "2026-12-01 03:04:30"),
+        (
+            Frequency.WEEKLY,
+            "tuesday",
+            "2026-11-24 03:01",
+            "2026-12-01 02:59:30",
+            "2026-12-01 03:04:30",
+        ),
+    ],
+)
+def test_a_backup_the_beat_took_a_moment_early_is_not_taken_again(
+    frequency, weekday, previous, early, next_look
+):
+    """The beat takes a backup due within SLACK at once: that one is the slot's, and the next
+    look (the slot now past) must not take a second."""
+    weekly_plan = Plan(title="Big", backup_max_age_hours=168, backup_retention_days=30)
+    tenant = Tenant(
+        plan=weekly_plan, backup_frequency=frequency, backup_hour=3, backup_weekday=weekday
+    )
+    assert backupschedule.backup_due(_with_times(tenant, _at(previous)), _at(early))  # 30 s early
+    assert not backupschedule.backup_due(_with_times(tenant, _at(early)), _at(next_look))
+
+
+def _with_times(tenant: Tenant, last_good_at) -> Tenant:
+    # As with_backup_times annotates it.
+    tenant.last_good_at, tenant.running_since, tenant.last_failed_at = last_good_at, None, None
+    tenant.created_at = _at("2026-11-01 00:00")
+    return tenant
 
 
 def test_a_choice_the_plan_no_longer_allows_gives_way_to_the_longest_it_does():
