@@ -2,6 +2,7 @@
 from the environment, private pages never cached, DEBUG refused beyond loopback, and
 `check --deploy` silent with the production overlay's settings."""
 
+import json
 import os
 import re
 import subprocess
@@ -60,11 +61,14 @@ def test_no_template_has_inline_script_or_style():
 
 
 @pytest.mark.django_db
-def test_htmx_is_told_to_add_no_style_and_eval_nothing(client_for, requester):
+def test_htmx_is_told_to_add_no_style_settle_none_and_eval_nothing(client_for, requester):
     page = client_for(requester).get(reverse("tenants:list")).content.decode()
 
     assert '"includeIndicatorStyles":false' in page and '"allowEval":false' in page
     assert ".htmx-indicator" in (ROOT / "portal/static/portal/portal.css").read_text()
+    # Its settle step copies these with setAttribute; a style attribute that way is blocked.
+    config = json.loads(re.search(r"name=\"htmx-config\" content='([^']*)'", page).group(1))
+    assert config["attributesToSettle"] == ["class", "width", "height"]
 
 
 @pytest.mark.django_db
