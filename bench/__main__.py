@@ -43,7 +43,9 @@ def parse(argv) -> argparse.Namespace:
         default="pages,engine,memory,throughput,waits",
         help="which benchmarks (comma-separated)",
     )
-    parser.add_argument("--repeat", type=int, default=9, help="timed loads of each page")
+    parser.add_argument(
+        "--repeat", type=int, default=21, help="timed loads of each page at each size, in turn"
+    )
     return parser.parse_args(argv)
 
 

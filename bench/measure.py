@@ -1,7 +1,5 @@
-"""Small measuring helpers: a clock, query counting, requests by verb."""
+"""Small measuring helpers: query counting, requests by verb."""
 
-import statistics
-import time
 from collections import Counter
 from contextlib import contextmanager
 
@@ -17,17 +15,6 @@ def queries():
     with CaptureQueriesContext(connection) as ctx:
         yield ran
     ran.extend((float(q["time"]), q["sql"]) for q in ctx.captured_queries)
-
-
-def timed(fn, repeat: int = 5) -> float:
-    """The median seconds of `repeat` calls of fn (the first call warms caches, not counted)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def by_verb(requests: list[tuple[str, str]]) -> dict[str, int]:

@@ -169,7 +169,16 @@ def _page_figures(pages: dict, large: int) -> list[dict]:
                     EQ,
                 )
             )
-        figures.append(figure(f"{name} time large / small", page["time_ratio"], 2))
+        figures.append(
+            figure(
+                f"{name} time large / small",
+                page["time_ratio"],
+                2,
+                note=f"median of {page['loads']} rounds loading it at each size in turn: "
+                f"{page['seconds_small'] * 1000:.1f} / {page['seconds_large'] * 1000:.1f} ms "
+                "(medians), load average {} -> {}".format(*page["load_average"]),
+            )
+        )
     return figures
 
 

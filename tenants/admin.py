@@ -9,12 +9,14 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.urls import path
+from django.utils import timezone
 
 from provisioning.models import Run
 from provisioning.waiting import BUILDING, tenant_waiting
 from tenants.admindates import drill_down
 from tenants.audit import audit_record
 from tenants.models import AuditEvent, Plan, Tenant, TenantHost, TenantMember
+from tenants.selectors import audit_actor_names
 
 
 @admin.register(Plan)
@@ -131,7 +133,7 @@ class TenantAdmin(ReadOnlyAdmin):
     inlines = [TenantMemberInline, TenantHostInline]
 
     list_display = (
-        "slug", "display_name", "state_shown", "waiting_for", "plan", "owner", "host", "created_at"
+        "slug", "display_name", "state_shown", "waiting_for", "plan", "owner", "host", "created"
     )  # fmt: skip
     list_filter = ("state", "plan")
     search_fields = ("slug", "display_name", "host", "owner__username")
@@ -154,6 +156,12 @@ class TenantAdmin(ReadOnlyAdmin):
     def state_shown(self, obj):
         # A request withdrawn before any decision is "deleted" in the database, not in words.
         return obj.state_label
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Tenant) -> str:
+        # With its zone, as the audit list's times; and formatted here: Django's localized date
+        # format was a third of the time of a row's cells (100 rows a page, bench/).
+        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M %Z")
 
     @admin.display(description="waiting for")
     def waiting_for(self, obj):
@@ -210,10 +218,19 @@ def _csv_safe(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
+class ActorNameFilter(admin.AllValuesFieldListFilter):
+    """Django's filter by every value, the values found without a SELECT DISTINCT over every
+    event (the list's slowest query at 100,000 events, growing with the trail)."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = audit_actor_names()
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("when", "actor_name", "action_name", "object_repr", "ip", "message")
-    list_filter = ("action", "created_at", "actor_name")
+    list_filter = ("action", "created_at", ("actor_name", ActorNameFilter))
     search_fields = ("actor_name", "object_repr", "object_id", "message", "request_id", "ip")
     date_hierarchy = "created_at"
     actions = [export_csv]

@@ -593,7 +593,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["object_type", "object_id", "id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "id"]),
+            # The admin's actor filter walks it name by name (selectors.audit_actor_names).
+            models.Index(fields=["actor_name"]),
+        ]
         # Django's internals (related lookups, save) use the base manager: make it ours too.
         base_manager_name = "objects"
 

@@ -1,5 +1,6 @@
 """Reading tenants: what a user may see, lists with filters, a tenant's runs and history."""
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -101,3 +102,26 @@ def tenant_teardown_report(tenant: Tenant) -> list[dict] | None:
         return None
     event = tenant_history(tenant).filter(action=AuditEvent.Action.TENANT_DELETED).first()
     return (event.after or {}).get("removed") if event is not None else None
+
+
+def audit_actor_names() -> list[str]:
+    """Every actor name on record, in order, by one descent of the actor_name index per name
+    (a loose index scan): a SELECT DISTINCT reads every event, 15 ms at 100,000 (bench/)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTOR_NAMES)
+        return [name for (name,) in cursor.fetchall()]
+
+
+# Each step finds the least name above the one before (PostgreSQL has no skip scan to do it).
+_ACTOR_NAMES = """
+WITH RECURSIVE names(name) AS (
+    (SELECT actor_name FROM tenants_auditevent ORDER BY actor_name LIMIT 1)
+    UNION ALL
+    SELECT (
+        SELECT actor_name FROM tenants_auditevent WHERE actor_name > names.name
+        ORDER BY actor_name LIMIT 1
+    )
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL
+"""

@@ -5,6 +5,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 
 from bench.run import run_all, summary
 from tenants.models import Tenant
@@ -18,6 +19,8 @@ def options(only: str, **sizes) -> SimpleNamespace:
     return SimpleNamespace(latency=0.0, tenants=1, only=only, **{**none, **sizes})
 
 
+# The pages bench copies the database for its large portal, a copy of what is committed.
+@pytest.mark.django_db(transaction=True)
 def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
     sizes = dict(page_tenants=12, page_tenants_small=2, audit_events=150, repeat=1)
     result = json.loads(json.dumps(run_all(tmp_path, options("pages,engine", **sizes))))
@@ -37,6 +40,13 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
     assert engine["drift_scan"]["tenants"] == 1 and engine["drift_scan"]["kube_requests_by_verb"]
     assert engine["drift_scan"]["kube_gets_per_tenant"] == 0  # listed by kind, not read one by one
     assert set(result["pages"]) >= {"tenant_list", "admin_audit_list"}
+    audit = result["pages"]["admin_audit_list"]  # each size measured in its own database
+    assert audit["seconds_small"] > 0 and audit["seconds_large"] > 0
+    assert Tenant.objects.filter(slug__startswith="page").count() == 2  # the copy grew, not this
+    with connection.cursor() as cursor:  # and the copy is gone
+        copy = f"{connection.settings_dict['NAME']}_large"
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [copy])
+        assert cursor.fetchall() == []
     assert "targets met" in summary(result)
 
 

@@ -2,12 +2,13 @@
 
 import csv
 import io
+from datetime import UTC, datetime
 
 from django.urls import reverse
 
 from tenants.audit import audit_record
-from tenants.models import AuditEvent, Plan
-from tests.factories import plan
+from tenants.models import AuditEvent, Plan, Tenant
+from tests.factories import TenantFactory, plan
 
 
 def plan_form(p: Plan, **changes) -> dict:
@@ -100,3 +101,18 @@ def test_audit_admin_has_no_add_or_delete_buttons(client, approver):
     page = client.get(reverse("admin:tenants_auditevent_changelist")).content.decode()
     assert reverse("admin:tenants_auditevent_add") not in page
     assert "Delete selected" not in page
+
+
+def test_the_tenant_list_gives_creation_times_with_their_zone_newest_first(client, auditor):
+    old = TenantFactory(slug="old-site")
+    TenantFactory(slug="new-site")
+    Tenant.objects.filter(pk=old.pk).update(created_at=datetime(2025, 2, 14, 12, 5, tzinfo=UTC))
+    client.force_login(auditor)
+    url = reverse("admin:tenants_tenant_changelist")
+    page = client.get(url).content.decode()
+    assert "2025-02-14 12:05 UTC<" in page
+    assert page.index("new-site") < page.index("old-site")
+    # The column still sorts by the time itself.
+    column = client.get(url).context["cl"].list_display.index("created")
+    listed = client.get(url, {"o": str(column)}).context["cl"].result_list
+    assert [t.slug for t in listed] == ["old-site", "new-site"]

@@ -4,6 +4,8 @@ import csv
 import io
 import re
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tenants.audit import audit_record
@@ -25,6 +27,23 @@ def test_the_list_shows_action_names_times_with_their_zone_and_whole_messages(cl
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<", page)
     assert "x" * 900 in page  # the whole message, wrapped by portal/admin.css
     assert "portal/admin.css" in page
+
+
+def test_the_actor_filter_offers_each_name_once_in_order_without_a_distinct(client, auditor):
+    for name in ("zoe", "ann", "zoe", "Bob", "ann", "zoe"):
+        audit_record(action=AuditEvent.Action.USER_LOGIN, actor_name=name)
+    client.force_login(auditor)
+    url = reverse("admin:tenants_auditevent_changelist")
+    with CaptureQueriesContext(connection) as ran:
+        response = client.get(url)
+    (actors,) = [f for f in response.context["cl"].filter_specs if f.title == "actor name"]
+    offered = [c["display"] for c in actors.choices(response.context["cl"])][1:]  # after "All"
+    names = AuditEvent.objects.order_by("actor_name").values_list("actor_name", flat=True)
+    assert offered == list(names.distinct())  # the database's order, as Django's own filter
+    assert offered.count("zoe") == 1 and "Bob" in offered
+    assert [q["sql"] for q in ran if "DISTINCT" in q["sql"]] == []
+    chosen = client.get(url, {"actor_name": "zoe"}).context["cl"].result_list
+    assert {e.actor_name for e in chosen} == {"zoe"} and len(chosen) == 3
 
 
 def test_export_takes_every_filtered_event_not_one_page(client, auditor):
