@@ -29,6 +29,24 @@ def _ready_on(version, kube, capture) -> Tenant:
     return tenant
 
 
+def give_up_rollouts(kube) -> None:
+    """The new pods never become ready: the Deployment controller gives up on the rollout."""
+    with kube.lock:
+        for obj in kube.objects.values():
+            if obj["kind"] == "Deployment":
+                obj["status"] = {
+                    "observedGeneration": obj["metadata"]["generation"],
+                    "conditions": [
+                        {
+                            "type": "Progressing",
+                            "status": "False",
+                            "reason": "ProgressDeadlineExceeded",
+                            "message": 'ReplicaSet "wordpress-7f" has timed out progressing.',
+                        }
+                    ],
+                }
+
+
 def test_an_upgrade_rolls_the_site_to_the_new_image(
     kube_cluster, django_capture_on_commit_callbacks
 ):
@@ -95,21 +113,7 @@ def test_a_failed_upgrade_rolls_back_to_the_previous_image_and_says_so(
     from provisioning import engine
 
     assert engine.reconcile(tenant.pk) is not None  # the rollout is under way
-    # The new pods never become ready: the Deployment controller gives up on the rollout.
-    with kube_cluster.lock:
-        for obj in kube_cluster.objects.values():
-            if obj["kind"] == "Deployment":
-                obj["status"] = {
-                    "observedGeneration": obj["metadata"]["generation"],
-                    "conditions": [
-                        {
-                            "type": "Progressing",
-                            "status": "False",
-                            "reason": "ProgressDeadlineExceeded",
-                            "message": 'ReplicaSet "wordpress-7f" has timed out progressing.',
-                        }
-                    ],
-                }
+    give_up_rollouts(kube_cluster)
     Run.objects.filter(tenant=tenant).update(not_before=None)
     with capture():
         engine.reconcile(tenant.pk)
