@@ -172,7 +172,8 @@ class BackupScheduleForm(forms.Form):
         required=False,
         empty_value=None,
         choices=[("", "Any time of day"), *((h, f"{h:02d}:00") for h in range(24))],
-        help_text="Daily and weekly backups only; empty: a day (or a week) after the last one.",
+        help_text="Daily and weekly backups only; empty: a day after the last one (daily), "
+        "midnight of its day (weekly).",
         error_messages={"invalid_choice": "Choose an hour from 0 to 23 (UTC), or none."},
     )
     weekday = forms.ChoiceField(

@@ -235,6 +235,7 @@ def test_a_weekly_schedule_has_its_day_sunday_unless_chosen(client, requester):
     assert tenant.backup_weekday == "sunday"
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert "Backed up weekly on Sundays at 03:00 UTC; backups are kept 7 days." in page
+    assert "empty: a day after the last one (daily), midnight of its day (weekly)." in page
 
     data = {"frequency": "weekly", "hour": "3", "weekday": "wednesday"}
     assert _post(client, tenant, **data).status_code == 302
