@@ -362,11 +362,16 @@ class FakeKube(LoopbackServer):
     def changing_writes(self) -> list[Write]:
         return [w for w in self.writes if w.changed]
 
-    def mark_ready(self, namespace: str | None = None) -> None:
-        """Play the controllers: Deployments rolled out, Jobs complete, claims bound."""
+    def mark_ready(self, namespace: str | None = None, *, leave_component: str = "") -> None:
+        """Play the controllers: Deployments rolled out, Jobs complete, claims bound; the Jobs
+        labelled with leave_component as their app.kubernetes.io/component are left to
+        whoever plays them (tests/tenants/jobrunner.py runs the files Jobs' scripts)."""
         with self.lock:
             for key, obj in self.objects.items():
                 if namespace is not None and key[2] != namespace:
+                    continue
+                labels = obj["metadata"].get("labels") or {}
+                if leave_component and labels.get("app.kubernetes.io/component") == leave_component:
                     continue
                 if obj["kind"] == "PersistentVolumeClaim":
                     obj["status"] = {"phase": "Bound", "accessModes": obj["spec"]["accessModes"]}

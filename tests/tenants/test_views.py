@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from provisioning.models import Run, StepRun
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent, Backup, Tenant
 from tests.factories import TenantFactory, UserFactory, plan
 
 
@@ -217,6 +217,31 @@ def test_progress_partial_polls_while_busy_and_stops_when_done(client, requester
     partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in partial
     assert "What went wrong:</strong> Setting up your site stopped while creating" in partial
+
+
+def test_the_poll_that_ends_a_run_brings_back_what_a_ready_tenant_offers(client, requester):
+    """The page opened while the run was under way had no backup button, restore link or
+    schedule form (a tenant being built has none); its last poll brings them, as it brings
+    the facts' "Ready", rather than leaving them out until a reload."""
+    tenant = TenantFactory(owner=requester, slug="settled", state="provisioning")
+    run = Run.objects.create(tenant=tenant, action="apply", reason="plan change", status="running")
+    Backup.objects.create(tenant=tenant, state=Backup.State.DONE, size_bytes=10)
+    client.force_login(requester)
+    progress_url = reverse("tenants:progress", args=[tenant.pk])
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert 'id="btn-backup"' not in page and 'id="id_backup_frequency"' not in page
+
+    partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="backups"' not in partial  # mid-run: the sections stay as they are
+
+    Run.objects.filter(pk=run.pk).update(status="succeeded", finished_at=timezone.now())
+    Tenant.objects.filter(pk=tenant.pk).update(state="ready")
+    partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every' not in partial
+    assert 'id="backups" aria-labelledby="backups-h" hx-swap-oob="true"' in partial
+    assert 'id="backup-schedule" aria-labelledby="backup-schedule-h" hx-swap-oob="true"' in partial
+    assert 'id="btn-backup"' in partial and "Restore…" in partial
+    assert 'id="id_backup_frequency"' in partial
 
 
 def test_delete_asks_for_confirmation(
