@@ -63,11 +63,18 @@ def backoff(attempt: int) -> float:
     return delay * (0.5 + random.random() / 2)  # noqa: S311  (jitter, not cryptography)
 
 
-def wait_delay(waited: float) -> float:
+def wait_delay(waited: float, likely: float | None = None) -> float:
     """When to look again at something settling: soon at first (PORTAL_WAIT_FIRST), then after
     half as long again as it has taken so far, never later than PORTAL_WAIT_INTERVAL. A rollout
-    that finishes is seen within about a third of the time it took, not a fixed interval."""
+    that finishes is seen within about a third of the time it took, not a fixed interval.
+
+    Something just started that is `likely` done sooner than PORTAL_WAIT_FIRST (its like took
+    that long: Outcome.look_in) is first looked at then, a quarter of PORTAL_WAIT_FIRST at the
+    soonest: the look that finds it done comes sooner, and a look more is only for one that
+    takes longer than its like did. Slower likes change nothing."""
     first, most = float(settings.PORTAL_WAIT_FIRST), float(settings.PORTAL_WAIT_INTERVAL)
+    if likely is not None and waited == 0:
+        first = min(first, max(first / 4, likely))
     return min(most, max(first, waited / 2))
 
 
@@ -497,7 +504,7 @@ class _Advance:
             self._fail(row, f"internal error ({exc.__class__.__name__}); see the worker log.")
             return None
         if outcome.status == Outcome.WAITING:
-            return self._waiting(row, outcome.message)
+            return self._waiting(row, outcome.message, outcome.look_in)
         status = {
             "unchanged": StepRun.Status.UNCHANGED,
             Outcome.DONE: StepRun.Status.CHANGED,
@@ -614,7 +621,7 @@ class _Advance:
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay
 
-    def _waiting(self, row: StepRun, message: str) -> float | None:
+    def _waiting(self, row: StepRun, message: str, look_in: float | None = None) -> float | None:
         now = timezone.now()
         since = row.waiting_since or now
         if now - since > timedelta(seconds=settings.PORTAL_WAIT_TIMEOUT):
@@ -634,7 +641,7 @@ class _Advance:
             "waiting_since": since,
             "attempts": row.attempts - 1,
         }
-        delay = wait_delay(0 if fresh else (now - since).total_seconds())
+        delay = wait_delay(0 if fresh else (now - since).total_seconds(), look_in)
         if not self._pause(row, step, f"{row.name}: {message}", delay):
             return 0  # superseded meanwhile: go on with the run that replaced it
         return delay

@@ -18,6 +18,9 @@ class Outcome:
 
     status: str
     message: str = ""
+    # Waiting on something just started whose like took this long (a Job after another of the
+    # same image): when it is likely done. None: the engine's own pace (engine.wait_delay).
+    look_in: float | None = None
 
     DONE: ClassVar[str] = "done"
     PLANNED: ClassVar[str] = "planned"
@@ -32,8 +35,8 @@ class Outcome:
         return cls(cls.PLANNED, message)
 
     @classmethod
-    def waiting(cls, message: str) -> "Outcome":
-        return cls(cls.WAITING, message)
+    def waiting(cls, message: str, look_in: float | None = None) -> "Outcome":
+        return cls(cls.WAITING, message, look_in)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class KubeStep(Step):
     """A step owning a list of Kubernetes objects of the tenant (given by `manifests()`)."""
 
     plan_suffix = "yaml"
+    look_in: float | None = None  # set by pending() for what it has just started
 
     def manifests(self) -> list[dict]:
         raise NotImplementedError
@@ -201,7 +202,8 @@ class KubeStep(Step):
         return self._settled(f"{len(applied)} object(s) applied" if applied else "")
 
     def _settled(self, done: str) -> Outcome:
+        self.look_in = None
         waiting = self.pending(changing=True)
         if waiting:
-            return Outcome.waiting("; ".join(waiting))
+            return Outcome.waiting("; ".join(waiting), self.look_in)
         return Outcome.done(done)

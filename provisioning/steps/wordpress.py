@@ -1,5 +1,7 @@
 """The wordpress step: credentials, workload, Service, volume, Ingress, install and db Jobs."""
 
+from datetime import datetime
+
 from kubernetes.utils import parse_quantity
 
 from provisioning import secrets as keys
@@ -28,6 +30,17 @@ def _condition(obj: dict, kind: str) -> dict | None:
         if condition.get("type") == kind and condition.get("status") == "True":
             return condition
     return None
+
+
+def _took(job: dict) -> float | None:
+    """Seconds from a finished Job's start to its completion (whole seconds, as Kubernetes
+    stamps them), or None when it doesn't say."""
+    status = job.get("status") or {}
+    try:
+        start, end = (datetime.fromisoformat(status[k]) for k in ("startTime", "completionTime"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(0.0, (end - start).total_seconds())
 
 
 def rollout_waiting(deployment: dict) -> str | None:
@@ -202,7 +215,7 @@ class WordPressStep(KubeStep):
             out.append(f"the install Job {job_name} is still running")
         # The schema update needs the installed site and comes after the rollout: the new
         # pods run the new core before it changes the database under them.
-        return out or self._update_db(changing)
+        return out or self._update_db(changing, like=job)
 
     def _drop_failed(self, job_name: str) -> None:
         # Orphan keeps the failed pod (and its log) for whoever looks into it; the Job goes so
@@ -210,9 +223,10 @@ class WordPressStep(KubeStep):
         self.driver.delete("batch/v1", "Job", job_name, self.spec.namespace, "Orphan")
         self.forget("batch/v1", "Job", job_name)
 
-    def _update_db(self, changing: bool) -> list[str]:
+    def _update_db(self, changing: bool, like: dict) -> list[str]:
         """`wp core update-db` once per image, in a Job of its own; its outcome in the run's
-        log. Kept once done (a rollback to a version finds its Job done and runs nothing)."""
+        log. Kept once done (a rollback to a version finds its Job done and runs nothing).
+        First looked at about when the install Job `like`, of the same site, took to finish."""
         job = update_db_job(self.spec)
         name, version = job["metadata"]["name"], self.spec.wordpress_version
         live = self.read("batch/v1", "Job", name)
@@ -221,6 +235,7 @@ class WordPressStep(KubeStep):
                 return []  # a one-off Job: not there yet is no drift
             validate_all([job])
             self.put(job)
+            self.look_in = _took(like)
             self.ctx.log(
                 f"rolled out; wp core update-db for WordPress {version} started (Job {name})"
             )

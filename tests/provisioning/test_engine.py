@@ -249,6 +249,20 @@ def test_something_new_to_wait_for_is_looked_at_soon_whatever_the_step_waited(ap
     assert step.get().waiting_since < timezone.now() - timedelta(seconds=7)  # timeout: the step's
 
 
+@pytest.mark.parametrize(("look_in", "pause"), [(0.0, 0.25), (0.5, 0.5), (30.0, 1.0)])
+def test_something_started_whose_like_was_quick_is_first_looked_at_sooner(
+    approved, settings, look_in, pause
+):
+    settings.PORTAL_WAIT_FIRST, settings.PORTAL_WAIT_INTERVAL = 1, 10
+    SCRIPT["first"] = [Outcome.waiting("Job running", look_in=look_in)] * 2
+    assert engine.reconcile(approved.pk) == pause  # a quarter of PORTAL_WAIT_FIRST soonest
+    StepRun.objects.filter(run__tenant=approved, name="first").update(
+        waiting_since=timezone.now() - timedelta(seconds=8)
+    )
+    _due_now(approved)
+    assert engine.reconcile(approved.pk) == pytest.approx(4.0, abs=0.1)  # then the usual pace
+
+
 def test_an_outage_past_the_budget_leaves_the_tenant_waiting_and_the_sweep_tries_again(
     approved, settings, django_capture_on_commit_callbacks
 ):

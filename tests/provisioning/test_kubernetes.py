@@ -1,6 +1,7 @@
 """The Kubernetes steps against the fake API over HTTP, through the official client."""
 
 import base64
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -257,6 +258,28 @@ def test_hand_edits_are_reported_and_taken_back_by_the_next_apply(run, kube_clus
 
 def _update_db_jobs(fake) -> list[dict]:
     return [j for j in fake.list("Job", NS) if j["metadata"]["name"].startswith(UPDATE_DB_PREFIX)]
+
+
+@pytest.mark.parametrize(("install_seconds", "look_in"), [(0, 0.0), (40, 40.0)])
+def test_the_update_db_job_is_first_looked_at_about_when_the_install_job_took(
+    run, kube_cluster, install_seconds, look_in
+):
+    run.step(NamespaceStep).apply()
+    run.store.put({keys.DB_PASSWORD: "db-password-from-the-database-step"})
+    wordpress = run.step(WordPressStep)
+    wordpress.apply()
+    kube_cluster.mark_ready(NS)  # the rollout and the install Job done, stamped this second
+    [install] = [j for j in kube_cluster.list("Job", NS) if j not in _update_db_jobs(kube_cluster)]
+    with kube_cluster.lock:
+        status = kube_cluster.objects[("apis/batch/v1", "jobs", NS, install["metadata"]["name"])][
+            "status"
+        ]
+        end = datetime.fromisoformat(status["completionTime"])
+        status["startTime"] = f"{end - timedelta(seconds=install_seconds):%Y-%m-%dT%H:%M:%SZ}"
+    updating = wordpress.apply()
+    assert "wp core update-db is running" in updating.message
+    assert updating.look_in == look_in  # the engine's first look: engine.wait_delay
+    assert wordpress.apply().look_in is None  # the same Job running: the engine's own pace
 
 
 def test_a_failed_update_db_job_fails_the_step_naming_the_command(run, kube_cluster):
