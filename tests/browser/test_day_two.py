@@ -285,6 +285,7 @@ def deleted_through_grace_and_purged(owner, admin, tenant, workers) -> None:  # 
     )
     expect(owner.locator("#delete-after")).to_contain_text("unless cancelled before")
     expect(owner.locator("#suspended-badge")).to_be_visible()
+    expect(owner.locator("#tenant-facts")).to_contain_text("unless cancelled. The site's address")
     expect(owner.get_by_role("button", name="Cancel deletion")).to_be_visible()
     expect(owner.locator("#progress")).to_contain_text(
         "(delete later, asked by alice): Succeeded", timeout=30_000
@@ -298,6 +299,7 @@ def deleted_through_grace_and_purged(owner, admin, tenant, workers) -> None:  # 
     wait_until(lambda: _state(tenant) in PURGED, 60, "the purge", workers.logs)
     admin.goto(owner.url)
     expect(admin.locator("#tenant-facts .state").first).to_have_text("Deleted")
+    expect(admin.locator("#suspended-badge")).to_have_count(0)  # gone, not suspended
     report = admin.locator("#teardown-report")
     expect(report).to_contain_text("checked gone")
     expect(report).to_contain_text(f"namespace wp-{tenant.slug}")

@@ -51,6 +51,28 @@ def test_deleting_from_the_page_suspends_and_cancel_brings_it_back(client, reque
     assert AuditEvent.objects.filter(action=Action.TENANT_DELETE_CANCELLED).count() == 1
 
 
+def test_the_page_says_the_grace_periods_suspension_once_and_not_after_the_deletion(
+    client, requester, ready
+):
+    services.tenant_delete(tenant=ready, actor=requester)
+    client.force_login(requester)
+    page = client.get(ready.get_absolute_url()).content.decode()
+    ready.refresh_from_db()
+    # The reason is a sentence of its own: no second full stop after it.
+    said = f"To be deleted on {ready.delete_after:%Y-%m-%d} unless cancelled. The site's"
+    assert said in page and 'id="suspended-badge"' in page
+
+    Tenant.objects.filter(pk=ready.pk).update(state=Tenant.State.DELETED, desired_present=False)
+    page = client.get(ready.get_absolute_url()).content.decode()
+    # Gone, not suspended: its address shows no notice any more.
+    assert 'id="suspended-badge"' not in page and "“suspended” notice" not in page
+    # A reason of the owner's own without a full stop gets one.
+    other = TenantFactory(owner=requester, state=Tenant.State.READY)
+    suspension.tenant_suspend(tenant=other, actor=requester, reason="Moving")
+    page = client.get(other.get_absolute_url()).content.decode()
+    assert "alice: Moving. The site's address" in page
+
+
 def test_the_purge_tears_down_only_the_tenants_whose_grace_is_over(requester, ready):
     services.tenant_delete(tenant=ready, actor=requester)
     waiting = TenantFactory(owner=requester, state=Tenant.State.READY)
