@@ -210,7 +210,8 @@ def larger_plan_asked_and_approved(owner, admin, tenant, kube_api) -> None:
 
 def reconcile_followed_live(admin, kube_api) -> None:
     """A reconcile by hand leaves the site serving (ready) while it runs; the page follows it
-    by htmx, the actions swapped in out of band with each poll. A password manager marks the
+    by htmx, the actions swapped in out of band with each poll and the backup schedule with the
+    last, and what the admin was typing there stays as typed. A password manager marks the
     suspend reason's field by its style (through the CSSOM, which the CSP allows): the swap
     must not copy that style onto the new field with setAttribute, an inline style the CSP
     blocks (htmx's settle step did, for the attributes in htmx.config.attributesToSettle)."""
@@ -220,13 +221,20 @@ def reconcile_followed_live(admin, kube_api) -> None:
     admin.get_by_role("button", name="Reconcile now").click()
     expect(admin.locator(".messages")).to_contain_text("Reconcile started.")
     expect(admin.locator("#progress .live-dot")).to_be_visible()
+    # The admin starts writing why they suspend it while the page polls.
+    admin.locator("#btn-suspend").click()
+    admin.fill("#suspend-reason", "Checking an abuse report")
+    admin.select_option("#id_backup_frequency", "12h")  # and a schedule, not saved yet
     admin.evaluate("document.querySelector('#suspend-reason').style.backgroundColor = 'lavender'")
     expect(admin.locator("#progress")).to_contain_text("Running", timeout=10_000)
-    expect(admin.locator("#suspend-reason")).to_be_attached()  # swapped in again, still ready
     expect(admin.locator("#progress")).to_contain_text(
         "(manual, asked by carol): Succeeded", timeout=30_000
     )
     expect(admin.locator("#tenant-facts .state").first).to_have_text("Ready")
+    # What was typed outlived every poll, and the form is still open.
+    expect(admin.locator("#suspend-reason")).to_have_value("Checking an abuse report")
+    expect(admin.locator("#suspend-reason")).to_be_visible()
+    expect(admin.locator("#id_backup_frequency")).to_have_value("12h")
 
 
 def restore_refused_then_done(owner, tenant, content, password) -> None:
