@@ -6,16 +6,16 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import CharField, Func, Subquery, Value
-from django.db.models.functions import Coalesce, Replace
+from django.db.models import signals
 from django.utils import timezone
 
 from portal import requestcontext
 from tenants.models import AuditEvent
 
 GENESIS = "0" * 64
-# Any constant works: it names the one advisory lock that orders writers of the chain.
-_CHAIN_LOCK_KEY = 740_221_001
+# The columns tenants_auditevent_chain() fills, in its order.
+_CHAINED = ("id", "prev_hash", "hash")
+_CHAINED_FIELDS = tuple(AuditEvent._meta.get_field(name) for name in _CHAINED)
 SYSTEM_ACTOR = "system"
 
 
@@ -42,24 +42,31 @@ def _digest(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event).encode()).hexdigest()
 
 
-class _Sha256Hex(Func):
-    """SHA-256 of a text, in hex, as PostgreSQL computes it (built in since 11): the same
-    digest as _digest's of the same characters (the canonical JSON is ASCII)."""
-
-    template = "ENCODE(SHA256(CONVERT_TO(%(expressions)s, 'UTF8')), 'hex')"
-    output_field = CharField()
-
-
 def _chained_in_the_insert(event: AuditEvent) -> None:
-    """Have the INSERT itself read the last hash and compute the event's (one statement, not
-    a read and then the insert): the canonical JSON is made here with a stand-in for the
-    predecessor's hash, which the database puts in its place before hashing."""
+    """Insert the event in one statement that takes the chain's lock, reads the last hash and
+    hashes, in PostgreSQL (tenants_auditevent_chain, migration 0036): the canonical JSON is
+    made here with a stand-in for the predecessor's hash, which the database puts in its place
+    before hashing (SHA-256 of the same characters as _digest's: the JSON is ASCII)."""
     stand_in = secrets.token_hex(32)  # a hash's length and alphabet: JSON writes it as it is
     event.prev_hash = stand_in
     canonical = _canonical(event)
-    last = Coalesce(Subquery(AuditEvent.objects.order_by("-id").values("hash")[:1]), Value(GENESIS))
-    event.prev_hash = last
-    event.hash = _Sha256Hex(Replace(Value(canonical), Value(stand_in), last))
+    fields = [f for f in AuditEvent._meta.concrete_fields if f.name not in _CHAINED]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in (*_CHAINED_FIELDS, *fields))
+    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    slots = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT c.id, c.prev_hash, c.hash, {slots}"  # noqa: S608
+            " FROM tenants_auditevent_chain(%s, %s) c RETURNING id, prev_hash, hash",
+            [*values, canonical, stand_in],
+        )
+        event.pk, event.prev_hash, event.hash = cursor.fetchone()
+    db = connection.alias
+    event._state.adding, event._state.db = False, db
+    # What save() would have told: the webhooks hear of events this way (api/apps.py).
+    done = {"instance": event, "created": True, "update_fields": None, "raw": False, "using": db}
+    signals.post_save.send(AuditEvent, **done)
 
 
 def _actor_name(actor, ctx: requestcontext.RequestContext) -> str:
@@ -81,13 +88,9 @@ def audit_record(
     """Append one event to the chain, inside the caller's transaction."""
     ctx = requestcontext.current()
     # No savepoint inside the caller's transaction (two queries an event saved): an error here
-    # is the caller's to roll back whole; alone, it is a transaction of its own, which the
-    # advisory lock needs to hold until the insert (which reads the last hash itself) commits.
+    # is the caller's to roll back whole; alone, it is a transaction of its own, for the chain's
+    # lock (taken by the insert itself on PostgreSQL) and the webhook deliveries it queues.
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            # Serialise writers so two transactions never chain onto the same predecessor.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
         if actor is not None and not getattr(actor, "is_authenticated", False):
             actor = None
         event = AuditEvent(
@@ -109,9 +112,6 @@ def audit_record(
         event.after = json.loads(json.dumps(after, default=str)) if after is not None else None
         if connection.vendor == "postgresql":
             _chained_in_the_insert(event)
-            event.save()
-            # Read back (lazily, if asked for) as the database computed them.
-            del event.prev_hash, event.hash
         else:
             last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
             event.prev_hash = last or GENESIS
