@@ -1,6 +1,4 @@
-"""In Chromium, day 2 of a built tenant under a real worker (the fake Kubernetes API, real
-MariaDB, moto's S3): a backup followed live, its schedule, a larger plan asked for and approved,
-a restore, and a deletion through its grace period to the purge's report."""
+"""In Chromium under a real worker: a built tenant's backups, plan, restore, deletion, upgrade."""
 
 import re
 import threading
@@ -320,3 +318,37 @@ def deleted_through_grace_and_purged(owner, admin, tenant, workers) -> None:  # 
 def _state(tenant) -> str:
     tenant.refresh_from_db()
     return tenant.state
+
+
+def test_an_upgrade_followed_from_its_backup_to_the_new_version(
+    browser, live_server, outside, kube_api
+):
+    """The owner upgrades WordPress: the page says it backs up first, follows that backup,
+    then the rollout, and ends on the new version with the schema updated."""
+    from playwright.sync_api import expect
+
+    workers, content, work, slug = outside
+    alice = UserFactory(username="alice", role="requester")
+    carol = UserFactory(username="carol", role="approver")
+    with controllers(kube_api), FilesJobRunner(kube_api, content, work):
+        tenant = built(alice, carol, workers, kube_api, slug)
+        owner = sign_in(browser, live_server, "alice")
+        owner.goto(f"{live_server.url}{tenant.get_absolute_url()}")
+        owner.locator("#btn-upgrade").click()
+        owner.select_option("#upgrade-version", "6.9")
+        owner.get_by_role("button", name="Upgrade", exact=True).click()
+        expect(owner.locator(".messages")).to_contain_text("is being upgraded to WordPress 6.9")
+        expect(owner.locator("#upgrade-pending")).to_contain_text("backing up before the upgrade")
+        shot(owner, "day2-upgrade-backup")
+        before = owner.locator("#backups tbody tr").filter(has_text="(before upgrade)")
+        expect(before.locator(".status")).to_have_text("Done", timeout=20_000)
+        # Its run begins once the backup is done, and the open page follows it there too.
+        expect(owner.locator("#progress")).to_contain_text(
+            re.compile(r"run #2 \(upgrade, asked by \w+\): Succeeded"), timeout=30_000
+        )
+        facts = owner.locator("#tenant-facts")
+        expect(facts).to_contain_text("6.9")
+        expect(owner.locator("#upgrade-pending")).to_have_count(0)
+        shot(owner, "day2-upgraded")
+    tenant.refresh_from_db()
+    assert tenant.wordpress_version == "6.9" and not tenant.upgrade_to

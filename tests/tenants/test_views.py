@@ -457,3 +457,17 @@ def test_the_per_person_limit_shows_before_the_form_is_filled(client, requester,
     TenantFactory(owner=requester)
     page = client.get(reverse("tenants:request")).content.decode()
     assert "You already have 2 open requests or tenants" in page
+
+
+def test_the_page_follows_an_upgrade_from_its_backup_on(client, requester):
+    """Between the upgrade's request and its run, a backup is taken: the page polls already,
+    or it would never see the run that backup starts (it said "backing up" until a reload)."""
+    tenant = TenantFactory(owner=requester, state="ready", upgrade_to="6.9")
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    progress_url = reverse("tenants:progress", args=[tenant.pk])
+    assert f'hx-get="{progress_url}"' in page and 'id="upgrade-pending"' in page
+
+    Tenant.objects.filter(pk=tenant.pk).update(upgrade_to="")  # the backup failed: it stopped
+    partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in partial and 'id="upgrade-pending"' not in partial
