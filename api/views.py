@@ -151,7 +151,9 @@ class TenantViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[ETAG_HEADER],
-        description="Withdraws a request not yet decided, else tears the tenant down. If-Match "
+        description="Withdraws a request not yet decided, else suspends the tenant for the "
+        "grace period, after which a final backup is taken and then it is torn "
+        "down; with no grace period it is due at once. If-Match "
         "is required: you delete the tenant as you last read it.",
         responses={
             202: s.TenantDetailSerializer,

@@ -342,7 +342,7 @@ PORTAL_HEARTBEAT_INTERVAL = env.int("PORTAL_HEARTBEAT_INTERVAL", default=30)
 # Seconds without a heartbeat before /readyz and the pages warn that no worker runs; default 180.
 PORTAL_WORKER_STALE_AFTER = env.int("PORTAL_WORKER_STALE_AFTER", default=180)
 # Days a built tenant stays suspended after its deletion was asked for, during which the
-# deletion can be cancelled; 0 deletes at once. Default 14.
+# deletion can be cancelled; 0 deletes it at once (after its final backup all the same). 14.
 PORTAL_DELETE_GRACE_DAYS = env.int("PORTAL_DELETE_GRACE_DAYS", default=14)
 # Hours between the scheduled backups of a tenant whose owner kept the default schedule (each
 # may choose its own; the tenant page warns by its plan's RPO, backup_max_age_hours); 24.

@@ -90,6 +90,33 @@ def _tell_steps(tenant: Tenant, told: set[int], write) -> None:
         write(f"  {step.name}: {step.get_status_display()}")
 
 
+def follow_purge(tenant: Tenant, *, timeout: float, write) -> float:
+    """Wait for a deletion's final backup until the teardown begins (the seconds left of
+    `timeout`); CommandError saying why when it failed, or the deletion was cancelled. With the
+    folder broker this process takes the purge itself, as follow_runs takes a run."""
+    from tenants import deletion  # it imports the engine's modules
+
+    deadline = time.monotonic() + timeout
+    write(f"{tenant.slug}: taking the final backup")
+    while True:
+        tenant.refresh_from_db()
+        if not tenant.desired_present:
+            return max(0.0, deadline - time.monotonic())  # saved: the teardown is under way
+        if tenant.delete_after is None:
+            raise CommandError(f"{tenant.slug}: the deletion was cancelled meanwhile; it stays.")
+        held = deletion.deletion_held_by(tenant)
+        if held:
+            raise CommandError(
+                f"{tenant.slug}: not deleted, the final backup failed: {held}. Nothing was "
+                "removed; the purge tries again at its next look."
+            )
+        if time.monotonic() > deadline:
+            raise CommandError(f"Gave up after {timeout:.0f} s; the final backup goes on.")
+        if embedded_broker():
+            deletion.tenant_purge(tenant)
+        time.sleep(POLL_INTERVAL)
+
+
 def finish(tenant: Tenant, *, wait: bool, timeout: float, write) -> None:
     """With --wait, follow the run until it ends and say how the tenant ended; a failed
     tenant raises CommandError, so the command exits non-zero."""

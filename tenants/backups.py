@@ -137,10 +137,18 @@ def backups_configured() -> bool:
 
 
 def backup_final(tenant: Tenant) -> Backup | None:
-    """The backup taken before a teardown; None where backups aren't configured (plan mode)."""
+    """The backup taken before a teardown (or the one another worker is taking, still running);
+    None where backups aren't configured (plan mode)."""
     if not backups_configured():
         return None
-    return backup_take(Backup.objects.create(tenant=tenant, reason="final").pk)
+    with transaction.atomic():
+        # One at a time: the beat's purge and a queued one may look at the same tenant.
+        Tenant.objects.select_for_update().only("pk").get(pk=tenant.pk)
+        running = tenant.backups.filter(reason="final", state=Backup.State.RUNNING).first()
+        if running is not None:
+            return running  # another worker is taking it
+        item = Backup.objects.create(tenant=tenant, reason="final")
+    return backup_take(item.pk)
 
 
 def backup_restore_request(*, tenant: Tenant, actor, backup_id: int) -> Backup:

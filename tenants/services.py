@@ -299,7 +299,8 @@ def tenant_reconcile(*, tenant: Tenant, actor, reason: str = "manual") -> Tenant
 
 def tenant_delete(*, tenant: Tenant, actor, now: bool = False) -> Tenant:
     """Ask for a tenant to be torn down; a request not yet decided is simply withdrawn. A built
-    tenant is suspended for the grace period first (tenants.deletion) unless `now`."""
+    tenant is suspended first and purged by tenants.deletion, its final backup then its
+    teardown: after the grace period, or at once without one (or with `now`)."""
     if tenant.state in (Tenant.State.DELETED, Tenant.State.REJECTED):
         raise ApplicationError("This tenant is already gone.")
     if tenant.state == Tenant.State.DELETING or not tenant.desired_present:
@@ -307,7 +308,18 @@ def tenant_delete(*, tenant: Tenant, actor, now: bool = False) -> Tenant:
     if not _may_administer(actor) and tenant.owner_id != actor.pk:
         raise ApplicationError("Only the owner or a platform admin can delete a tenant.")
     if not now and deletion.deletion_has_grace(tenant):
-        return deletion.tenant_schedule_deletion(tenant=tenant, actor=actor)
+        days = settings.PORTAL_DELETE_GRACE_DAYS
+        return deletion.tenant_schedule_deletion(tenant=tenant, actor=actor, days=days)
+    if deletion.deletion_saves(tenant):
+        # Its database and files are saved first, by the purge's one path (never torn down
+        # unsaved): due now, a worker's purge queued.
+        return deletion.tenant_schedule_deletion(tenant=tenant, actor=actor, days=0)
+    return tenant_teardown(tenant=tenant, actor=actor)
+
+
+def tenant_teardown(*, tenant: Tenant, actor, only=None) -> Tenant:
+    """Tear the tenant down now, or withdraw a request not yet decided; only while the row is
+    still in `only`, when given. What is to be saved was saved by the caller (the purge)."""
     before = tenant_snapshot(tenant)
     with transaction.atomic():
         if tenant.state == Tenant.State.REQUESTED:
@@ -318,7 +330,9 @@ def tenant_delete(*, tenant: Tenant, actor, now: bool = False) -> Tenant:
             if not won:
                 raise ApplicationError("This request was decided a moment ago; reload the page.")
         else:
-            Tenant.objects.filter(pk=tenant.pk).update(desired_present=False)
+            rows = Tenant.objects.all() if only is None else only
+            if not rows.filter(pk=tenant.pk).update(desired_present=False):
+                raise ApplicationError("This tenant changed a moment ago; reload the page.")
             if not tenant_transition(tenant_id=tenant.pk, to=Tenant.State.DELETING):
                 raise ApplicationError("This tenant changed a moment ago; reload the page.")
             runs.run_request(tenant=tenant, action=runs.DESTROY, reason="delete", actor=actor)

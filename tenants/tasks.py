@@ -37,6 +37,15 @@ def purge_due_deletions() -> None:
             log.warning("tenant %s not purged yet; the next beat looks again", tenant.slug)
 
 
+@shared_task(acks_late=True, ignore_result=True, **LONG)
+def purge_tenant(tenant_id: int) -> None:
+    """A deletion due at once (no grace period, or an operator's): the final backup, then the
+    teardown; one not done is the beat's again."""
+    tenant = deletion.tenants_due_for_purge(tenant_id)
+    if tenant and not deletion.tenant_purge(tenant[0]):
+        log.warning("tenant %s not purged yet; the next beat looks again", tenant[0].slug)
+
+
 @shared_task(ignore_result=True)
 def recheck_custom_hosts() -> None:
     """Beat: look again for the DNS TXT proofs of custom hosts still waiting for one."""

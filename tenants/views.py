@@ -327,6 +327,9 @@ def _detail_context(request, tenant: Tenant) -> dict:
         **_backups_context(request, tenant),
         **_schedule_context(request, tenant),
         "teardown": selectors.tenant_teardown_report(tenant),
+        # A deletion that is due yet kept the tenant: why (its final backup failed).
+        "deletion_due": deletion.deletion_due(tenant),
+        "deletion_held": deletion.deletion_held_by(tenant),
         # What a deleted tenant can come back from, while its plan's retention keeps it.
         "recreate_from": (
             recreate.recreate_backup(tenant)
@@ -791,7 +794,11 @@ class TenantDeleteView(_TenantActionView):
 
     def _context(self, tenant) -> dict:
         grace = deletion.deletion_has_grace(tenant)
-        return {"tenant": tenant, "grace_days": settings.PORTAL_DELETE_GRACE_DAYS if grace else 0}
+        return {
+            "tenant": tenant,
+            "grace_days": settings.PORTAL_DELETE_GRACE_DAYS if grace else 0,
+            "final_backup": deletion.deletion_saves(tenant),
+        }
 
     def post(self, request, pk: int):
         tenant = selectors.tenant_get_for(request.user, pk)
@@ -805,7 +812,11 @@ class TenantDeleteView(_TenantActionView):
     def act(self, request, tenant):
         withdrawn = tenant.state == Tenant.State.REQUESTED
         tenant = services.tenant_delete(tenant=tenant, actor=request.user)
-        if tenant.delete_after is not None:
+        if deletion.deletion_due(tenant):
+            messages.success(
+                request, f"{tenant.slug} is suspended and deleted once its final backup is taken."
+            )
+        elif tenant.delete_after is not None:
             messages.success(
                 request,
                 f"{tenant.slug} is suspended and will be deleted on "

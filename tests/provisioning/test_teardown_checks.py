@@ -2,6 +2,7 @@
 looked up again afterwards (Kubernetes fake, Authentik fake, real MariaDB, moto S3)."""
 
 import json
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -12,12 +13,14 @@ import urllib3
 from provisioning.models import Run, StepRun
 from provisioning.runs import run_request
 from tenants import services
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent, Backup, Tenant
+from tenants.tasks import purge_tenant
 from tests.factories import TenantFactory
 from tests.provisioning.cluster import S3_ADMIN
 from tests.provisioning.test_database import query
 from tests.provisioning.test_kubernetes_engine import reconcile_until_settled
 from tests.provisioning.test_storage import s3  # noqa: F401  (the S3 settings fixture)
+from tests.tenants.jobrunner import FilesJobRunner
 from tests.tenants.test_clone import _built
 from tests.tenants.test_clone import platform as platform  # every step on its test server
 
@@ -49,8 +52,18 @@ def _group(authentik_api, name: str) -> dict | None:
 
 
 def _delete(tenant, kube_cluster, capture) -> Tenant:
+    """Deleted at once: the worker's purge (run here) takes the final backup, its files Job run
+    on this host, then queues the teardown."""
     with capture():
         services.tenant_delete(tenant=tenant, actor=None, now=True)
+    with tempfile.TemporaryDirectory() as folder, capture():
+        content, work = Path(folder, "wp-content"), Path(folder, "work")
+        content.mkdir()
+        work.mkdir()
+        with FilesJobRunner(kube_cluster, content, work):
+            purge_tenant(tenant.pk)
+    final = tenant.backups.get(reason="final")
+    assert final.state == Backup.State.DONE, final.error
     reconcile_until_settled(tenant, kube_cluster)
     tenant.refresh_from_db()
     return tenant

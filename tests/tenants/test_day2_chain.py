@@ -29,9 +29,9 @@ THEME = ("themes", "shop", "style.css")
 
 
 @pytest.fixture
-def shop(platform, settings, requester, approver, kube_cluster, tmp_path):  # noqa: F811
+def built_shop(platform, settings, requester, approver, kube_cluster, tmp_path):  # noqa: F811
     """A ready tenant on WordPress 6.7, every step on its test server: a row, a media file and a
-    theme in wp-content (the files Jobs run here, on that folder)."""
+    theme in wp-content, its volume's folder here (and one for the files Jobs' work)."""
     store, conn, made = platform
     settings.PORTAL_DELETE_GRACE_DAYS = 14
     slug = f"y{uuid.uuid4().hex[:8]}"
@@ -56,6 +56,13 @@ def shop(platform, settings, requester, approver, kube_cluster, tmp_path):  # no
     content.joinpath(*THEME[:-1]).mkdir(parents=True)
     content.joinpath(*THEME).write_text("/* the shop's */")
     work.mkdir()
+    return tenant, store, conn, db, content, work
+
+
+@pytest.fixture
+def shop(built_shop, kube_cluster):
+    """The shop, its files Jobs run here on its folder."""
+    tenant, store, conn, db, content, work = built_shop
     with FilesJobRunner(kube_cluster, content, work):
         yield tenant, store, conn, db, content
 

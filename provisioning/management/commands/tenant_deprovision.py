@@ -4,12 +4,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal import requestcontext
 from portal.errors import ApplicationError
-from provisioning.cli import confirm_slug, finish, tenant_by_slug
+from provisioning.cli import confirm_slug, finish, follow_purge, tenant_by_slug
 from tenants import services
 
 
 class Command(BaseCommand):
-    help = "Delete a tenant: queue its deprovisioning (or run it here with --wait)."
+    help = (
+        "Delete a tenant: queue its final backup (a built one) and deprovisioning, and with "
+        "--wait follow them."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
@@ -37,9 +40,16 @@ class Command(BaseCommand):
             )
         with requestcontext.operator():
             try:
-                # The operator typed the slug again: no grace period at the command line.
-                services.tenant_delete(tenant=tenant, actor=None, now=True)
+                # The operator typed the slug again: no grace period at the command line (the
+                # final backup all the same, by a worker's purge).
+                tenant = services.tenant_delete(tenant=tenant, actor=None, now=True)
             except ApplicationError as exc:
                 raise CommandError(f"{tenant.slug}: {exc.message}") from exc
-            self.stdout.write(f"{tenant.slug}: deletion queued")
+            saving = tenant.desired_present  # suspended until its final backup is taken
+            if saving:
+                self.stdout.write(f"{tenant.slug}: final backup queued; the teardown follows it")
+            else:
+                self.stdout.write(f"{tenant.slug}: deletion queued")
+            if wait and saving:
+                timeout = follow_purge(tenant, timeout=timeout, write=self.stdout.write)
             finish(tenant, wait=wait, timeout=timeout, write=self.stdout.write)
