@@ -289,8 +289,15 @@ def _schedule_context(request, tenant: Tenant, form=None) -> dict:
 
 def _detail_context(request, tenant: Tenant) -> dict:
     run = selectors.tenant_current_run(tenant)
-    # An upgrade is under way from its request: its backup first, then the run it starts.
-    live = tenant.is_busy or (run is not None and run.is_open) or bool(tenant.upgrade_to)
+    # An upgrade is under way from its request (its backup first, then the run it starts), a
+    # restore, a clone's filling or a promote until the worker is done: the facts and actions
+    # they change (the version, "content copied", "Promote…") follow by the same poll.
+    live = (
+        tenant.is_busy
+        or (run is not None and run.is_open)
+        or bool(tenant.upgrade_to)
+        or tenant.restoring
+    )
     steps = list(run.steps.all()) if run else []
     if roles.sees_all_tenants(request.user):
         plans.attach_plans(tenant.slug, steps)  # plan mode's output, readable by admins

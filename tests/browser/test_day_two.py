@@ -1,4 +1,4 @@
-"""In Chromium under a real worker: a built tenant's backups, plan, restore, deletion, upgrade."""
+"""In Chromium under a real worker: a tenant's backups, plan, restore, deletion, upgrade, clone."""
 
 import re
 import threading
@@ -70,10 +70,11 @@ def outside(settings, platform, tmp_path):  # noqa: F811
     work.mkdir()
     slug = f"day{uuid.uuid4().hex[:6]}"
     yield platform, content, work, slug
-    # What a walk that failed before the purge left in MariaDB.
+    # What a walk that failed before the purge left in MariaDB (its clone's too).
     conn = admin()
-    query(conn, f"DROP DATABASE IF EXISTS `wp_{slug}`")
-    query(conn, f"DROP USER IF EXISTS `wp_{slug}`@`%`")
+    for name in (f"wp_{slug}", f"wp_{slug}_staging"):
+        query(conn, f"DROP DATABASE IF EXISTS `{name}`")
+        query(conn, f"DROP USER IF EXISTS `{name}`@`%`")
     conn.close()
 
 
@@ -313,6 +314,64 @@ def deleted_through_grace_and_purged(owner, admin, tenant, workers) -> None:  # 
     assert final.state == Backup.State.DONE, final.error
     expect(admin.locator("#btn-recreate")).to_contain_text("Recreate from the backup of")
     shot(admin, "day2-purged")
+
+
+def test_a_clone_to_staging_asked_approved_built_and_filled(
+    browser, live_server, outside, kube_api
+):
+    """The owner asks for a staging clone; an admin approves it (the page names the original,
+    with the capacity hint); it is built, then filled from a fresh backup of the original, its
+    links rewritten to its own host, and its page says so."""
+    from playwright.sync_api import expect
+
+    workers, content, work, slug = outside
+    staging = content.parent / "staging-content"
+    staging.mkdir()
+    volumes = {f"wp-{slug}": content, f"wp-{slug}-staging": staging}
+    alice = UserFactory(username="alice", role="requester")
+    carol = UserFactory(username="carol", role="approver")
+    with controllers(kube_api), FilesJobRunner(kube_api, volumes, work):
+        tenant = built(alice, carol, workers, kube_api, slug)
+        password = tenant_secret(kube_api, tenant)[DB_PASSWORD]
+        with db_login(tenant, password) as conn, conn.cursor() as cursor:
+            cursor.execute("CREATE TABLE wp_posts (id INT PRIMARY KEY, body VARCHAR(200))")
+            cursor.execute("INSERT INTO wp_posts VALUES (1, %s)", [f"https://{tenant.host}/about"])
+            conn.commit()
+
+        owner = sign_in(browser, live_server, "alice")
+        owner.goto(f"{live_server.url}{tenant.get_absolute_url()}")
+        owner.get_by_role("link", name="Clone to staging…").click()
+        expect(owner.locator("#id_slug")).to_have_value(f"{slug}-staging")
+        owner.get_by_role("button", name="Request the clone").click()
+        expect(owner.locator(".messages")).to_contain_text(
+            f"The clone {slug}-staging of {slug} was requested"
+        )
+        expect(owner.locator("#tenant-facts .state")).to_have_text("Awaiting approval")
+        expect(owner.locator("#clone-of")).to_contain_text(slug)
+        clone = Tenant.objects.get(slug=f"{slug}-staging")
+
+        admin = sign_in(browser, live_server, "carol")
+        admin.goto(f"{live_server.url}{clone.get_absolute_url()}")
+        admin.get_by_role("link", name="Decide…").click()
+        expect(admin.locator("#approval-clone-of")).to_contain_text(slug)
+        expect(admin.locator(".capacity")).to_contain_text(re.compile(r"CPU \d+%.*memory \d+%"))
+        shot(admin, "day2-clone-approval")
+        admin.get_by_role("button", name="Approve").click()
+        expect(admin.locator(".messages")).to_contain_text(f"Approved {slug}-staging")
+
+        # The owner's open page of the clone follows its build and then its filling.
+        expect(owner.locator("#tenant-facts .state")).to_have_text("Ready", timeout=30_000)
+        expect(owner.locator("#restore-note")).to_contain_text(
+            f"Copied the content of {slug} from its backup of", timeout=30_000
+        )
+        expect(owner.locator("#clone-of")).to_contain_text("content copied")
+        expect(owner.get_by_role("link", name=f"Promote to {slug}…")).to_be_visible()
+        shot(owner, "day2-clone-filled")
+    clone.refresh_from_db()
+    clone_password = tenant_secret(kube_api, clone)[DB_PASSWORD]
+    with db_login(clone, clone_password) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT body FROM wp_posts")
+        assert cursor.fetchall() == ((f"https://{clone.host}/about",),)
 
 
 def _state(tenant) -> str:

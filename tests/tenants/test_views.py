@@ -471,3 +471,18 @@ def test_the_page_follows_an_upgrade_from_its_backup_on(client, requester):
     Tenant.objects.filter(pk=tenant.pk).update(upgrade_to="")  # the backup failed: it stopped
     partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in partial and 'id="upgrade-pending"' not in partial
+
+
+def test_the_page_follows_a_clones_filling_to_its_end(client, requester):
+    """A clone is filled by a worker after its build's run: the facts ("content copied") and
+    the actions ("Promote to …") it changes come with the poll that ends with it."""
+    original = TenantFactory(owner=requester, slug="shop", state="ready")
+    clone = TenantFactory(owner=requester, clone_of=original, state="ready", restoring=True)
+    client.force_login(requester)
+    progress_url = reverse("tenants:progress", args=[clone.pk])
+    assert f'hx-get="{progress_url}"' in client.get(clone.get_absolute_url()).content.decode()
+
+    Tenant.objects.filter(pk=clone.pk).update(restoring=False, cloned_at=timezone.now())
+    partial = client.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "content copied" in partial and 'id="btn-promote"' in partial
+    assert 'hx-trigger="every' not in partial
