@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from portal import roles
@@ -281,8 +282,9 @@ def clone_fill(tenant_id: int, wakeup: int | None = None) -> str:
         ours.update(restore_note=note[:2000], **over)
         return note
     note = (
-        f"Copied the content of {source.slug} from its backup of {item}; {changed} values "
-        f"now name {clone.host} and its own media."
+        f"Copied the content of {source.slug} from its backup of {item}; {changed} "
+        f"value{pluralize(changed)} now name{pluralize(changed, 's,')} {clone.host} and its own "
+        "media."
     )
     ours.update(restore_note=note, cloned_at=timezone.now(), clone_backup=item, **over)
     audit_record(

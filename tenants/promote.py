@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 
 from portal import roles
 from portal.errors import ApplicationError
@@ -118,8 +119,9 @@ def promote_run(staging_id: int, actor=None, wakeup: int | None = None) -> str:
         audit_record(action=Action.TENANT_PROMOTE_FAILED, actor=actor, obj=original, message=note)
     else:
         note = (
-            f"Promoted {staging.slug}: this site is its backup of {item} now ({changed} values "
-            f"name {original.host}); the site as it was is in the backup {safety}."
+            f"Promoted {staging.slug}: this site is its backup of {item} now ({changed} "
+            f"value{pluralize(changed)} name{pluralize(changed, 's,')} {original.host}); the site "
+            f"as it was is in the backup {safety}."
         )
         audit_record(
             action=Action.TENANT_PROMOTED,

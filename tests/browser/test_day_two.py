@@ -364,6 +364,7 @@ def test_a_clone_to_staging_asked_approved_built_and_filled(
         expect(owner.locator("#restore-note")).to_contain_text(
             f"Copied the content of {slug} from its backup of", timeout=30_000
         )
+        expect(owner.locator("#restore-note")).to_contain_text(f"1 value now names {clone.host}")
         expect(owner.locator("#clone-of")).to_contain_text("content copied")
         expect(owner.get_by_role("link", name=f"Promote to {slug}…")).to_be_visible()
         shot(owner, "day2-clone-filled")

@@ -1,5 +1,6 @@
 """Cloning a tenant on the test servers: Kubernetes fake, Authentik fake, real MariaDB, moto S3."""
 
+import re
 import uuid
 
 import boto3
@@ -325,6 +326,7 @@ def test_promote_puts_the_clones_content_into_the_original_after_a_backup_of_it(
     note = promote.promote_run(staging.pk, actor=requester)  # what the worker runs
     source.refresh_from_db()
     assert note.startswith(f"Promoted {staging.slug}") and not source.restoring
+    assert re.search(rf"\(\d+ values name {source.host}\)", note), note  # several: plural
     rows = dict(query(conn, f"SELECT id, content FROM `{src_db}`.wp_posts"))
     assert sorted(rows) == [1, 2]  # production's own later row is replaced
     assert rows[2] == f'<a href="https://{source.host}/new">New</a>'
