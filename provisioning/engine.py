@@ -29,7 +29,7 @@ from provisioning.passread import leased_run
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
 from provisioning.steps.base import Outcome, Step, StepContext
-from provisioning.stepwrites import steps_park, steps_update
+from provisioning.stepwrites import steps_claiming, steps_park, steps_update
 from provisioning.withsql import combined, prefixed
 from tenants import clone, notifications, recreate, upgrade
 from tenants.audit import audit_record
@@ -316,8 +316,14 @@ class _Advance:
                 if not mine.update(heartbeat_at=Now(), **claim):
                     return False
                 self._on_start(names)
-        elif not mine.update(heartbeat_at=Now(), **claim):
-            return False
+        else:
+            # A later pass: the claim and the read of the step rows, one statement.
+            rows = steps_claiming(
+                run_id=run.pk, claim=mine, fields={"heartbeat_at": Now(), **claim}
+            )
+            if rows is None:
+                return False
+            self._rows = rows
         for field, value in claim.items():
             setattr(run, field, value)
         self.token = run.token
@@ -361,10 +367,11 @@ class _Advance:
         return lock_renew(tenant_id=self.tenant.pk, holder=self.holder)
 
     def _step_rows(self, names: list[str]) -> dict[str, StepRun]:
-        made = getattr(self, "_rows", None)
-        if made and all(row.pk for row in made):  # made by the start, ids returned
-            return {row.name: row for row in made}
-        existing = {row.name: row for row in self.run.steps.all()}
+        made = getattr(self, "_rows", None)  # made by the start (ids returned), read by the claim
+        if made is not None and all(row.pk for row in made):
+            existing = {row.name: row for row in made}
+        else:
+            existing = {row.name: row for row in self.run.steps.all()}
         missing = [
             StepRun(run=self.run, name=name, position=i)
             for i, name in enumerate(names)

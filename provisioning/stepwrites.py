@@ -3,13 +3,13 @@
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Now
 
 from provisioning.locks import lock_release, release_clause
 from provisioning.models import Run, StepRun
-from provisioning.withsql import combined, prefixed
+from provisioning.withsql import combined, prefixed, update_clause
 
 
 def _ours(run_id: int, token: int) -> RawSQL:
@@ -85,3 +85,22 @@ def steps_park(
     release = release_clause(tenant_id=tenant_id, holder=holder, once="parked")
     with prefixed([park, release]):
         return _written(updates, RawSQL("SELECT id FROM parked", []))  # noqa: S611
+
+
+def steps_claiming(*, run_id: int, claim: QuerySet, fields: dict) -> list[StepRun] | None:
+    """claim.update(**fields), the claim of the run `run_id`, and, in the same statement on
+    PostgreSQL, the run's step rows; None when the claim found no run. The rows are read with
+    a lock (FOR SHARE): a row its former holder wrote after the statement's snapshot, while the
+    claim waited for that holder's lock on the run, is read as written, not as it was (READ
+    COMMITTED follows a locked row to its newest version), so an attempt counted just before a
+    takeover is not lost."""
+    if not combined():
+        return list(StepRun.objects.filter(run_id=run_id)) if claim.update(**fields) else None
+    table = connection.ops.quote_name(StepRun._meta.db_table)
+    with prefixed([update_clause("claimed", claim, **fields)], then=f" FOR SHARE OF {table}"):
+        rows = list(StepRun.objects.filter(run_id__in=RawSQL("SELECT id FROM claimed", [])))
+    if rows:
+        return rows
+    # No step rows (still to be made): the claim, if it was made, left its token and holder.
+    mine = Run.objects.filter(pk=run_id, token=fields["token"], holder=fields["holder"])
+    return [] if mine.exists() else None
