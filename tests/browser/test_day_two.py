@@ -177,14 +177,14 @@ def larger_plan_asked_and_approved(owner, admin, tenant, kube_api) -> None:
     owner.get_by_role("button", name="Change plan").click()
     expect(owner.locator(".messages")).to_contain_text("A platform admin will decide")
     expect(owner.locator("#requested-plan")).to_contain_text("Medium, waiting for a platform admin")
-    expect(owner.locator("#plan-evidence")).to_contain_text("Usage rule: not met.")
+    expect(owner.locator("#plan-evidence")).to_contain_text("Usage rule: Not met: only 0 days")
     shot(owner, "day2-plan-asked")
 
     admin.goto(f"{owner.url}")
     admin.get_by_role("link", name="Decide on plan…").click()
     request = admin.locator("#plan-request")
     expect(request).to_contain_text("alice asked for Medium")
-    expect(request.locator("#plan-evidence")).to_contain_text("Usage rule: not met.")
+    expect(request.locator("#plan-evidence")).to_contain_text("Usage rule: Not met: only 0 days")
     expect(request.locator(".capacity")).to_contain_text(re.compile(r"CPU \d+%.*memory \d+%"))
     shot(admin, "day2-plan-decision")
     # A rollout that takes a moment, so the owner's page opens while the run is under way.
