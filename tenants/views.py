@@ -251,10 +251,13 @@ def _backups_context(request, tenant: Tenant) -> dict:
     """The backups section: its list, the schedule's alert, the last proven test restore, and
     polling while a backup or a restore runs."""
     rows = list(tenant.backups.all()[:10])
-    running = tenant.restoring or any(b.state == b.State.RUNNING for b in rows)
+    backing_up = any(b.state == b.State.RUNNING for b in rows)
+    running = tenant.restoring or backing_up
     return {
         "tenant": tenant,
         "backups": rows,
+        # One backup at a time: no button that could only be refused while one runs.
+        "backup_running": backing_up,
         "backup_overdue": backupschedule.backup_overdue(tenant),
         "proven_restore": backups.last_proven_restore(tenant),
         "failed_restore_test": backups.last_failed_restore_test(tenant),

@@ -124,6 +124,7 @@ def backup_followed_live(owner, tenant, kube_api, content, work) -> None:
         timeout=20_000,
     )
     expect(section.locator("progress")).to_have_attribute("value", "2")
+    expect(section.locator("#btn-backup")).to_have_count(0)  # one at a time
     shot(owner, "day2-backup-running")
     with FilesJobRunner(kube_api, content, work):
         expect(section.locator("tbody tr").first.locator(".status")).to_have_text(
@@ -131,6 +132,7 @@ def backup_followed_live(owner, tenant, kube_api, content, work) -> None:
         )
     expect(section.locator(".live-dot")).to_have_count(0)
     expect(section.locator(".backup-progress")).to_have_count(0)
+    expect(section.locator("#btn-backup")).to_be_visible()
     item = tenant.backups.get()
     assert item.state == Backup.State.DONE, item.error
     assert item.size_bytes > 0
@@ -188,7 +190,7 @@ def larger_plan_asked_and_approved(owner, admin, tenant, kube_api) -> None:
     expect(request.locator(".capacity")).to_contain_text(re.compile(r"CPU \d+%.*memory \d+%"))
     shot(admin, "day2-plan-decision")
     # A rollout that takes a moment, so the owner's page opens while the run is under way.
-    kube_api.delay("PATCH", r"/deployments/wordpress$", seconds=3)
+    kube_api.delay("PATCH", r"/deployments/wordpress$", seconds=5)
     admin.get_by_role("button", name="Approve Medium").click()
     expect(admin.locator(".messages")).to_contain_text("is moving to Medium")
     expect(admin.locator("#tenant-facts")).to_contain_text("Medium")
@@ -216,7 +218,7 @@ def reconcile_followed_live(admin, kube_api) -> None:
     blocks (htmx's settle step did, for the attributes in htmx.config.attributesToSettle)."""
     from playwright.sync_api import expect
 
-    kube_api.delay("PATCH", r"/deployments/wordpress$", seconds=4)
+    kube_api.delay("PATCH", r"/deployments/wordpress$", seconds=5)
     admin.get_by_role("button", name="Reconcile now").click()
     expect(admin.locator(".messages")).to_contain_text("Reconcile started.")
     expect(admin.locator("#progress .live-dot")).to_be_visible()

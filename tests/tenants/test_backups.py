@@ -175,8 +175,12 @@ def test_backups_are_refused_where_they_make_no_sense_and_audited(
     with django_capture_on_commit_callbacks():
         client.post(reverse("tenants:backup", args=[tenant.pk]))
         again = client.post(reverse("tenants:backup", args=[tenant.pk]), follow=True)
-    assert "A backup of this tenant is already running." in again.content.decode()
+    page = again.content.decode()
+    assert "A backup of this tenant is already running." in page
+    # (a second tab's button: the page itself offers none while one runs)
+    assert 'id="btn-backup"' not in page
     Backup.objects.filter(tenant=tenant, state=Backup.State.RUNNING).delete()
+    assert 'id="btn-backup"' in client.get(tenant.get_absolute_url()).content.decode()
     url = reverse("tenants:restore", args=[tenant.pk, done.pk])
     with django_capture_on_commit_callbacks():
         client.post(url, {"confirm_slug": tenant.slug})
