@@ -34,6 +34,13 @@ def test_the_bench_prints_every_figure_beside_its_target(tmp_path):
     assert engine["kube_requests_per_object"] <= 1.5  # issue 14: each object applied, little else
     assert engine["secret_patches_per_tenant"] >= 1
     assert engine["baseline_seconds"] > 0
+    # The replay made exactly the calls the engine did, system by system (the warm-up's aside).
+    assert engine["replayed_calls_per_tenant"] == {
+        "kubernetes": engine["kube_requests_per_tenant"],
+        "authentik": engine["authentik_requests_per_tenant"],
+    }
+    assert engine["replayed_calls_per_tenant"]["kubernetes"] >= 20
+    assert engine["ratio_range"][0] <= engine["engine_overhead_ratio"] <= engine["ratio_range"][1]
     # Issue 14's 30 is bounded (README; tests/provisioning/test_engine_queries.py counts the
     # 45 exactly): this keeps the single-statement step writes (a slow step may flush its log).
     assert 0 < engine["portal_queries_per_provisioning"] <= 50
