@@ -24,16 +24,24 @@ def deletion_has_grace(tenant: Tenant) -> bool:
 
 
 def deletion_saves(tenant: Tenant) -> bool:
-    """Whether deleting this tenant takes a final backup first: a built one, where backups are
-    configured (in plan mode no database or files were made, so nothing to save)."""
+    """Whether deleting this tenant takes a final backup first: a built one with a site to
+    save (_has_site)."""
+    return tenant.state in SETTLED and _has_site(tenant)
+
+
+def _has_site(tenant: Tenant) -> bool:
+    """Whether a final backup has a site to save: one the tenant served since it was last
+    built, whatever run is under way on it now (the deletion's own suspension makes it
+    "provisioning"), where backups are configured (in plan mode no database or files were
+    made)."""
     from tenants.backups import backups_configured  # it imports tenants.suspension
 
-    return tenant.state in SETTLED and _served(tenant) and backups_configured()
+    return _served(tenant) and backups_configured()
 
 
 def _served(tenant: Tenant) -> bool:
-    """Ready, or failed after it was ready since it was last built: a tenant whose first build
-    failed served no site, and its final backup would fail for want of one."""
+    """Ready, or ready since it was last built: a tenant whose first build failed served no
+    site, and its final backup would fail for want of one."""
     if tenant.state == Tenant.State.READY:
         return True
     last = (
@@ -129,7 +137,7 @@ def tenant_schedule_deletion(*, tenant: Tenant, actor, days: int) -> Tenant:
         actor=actor,
         only=Tenant.objects.filter(delete_after__isnull=True, state__in=SETTLED),
         changes=changes,
-        # Suspended first: nothing is written to the site after its final backup.
+        # Suspended at once: the site is closed to its visitors while its final backup is taken.
         run_reason="delete later" if own_suspension else "",
         action=Action.TENANT_DELETE_SCHEDULED,
     )
@@ -178,7 +186,7 @@ def tenant_purge(tenant: Tenant) -> bool:
 
     if not _due().filter(pk=tenant.pk).exists():
         return False  # cancelled, or another worker's purge tore it down already
-    final = backups.backup_final(tenant) if deletion_saves(tenant) else None
+    final = backups.backup_final(tenant) if _has_site(tenant) else None
     if final is not None and final.state != final.State.DONE:
         return False  # the failed backup is audited and on the page; never delete unsaved
     try:

@@ -31,16 +31,17 @@ WORKERS_LIMITS = {"time_limit": None, "soft_time_limit": None}
 
 @shared_task(ignore_result=True)
 def purge_due_deletions() -> None:
-    """Beat: tear down the tenants whose grace period after a deletion request is over."""
+    """Beat: a worker's purge for each tenant whose deletion is due (the grace period over, or
+    one not done yet): a final backup outlasts this task's time limits, and one site's backup
+    must not hold up the others'."""
     for tenant in deletion.tenants_due_for_purge():
-        if not deletion.tenant_purge(tenant):
-            log.warning("tenant %s not purged yet; the next beat looks again", tenant.slug)
+        purge_tenant.apply_async((tenant.pk,), **WORKERS_LIMITS)
 
 
 @shared_task(acks_late=True, ignore_result=True, **LONG)
 def purge_tenant(tenant_id: int) -> None:
-    """A deletion due at once (no grace period, or an operator's): the final backup, then the
-    teardown; one not done is the beat's again."""
+    """A deletion that is due: the final backup, then the teardown; one not done is the beat's
+    again."""
     tenant = deletion.tenants_due_for_purge(tenant_id)
     if tenant and not deletion.tenant_purge(tenant[0]):
         log.warning("tenant %s not purged yet; the next beat looks again", tenant[0].slug)

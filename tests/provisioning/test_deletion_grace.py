@@ -16,7 +16,7 @@ NS = "wp-shop"
 
 
 def test_a_deleted_tenant_is_suspended_then_purged_after_its_grace(
-    kube_cluster, django_capture_on_commit_callbacks, settings, client
+    kube_cluster, django_capture_on_commit_callbacks, settings, client, eager_celery
 ):
     settings.PORTAL_DELETE_GRACE_DAYS = 14
     capture = django_capture_on_commit_callbacks

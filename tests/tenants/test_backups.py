@@ -195,7 +195,7 @@ def test_backups_are_refused_where_they_make_no_sense_and_audited(
 
 
 def test_the_purge_takes_a_final_backup_first_and_keeps_a_tenant_it_could_not_save(
-    site, requester, settings
+    site, requester, settings, eager_celery
 ):
     from datetime import timedelta
 
@@ -371,7 +371,7 @@ def test_an_upgrade_whose_backup_was_abandoned_is_called_off_saying_so(site, set
 
 
 def test_a_deleted_tenants_backups_final_one_too_go_after_retention_leaving_nothing_in_s3(
-    site, django_capture_on_commit_callbacks
+    site, django_capture_on_commit_callbacks, eager_celery
 ):
     from datetime import timedelta
 

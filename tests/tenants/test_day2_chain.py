@@ -115,6 +115,7 @@ def test_a_failed_upgrade_then_delete_recreate_from_the_final_backup_and_purge(
     approver,
     client,
     django_capture_on_commit_callbacks,
+    eager_celery,  # the beat's purge has a worker take each due tenant: here, in this process
 ):
     tenant, store, conn, db, content = shop
     capture, kube, ns = django_capture_on_commit_callbacks, kube_cluster, tenant.namespace

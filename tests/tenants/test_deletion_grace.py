@@ -73,7 +73,7 @@ def test_the_page_says_the_grace_periods_suspension_once_and_not_after_the_delet
     assert "alice: Moving. The site's address" in page
 
 
-def test_the_purge_tears_down_only_the_tenants_whose_grace_is_over(requester, ready):
+def test_the_purge_tears_down_only_the_tenants_whose_grace_is_over(requester, ready, eager_celery):
     services.tenant_delete(tenant=ready, actor=requester)
     waiting = TenantFactory(owner=requester, state=Tenant.State.READY)
     services.tenant_delete(tenant=waiting, actor=requester)

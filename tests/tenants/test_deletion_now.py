@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from provisioning import engine
 from provisioning.models import Run
 from tenants import services
 from tenants.models import AuditEvent, Backup, Tenant
@@ -66,6 +67,12 @@ def test_with_no_grace_deleting_takes_the_final_backup_then_tears_everything_dow
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert "under way: the site is removed once its final backup is taken" in page
 
+    # The suspension's run under way (the tenant "provisioning") when the purge comes: a site
+    # all the same, saved first.
+    with capture():
+        assert engine.reconcile(tenant.pk) is not None
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.PROVISIONING
     with capture():
         purge_tenant(tenant.pk)  # the worker's part
     final = tenant.backups.get(reason="final")
@@ -87,6 +94,7 @@ def test_a_failed_final_backup_tears_nothing_down_and_says_why(
     client,
     settings,
     django_capture_on_commit_callbacks,
+    eager_celery,  # the beat's purge sends a worker's: here, in this process
 ):
     tenant, store, conn, _db, content, work = built_shop
     settings.PORTAL_DELETE_GRACE_DAYS = 0
