@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Case, F, QuerySet, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models import QuerySet, Value
+from django.db.models.expressions import Expression, RawSQL
 from django.db.models.functions import Cast, Now
 
 from provisioning.locks import lock_release, release_clause
@@ -30,6 +30,33 @@ def steps_update(*, run_id: int, token: int, updates: list[tuple[int, dict]]) ->
     return _written(updates, _ours(run_id, token))
 
 
+class _ByRow(Expression):
+    """CASE WHEN id = %s THEN %s … ELSE <column> END: one field's value for each step row, the
+    SQL of Case(When(pk=…, then=Value(…)), default=F(…)) compiled without resolving a lookup
+    and copying the tree for every row and field (a sixth of the engine's own time, issue 14).
+    The values are adapted by the field as Value() adapts them for an UPDATE."""
+
+    def __init__(self, field, by_pk: dict):
+        super().__init__(output_field=field)
+        self.by_pk = by_pk
+
+    def resolve_expression(self, *args, **kwargs):
+        return self  # its SQL names only the step table's own columns
+
+    def as_sql(self, compiler, connection):
+        table = connection.ops.quote_name(StepRun._meta.db_table)
+        pk = f"{table}.{connection.ops.quote_name(StepRun._meta.pk.column)}"
+        whens, params = [], []
+        for key, value in self.by_pk.items():
+            then = Value(value, output_field=self.output_field)
+            then.for_save = True  # as an UPDATE's Value: get_db_prep_save
+            sql, then_params = compiler.compile(then)
+            whens.append(f"WHEN {pk} = %s THEN {sql}")
+            params += [key, *then_params]
+        column = f"{table}.{connection.ops.quote_name(self.output_field.column)}"
+        return f"CASE {' '.join(whens)} ELSE {column} END", params
+
+
 def _written(updates: list[tuple[int, dict]], ours: RawSQL) -> bool:
     merged: dict[int, dict] = {}
     for pk, fields in updates:
@@ -37,12 +64,7 @@ def _written(updates: list[tuple[int, dict]], ours: RawSQL) -> bool:
     values = {}
     for name in {name for fields in merged.values() for name in fields}:
         field = StepRun._meta.get_field(name)
-        whens = [
-            When(pk=pk, then=Value(fields[name], output_field=field))
-            for pk, fields in merged.items()
-            if name in fields
-        ]
-        case = Case(*whens, default=F(name), output_field=field)
+        case = _ByRow(field, {pk: fields[name] for pk, fields in merged.items() if name in fields})
         if connection.features.requires_casted_case_in_updates:
             case = Cast(case, output_field=field)  # as bulk_update does: typed parameters
         values[name] = case
