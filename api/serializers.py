@@ -390,6 +390,7 @@ class RunSerializer(serializers.ModelSerializer):
         model = Run
         fields = [
             "id",
+            "number",
             "tenant",
             "action",
             "reason",

@@ -338,7 +338,7 @@ class _Advance:
                 audit_record(
                     action=Action.TENANT_PROVISIONING,
                     obj=self.tenant,
-                    message=f"Run {self.run.pk} started ({self.run.reason}).",
+                    message=f"Run #{self.run.number} started ({self.run.reason}).",
                 )
         elif self.run.action == Run.Action.DESTROY:
             if tenant_transition(
@@ -412,7 +412,7 @@ class _Advance:
                     audit_record(
                         action=Action.TENANT_READY,
                         obj=self.tenant,
-                        message=f"Run {self.run.pk} finished.",
+                        message=f"Run #{self.run.number} finished.",
                     )
                     tenant_id = self.tenant.pk
                     notifications.queue_notice("ready", tenant_id)

@@ -58,6 +58,9 @@ class Run(models.Model):
     # What the tenant image was to the worker that last claimed the run (provisioning.rollout):
     # a ready tenant whose last apply was built from another one is reconciled again.
     image_fingerprint = models.CharField(max_length=64, blank=True)
+    # The run's place among its tenant's runs, from 1: the "run #N" of the tenant page, of its
+    # history's events and of the API, one number for the same run wherever it is named.
+    number = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,7 +4,8 @@ from contextlib import nullcontext
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models.functions import Now
+from django.db.models import Max, Subquery
+from django.db.models.functions import Coalesce, Now
 
 from portal import requestcontext
 from provisioning.models import Run
@@ -44,13 +45,23 @@ def run_request(*, tenant, action: str, reason: str, actor=None) -> Run:
                 )
                 or "system",
                 wakeup=1 if first else 0,
+                number=_next_number(tenant.pk),
             )
+            # The number was computed by the INSERT itself; read it only if asked for.
+            del run.number
     tenant_id, run_id = tenant.pk, run.pk
     if first:
         transaction.on_commit(lambda: send(tenant_id, run_id, 1))
     else:
         transaction.on_commit(lambda: enqueue(tenant_id))
     return run
+
+
+def _next_number(tenant_id: int):
+    """The tenant's next run number, worked out inside the INSERT (no statement of its own).
+    Two runs asked for at the very same moment may share a number; it only names them."""
+    last = Run.objects.filter(tenant_id=tenant_id).order_by().values("tenant_id")
+    return Coalesce(Subquery(last.annotate(top=Max("number")).values("top")), 0) + 1
 
 
 def _oldest_open(tenant_id: int):

@@ -64,11 +64,6 @@ def tenant_current_run(tenant: Tenant) -> Run | None:
     return runs.filter(status__in=Run.OPEN).order_by("created_at").first() or runs.first()
 
 
-def run_number(run: Run) -> int:
-    """The run's place among its tenant's runs, counting from 1."""
-    return Run.objects.filter(tenant_id=run.tenant_id, pk__lte=run.pk).count()
-
-
 def tenant_last_drift_check(tenant: Tenant) -> Run | None:
     return tenant.runs.filter(reason="drift").first()
 

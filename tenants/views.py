@@ -307,7 +307,6 @@ def _detail_context(request, tenant: Tenant) -> dict:
     return {
         "tenant": tenant,
         # Runs count per tenant (its first run is 1), not by the table's ids across all tenants.
-        "run_number": selectors.run_number(run) if run else None,
         "tenant_url": tenant_url(tenant, "/"),
         "history": selectors.tenant_history(
             tenant, admin_notes=roles.sees_all_tenants(request.user)

@@ -1,10 +1,14 @@
 """The tenant pages and approval screens, through the test client as each role."""
 
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from provisioning import runs
 from provisioning.models import Run, StepRun
 from tenants.models import AuditEvent, Backup, Tenant
 from tests.factories import TenantFactory, UserFactory, plan
@@ -357,13 +361,27 @@ def test_withdrawn_request_says_withdrawn(client, requester, approver, auditor):
 def test_runs_are_numbered_per_tenant(client, requester):
     other = TenantFactory(slug="other", state="ready")
     for _ in range(3):
-        Run.objects.create(tenant=other, action="apply", reason="approved", status="succeeded")
+        run = runs.run_request(tenant=other, action="apply", reason="approved")
+        Run.objects.filter(pk=run.pk).update(status="succeeded")
     tenant = TenantFactory(owner=requester, slug="mine", state="provisioning")
-    first = Run.objects.create(tenant=tenant, action="apply", reason="approved", status="failed")
-    Run.objects.create(tenant=tenant, action="apply", reason="retry", status="running")
+    first = runs.run_request(tenant=tenant, action="apply", reason="approved")
+    Run.objects.filter(pk=first.pk).update(status="failed")
+    retry = runs.run_request(tenant=tenant, action="apply", reason="retry")
+    assert (first.number, retry.number) == (1, 2)
+    Run.objects.filter(pk=retry.pk).update(status="running")
     client.force_login(requester)
     page = client.get(tenant.get_absolute_url()).content.decode()
-    assert "Provision run #2 (retry" in page and f"run #{first.pk + 1}" not in page
+    assert "Provision run #2 (retry" in page and f"run #{retry.pk}" not in page
+
+
+def test_the_migration_numbers_the_runs_already_there_per_tenant(db):
+    number_runs = importlib.import_module("provisioning.migrations.0008_run_number").number_runs
+    one, two = TenantFactory(slug="one"), TenantFactory(slug="two")
+    made = [
+        Run.objects.create(tenant=t, action="apply", reason="approved") for t in (one, two, one)
+    ]
+    number_runs(django_apps, None)
+    assert [Run.objects.get(pk=r.pk).number for r in made] == [1, 1, 2]
 
 
 def test_a_failure_reads_in_words_for_the_requester_and_in_detail_for_admins(
