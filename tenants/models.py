@@ -449,6 +449,13 @@ class Backup(models.Model):
     def __str__(self) -> str:
         return f"{self.tenant.slug} {self.created_at:%Y-%m-%d %H:%M}"
 
+    @property
+    def phase_in_a_sentence(self) -> str:
+        """The phase's label inside a sentence: its first letter lowered, not its names (a Job
+        stays a Job, as Kubernetes calls it)."""
+        label = self.get_phase_display()
+        return label[:1].lower() + label[1:]
+
 
 class UsageSample(models.Model):
     """One look at a ready tenant's use against its plan (tenants/usage.py): per resource, what

@@ -206,7 +206,7 @@ def test_the_page_follows_a_running_backup_part_by_part(site, client, requester)
         phase=Backup.Phase.FILES, steps_done=2, steps_total=5, bytes_done=3 * 1024 * 1024
     )
     part = client.get(polled).content.decode()
-    assert "part 3 of 5: archiving wp-content (a job in the site&#x27;s namespace)" in part
+    assert "part 3 of 5: archiving wp-content (a Job in the site&#x27;s namespace)" in part
     assert "3.0\xa0MB written so far" in part and '<progress max="5" value="2">' in part
 
     done = backups.backup_take(item.pk)  # what the worker does (plan mode: no files Job)
