@@ -19,14 +19,24 @@ Action = AuditEvent.Action
 
 def deletion_has_grace(tenant: Tenant) -> bool:
     """Whether asking to delete this tenant starts a grace period rather than the teardown:
-    only a built tenant, and only when the grace period is on."""
-    return settings.PORTAL_DELETE_GRACE_DAYS > 0 and tenant.state in SETTLED
+    only a built tenant (a run under way on it or not), and only when the grace period is on."""
+    return settings.PORTAL_DELETE_GRACE_DAYS > 0 and (tenant.state in SETTLED or _served(tenant))
 
 
 def deletion_saves(tenant: Tenant) -> bool:
-    """Whether deleting this tenant takes a final backup first: a built one with a site to
-    save (_has_site)."""
-    return tenant.state in SETTLED and _has_site(tenant)
+    """Whether deleting this tenant takes a final backup first: one with a site to save."""
+    return _has_site(tenant)
+
+
+def deletion_days(tenant: Tenant, *, now: bool = False) -> int | None:
+    """Days a deletion of this tenant waits: the grace period (none with `now`), or 0 for a
+    site to save first, its final backup taken at once; None when there is neither (nothing
+    built, or nothing to save in plan mode without a grace period): torn down at once. A
+    deletion already waiting is asked again: brought forward with no grace, else refused."""
+    grace = 0 if now else settings.PORTAL_DELETE_GRACE_DAYS
+    if tenant.delete_after is not None or (grace and deletion_has_grace(tenant)):
+        return grace
+    return 0 if deletion_saves(tenant) else None
 
 
 def _has_site(tenant: Tenant) -> bool:
@@ -113,7 +123,7 @@ def tenant_schedule_deletion(*, tenant: Tenant, actor, days: int) -> Tenant:
         _change(
             tenant=tenant,
             actor=actor,
-            only=Tenant.objects.filter(delete_after__isnull=False, state__in=SETTLED),
+            only=Tenant.objects.filter(delete_after__isnull=False),
             # Asked again now: an earlier final backup that failed is no longer the word.
             changes={"delete_after": now},
             run_reason="",
@@ -135,7 +145,7 @@ def tenant_schedule_deletion(*, tenant: Tenant, actor, days: int) -> Tenant:
     _change(
         tenant=tenant,
         actor=actor,
-        only=Tenant.objects.filter(delete_after__isnull=True, state__in=SETTLED),
+        only=Tenant.objects.filter(delete_after__isnull=True),
         changes=changes,
         # Suspended at once: the site is closed to its visitors while its final backup is taken.
         run_reason="delete later" if own_suspension else "",

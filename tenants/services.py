@@ -307,13 +307,11 @@ def tenant_delete(*, tenant: Tenant, actor, now: bool = False) -> Tenant:
         raise ApplicationError("This tenant is already being deleted.")
     if not _may_administer(actor) and tenant.owner_id != actor.pk:
         raise ApplicationError("Only the owner or a platform admin can delete a tenant.")
-    if not now and deletion.deletion_has_grace(tenant):
-        days = settings.PORTAL_DELETE_GRACE_DAYS
+    days = deletion.deletion_days(tenant, now=now)
+    if days is not None:
+        # A built site is saved first, by the purge's one path (never torn down unsaved): with
+        # no grace period due now, a worker's purge queued.
         return deletion.tenant_schedule_deletion(tenant=tenant, actor=actor, days=days)
-    if deletion.deletion_saves(tenant):
-        # Its database and files are saved first, by the purge's one path (never torn down
-        # unsaved): due now, a worker's purge queued.
-        return deletion.tenant_schedule_deletion(tenant=tenant, actor=actor, days=0)
     return tenant_teardown(tenant=tenant, actor=actor)
 
 

@@ -11,6 +11,7 @@ from provisioning import engine
 from provisioning.models import Run
 from tenants import services
 from tenants.models import AuditEvent, Backup, Tenant
+from tenants.states import tenant_transition
 from tenants.tasks import purge_due_deletions, purge_tenant
 from tests.provisioning.test_database import query
 from tests.provisioning.test_kubernetes_engine import reconcile_until_settled
@@ -28,6 +29,13 @@ pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action
 
 
+@pytest.fixture
+def bare_shop(shop, settings):  # noqa: F811
+    """The shop on a portal with no grace period."""
+    settings.PORTAL_DELETE_GRACE_DAYS = 0
+    return shop
+
+
 def _still_all_there(tenant: Tenant, store, conn, kube, authentik) -> None:
     assert kube.get("Namespace", tenant.namespace) is not None
     assert query(conn, "SHOW DATABASES LIKE %s", [f"wp_{tenant.slug}"]) != []
@@ -37,16 +45,22 @@ def _still_all_there(tenant: Tenant, store, conn, kube, authentik) -> None:
     assert not AuditEvent.objects.filter(action=Action.TENANT_DELETE_REQUESTED).exists()
 
 
+def _purged(tenant: Tenant, kube, capture) -> Backup:
+    """The worker's purge: the final backup, done, then the teardown's run to its end."""
+    with capture():
+        purge_tenant(tenant.pk)
+    final = tenant.backups.filter(reason="final").first()
+    assert final.state == Backup.State.DONE, final.error
+    reconcile_until_settled(tenant, kube)
+    tenant.refresh_from_db()
+    assert tenant.state == Tenant.State.DELETED, tenant.last_error
+    return final
+
+
 def test_with_no_grace_deleting_takes_the_final_backup_then_tears_everything_down(
-    shop,  # noqa: F811
-    kube_cluster,
-    authentik_api,
-    client,
-    settings,
-    django_capture_on_commit_callbacks,
+    bare_shop, kube_cluster, authentik_api, client, django_capture_on_commit_callbacks
 ):
-    tenant, store, conn, _db, _content = shop
-    settings.PORTAL_DELETE_GRACE_DAYS = 0
+    tenant, store, conn, _db, _content = bare_shop
     capture = django_capture_on_commit_callbacks
     client.force_login(tenant.owner)
     url = reverse("tenants:delete", args=[tenant.pk])
@@ -73,13 +87,8 @@ def test_with_no_grace_deleting_takes_the_final_backup_then_tears_everything_dow
         assert engine.reconcile(tenant.pk) is not None
     tenant.refresh_from_db()
     assert tenant.state == Tenant.State.PROVISIONING
-    with capture():
-        purge_tenant(tenant.pk)  # the worker's part
-    final = tenant.backups.get(reason="final")
-    assert final.state == Backup.State.DONE, final.error
-    reconcile_until_settled(tenant, kube_cluster)
-    tenant.refresh_from_db()
-    assert tenant.state == Tenant.State.DELETED, tenant.last_error
+    final = _purged(tenant, kube_cluster, capture)  # the worker's part
+    assert tenant.backups.filter(reason="final").count() == 1
     _nothing_of_it_outside(tenant, store, conn, kube_cluster, authentik_api)
     # The final backup outlives the teardown: its dump, its files and its manifest.
     kept = _listed(store, tenant.s3_bucket, final.prefix)
@@ -141,9 +150,27 @@ def test_the_operators_delete_now_takes_the_final_backup_too(
     assert f"{tenant.slug}: final backup queued; the teardown follows it" in out.getvalue()
     tenant.refresh_from_db()
     _still_all_there(tenant, store, conn, kube_cluster, authentik_api)
-    with django_capture_on_commit_callbacks():
-        purge_tenant(tenant.pk)
-    assert tenant.backups.get(reason="final").state == Backup.State.DONE
-    reconcile_until_settled(tenant, kube_cluster)
+    _purged(tenant, kube_cluster, django_capture_on_commit_callbacks)
+
+
+def test_a_site_under_a_run_or_already_due_is_saved_before_it_goes(
+    bare_shop, kube_cluster, authentik_api, approver, django_capture_on_commit_callbacks
+):
+    tenant, store, conn, _db, _content = bare_shop
+    capture = django_capture_on_commit_callbacks
+    # A run under way on the ready site (a plan change, say): "provisioning", a site all the same.
+    assert tenant_transition(tenant_id=tenant.pk, to=Tenant.State.PROVISIONING)
     tenant.refresh_from_db()
-    assert tenant.state == Tenant.State.DELETED, tenant.last_error
+    with capture():
+        services.tenant_delete(tenant=tenant, actor=tenant.owner)
+    tenant.refresh_from_db()
+    assert tenant.delete_after is not None
+    _still_all_there(tenant, store, conn, kube_cluster, authentik_api)
+    # Asked again (the API, the operator's delete now) while it waits: tried again, not at once.
+    with capture():
+        services.tenant_delete(tenant=tenant, actor=approver, now=True)
+    tenant.refresh_from_db()
+    _still_all_there(tenant, store, conn, kube_cluster, authentik_api)
+    assert AuditEvent.objects.filter(action=Action.TENANT_DELETE_SCHEDULED).count() == 2
+
+    _purged(tenant, kube_cluster, capture)
