@@ -4,7 +4,7 @@ backup first, by the purge's own path, and nothing torn down while it isn't save
 import io
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from provisioning import engine
@@ -174,3 +174,25 @@ def test_a_site_under_a_run_or_already_due_is_saved_before_it_goes(
     assert AuditEvent.objects.filter(action=Action.TENANT_DELETE_SCHEDULED).count() == 2
 
     _purged(tenant, kube_cluster, capture)
+
+
+def test_the_operators_wait_says_why_the_final_backup_failed_and_nothing_goes(
+    built_shop,  # noqa: F811
+    kube_cluster,
+    authentik_api,
+    settings,
+):
+    tenant, store, conn, _db, content, work = built_shop
+    settings.CELERY_BROKER_URL = "filesystem://"  # a laptop's: --wait takes the purge's turn
+    out = io.StringIO()
+    with (
+        FilesJobRunner(kube_cluster, content, work, fail=True),
+        pytest.raises(CommandError) as refused,
+    ):
+        call_command("tenant_deprovision", tenant.slug, "--yes", "--wait", stdout=out)
+    assert f"{tenant.slug}: taking the final backup" in out.getvalue()
+    said = str(refused.value)
+    assert said.startswith(f"{tenant.slug}: not deleted, the final backup failed: "), said
+    assert "BackoffLimitExceeded" in said and "Nothing was removed" in said
+    tenant.refresh_from_db()
+    _still_all_there(tenant, store, conn, kube_cluster, authentik_api)
