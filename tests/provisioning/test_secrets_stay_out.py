@@ -16,9 +16,11 @@ from provisioning.drivers.kubernetes import KubeApi, api_client
 from provisioning.models import Run
 from provisioning.secrets import SECRET_NAME
 from tenants import notifications
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent, Backup, Tenant
+from tenants.tasks import purge_tenant
 from tests import services as svc
 from tests.factories import plan
+from tests.tenants.jobrunner import FilesJobRunner
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -139,7 +141,7 @@ def assert_nowhere(secrets: dict[str, str], places: dict[str, str]) -> None:
 
 def test_no_generated_credential_leaves_the_tenants_secret(
     client, requester, approver, auditor, real_platform, authentik_api, every_log, mailoutbox,
-    settings, django_capture_on_commit_callbacks,
+    settings, django_capture_on_commit_callbacks, tmp_path,
 ):  # fmt: skip
     kube = real_platform
     slug = f"sec-{uuid.uuid4().hex[:6]}"
@@ -220,11 +222,20 @@ def test_no_generated_credential_leaves_the_tenants_secret(
     assert every_log.records
     assert_nowhere(secrets, places)
 
-    # Deleting it leaves nothing behind to leak either (and MariaDB as we found it).
+    # Deleting it leaves nothing behind to leak either (and MariaDB as we found it): the
+    # suspension, then the worker's purge (the final backup, its files Job run here, and the
+    # teardown).
     client.force_login(requester)
-    with django_capture_on_commit_callbacks(execute=True):
+    content, work = tmp_path / "wp-content", tmp_path / "work"
+    content.mkdir()
+    work.mkdir()
+    (content / "index.php").write_text("<?php // Silence is golden.\n")
+    with FilesJobRunner(kube, content, work), django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("tenants:delete", args=[tenant.pk]), {"confirm_slug": slug})
+        settle(tenant, kube, {Tenant.State.READY})
+        purge_tenant(tenant.pk)
         settle(tenant, kube, {Tenant.State.DELETED, Tenant.State.FAILED})
+    assert tenant.backups.get(reason="final").state == Backup.State.DONE
     assert tenant.state == Tenant.State.DELETED, tenant.last_error
     assert_nowhere(
         secrets,
