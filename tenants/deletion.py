@@ -120,6 +120,13 @@ def tenant_schedule_deletion(*, tenant: Tenant, actor, days: int) -> Tenant:
             "cancel the deletion to keep it."
         )
     if tenant.delete_after is not None:
+        # Asked again while its final backup is being taken: that backup is the deletion's,
+        # and moving the date would hide its outcome (deletion_held_by counts those since).
+        if tenant.backups.filter(reason="final", state="running").exists():
+            raise ApplicationError(
+                "This tenant's final backup is being taken now; the site is removed once it is "
+                "done, and the page says so if it fails."
+            )
         _change(
             tenant=tenant,
             actor=actor,

@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal.errors import ApplicationError
 from provisioning.models import Run
 from tenants import deletion, services, suspension
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent, Backup, Tenant
 from tenants.tasks import purge_due_deletions
 from tests.factories import TenantFactory
 
@@ -115,6 +115,24 @@ def test_refusals_while_a_deletion_waits(requester, other_requester, ready):
     ready.refresh_from_db()
     with pytest.raises(ApplicationError, match="nothing to cancel"):
         deletion.tenant_cancel_deletion(tenant=ready, actor=requester)
+
+
+def test_asked_again_while_its_final_backup_runs_is_refused_and_the_date_kept(
+    requester, ready, settings
+):
+    # With no grace period a deletion asked again is tried again now, except while its final
+    # backup runs: then the date stays, so that backup's failure is still the page's word.
+    settings.PORTAL_DELETE_GRACE_DAYS = 0
+    due = timezone.now() - timedelta(minutes=5)
+    Tenant.objects.filter(pk=ready.pk).update(delete_after=due, suspended_at=due)
+    ready.refresh_from_db()
+    final = Backup.objects.create(tenant=ready, reason="final", state=Backup.State.RUNNING)
+    with pytest.raises(ApplicationError, match="final backup is being taken now"):
+        services.tenant_delete(tenant=ready, actor=requester)
+    ready.refresh_from_db()
+    assert ready.delete_after == due
+    Backup.objects.filter(pk=final.pk).update(state=Backup.State.FAILED, error="disk full")
+    assert deletion.deletion_held_by(ready) == "disk full"
 
 
 def test_a_request_not_built_yet_is_withdrawn_at_once(requester):
