@@ -241,7 +241,7 @@ def schedule_words(tenant: Tenant) -> str:
     hours = effective_hours(tenant)
     if hours is None:
         return "No scheduled backups (this plan allows them off); “Back up now” still works."
-    every = {6: "every 6 hours", 12: "every 12 hours", 24: "daily", 168: "weekly"}.get(
+    every = {6: "every 6 hours", 12: "every 12 hours", 24: "daily", WEEK: "weekly"}.get(
         hours, f"every {hours} hours"
     )
     if hours == WEEK:

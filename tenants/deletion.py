@@ -11,7 +11,7 @@ from portal import roles
 from portal.errors import ApplicationError
 from provisioning import runs
 from tenants.audit import audit_record
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent, Backup, Tenant
 from tenants.suspension import SETTLED
 
 Action = AuditEvent.Action
@@ -21,11 +21,6 @@ def deletion_has_grace(tenant: Tenant) -> bool:
     """Whether asking to delete this tenant starts a grace period rather than the teardown:
     only a built tenant (a run under way on it or not), and only when the grace period is on."""
     return settings.PORTAL_DELETE_GRACE_DAYS > 0 and (tenant.state in SETTLED or _served(tenant))
-
-
-def deletion_saves(tenant: Tenant) -> bool:
-    """Whether deleting this tenant takes a final backup first: one with a site to save."""
-    return _has_site(tenant)
 
 
 def deletion_days(tenant: Tenant, *, now: bool = False) -> int | None:
@@ -39,11 +34,11 @@ def deletion_days(tenant: Tenant, *, now: bool = False) -> int | None:
     return 0 if deletion_saves(tenant) else None
 
 
-def _has_site(tenant: Tenant) -> bool:
-    """Whether a final backup has a site to save: one the tenant served since it was last
-    built, whatever run is under way on it now (the deletion's own suspension makes it
-    "provisioning"), where backups are configured (in plan mode no database or files were
-    made)."""
+def deletion_saves(tenant: Tenant) -> bool:
+    """Whether deleting this tenant takes a final backup first: it has a site to save, one it
+    served since it was last built, whatever run is under way on it now (the deletion's own
+    suspension makes it "provisioning"), where backups are configured (in plan mode no
+    database or files were made)."""
     from tenants.backups import backups_configured  # it imports tenants.suspension
 
     return _served(tenant) and backups_configured()
@@ -122,7 +117,7 @@ def tenant_schedule_deletion(*, tenant: Tenant, actor, days: int) -> Tenant:
     if tenant.delete_after is not None:
         # Asked again while its final backup is being taken: that backup is the deletion's,
         # and moving the date would hide its outcome (deletion_held_by counts those since).
-        if tenant.backups.filter(reason="final", state="running").exists():
+        if tenant.backups.filter(reason="final", state=Backup.State.RUNNING).exists():
             raise ApplicationError(
                 "This tenant's final backup is being taken now; the site is removed once it is "
                 "done, and the page says so if it fails."
@@ -203,7 +198,7 @@ def tenant_purge(tenant: Tenant) -> bool:
 
     if not _due().filter(pk=tenant.pk).exists():
         return False  # cancelled, or another worker's purge tore it down already
-    final = backups.backup_final(tenant) if _has_site(tenant) else None
+    final = backups.backup_final(tenant) if deletion_saves(tenant) else None
     if final is not None and final.state != final.State.DONE:
         return False  # the failed backup is audited and on the page; never delete unsaved
     try:

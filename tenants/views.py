@@ -306,7 +306,6 @@ def _detail_context(request, tenant: Tenant) -> dict:
         plans.attach_plans(tenant.slug, steps)  # plan mode's output, readable by admins
     return {
         "tenant": tenant,
-        # Runs count per tenant (its first run is 1), not by the table's ids across all tenants.
         "tenant_url": tenant_url(tenant, "/"),
         "history": selectors.tenant_history(
             tenant, admin_notes=roles.sees_all_tenants(request.user)

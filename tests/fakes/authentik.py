@@ -363,7 +363,7 @@ class FakeAuthentik(LoopbackServer):
 
     def _group_member(self, add: bool):
         """add_user / remove_user: {"pk": <user pk>} -> 204, empty. Not recorded (no exchange in
-        /work/shared/recordings has them), so as Authentik's source has it (authentik/core/api/
+        the recordings has them), so as Authentik's source has it (authentik/core/api/
         groups.py, GroupViewSet.add_user/remove_user): the body's pk is looked up among the
         users the token may view and a miss raises a bare Http404, which DRF answers 404
         {"detail": "Not found."} (its NotFound's default detail); the body is not validated, so
