@@ -13,7 +13,8 @@ from django.db import connections
 
 TICKS = os.sysconf("SC_CLK_TCK")
 # Often enough that a PostgreSQL backend's CPU is read shortly before it ends: the worker's
-# connections stay open across tasks (bench_worker_env), so few end within a round.
+# connections stay open across tasks (PORTAL_TEST_CONN_MAX_AGE in bench_worker_env), so few end
+# within a round; with a connection a task, most would end unread and the sum be near 0.
 SAMPLE_SECONDS = 0.25
 
 
@@ -29,6 +30,16 @@ def own_seconds(pid: int, thread: int | None = None) -> float:
     """User and system CPU seconds of a process (or of one of its threads), 0 once gone."""
     fields = _stat(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat")
     return (int(fields[11]) + int(fields[12])) / TICKS if fields else 0.0
+
+
+def backend_seconds(pid: int) -> float:
+    """CPU seconds of a single-threaded process in nanoseconds' precision (schedstat's run
+    time), else in clock ticks: a PostgreSQL backend's few milliseconds a round would read 0
+    in ticks, and a sum of many of them too; 0 once gone."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return own_seconds(pid)
 
 
 def tree_seconds(pid: int) -> float:
@@ -95,7 +106,7 @@ class PostgresBackends(threading.Thread):
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         for (pid,) in cursor.fetchall():
-            seconds = own_seconds(pid)  # 0 for one that ended since the query
+            seconds = backend_seconds(pid)  # 0 for one that ended since the query
             # A backend already there when sampling began counts from then, a new one from 0.
             self.first.setdefault(pid, 0.0 if self._sampled else seconds)
             self.last[pid] = max(seconds, self.last.get(pid, 0.0))
