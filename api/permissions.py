@@ -1,4 +1,4 @@
-"""Who may call what: the same rules the pages' mixins apply (tenants.views)."""
+"""Who may call what: the same rules the pages' mixins apply (tenants.views.base)."""
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
