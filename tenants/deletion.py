@@ -171,7 +171,11 @@ def tenant_cancel_deletion(*, tenant: Tenant, actor) -> Tenant:
     """Keep the tenant: no purge, and the deletion's suspension lifted (another one stays)."""
     if actor is not None and not roles.is_approver(actor) and tenant.owner_id != actor.pk:
         raise ApplicationError("Only the owner or a platform admin can cancel a deletion.")
-    if tenant.delete_after is None or not tenant.desired_present:
+    if not tenant.desired_present:
+        raise ApplicationError(
+            "This tenant is being torn down or is gone; its deletion can't be cancelled now."
+        )
+    if tenant.delete_after is None:
         raise ApplicationError(
             "No deletion is waiting for this tenant; there is nothing to cancel."
         )

@@ -12,11 +12,20 @@ from provisioning.secrets import SECRET_NAME
 class FilesJobRunner:
     """Each new files Job on the fake cluster: its container's own command, with its env (the
     Secret's keys resolved as the kubelet would) and its volume mounts mapped to folders here;
-    Complete when it exits 0, Failed otherwise, as the Job controller would say."""
+    Complete when it exits 0, Failed otherwise, as the Job controller would say. With `hold`,
+    each waits for that event first: a test acts while a Job is under way (`.started` says so)."""
 
-    def __init__(self, fake, volume: Path | dict[str, Path], work: Path, fail: bool = False):
+    def __init__(
+        self,
+        fake,
+        volume: Path | dict[str, Path],
+        work: Path,
+        fail: bool = False,
+        hold: threading.Event | None = None,
+    ):
         # One folder for every namespace, or one per namespace (a tenant and its clone).
         self.fake, self.volume, self.work, self.fail = fake, volume, work, fail
+        self.hold, self.started = hold, threading.Event()
         self.ran: list[dict] = []
         self.outputs: list[str] = []
         self._stop = threading.Event()
@@ -59,6 +68,9 @@ class FilesJobRunner:
 
     def _run(self, key, job: dict) -> None:
         self.ran.append(job)
+        self.started.set()
+        if self.hold is not None:
+            self.hold.wait(timeout=60)  # the test's release, or it gave up on its own
         container = job["spec"]["template"]["spec"]["containers"][0]
         done = subprocess.run(  # noqa: S603  (the Job's own command)
             container["command"],

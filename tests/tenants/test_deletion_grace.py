@@ -140,3 +140,41 @@ def test_a_request_not_built_yet_is_withdrawn_at_once(requester):
     services.tenant_delete(tenant=tenant, actor=requester)
     tenant.refresh_from_db()
     assert tenant.state == Tenant.State.DELETED and tenant.delete_after is None
+
+
+def test_cancel_is_the_owners_or_an_admins_until_the_teardown_begins(
+    client, requester, approver, auditor, ready
+):
+    services.tenant_delete(tenant=ready, actor=requester)
+    # Due, its final backup being taken: still the owner's or an admin's to cancel, not an
+    # auditor's (who reads the page).
+    Tenant.objects.filter(pk=ready.pk).update(delete_after=timezone.now() - timedelta(minutes=1))
+    final = Backup.objects.create(tenant=ready, reason="final", state=Backup.State.RUNNING)
+    url = reverse("tenants:cancel_delete", args=[ready.pk])
+    client.force_login(auditor)
+    assert 'id="btn-cancel-delete"' not in client.get(ready.get_absolute_url()).content.decode()
+    assert client.post(url).status_code == 403
+    client.force_login(approver)
+    assert 'id="btn-cancel-delete"' in client.get(ready.get_absolute_url()).content.decode()
+    answer = client.post(url, follow=True).content.decode()
+    assert "shop stays; its deletion was cancelled." in answer
+    ready.refresh_from_db()
+    assert ready.delete_after is None and not ready.is_suspended
+    event = AuditEvent.objects.get(action=Action.TENANT_DELETE_CANCELLED)
+    assert event.actor_name == approver.username
+
+    # Deleted again and purged once due (its final backup done): the teardown has begun, and
+    # there is no way back on the page.
+    Backup.objects.filter(pk=final.pk).update(state=Backup.State.DONE)
+    services.tenant_delete(tenant=ready, actor=requester)
+    Tenant.objects.filter(pk=ready.pk).update(delete_after=timezone.now() - timedelta(minutes=1))
+    ready.refresh_from_db()
+    assert deletion.tenant_purge(ready)
+    client.force_login(requester)
+    page = client.get(ready.get_absolute_url()).content.decode()
+    assert 'id="btn-cancel-delete"' not in page and 'id="delete-after"' not in page
+    answer = client.post(url, follow=True).content.decode()
+    assert "its deletion can&#x27;t be cancelled now" in answer
+    ready.refresh_from_db()
+    assert ready.state == Tenant.State.DELETING and not ready.desired_present
+    assert AuditEvent.objects.filter(action=Action.TENANT_DELETE_CANCELLED).count() == 1
