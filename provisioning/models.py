@@ -58,13 +58,22 @@ class Run(models.Model):
     # What the tenant image was to the worker that last claimed the run (provisioning.rollout):
     # a ready tenant whose last apply was built from another one is reconciled again.
     image_fingerprint = models.CharField(max_length=64, blank=True)
-    # The run's place among its tenant's runs, from 1: the "run #N" of the tenant page, of its
-    # history's events and of the API, one number for the same run wherever it is named.
+    # The run's place among its tenant's runs, from 1, never two runs' (the constraint below):
+    # the "run #N" of the tenant page, of its history's events and of the API, one number for
+    # the same run wherever it is named.
     number = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "status"])]
+        constraints = [
+            # Each number run_request gives names one run (0: a row made without it, a test's).
+            models.UniqueConstraint(
+                fields=["tenant", "number"],
+                condition=models.Q(number__gt=0),
+                name="run_number_unique_per_tenant",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} of {self.tenant} ({self.get_status_display()})"

@@ -3,14 +3,19 @@
 from contextlib import nullcontext
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Subquery
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce, Now
+from django.db.models.sql.subqueries import InsertQuery
 
 from portal import requestcontext
+from portal.errors import ApplicationError
 from provisioning.models import Run
 
 APPLY, DESTROY, CHECK = Run.Action.APPLY, Run.Action.DESTROY, Run.Action.CHECK
+# Each retry follows a run of the same tenant committed meanwhile: more is no longer a race.
+ATTEMPTS = 5
 
 
 def run_request(*, tenant, action: str, reason: str, actor=None) -> Run:
@@ -23,32 +28,26 @@ def run_request(*, tenant, action: str, reason: str, actor=None) -> Run:
             Run.objects.filter(tenant=tenant, status__in=Run.OPEN).exclude(action=DESTROY).update(
                 status=Run.Status.CANCELLED, error="Superseded by the deletion."
             )
-        open_runs = list(_oldest_open(tenant.pk))
-        run = next(
-            (r for r in open_runs if r.action == action and r.status == Run.Status.PENDING), None
-        )
-        # The tenant's only open run carries its first wake-up from the start, so nothing is
-        # left for enqueue() to bump: its message goes out as soon as the run is committed.
-        # wakeup_at stays empty, as for a message never sent: should the sender die before it
-        # goes, the next sweep sends it (a copy besides one that did go acts only once).
-        first = run is None and not open_runs
-        if run is None:
-            actor = actor if getattr(actor, "is_authenticated", False) else None
-            run = Run.objects.create(
-                tenant=tenant,
-                action=action,
-                reason=reason,
-                requested_by=actor,
-                # The name the audit trail gives the same act (cli:<login> for an operator).
-                requested_by_name=(
-                    actor.get_username() if actor else requestcontext.current().actor_name
-                )
-                or "system",
-                wakeup=1 if first else 0,
-                number=_next_number(tenant.pk),
+        # Read again if the number was taken meanwhile: the run that took it, now committed,
+        # may be the one to reuse, and the tenant's only open run no longer.
+        for _ in range(ATTEMPTS):
+            open_runs = list(_oldest_open(tenant.pk))
+            run = next(
+                (r for r in open_runs if r.action == action and r.status == Run.Status.PENDING),
+                None,
             )
-            # The number was computed by the INSERT itself; read it only if asked for.
-            del run.number
+            # The tenant's only open run carries its first wake-up from the start, so nothing is
+            # left for enqueue() to bump: its message goes out as soon as the run is committed.
+            # wakeup_at stays empty, as for a message never sent: should the sender die before
+            # it goes, the next sweep sends it (a copy besides one that did go acts only once).
+            first = run is None and not open_runs
+            if run is not None:
+                break
+            run = _new_run(tenant=tenant, action=action, reason=reason, actor=actor, first=first)
+            if _inserted(run):
+                break
+        else:
+            raise ApplicationError("Too many runs were asked for this tenant at once; try again.")
     tenant_id, run_id = tenant.pk, run.pk
     if first:
         transaction.on_commit(lambda: send(tenant_id, run_id, 1))
@@ -57,11 +56,52 @@ def run_request(*, tenant, action: str, reason: str, actor=None) -> Run:
     return run
 
 
+def _new_run(*, tenant, action: str, reason: str, actor, first: bool) -> Run:
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    return Run(
+        tenant=tenant,
+        action=action,
+        reason=reason,
+        requested_by=actor,
+        # The name the audit trail gives the same act (cli:<login> for an operator).
+        requested_by_name=(actor.get_username() if actor else requestcontext.current().actor_name)
+        or "system",
+        wakeup=1 if first else 0,
+        number=_next_number(tenant.pk),
+    )
+
+
 def _next_number(tenant_id: int):
     """The tenant's next run number, worked out inside the INSERT (no statement of its own).
-    Two runs asked for at the very same moment may share a number; it only names them."""
+    Unique per tenant (run_number_unique_per_tenant): a run asked for at the very same moment,
+    whose INSERT read the same last number, takes none and asks again (_inserted)."""
     last = Run.objects.filter(tenant_id=tenant_id).order_by().values("tenant_id")
     return Coalesce(Subquery(last.annotate(top=Max("number")).values("top")), 0) + 1
+
+
+def _inserted(run: Run) -> bool:
+    """Insert the run as save() would; False, with nothing written, if its number was taken.
+
+    On PostgreSQL the INSERT waits for the run that holds the number until that run's
+    transaction ends, then does nothing (ON CONFLICT DO NOTHING): the caller's transaction
+    goes on unharmed, with no savepoint around the INSERT (two statements more, issue 14).
+    SQLite runs one writer at a time, so two INSERTs never read the same last number there.
+    """
+    meta = Run._meta
+    query = InsertQuery(
+        Run, on_conflict=OnConflict.IGNORE if connection.vendor == "postgresql" else None
+    )
+    query.insert_values([f for f in meta.local_concrete_fields if f is not meta.auto_field], [run])
+    returning = meta.db_returning_fields
+    (row,) = query.get_compiler(connection=connection).execute_sql(returning)
+    if row is None:
+        return False
+    for field, value in zip(returning, row, strict=True):
+        setattr(run, field.attname, value)
+    run._state.adding, run._state.db = False, connection.alias
+    # The number was computed by the INSERT itself; read it only if asked for.
+    del run.number
+    return True
 
 
 def _oldest_open(tenant_id: int):

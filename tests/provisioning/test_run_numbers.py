@@ -1,6 +1,10 @@
 """A run has one number wherever it is named: the tenant's history, its page and the API."""
 
+import threading
+
 import pytest
+from django.db import connection, connections, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -43,3 +47,64 @@ def test_the_history_names_the_run_by_the_number_the_page_shows(tmp_path, client
     listed = api.get(reverse("api:run-list"), {"tenant": tenant.pk}).json()
     rows = listed["results"] if isinstance(listed, dict) else listed
     assert [(r["id"], r["number"]) for r in rows if r["tenant"] == tenant.pk] == [(run.pk, 1)]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "numbers"),
+    [(Run.Action.APPLY, Run.Action.CHECK, [1, 2]), (Run.Action.APPLY, Run.Action.APPLY, [1])],
+)
+def test_two_runs_asked_for_at_once_never_share_a_number(first, second, numbers):
+    """Two requests for one tenant, each in its own transaction on its own connection: the
+    second reads the tenant's runs (the same Max) while the first's run is not committed. It
+    waits for that run, then takes the next number, or the run itself if it is the same act,
+    still pending."""
+    tenant = TenantFactory()
+    inserted, commit, asked = threading.Event(), threading.Event(), {}
+
+    def ask(name: str, action: str) -> None:
+        try:
+            with transaction.atomic():
+                asked[name] = run_request(tenant=tenant, action=action, reason=name).pk
+                if name == "one":  # held open: its run is not yet seen by the other
+                    inserted.set()
+                    commit.wait(10)
+        finally:
+            connections.close_all()
+
+    one = threading.Thread(target=ask, args=("one", first))
+    one.start()
+    assert inserted.wait(10)
+    two = threading.Thread(target=ask, args=("two", second))
+    two.start()
+    two.join(1.0)
+    waited = two.is_alive()
+    commit.set()
+    one.join(10)
+    two.join(10)
+    assert sorted(Run.objects.filter(tenant=tenant).values_list("number", flat=True)) == numbers
+    assert waited  # for the first run's INSERT (the number it took), not past it
+    assert (asked["one"] == asked["two"]) == (first == second)
+
+
+def test_the_migration_gives_runs_that_shared_a_number_new_ones_in_created_order():
+    """Before the numbers were unique, runs asked for at once could share one: the first made
+    keeps it, each later one takes the tenant's next, and every other number stays."""
+    executor = MigrationExecutor(connection)
+    executor.migrate([("provisioning", "0008_run_number")])
+    try:
+        tenant, other = TenantFactory(slug="shared"), TenantFactory(slug="other")
+        made = [
+            Run.objects.create(tenant=t, action=Run.Action.APPLY, reason="approved", number=n)
+            for t, n in (
+                (tenant, 1),
+                (tenant, 2),
+                (tenant, 2),
+                (other, 1),
+                (tenant, 1),
+                (tenant, 3),
+            )
+        ]
+    finally:
+        executor = MigrationExecutor(connection)  # forward again, to every latest migration
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert [Run.objects.get(pk=r.pk).number for r in made] == [1, 2, 4, 1, 5, 3]
