@@ -108,14 +108,13 @@ def audit_actor_names() -> list[str]:
 
 
 # Each step finds the least name above the one before (PostgreSQL has no skip scan to do it).
+# MIN, not a parenthesized ORDER BY ... LIMIT 1: SQLite (the embedded mode) can't parse that as
+# a compound's first member, and both answer MIN from the index as that LIMIT 1 would.
 _ACTOR_NAMES = """
 WITH RECURSIVE names(name) AS (
-    (SELECT actor_name FROM tenants_auditevent ORDER BY actor_name LIMIT 1)
+    SELECT MIN(actor_name) FROM tenants_auditevent
     UNION ALL
-    SELECT (
-        SELECT actor_name FROM tenants_auditevent WHERE actor_name > names.name
-        ORDER BY actor_name LIMIT 1
-    )
+    SELECT (SELECT MIN(actor_name) FROM tenants_auditevent WHERE actor_name > names.name)
     FROM names WHERE names.name IS NOT NULL
 )
 SELECT name FROM names WHERE name IS NOT NULL
