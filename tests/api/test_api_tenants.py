@@ -1,7 +1,9 @@
 """Tenants through the API: request, decide, delete, with ETags, cursors and the audit."""
 
 import pytest
+from rest_framework.test import APIClient
 
+from api.tokens import token_create
 from provisioning.models import Run
 from tenants.models import AuditEvent, Tenant
 from tests.factories import TenantFactory
@@ -203,6 +205,23 @@ def test_odd_input_gets_a_clear_answer_never_a_500(api_for, approver, method, ur
     assert response.status_code < 500
     if response.status_code >= 400:
         assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_write_to_a_path_the_api_lacks_reads_json_404_not_the_csrf_page(requester, method):
+    # A script's token is no cookie: the catch-all answered its write with the browser's CSRF
+    # page (403, HTML, "Not sent yet") instead of saying that the path does not exist.
+    _, plain = token_create(user=requester, name="script", days=1)
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
+    tenant = TenantFactory(owner=requester)
+
+    response = getattr(client, method)(
+        f"/api/v1/tenants/{tenant.pk}/members/", {"username": "bob"}, format="json"
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
 
 
 def _decide(client, tenant, decision: str):
