@@ -11,6 +11,7 @@ from tenants import backups, backupschedule, customhosts, hostproof
 from tenants.confirmation import confirmation_problem
 from tenants.forms import BackupScheduleForm, PlanChangeForm, RejectForm, TenantRequestForm
 from tenants.models import AuditEvent, Backup, Plan, Tenant
+from tenants.validation import SLUG_MAX, SLUG_MIN
 
 
 class PlanSerializer(serializers.ModelSerializer):
@@ -565,7 +566,12 @@ class CloneSerializer(serializers.Serializer):
     """The clone's own name and host (both optional) and the original's backup to fill it."""
 
     slug = serializers.CharField(
-        required=False, allow_blank=True, max_length=60, help_text="Default: <slug>-staging."
+        required=False,
+        allow_blank=True,
+        max_length=SLUG_MAX * 2,
+        # The rule's words, not the cap's (DRF formats the message without the length).
+        error_messages={"max_length": f"Use {SLUG_MIN} to {SLUG_MAX} characters."},
+        help_text="Default: <slug>-staging.",
     )
     host = serializers.CharField(
         required=False, allow_blank=True, max_length=253, help_text="Default: the platform's."

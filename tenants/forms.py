@@ -6,7 +6,7 @@ from django.conf import settings
 from tenants import pipeline, validation
 from tenants.models import Plan, Tenant
 from tenants.request_checks import request_problems
-from tenants.validation import SLUG_MAX, default_host
+from tenants.validation import SLUG_LENGTH, SLUG_MAX, default_host
 
 
 class TenantRequestForm(forms.Form):
@@ -15,8 +15,10 @@ class TenantRequestForm(forms.Form):
 
     slug = forms.CharField(
         label="Name",
-        # Longer than the rule allows, so the user reads the rule's own message, not Django's.
+        # Longer than the rule allows, so the user reads the rule's own message, not Django's;
+        # past the cap too (a cap of 60 contradicted the rule's 30).
         max_length=SLUG_MAX * 2,
+        error_messages={"max_length": SLUG_LENGTH},
         help_text="3–30 lower-case letters, digits and hyphens; becomes part of the host name.",
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
@@ -122,6 +124,7 @@ class CloneForm(forms.Form):
     slug = forms.CharField(
         label="Name of the clone",
         max_length=SLUG_MAX * 2,
+        error_messages={"max_length": SLUG_LENGTH},
         required=False,
         help_text="3–30 lower-case letters, digits and hyphens; empty: <name>-staging.",
         widget=forms.TextInput(

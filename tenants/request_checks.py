@@ -27,9 +27,6 @@ def request_problems(
         check("host", validation.validate_host, host)
     if wordpress_version is not None:
         check("wordpress_version", validation.validate_wordpress_version, wordpress_version)
-    if "slug" in errors and host == validation.default_host(slug or ""):
-        # The host was made from the bad name: the name's message says it all.
-        errors.pop("host", None)
     if plan is not None and not plan.is_active:
         errors.setdefault("plan", []).append("This plan is no longer offered; choose another.")
     live = Tenant.objects.filter(state__in=Tenant.LIVE_STATES).exclude(pk=exclude_pk)
@@ -39,6 +36,9 @@ def request_problems(
         )
     if host is not None and "host" not in errors and served_elsewhere(host, tenant_id=exclude_pk):
         errors.setdefault("host", []).append(f"{host} is already in use by another tenant.")
+    if "slug" in errors and host == validation.default_host(slug or ""):
+        # The host was made from the bad (or taken) name: the name's message says it all.
+        errors.pop("host", None)
     most = settings.PORTAL_MAX_TENANTS_PER_USER
     if owner is not None and live.filter(owner=owner).count() >= most:
         errors.setdefault("__all__", []).append(

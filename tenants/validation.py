@@ -7,6 +7,9 @@ from django.core.exceptions import ValidationError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 SLUG_MIN, SLUG_MAX = 3, 30
+# The length rule in words; show_value is what Django's max_length check calls the length, so a
+# form field capped longer than the rule says the rule too, not its own cap.
+SLUG_LENGTH = f"Use {SLUG_MIN} to {SLUG_MAX} characters (this one has %(show_value)d)."
 
 
 def normalize_slug(value: str) -> str:
@@ -15,9 +18,7 @@ def normalize_slug(value: str) -> str:
 
 def validate_slug(slug: str) -> None:
     if not SLUG_MIN <= len(slug) <= SLUG_MAX:
-        raise ValidationError(
-            f"Use {SLUG_MIN} to {SLUG_MAX} characters (this one has {len(slug)}).", code="length"
-        )
+        raise ValidationError(SLUG_LENGTH % {"show_value": len(slug)}, code="length")
     if not _DNS_LABEL.match(slug):
         raise ValidationError(
             "Use only lower-case letters, digits and hyphens, starting and ending with a letter "

@@ -31,6 +31,8 @@ def test_a_script_clones_a_tenant_and_reads_the_pages_refusals(
     again = client.post(url, {}, format="json")
     assert again.status_code == 400
     assert "is already taken" in again.json()["errors"]["slug"][0]
+    long = client.post(url, {"slug": "y" * 70}, format="json")
+    assert long.json()["errors"]["slug"] == ["Use 3 to 30 characters."]  # not "at most 60"
     stale = client.post(url, {"slug": "other-one"}, format="json", HTTP_IF_MATCH='"stale"')
     assert stale.status_code == 412
     waiting = TenantFactory(owner=requester)

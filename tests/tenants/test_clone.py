@@ -224,6 +224,8 @@ def test_clones_are_refused_where_they_make_no_sense(
     long = TenantFactory(owner=requester, state=Tenant.State.READY, slug="x" * 25)
     too_long = client.post(reverse("tenants:clone", args=[long.pk]), {})
     assert too_long.status_code == 400 and "Use 3 to 30 characters" in too_long.content.decode()
+    typed_long = client.post(url, {"slug": "y" * 70})  # past the field's cap: the rule still
+    assert "Use 3 to 30 characters (this one has 70)." in typed_long.content.decode()
     bad_backup = client.post(url, {"backup": "999999"})
     assert bad_backup.status_code == 400
     assert "Choose one of the listed backups." in bad_backup.content.decode()
