@@ -136,6 +136,15 @@ def backups_configured() -> bool:
     return MariaDB.from_settings() is not None and ObjectStore.from_settings() is not None
 
 
+def backups_offered() -> bool:
+    """Whether the tenant page offers backups and clones: not in plan mode, where every one
+    would be refused. S3 half configured counts as offered: the action then says what's missing."""
+    try:
+        return backups_configured()
+    except StepFailed:
+        return True
+
+
 def backup_final(tenant: Tenant) -> Backup | None:
     """The backup taken before a teardown (or the one another worker is taking, still running);
     None where backups aren't configured (plan mode)."""

@@ -1,6 +1,7 @@
 """What the tenant's page shows: the context its views and the forms on it share."""
 
 from django.conf import settings
+from django.utils import timezone
 
 from portal import roles
 from provisioning.health import tenant_health
@@ -61,6 +62,8 @@ def _backups_context(request, tenant: Tenant) -> dict:
         "proven_restore": backups.last_proven_restore(tenant),
         "failed_restore_test": backups.last_failed_restore_test(tenant),
         "backups_poll": "2s" if running else None,
+        # Plan mode has no MariaDB and S3: no button that could only be refused.
+        "backups_offered": backups.backups_offered(),
         "can_act": not roles.is_auditor(request.user),
         "is_approver": roles.is_approver(request.user),
         "is_owner": tenant.owner_id == request.user.pk,
@@ -76,11 +79,18 @@ def _schedule_context(request, tenant: Tenant, form=None) -> dict:
         "hour": tenant.backup_hour,
         "weekday": tenant.backup_weekday,
     }
+    offered = backups.backups_offered()
+    next_at = (
+        backupschedule.next_backup_at(tenant, last and last.created_at)
+        if offered and tenant.state == Tenant.State.READY and tenant.desired_present
+        else None
+    )
     return {
         "schedule_words": backupschedule.schedule_words(tenant),
-        "next_backup_at": backupschedule.next_backup_at(tenant, last and last.created_at)
-        if tenant.state == Tenant.State.READY and tenant.desired_present
-        else None,
+        "next_backup_at": next_at,
+        # A tenant without a good backup is due since it was made: "now", not that past time.
+        "next_backup_due": next_at is not None and next_at <= timezone.now(),
+        "backups_offered": offered,
         "schedule_form": form if form is not None else BackupScheduleForm(initial=initial),
         "may_schedule": not roles.is_auditor(request.user)
         and (tenant.owner_id == request.user.pk or roles.is_approver(request.user))

@@ -207,7 +207,7 @@ def _post(client, tenant, **data):
     return client.post(reverse("tenants:backup_schedule", args=[tenant.pk]), data)
 
 
-def test_the_owner_chooses_a_schedule_on_the_page_audited(client, requester):
+def test_the_owner_chooses_a_schedule_on_the_page_audited(client, requester, backups_on):
     tenant = _ready(requester)
     client.force_login(requester)
     page = client.get(tenant.get_absolute_url()).content.decode()
@@ -223,7 +223,20 @@ def test_the_owner_chooses_a_schedule_on_the_page_audited(client, requester):
     assert event.actor == requester
     page = client.get(tenant.get_absolute_url()).content.decode()
     assert "Backed up daily at 04:00 UTC; backups are kept 7 days." in page
-    assert 'id="next-backup"' in page  # none yet: at once
+    # None yet: due at once, said so, not as the past moment the tenant was made.
+    assert "Next scheduled backup: due now; the beat takes it within minutes." in page
+
+
+def test_in_plan_mode_the_page_offers_no_backup_nor_clone_and_says_why(client, requester):
+    # run.sh's portal (no MariaDB, no S3) showed "Back up now" and "Clone to staging…", each
+    # only ever refused, and a "next scheduled backup" the beat would never take.
+    tenant = _ready(requester)
+    client.force_login(requester)
+    page = client.get(tenant.get_absolute_url()).content.decode()
+    assert 'id="btn-backup"' not in page and 'id="btn-clone"' not in page
+    assert 'id="next-backup"' not in page
+    assert "need the platform's MariaDB and S3 configured; in plan mode none are" in page
+    assert 'id="id_backup_frequency"' in page  # the schedule is still the owner's to choose
 
 
 def test_a_weekly_schedule_has_its_day_sunday_unless_chosen(client, requester):

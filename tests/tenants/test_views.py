@@ -223,7 +223,9 @@ def test_progress_partial_polls_while_busy_and_stops_when_done(client, requester
     assert "What went wrong:</strong> Setting up your site stopped while creating" in partial
 
 
-def test_the_poll_that_ends_a_run_brings_back_what_a_ready_tenant_offers(client, requester):
+def test_the_poll_that_ends_a_run_brings_back_what_a_ready_tenant_offers(
+    client, requester, backups_on
+):
     """The page opened while the run was under way had no backup button, restore link or
     schedule form (a tenant being built has none); its last poll brings them, as it brings
     the facts' "Ready", rather than leaving them out until a reload."""
