@@ -20,6 +20,8 @@ if ! port_free "$PORT"; then
 fi
 scripts/bootstrap.sh
 export DJANGO_SETTINGS_MODULE=portal.settings
+# Links in mails and webhooks name where this portal runs, on whichever PORT.
+export PORTAL_URL=${PORTAL_URL:-http://127.0.0.1:${PORT}}
 # Lines reach a piped or redirected log as they are written, in the order they happen.
 export PYTHONUNBUFFERED=1
 .venv/bin/python manage.py migrate --noinput

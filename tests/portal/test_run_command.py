@@ -127,6 +127,18 @@ def test_run_command_serves_the_portal_and_stops_cleanly(tmp_path):
             time.sleep(1)
         assert "Ready" in page, Path(log.name).read_text()[-3000:]
         assert (tmp_path / "var" / "plan" / "bobs-blog").is_dir()
+        # The mails (the console's, in the worker's log) link to where the portal runs: with
+        # PORT set they named http://localhost:8000, where nothing answers.
+        approved = "Subject: [Tenant portal] Approved: bobs-blog"
+        deadline = time.monotonic() + 30
+        while approved not in Path(log.name).read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        mails = Path(log.name).read_text()
+        assert approved in mails, mails[-3000:]
+        assert detail in mails and "localhost:8000" not in mails
+        # The audit trail in the Django admin, on the embedded SQLite (it answered 500 there).
+        trail = session.get(f"{base}/admin/tenants/auditevent/", timeout=10)
+        assert trail.status_code == 200 and "Tenant approved" in trail.text
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         try:
