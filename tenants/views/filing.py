@@ -70,11 +70,15 @@ class TenantResubmitView(ActorMixin, View):
         context = {"form": form, "resubmit": tenant}
         return render(request, self.template, context, status=status)
 
+    def _not_rejected(self, request, tenant: Tenant):
+        """The tenant's page, saying why, for a request no longer rejected (a stale tab)."""
+        messages.info(request, "Only a rejected request can be edited and sent again.")
+        return redirect(tenant)
+
     def get(self, request, pk: int):
         tenant = self._tenant(request, pk)
         if tenant.state != Tenant.State.REJECTED:
-            messages.info(request, "Only a rejected request can be edited and sent again.")
-            return redirect(tenant)
+            return self._not_rejected(request, tenant)
         initial = {
             "slug": tenant.slug,
             "display_name": tenant.display_name,
@@ -88,6 +92,9 @@ class TenantResubmitView(ActorMixin, View):
 
     def post(self, request, pk: int):
         tenant = self._tenant(request, pk)
+        if tenant.state != Tenant.State.REJECTED:
+            # Before the form: its errors would come back under "an admin rejected this".
+            return self._not_rejected(request, tenant)
         form = TenantRequestForm(request.POST, owner=request.user, exclude_pk=tenant.pk)
         if form.is_valid():
             try:

@@ -61,7 +61,7 @@ TABLE = {
     # The plan form; sent without a plan it comes back with its error.
     "tenants:plan": (True, (L, 200, 404, 200, 403), (L, 400, 404, 400, 403)),
     # Only the requester edits a rejected request; this one isn't rejected: back to its page.
-    "tenants:resubmit": (True, (L, 302, 404, 404, 403), (L, 400, 404, 404, 403)),
+    "tenants:resubmit": (True, (L, 302, 404, 404, 403), (L, 302, 404, 404, 403)),
     # A comment with no text comes back on the page with its error.
     "tenants:comment": (True, (L, 405, 405, 405, 403), (L, 400, 404, 400, 403)),
     # An empty name comes back as a 400 to the owner and admins; removing nobody is a message.

@@ -102,6 +102,10 @@ def test_only_a_rejected_request_of_ones_own_can_be_sent_again(
         reverse("tenants:resubmit", args=[waiting.pk]), _form(slug="waiting"), follow=True
     )
     assert "Only a rejected request can be edited and sent again" in response.content.decode()
+    # A form with a mistake, from a tab left open: not the edit page again, saying that an
+    # admin rejected a request that is waiting (or built, or deleted) with an empty reason.
+    stale = client.post(reverse("tenants:resubmit", args=[waiting.pk]), _form(slug=""))
+    assert stale.status_code == 302 and stale["Location"] == waiting.get_absolute_url()
     assert not AuditEvent.objects.filter(action="tenant.resubmitted").exists()
     with pytest.raises(Exception, match="Only the person who asked"):
         services.tenant_request_resubmit(
