@@ -36,7 +36,10 @@ class ApprovalDetailView(ApproverRequiredMixin, View):
     def _context(self, request, tenant, reject_form=None):
         return {
             "tenant": tenant,
-            "capacity": plan_capacity_hint(tenant.plan),
+            # What approving would claim: only while there is an approval to make.
+            "capacity": plan_capacity_hint(tenant.plan)
+            if tenant.state == Tenant.State.REQUESTED
+            else None,
             "reject_form": reject_form or RejectForm(),
             "own_request": tenant.owner_id == request.user.pk,
             # The request's own custom host and its proof (None: the platform's default host).

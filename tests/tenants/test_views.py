@@ -132,6 +132,8 @@ def test_decided_request_says_so(client, approver, second_approver):
     page = client.post(url, {"decision": "approve"}, follow=True).content.decode()
     assert "This request was already decided by dave" in page
     assert "This request was already decided: it is “Approved, queued” (by dave)" in page
+    # Nothing to claim any more: no "Approving this claims CPU …" counting it a second time.
+    assert "Approving this claims" not in page and 'id="capacity-h"' not in page
 
 
 def test_queue_is_oldest_first_with_age(client, approver):
