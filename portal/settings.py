@@ -267,7 +267,8 @@ LOGGING = {
 # --- Celery ------------------------------------------------------------------------------------
 
 # Broker URL, e.g. redis://redis:6379/0; default a folder broker under var/ that needs no server.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# The folder broker's URL names a host (one it never uses) so kombu warns of none at each start.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "broker"

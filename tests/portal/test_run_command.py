@@ -81,6 +81,8 @@ def test_run_command_serves_the_portal_and_stops_cleanly(tmp_path):
         assert f"Sign in at {base}/accounts/login/" in output and "<port>" not in output
         assert ".venv/bin/python manage.py changepassword" in output
         assert "No directory at" not in output  # whitenoise finds the collected files
+        # No warning a newcomer would wonder about: kombu's at each start, for the folder broker.
+        assert "No hostname was supplied" not in output
         # The address is announced once the server answers there, not before.
         assert output.index("Starting development server") < output.index("The portal runs on")
         session = requests.Session()
