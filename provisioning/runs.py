@@ -6,12 +6,14 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import Max, Subquery
 from django.db.models.constants import OnConflict
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Now
 from django.db.models.sql.subqueries import InsertQuery
 
 from portal import requestcontext
 from portal.errors import ApplicationError
 from provisioning.models import Run
+from tenants.audit import CHAIN_LOCK
 
 APPLY, DESTROY, CHECK = Run.Action.APPLY, Run.Action.DESTROY, Run.Action.CHECK
 # Each retry follows a run of the same tenant committed meanwhile: more is no longer a race.
@@ -76,15 +78,23 @@ def _next_number(tenant_id: int):
     Unique per tenant (run_number_unique_per_tenant): a run asked for at the very same moment,
     whose INSERT read the same last number, takes none and asks again (_inserted)."""
     last = Run.objects.filter(tenant_id=tenant_id).order_by().values("tenant_id")
-    return Coalesce(Subquery(last.annotate(top=Max("number")).values("top")), 0) + 1
+    number = Coalesce(Subquery(last.annotate(top=Max("number")).values("top")), 0) + 1
+    if connection.vendor != "postgresql":
+        return number
+    # The audit chain's lock first, held to the commit as every audit writer holds it: a run
+    # whose number another waits for is then never that of a transaction waiting to audit (a
+    # deadlock, one request failed), and the requests that ask for a run and audit, nearly
+    # all, took turns at the chain already.
+    return number + RawSQL("(SELECT 0 FROM pg_advisory_xact_lock(%s))", [CHAIN_LOCK])
 
 
 def _inserted(run: Run) -> bool:
     """Insert the run as save() would; False, with nothing written, if its number was taken.
 
-    On PostgreSQL the INSERT waits for the run that holds the number until that run's
-    transaction ends, then does nothing (ON CONFLICT DO NOTHING): the caller's transaction
-    goes on unharmed, with no savepoint around the INSERT (two statements more, issue 14).
+    On PostgreSQL the INSERT waits at the audit chain's lock (_next_number) for a transaction
+    that may hold the number until it ends, then does nothing if it took the number (ON
+    CONFLICT DO NOTHING): the caller's transaction goes on unharmed, with no savepoint around
+    the INSERT (two statements more, issue 14).
     SQLite runs one writer at a time, so two INSERTs never read the same last number there.
     """
     meta = Run._meta

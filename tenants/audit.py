@@ -17,6 +17,10 @@ GENESIS = "0" * 64
 _CHAINED = ("id", "prev_hash", "hash")
 _CHAINED_FIELDS = tuple(AuditEvent._meta.get_field(name) for name in _CHAINED)
 SYSTEM_ACTOR = "system"
+# The chain's lock, held by each writer until it commits (tenants_auditevent_chain, migration
+# 0036); a run's INSERT takes it too (provisioning.runs), so no writer ever waits for a run's
+# number while holding it.
+CHAIN_LOCK = 740221001
 
 
 def _canonical(event: AuditEvent) -> str:

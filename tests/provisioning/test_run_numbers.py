@@ -13,6 +13,7 @@ from bench.engine import new_tenant, platform
 from provisioning import engine
 from provisioning.models import Run
 from provisioning.runs import run_request
+from tenants.audit import audit_record
 from tenants.models import AuditEvent
 from tests.factories import TenantFactory, UserFactory, plan
 
@@ -108,3 +109,40 @@ def test_the_migration_gives_runs_that_shared_a_number_new_ones_in_created_order
         executor = MigrationExecutor(connection)  # forward again, to every latest migration
         executor.migrate(executor.loader.graph.leaf_nodes())
     assert [Run.objects.get(pk=r.pk).number for r in made] == [1, 2, 4, 1, 5, 3]
+
+
+def test_a_run_asked_for_after_an_audit_event_never_deadlocks_with_one_asked_before():
+    """One request asks for a run, then records its event (a reconcile); the other records its
+    event first, then asks for a run of the same tenant (an upgrade without a backup). Were the
+    first's number awaited by the second while the second held the audit chain's lock, each
+    would wait for the other and PostgreSQL would fail one (a 500). The run's INSERT takes the
+    chain's lock first: the second waits at its event instead, and both go through."""
+    tenant = TenantFactory()
+    asked_first, audited_second, outcome = threading.Event(), threading.Event(), {}
+
+    def ask(name: str) -> None:
+        try:
+            with transaction.atomic():
+                if name == "run first":
+                    outcome[name] = run_request(tenant=tenant, action=Run.Action.APPLY, reason=name)
+                    asked_first.set()
+                    audited_second.wait(2)  # the other records its event meanwhile, if it can
+                    audit_record(action="tenant.reconcile", obj=tenant, message=name)
+                else:
+                    asked_first.wait(10)
+                    audit_record(action="tenant.upgrade", obj=tenant, message=name)
+                    audited_second.set()
+                    outcome[name] = run_request(tenant=tenant, action=Run.Action.CHECK, reason=name)
+        except Exception as exc:  # noqa: BLE001 - what the request would have shown
+            outcome[name] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in ("run first", "audit first")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert all(isinstance(outcome.get(n), Run) for n in ("run first", "audit first")), outcome
+    assert sorted(Run.objects.filter(tenant=tenant).values_list("number", flat=True)) == [1, 2]
+    assert AuditEvent.objects.filter(object_id=str(tenant.pk)).count() == 2
