@@ -138,11 +138,11 @@ def backups_configured() -> bool:
 
 def backups_offered() -> bool:
     """Whether the tenant page offers backups and clones: not in plan mode, where every one
-    would be refused. S3 half configured counts as offered: the action then says what's missing."""
-    try:
-        return backups_configured()
-    except StepFailed:
-        return True
+    would be refused. S3 half configured counts as offered: the action then says what's missing.
+    From the settings alone, as backups_configured's drivers read them: building the S3 clients
+    takes ~14 ms, and the page asks at every render and poll."""
+    s3 = settings.PORTAL_S3_ENDPOINT_URL or settings.PORTAL_IONOS_TOKEN
+    return bool(settings.PORTAL_MARIADB_URL and s3)
 
 
 def backup_final(tenant: Tenant) -> Backup | None:
