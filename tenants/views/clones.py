@@ -47,8 +47,10 @@ class TenantCloneView(ActorMixin, View):
             form.add_error(None, exc.message)
             return ratelimit.with_retry_after(self._render(request, tenant, form, 429), exc)
         except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return redirect(tenant)
+            # The form again with what was typed: the refusal (a deletion waiting, the tenant
+            # busy) may pass, and the name and host chosen are not to be typed twice.
+            form.add_error(None, exc.message)
+            return self._render(request, tenant, form, status=409)
         except ValidationError as exc:
             _add_errors(form, exc)
             return self._render(request, tenant, form, status=400)

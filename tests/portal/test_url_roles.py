@@ -49,8 +49,9 @@ TABLE = {
         (L, 404, 404, 404, 403),
         (L, 404, 404, 404, 403),
     ),
-    # The clone form; sent for this tenant (a request, not ready) it is refused by message.
-    "tenants:clone": (True, (L, 200, 404, 200, 403), (L, 302, 404, 302, 403)),
+    # The clone form; sent for this tenant (a request, not ready) it comes back with the
+    # refusal and what was typed.
+    "tenants:clone": (True, (L, 200, 404, 200, 403), (L, 409, 404, 409, 403)),
     # This tenant is no clone: nothing to promote, said by message.
     "tenants:promote": (True, (L, 302, 404, 302, 403), (L, 302, 404, 302, 403)),
     # Only a deleted tenant is recreated, by platform admins: refused by message.

@@ -2,11 +2,13 @@
 
 import re
 import uuid
+from datetime import timedelta
 
 import boto3
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from provisioning.models import Run
 from provisioning.runs import run_request
@@ -231,6 +233,13 @@ def test_clones_are_refused_where_they_make_no_sense(
     assert "Choose one of the listed backups." in bad_backup.content.decode()
     taken = client.post(url, {"slug": waiting.slug})
     assert "already taken" in taken.content.decode()
+    # Refused by the service (a deletion waits): the form again, with what was typed.
+    Tenant.objects.filter(pk=ready.pk).update(delete_after=timezone.now() + timedelta(days=3))
+    refused = client.post(url, {"slug": "shop-trial", "host": "trial.example.org"})
+    page = refused.content.decode()
+    assert refused.status_code == 409 and "cancel the deletion first" in page
+    assert 'value="shop-trial"' in page and 'value="trial.example.org"' in page
+    Tenant.objects.filter(pk=ready.pk).update(delete_after=None)
 
     # A platform admin's clone of someone's tenant is the owner's, yet another admin decides.
     admins_clone = clone.tenant_clone(source=ready, actor=approver, slug="by-an-admin")
