@@ -1,5 +1,7 @@
 """What the tenant_* management commands share: finding a tenant, following its runs."""
 
+import argparse
+import math
 import os
 import sys
 import time
@@ -19,11 +21,29 @@ POLL_INTERVAL = 1.0  # seconds between looks at the run while following it
 
 def tenant_by_slug(slug: str) -> Tenant:
     """The live tenant with this slug, else the most recent one that had it."""
+    longest = Tenant._meta.get_field("slug").max_length
+    if len(slug.strip()) > longest:
+        # No tenant is called that; and SQLite refuses so long a pattern with a traceback.
+        shown = slug if len(slug) <= 40 else f"{slug[:40]}…"
+        raise CommandError(
+            f"No tenant is called “{shown}”: a slug has at most {longest} characters."
+        )
     tenants = Tenant.objects.select_related("plan", "owner").filter(slug__iexact=slug.strip())
     tenant = tenants.filter(state__in=Tenant.LIVE_STATES).first() or tenants.first()
     if tenant is None:
         raise CommandError(f"No tenant is called “{slug}”.")
     return tenant
+
+
+def seconds(text: str) -> float:
+    """--timeout's type: a finite number of seconds above 0 (argparse says so otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} s: give a number of seconds above 0")
+    return value
 
 
 def confirm_slug(slug: str, *, out, warning: str, refused: str) -> None:

@@ -145,3 +145,32 @@ def test_tenant_reconcile_wait_exits_non_zero_when_the_tenant_fails(
     assert ready_tenant.state == Tenant.State.READY  # serving still: a repair never unserves
     with pytest.raises(CommandError, match=r"1 tenant\(s\) failed: corner-shop\."):
         _run("tenant_reconcile", "--all", "--wait")
+
+
+def test_tenant_plan_with_kubernetes_unreachable_says_so(
+    requester, kube_cluster, no_request_retries
+):
+    TenantFactory(owner=requester, slug="corner-shop")
+    kube_cluster.stop()  # its port closed: the wordpress step's plan reads the live volume
+    with pytest.raises(
+        CommandError, match=r"corner-shop: no plan for step \w+: the Kubernetes API didn't answer"
+    ):
+        _run("tenant_plan", "corner-shop")
+
+
+def test_a_slug_longer_than_any_is_no_tenant_without_asking_the_database(
+    db, django_assert_num_queries
+):
+    # SQLite (the embedded mode) fails so long a LIKE pattern with a traceback.
+    with django_assert_num_queries(0), pytest.raises(CommandError) as refused:
+        _run("tenant_plan", "a" * 100_000)
+    assert str(refused.value) == (
+        f"No tenant is called “{'a' * 40}…”: a slug has at most 30 characters."
+    )
+
+
+@pytest.mark.parametrize("timeout", ["-5", "0", "nan", "inf", "soon"])
+def test_a_timeout_is_a_number_of_seconds_above_zero(db, timeout):
+    for command in ("tenant_reconcile", "tenant_deprovision"):
+        with pytest.raises(CommandError, match="argument --timeout: .*seconds"):
+            _run(command, "corner-shop", "--wait", "--timeout", timeout)

@@ -3,15 +3,15 @@
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 
+from portal.commands import PortalCommand
 from portal.roles import Role, user_set_role
 
 # As typed in the project's folder, where run.sh put the virtualenv.
 CHANGEPASSWORD = ".venv/bin/python manage.py changepassword"
 
 
-class Command(BaseCommand):
+class Command(PortalCommand):
     help = "Create the first platform administrator if there is none yet."
 
     def add_arguments(self, parser):

@@ -1,8 +1,9 @@
 """Mark a tenant's existing database, user and S3 user as the tenant's, so the steps adopt them."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from portal import requestcontext
+from portal.commands import PortalCommand
 from provisioning import drivers
 from provisioning.cli import confirm_slug, tenant_by_slug
 from provisioning.errors import StepFailed, TransientError
@@ -16,7 +17,7 @@ from tenants.models import AuditEvent, Tenant
 ADOPTING = (DatabaseStep, StorageStep)
 
 
-class Command(BaseCommand):
+class Command(PortalCommand):
     help = (
         "Adopt what already exists under a tenant's names but lacks its marker (made by a portal "
         "before markers, or by hand for this tenant): the MariaDB database and user get the "

@@ -1,14 +1,15 @@
 """Tear a tenant down: every step's resource, in reverse order."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from portal import requestcontext
+from portal.commands import PortalCommand
 from portal.errors import ApplicationError
-from provisioning.cli import confirm_slug, finish, follow_purge, tenant_by_slug
+from provisioning.cli import confirm_slug, finish, follow_purge, seconds, tenant_by_slug
 from tenants import services
 
 
-class Command(BaseCommand):
+class Command(PortalCommand):
     help = (
         "Delete a tenant: queue its final backup (a built one) and deprovisioning, and with "
         "--wait follow them."
@@ -21,7 +22,9 @@ class Command(BaseCommand):
             action="store_true",
             help="follow the run until it ends (the workers do the work)",
         )
-        parser.add_argument("--timeout", type=float, default=900.0)
+        parser.add_argument(
+            "--timeout", type=seconds, default=900.0, help="seconds to follow it (900)"
+        )
         parser.add_argument(
             "--yes", action="store_true", help="don't ask for the slug again (for scripts)"
         )

@@ -1,15 +1,17 @@
 """Print exactly what provisioning would apply for a tenant, secrets as <generated>."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import CommandError
 
+from portal.commands import PortalCommand
 from provisioning.cli import reader_may_leave, tenant_by_slug
+from provisioning.errors import StepFailed, TransientError
 from provisioning.secrets import PlanSecrets
 from provisioning.spec import spec_for
 from provisioning.steps import step_classes
 from provisioning.steps.base import StepContext
 
 
-class Command(BaseCommand):
+class Command(PortalCommand):
     help = "Print what each provisioning step would apply for the tenant (nothing is changed)."
 
     def add_arguments(self, parser):
@@ -22,4 +24,11 @@ class Command(BaseCommand):
             for cls in step_classes():
                 step = cls(ctx)
                 self.stdout.write(f"# --- step {step.name}: {step.plan_file.name}")
-                self.stdout.write(step.render().rstrip("\n"))
+                try:
+                    # A step's plan may read the live object (the volume's size it keeps).
+                    rendered = step.render()
+                except (StepFailed, TransientError) as exc:
+                    raise CommandError(
+                        f"{tenant.slug}: no plan for step {step.name}: {exc}"
+                    ) from exc
+                self.stdout.write(rendered.rstrip("\n"))

@@ -1,16 +1,17 @@
 """Queue (or, with --wait, run here) a reconcile of one tenant, of all, or of the outdated."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from portal import requestcontext
+from portal.commands import PortalCommand
 from portal.errors import ApplicationError
 from provisioning import rollout
-from provisioning.cli import finish, tenant_by_slug
+from provisioning.cli import finish, seconds, tenant_by_slug
 from tenants import services
 from tenants.models import Tenant
 
 
-class Command(BaseCommand):
+class Command(PortalCommand):
     help = "Converge a tenant (or --all ready and failed tenants) with what the portal wants."
 
     def add_arguments(self, parser):
@@ -27,7 +28,9 @@ class Command(BaseCommand):
             action="store_true",
             help="follow the run until it ends (the workers do the work)",
         )
-        parser.add_argument("--timeout", type=float, default=900.0)
+        parser.add_argument(
+            "--timeout", type=seconds, default=900.0, help="seconds to follow it (900)"
+        )
 
     def handle(
         self, *args, slug=None, all=False, outdated=False, wait=False, timeout=900.0, **options

@@ -1,8 +1,9 @@
 """Give a tenant's database user a new password, keep it in the Secret, restart WordPress."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from portal import requestcontext
+from portal.commands import PortalCommand
 from provisioning import drivers
 from provisioning.cli import tenant_by_slug
 from provisioning.drivers.kubernetes import restart_workload
@@ -15,7 +16,7 @@ from tenants.audit import audit_record
 from tenants.models import AuditEvent, Tenant
 
 
-class Command(BaseCommand):
+class Command(PortalCommand):
     help = (
         "Rotate a tenant's MariaDB password: a new one is stored in the tenant's Secret, set on "
         "its database user, and WordPress is restarted to pick it up. The password is never shown."

@@ -1,11 +1,12 @@
 """Check the audit trail's hash chain and name the first broken link."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from portal.commands import PortalCommand
 from tenants.audit import audit_verify
 
 
-class Command(BaseCommand):
+class Command(PortalCommand):
     help = "Verify the audit events' hash chain, oldest first; exit 1 at the first broken link."
 
     def handle(self, *args, **options) -> None:
