@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from api import filters
 from api import serializers as s
 from api.etags import check_if_match, etag_of
 from api.permissions import ActorOrReadOnly, ApproverOrAuditorReads, SeesEverything
@@ -41,7 +42,6 @@ SORTS = {
     "created": "created_at",
     "owner": "owner_name",
 }
-SORT_CHOICES = [*SORTS, *(f"-{name}" for name in SORTS)]
 
 ETAG_HEADER = OpenApiParameter(
     "If-Match",
@@ -77,23 +77,19 @@ class TenantViewSet(viewsets.GenericViewSet):
     queryset = Tenant.objects.none()  # for the schema; every call reads through the selectors
 
     def get_queryset(self):
-        params = self.request.query_params
-        filters = {
-            k: params.get(k, "").replace("\x00", "").strip()
-            for k in ("state", "plan", "owner", "q")
-        }
-        return selectors.tenant_list(user=self.request.user, **filters).annotate(
+        wanted = filters.read(filters.TenantListParams, self.request)
+        self.sort = wanted.pop("sort")
+        return selectors.tenant_list(user=self.request.user, **wanted).annotate(
             plan_order=F("plan__sort_order"), owner_name=F("owner__username")
         )
 
     def cursor_ordering(self, request):
-        if self.action in ("runs", "events", "backups"):
+        if self.action != "list":  # the tenant's runs, events and backups: newest first
             return ("-id",)
-        sort = request.query_params.get("sort", "")
-        if sort not in SORT_CHOICES:
+        if not self.sort:  # checked, as the list's other parameters, by get_queryset
             return ("-created_at", "-id")
-        field = SORTS[sort.removeprefix("-")]
-        return (f"-{field}" if sort.startswith("-") else field, "-id")
+        field = SORTS[self.sort.removeprefix("-")]
+        return (f"-{field}" if self.sort.startswith("-") else field, "-id")
 
     def _tenant(self, pk) -> Tenant:
         return selectors.tenant_get_for(self.request.user, int(pk))
@@ -113,15 +109,7 @@ class TenantViewSet(viewsets.GenericViewSet):
         tenant.refresh_from_db()
         return _tenant_response(tenant, code=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("state", str, enum=Tenant.State.values),
-            OpenApiParameter("plan", str, description="A plan's name."),
-            OpenApiParameter("owner", str, description="Owner's user name (admins, auditors)."),
-            OpenApiParameter("q", str, description="Part of the name, title or host."),
-            OpenApiParameter("sort", str, enum=SORT_CHOICES),
-        ]
-    )
+    @extend_schema(parameters=[filters.TenantListParams])
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.TenantSerializer(page, many=True).data)
@@ -392,13 +380,13 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         visible = selectors.tenants_visible_to(self.request.user)
         qs = Run.objects.filter(tenant__in=visible).prefetch_related("steps")
-        run_status = self.request.query_params.get("status", "").replace("\x00", "")
+        run_status = filters.read(filters.RunListParams, self.request)["status"]
         return qs.filter(status=run_status) if run_status else qs
 
     def cursor_ordering(self, request):
         return ("-id",)
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, enum=Run.Status.values)])
+    @extend_schema(parameters=[filters.RunListParams])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -440,16 +428,14 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.AuditEventSerializer
     permission_classes = [IsAuthenticated, SeesEverything]
     queryset = AuditEvent.objects.none()
-    FILTERS = ("action", "object_type", "object_id", "request_id", "actor_name")
 
     def get_queryset(self):
-        params = self.request.query_params
-        wanted = {k: params[k].replace("\x00", "") for k in self.FILTERS if params.get(k)}
-        return AuditEvent.objects.filter(**wanted)
+        given = filters.read(filters.AuditEventListParams, self.request)
+        return AuditEvent.objects.filter(**{k: v for k, v in given.items() if v})
 
     def cursor_ordering(self, request):
         return ("-id",)
 
-    @extend_schema(parameters=[OpenApiParameter(k, str) for k in FILTERS])
+    @extend_schema(parameters=[filters.AuditEventListParams])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)

@@ -26,6 +26,8 @@ def tenant_get_for(user, pk: int) -> Tenant:
 
 # Requests that ended without a site (rejected, withdrawn) and deleted tenants.
 GONE_STATES = (Tenant.State.REJECTED, Tenant.State.DELETED)
+# The `state` values tenant_list filters by: the states, and a request withdrawn before a decision.
+LIST_STATES = (*Tenant.State.values, "withdrawn")
 
 
 def tenant_list(

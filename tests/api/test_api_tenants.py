@@ -169,7 +169,7 @@ def test_the_list_takes_the_pages_filters(api_for, requester, other_requester, a
     assert slugs(api_for(requester), "owner=bob") == ["mine"]
 
 
-@pytest.mark.parametrize("sort", ["name", "-name", "state", "plan", "-owner", "created", "bogus"])
+@pytest.mark.parametrize("sort", ["name", "-name", "state", "plan", "-owner", "created", ""])
 def test_every_sort_pages_without_gaps(api_for, approver, sort):
     for n in range(3):
         TenantFactory(slug=f"sort{n}")

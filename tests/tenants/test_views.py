@@ -312,6 +312,42 @@ def test_an_unknown_sort_falls_back_to_newest_first_in_every_link(client_for, ap
     page = client_for(approver).get("/tenants/?sort=%22onclick%3Dx%20__class__").content.decode()
     assert "__class__" not in page and "onclick" not in page
     assert "sort=-created" in page or "sort=created" in page
+    assert "Unknown sort; showing the newest first." in page
+
+
+@pytest.mark.parametrize(
+    ("params", "sentence"),
+    [
+        ({"state": "bogus"}, "Unknown state “bogus”; showing tenants in every state."),
+        ({"plan": "huge"}, "Unknown plan “huge”; showing tenants on every plan."),
+        ({"sort": "-size"}, "Unknown sort “-size”; showing the newest first."),
+    ],
+)
+def test_an_unknown_filter_value_says_so_and_lists_the_rest(client, approver, params, sentence):
+    """A typed or stale link's value no filter knows: a sentence, not "No tenants match"."""
+    TenantFactory(slug="cooking", display_name="Cooking", state="ready")
+    TenantFactory(slug="other", state="ready")
+    client.force_login(approver)
+
+    response = client.get(reverse("tenants:list"), {"q": "cook", "sort": "name", **params})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert sentence in page
+    # The other filters still hold: the search found its tenant, the list is not empty.
+    assert [t.slug for t in response.context["page"]] == ["cooking"]
+    assert 'value="cook"' in page
+    # The unknown value is dropped from the form and every link, so the next click is clean.
+    ((name, value),) = params.items()
+    assert f"{name}={value}&" not in page and f'value="{value}" selected' not in page
+
+
+def test_the_list_links_carry_what_they_were_given(client, approver):
+    """Known values give no sentence (withdrawn is a state of the list, not of a tenant)."""
+    client.force_login(approver)
+    for params in ({"state": "withdrawn"}, {"plan": "large"}, {"sort": "-owner"}, {"state": ""}):
+        page = client.get(reverse("tenants:list"), params).content.decode()
+        assert "Unknown" not in page, params
 
 
 def test_list_hides_gone_tenants_unless_asked(client, requester, approver):
