@@ -3,6 +3,9 @@
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.core.validators import validate_email
 
 from portal.commands import PortalCommand
 from portal.roles import Role, user_set_role
@@ -30,6 +33,7 @@ class Command(PortalCommand):
                 f"password? {CHANGEPASSWORD} {existing.get_username()}"
             )
             return
+        username, email = self._checked(users, username, email)
         password = secrets.token_urlsafe(18)
         user = users.create_superuser(username=username, email=email, password=password)
         user_set_role(user=user, role=Role.APPROVER)
@@ -39,3 +43,23 @@ class Command(PortalCommand):
             + f"\n  user name: {username}\n  password:  {password}"
             f"\n  (shown only this once; change it with: {CHANGEPASSWORD} {username})"
         )
+
+    def _checked(self, users, username: str, email: str) -> tuple[str, str]:
+        """The name and address as the Django admin's forms would take them, else a sentence
+        (create_superuser itself checks neither, and a taken name was an IntegrityError)."""
+        field = users.model._meta.get_field(users.model.USERNAME_FIELD)
+        try:
+            username = field.clean(username.strip(), None)
+        except ValidationError as exc:
+            raise CommandError(f"--username “{username}”: {' '.join(exc.messages)}") from exc
+        try:
+            validate_email(email.strip())
+        except ValidationError as exc:
+            raise CommandError(f"--email “{email}”: {' '.join(exc.messages)}") from exc
+        if users.filter(**{field.name: username}).exists():
+            raise CommandError(
+                f"A user “{username}” exists already but is no administrator; nothing created. "
+                "Choose another name with --username, or make that user a superuser in the "
+                "Django admin."
+            )
+        return username, email.strip()
