@@ -2,20 +2,20 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.template.response import TemplateResponse
 
 from api.forms import add_service_errors
 from api.models import WebhookDelivery, WebhookEndpoint
-from api.webhooks import delivery, services
+from api.webhooks import addresses, delivery, services
 from api.webhooks.events import EVENT_TYPES
 from portal import roles
 from portal.errors import ApplicationError
 
 
 class EndpointAddForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https")
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text=addresses.HELP)
     events = forms.MultipleChoiceField(
         choices=[(e, e) for e in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
     )
@@ -23,6 +23,34 @@ class EndpointAddForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "description", "tenant", "events"]
+
+
+def _refused(exc: ValidationError) -> type[EndpointAddForm]:
+    """The add form, invalid with the service's refusal of what was submitted."""
+
+    class RefusedEndpointAddForm(EndpointAddForm):
+        def clean(self):
+            data = super().clean()
+            add_service_errors(self, exc)
+            return data
+
+    return RefusedEndpointAddForm
+
+
+class EndpointChangeForm(forms.ModelForm):
+    """A changed URL is held to the rule of a new one (api.webhooks.addresses)."""
+
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text=addresses.HELP)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "tenant", "events", "is_active"]
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        if "url" in self.changed_data and (refusal := addresses.url_refusal(url)):
+            raise ValidationError(refusal)
+        return url
 
 
 class DeliveryInline(admin.TabularInline):
@@ -59,8 +87,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     actions = ["enable"]
 
     def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = EndpointChangeForm
         if obj is None:
-            kwargs["form"] = EndpointAddForm
+            refusal = getattr(request, "endpoint_refusal", None)
+            kwargs["form"] = _refused(refusal) if refusal else EndpointAddForm
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request, obj=None):
@@ -77,9 +107,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             try:
                 endpoint, secret = services.endpoint_create(actor=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                add_service_errors(form, exc)
+                request.endpoint_refusal = exc
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                request.endpoint_refusal = ValidationError({NON_FIELD_ERRORS: [exc.message]})
             else:
                 # Shown in this answer only: not in a message, the session or the database.
                 context = {
@@ -90,6 +120,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                     "title": "Webhook secret",
                 }
                 return TemplateResponse(request, "admin/api/webhook_secret.html", context)
+        # The admin's own page, with the errors; its form carries the service's refusal, else
+        # a form valid by itself would be saved past the service.
         return super().add_view(request, form_url, extra_context)
 
     @admin.action(description="Enable the selected endpoints again", permissions=["change"])

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.permissions import ActorOrReadOnly
-from api.webhooks import services
+from api.webhooks import addresses, services
 from api.webhooks.events import EVENT_TYPES
 from portal import ratelimit, roles
 from tenants import selectors
@@ -40,7 +40,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 
 
 class WebhookEndpointCreateSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=500)
+    url = serializers.CharField(max_length=500, help_text=addresses.HELP)
     description = serializers.CharField(
         max_length=200, required=False, default="", allow_blank=True
     )

@@ -1,5 +1,6 @@
 """Portal settings, read from environment variables (DJANGO_* for Django, PORTAL_* for ours)."""
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -854,4 +855,14 @@ PORTAL_WEBHOOK_ATTEMPTS = env.int("PORTAL_WEBHOOK_ATTEMPTS", default=6)
 PORTAL_WEBHOOK_RETRY_BASE = env.float("PORTAL_WEBHOOK_RETRY_BASE", default=30.0)
 # Deliveries failed in a row (all attempts spent) after which an endpoint is disabled; default 5.
 PORTAL_WEBHOOK_DISABLE_AFTER = env.int("PORTAL_WEBHOOK_DISABLE_AFTER", default=5)
+# Networks (CIDRs, comma-separated) receivers may be in besides the public internet, e.g.
+# 10.0.0.0/8 for in-cluster ones; default none: loopback, private, link-local and the like are
+# refused at registration and at each delivery. Parsed here, so a typo stops the start.
+PORTAL_WEBHOOK_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(n, strict=False))
+    for n in env.list("PORTAL_WEBHOOK_ALLOWED_NETWORKS", default=[])
+]
+# The function turning a receiver's host and port into its addresses (dotted path); default the
+# system resolver. The tests point it at their own (tests/fakes/resolver.py).
+PORTAL_WEBHOOK_RESOLVER = "api.webhooks.addresses.system_resolve"
 PORTAL_METRICS_EXTRA.append("api.webhooks.metrics.families")

@@ -185,6 +185,23 @@ def dns_server(settings):
     server.stop()
 
 
+@pytest.fixture
+def resolver():
+    """What webhook receivers' names resolve to (tests/fakes/resolver.py): set
+    resolver[name] = [addresses]; emptied after the test."""
+    from tests.fakes import resolver
+
+    yield resolver.answers
+    resolver.answers.clear()
+
+
+@pytest.fixture
+def loopback_receivers(settings):
+    """Webhooks may go to loopback, where the tests' receivers listen (as an operator allows
+    in-cluster ones); without it they may not, as by default."""
+    settings.PORTAL_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
+
 @pytest.fixture(scope="session")
 def moto_url():
     """An S3- and IAM-compatible server (moto) on a free loopback port, for the whole session."""

@@ -47,3 +47,9 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ["PORTAL_TEST_DEFAULT_QUEUE"]
 # server (the dns_server fixture); without it the check meets nobody on the discard port.
 PORTAL_DNS_RESOLVERS = ["127.0.0.1:9"]
 PORTAL_DNS_TIMEOUT = 0.5
+# Webhook receivers' names are looked up in tests/fakes/resolver.py (the `resolver` fixture),
+# never in real DNS; no network is allowed beyond the public internet, as by default (whatever
+# the developer's environment says): a test with a loopback receiver allows loopback itself
+# (the `loopback_receivers` fixture; a worker it starts, PORTAL_TEST_WEBHOOK_ALLOWED_NETWORKS).
+PORTAL_WEBHOOK_RESOLVER = "tests.fakes.resolver.resolve"
+PORTAL_WEBHOOK_ALLOWED_NETWORKS = env.list("PORTAL_TEST_WEBHOOK_ALLOWED_NETWORKS", default=[])  # noqa: F405

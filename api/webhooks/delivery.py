@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.webhooks import signing
+from api.webhooks.addresses import NOT_PUBLIC, NotPublic
+from api.webhooks.transport import checked_session
 from tenants.audit import audit_record
 from tenants.models import AuditEvent
 
@@ -37,17 +39,21 @@ def attempt(delivery_id: int) -> bool:
     }
     status, error = None, ""
     try:
-        # A short timeout and no redirects: a slow or odd receiver only costs this attempt.
-        response = requests.post(
-            endpoint.url,
-            data=body,
-            headers=headers,
-            timeout=settings.PORTAL_WEBHOOK_TIMEOUT,
-            allow_redirects=False,
-        )
+        # A short timeout and no redirects: a slow or odd receiver only costs this attempt, and
+        # a redirect can't lead to an address that was never checked.
+        with checked_session() as session:
+            response = session.post(
+                endpoint.url,
+                data=body,
+                headers=headers,
+                timeout=settings.PORTAL_WEBHOOK_TIMEOUT,
+                allow_redirects=False,
+            )
         status = response.status_code
         if not 200 <= status < 300:
             error = f"The receiver answered {status}."
+    except NotPublic:
+        error = NOT_PUBLIC
     except requests.RequestException as exc:
         error = f"Could not reach the receiver ({exc.__class__.__name__})."
     WebhookDelivery.objects.filter(pk=delivery.pk).update(

@@ -5,7 +5,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 
 from api.models import WebhookEndpoint
-from api.webhooks import signing
+from api.webhooks import addresses, signing
 from api.webhooks.events import EVENT_TYPES
 from portal import roles
 from portal.errors import ApplicationError
@@ -29,6 +29,11 @@ def endpoint_create(
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         errors["url"] = ["Enter the receiver's full http:// or https:// address."]
+    else:
+        # Checked again at each delivery, as the name may resolve elsewhere by then.
+        refusal = addresses.url_refusal(url)
+        if refusal:
+            errors["url"] = [refusal]
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if not events:
         errors["events"] = ["Choose at least one event."]

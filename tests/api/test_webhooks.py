@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def receiver():
+def receiver(loopback_receivers):
     with Receiver() as r:
         yield r
 
@@ -106,7 +106,7 @@ def test_a_failing_receiver_gets_retries_and_is_disabled(hooks, receiver, approv
     assert row.status == "pending"  # the endpoint is still off
 
 
-def test_an_unreachable_receiver_is_recorded(hooks, approver):
+def test_an_unreachable_receiver_is_recorded(hooks, approver, loopback_receivers):
     tenant = TenantFactory(state=Tenant.State.READY)
     endpoint_create(actor=approver, url="http://127.0.0.1:9/nothing", events=["tenant.ready"])
     hooks(audit_record, action=AuditEvent.Action.TENANT_READY, obj=tenant)

@@ -378,7 +378,7 @@ CLONE_AND_PROMOTE = [
 
 
 def test_clone_and_promote_are_heard_by_webhooks_signed(
-    source, kubelet, platform, requester, approver, kube_cluster
+    source, kubelet, platform, requester, approver, kube_cluster, loopback_receivers
 ):
     from standardwebhooks import Webhook
 
