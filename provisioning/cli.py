@@ -88,6 +88,10 @@ def follow_runs(tenant: Tenant, *, timeout: float, write) -> Tenant:
     """
     deadline = time.monotonic() + timeout
     told: set[int] = set()
+    # The runs to tell of: those open now (the one just queued among them), else the newest
+    # (a worker already finished it); not every run the tenant ever had.
+    runs = Run.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True)
+    since = runs.filter(status__in=Run.OPEN).first() or runs.last() or 0
     while Run.objects.filter(tenant=tenant, status__in=Run.OPEN).exists():
         if time.monotonic() > deadline:
             raise CommandError(f"Gave up after {timeout:.0f} s; the run goes on in the workers.")
@@ -95,15 +99,15 @@ def follow_runs(tenant: Tenant, *, timeout: float, write) -> Tenant:
         if embedded_broker():
             with suppress(LockHeld):  # a worker has it: follow along
                 delay = engine.reconcile(tenant.pk) or 0.0
-        _tell_steps(tenant, told, write)
+        _tell_steps(tenant, since, told, write)
         time.sleep(min(delay, POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
-    _tell_steps(tenant, told, write)
+    _tell_steps(tenant, since, told, write)
     tenant.refresh_from_db()
     return tenant
 
 
-def _tell_steps(tenant: Tenant, told: set[int], write) -> None:
-    ended = StepRun.objects.filter(run__tenant=tenant).exclude(pk__in=told)
+def _tell_steps(tenant: Tenant, since: int, told: set[int], write) -> None:
+    ended = StepRun.objects.filter(run__tenant=tenant, run__gte=since).exclude(pk__in=told)
     ended = ended.filter(status__in=[*StepRun.DONE, StepRun.Status.FAILED])
     for step in ended.order_by("run_id", "position"):
         told.add(step.pk)

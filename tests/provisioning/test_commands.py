@@ -174,3 +174,11 @@ def test_a_timeout_is_a_number_of_seconds_above_zero(db, timeout):
     for command in ("tenant_reconcile", "tenant_deprovision"):
         with pytest.raises(CommandError, match="argument --timeout: .*seconds"):
             _run(command, "corner-shop", "--wait", "--timeout", timeout)
+
+
+def test_tenant_reconcile_wait_tells_of_its_own_run_not_the_tenants_earlier_ones(
+    ready_tenant, embedded
+):
+    _run("tenant_reconcile", "corner-shop", "--wait")  # the build's run and this one before
+    out = _run("tenant_reconcile", "corner-shop", "--wait")
+    assert out.count("  namespace: ") == 1 and out.count("  wordpress: ") == 1, out
