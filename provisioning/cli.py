@@ -53,7 +53,12 @@ def confirm_slug(slug: str, *, out, warning: str, refused: str) -> None:
     out.write(warning)
     out.write("Type the slug again to go on: ", ending="")
     out.flush()
-    answer = sys.stdin.readline().strip()
+    try:
+        # No stdin at all (`<&-`, some schedulers) reads as no answer, as an empty one does.
+        answer = sys.stdin.readline().strip() if sys.stdin is not None else ""
+    except KeyboardInterrupt:
+        out.write("")  # the prompt's line ended, for the refusal after it
+        answer = ""
     if answer != slug:
         raise CommandError(
             f"{refused}: “{answer}” is not “{slug}”. (Scripts that mean it pass --yes.)"

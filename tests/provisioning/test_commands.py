@@ -182,3 +182,19 @@ def test_tenant_reconcile_wait_tells_of_its_own_run_not_the_tenants_earlier_ones
     _run("tenant_reconcile", "corner-shop", "--wait")  # the build's run and this one before
     out = _run("tenant_reconcile", "corner-shop", "--wait")
     assert out.count("  namespace: ") == 1 and out.count("  wordpress: ") == 1, out
+
+
+class _Interrupted(StringIO):
+    def readline(self, *args):
+        raise KeyboardInterrupt  # Ctrl-C at the prompt
+
+
+@pytest.mark.parametrize("stdin", [None, _Interrupted()], ids=["closed", "ctrl-c"])
+def test_tenant_deprovision_without_an_answer_refuses_in_a_sentence(
+    ready_tenant, monkeypatch, stdin
+):
+    monkeypatch.setattr("sys.stdin", stdin)  # `<&-`: Python's sys.stdin is None
+    with pytest.raises(CommandError, match="Not deleted: no confirmation read"):
+        _run("tenant_deprovision", "corner-shop")
+    ready_tenant.refresh_from_db()
+    assert ready_tenant.state == Tenant.State.READY
