@@ -38,19 +38,30 @@ def _refused(exc: ValidationError) -> type[EndpointAddForm]:
 
 
 class EndpointChangeForm(forms.ModelForm):
-    """A changed URL is held to the rule of a new one (api.webhooks.addresses)."""
+    """A change is held to the service's rules (a changed URL to those of a new one)."""
 
     url = forms.URLField(max_length=500, assume_scheme="https", help_text=addresses.HELP)
+    actor = None  # who submits it: set by the admin (WebhookEndpointAdmin.get_form)
 
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "description", "tenant", "events", "is_active"]
 
-    def clean_url(self):
-        url = self.cleaned_data["url"]
-        if "url" in self.changed_data and (refusal := addresses.url_refusal(url)):
-            raise ValidationError(refusal)
-        return url
+    def changes(self) -> dict:
+        return {f: self.cleaned_data[f] for f in self.changed_data if f in self.cleaned_data}
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                services.endpoint_update_check(
+                    actor=self.actor, endpoint=self.instance, **self.changes()
+                )
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+            except ApplicationError as exc:
+                self.add_error(None, exc.message)
+        return data
 
 
 class DeliveryInline(admin.TabularInline):
@@ -87,11 +98,24 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     actions = ["enable"]
 
     def get_form(self, request, obj=None, **kwargs):
-        kwargs["form"] = EndpointChangeForm
+        kwargs["form"] = type("EndpointChangeForm", (EndpointChangeForm,), {"actor": request.user})
         if obj is None:
             refusal = getattr(request, "endpoint_refusal", None)
             kwargs["form"] = _refused(refusal) if refusal else EndpointAddForm
         return super().get_form(request, obj, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # Only a change comes here (add_view saves through endpoint_create): audited by the service.
+        services.endpoint_update(actor=request.user, endpoint=obj, **form.changes())
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        services.endpoint_delete(actor=request.user, endpoint=obj)
+
+    def delete_queryset(self, request, queryset):
+        # One by one, so each removal is on record.
+        for endpoint in queryset.select_related("tenant"):
+            services.endpoint_delete(actor=request.user, endpoint=endpoint)
 
     def get_fields(self, request, obj=None):
         return ["url", "description", "tenant", "events"] if obj is None else self.fields

@@ -15,32 +15,51 @@ from tenants.models import AuditEvent
 Action = AuditEvent.Action
 
 
-def endpoint_create(
-    *, actor, url: str, events: list[str], tenant=None, description: str = ""
-) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint; returns it and its secret, to be shown to the actor this once."""
+def _url_errors(url: str) -> list[str]:
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return ["Enter the receiver's full http:// or https:// address."]
+    # Checked again at each delivery, as the name may resolve elsewhere by then.
+    refusal = addresses.url_refusal(url)
+    return [refusal] if refusal else []
+
+
+def _events_errors(events) -> list[str]:
+    if not events:
+        return ["Choose at least one event."]
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        return ["Give the events as a list of event types."]
+    unknown = sorted(set(events) - set(EVENT_TYPES))
+    return [f"Unknown event: {', '.join(unknown)}."] if unknown else []
+
+
+def _check(*, url: str | None = None, events=None) -> None:
+    """ValidationError by field for a URL or events (each when given) a receiver can't have."""
+    errors = {}
+    if url is not None and (url_errors := _url_errors(url)):
+        errors["url"] = url_errors
+    if events is not None and (events_errors := _events_errors(events)):
+        errors["events"] = events_errors
+    if errors:
+        raise ValidationError(errors)
+
+
+def _may_point_at(actor, tenant) -> None:
+    """Whose events the actor may have sent: every tenant's for admins, else an owned one's."""
     if tenant is None and not roles.is_approver(actor):
         raise ApplicationError("Only platform admins may hear every tenant's events.")
     if tenant is not None and not (roles.is_approver(actor) or tenant.owner_id == actor.pk):
         raise ApplicationError("You can register webhooks only for tenants you own.")
-    errors: dict[str, list[str]] = {}
+
+
+def endpoint_create(
+    *, actor, url: str, events: list[str], tenant=None, description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint; returns it and its secret, to be shown to the actor this once."""
+    _may_point_at(actor, tenant)
     url = (url or "").strip()
-    try:
-        URLValidator(schemes=["http", "https"])(url)
-    except ValidationError:
-        errors["url"] = ["Enter the receiver's full http:// or https:// address."]
-    else:
-        # Checked again at each delivery, as the name may resolve elsewhere by then.
-        refusal = addresses.url_refusal(url)
-        if refusal:
-            errors["url"] = [refusal]
-    unknown = sorted(set(events) - set(EVENT_TYPES))
-    if not events:
-        errors["events"] = ["Choose at least one event."]
-    elif unknown:
-        errors["events"] = [f"Unknown event: {', '.join(unknown)}."]
-    if errors:
-        raise ValidationError(errors)
+    _check(url=url, events=events)
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(
             url=url,
@@ -61,6 +80,71 @@ def endpoint_create(
             },
         )
     return endpoint, signing.endpoint_secret(endpoint.salt)
+
+
+# What an endpoint's change records, before and after; never its salt (the secret's seed).
+_AUDITED = ("url", "description", "tenant", "events", "is_active")
+
+
+def _audited(endpoint: WebhookEndpoint) -> dict:
+    return {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "tenant": endpoint.tenant.slug if endpoint.tenant_id else None,
+        "events": endpoint.events,
+        "is_active": endpoint.is_active,
+    }
+
+
+def endpoint_update_check(*, actor, endpoint: WebhookEndpoint, **changes) -> dict:
+    """The changes cleaned, or why not (ValidationError by field, ApplicationError for who)."""
+    unknown = set(changes) - set(_AUDITED)
+    if unknown:
+        raise TypeError(f"Not a field an endpoint changes: {', '.join(sorted(unknown))}")
+    current = WebhookEndpoint.objects.select_related("tenant").get(pk=endpoint.pk)
+    owns = current.tenant is not None and current.tenant.owner_id == actor.pk
+    if not (roles.is_approver(actor) or owns):
+        raise ApplicationError("You can change webhooks only of tenants you own.")
+    if "url" in changes:
+        changes["url"] = (changes["url"] or "").strip()
+    if "description" in changes:
+        changes["description"] = (changes["description"] or "").strip()[:200]
+    if "tenant" in changes:
+        _may_point_at(actor, changes["tenant"])
+    _check(
+        # A URL left as it was is not looked up again: deliveries check it each time.
+        url=changes["url"] if changes.get("url", current.url) != current.url else None,
+        events=changes.get("events"),
+    )
+    if "events" in changes:
+        changes["events"] = sorted(set(changes["events"]))
+    return changes
+
+
+def endpoint_update(*, actor, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
+    """Change an endpoint's URL, description, tenant, events or whether it is on; audited."""
+    changes = endpoint_update_check(actor=actor, endpoint=endpoint, **changes)
+    with transaction.atomic():
+        current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        before = _audited(current)
+        for field, value in changes.items():
+            setattr(current, field, value)
+        fields = list(changes)
+        if changes.get("is_active") and not before["is_active"]:
+            # On again, as endpoint_enable does: the failures are counted from zero.
+            current.consecutive_failures, current.disabled_at, current.disabled_reason = 0, None, ""
+            fields += ["consecutive_failures", "disabled_at", "disabled_reason"]
+        after = _audited(current)
+        if after != before:
+            current.save(update_fields=fields)
+            audit_record(
+                action=Action.WEBHOOK_CHANGED,
+                actor=actor,
+                obj=current,
+                before=before,
+                after=after,
+            )
+    return current
 
 
 def endpoint_enable(*, actor, endpoint: WebhookEndpoint) -> None:
