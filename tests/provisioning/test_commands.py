@@ -198,3 +198,37 @@ def test_tenant_deprovision_without_an_answer_refuses_in_a_sentence(
         _run("tenant_deprovision", "corner-shop")
     ready_tenant.refresh_from_db()
     assert ready_tenant.state == Tenant.State.READY
+
+
+class _DeletingTheOther(StringIO):
+    """The command's output; once the first of `pair` is queued, the other's teardown begins
+    (its grace period ended, its purge took it) before the command comes to it."""
+
+    def __init__(self, pair: list[Tenant], admin):
+        super().__init__()
+        self.pair, self.admin, self.deleted = pair, admin, None
+
+    def write(self, text):
+        if self.deleted is None and text.endswith(": reconcile queued\n"):
+            self.deleted = next(t for t in self.pair if not text.startswith(f"{t.slug}:"))
+            services.tenant_teardown(
+                tenant=Tenant.objects.get(pk=self.deleted.pk), actor=self.admin
+            )
+        return super().write(text)
+
+
+def test_tenant_reconcile_all_takes_each_tenant_as_it_is_when_its_turn_comes(
+    ready_tenant, approver, django_capture_on_commit_callbacks
+):
+    second = TenantFactory(owner=ready_tenant.owner, slug="second-shop")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tenant_approve(tenant_id=second.pk, actor=approver)
+    out = _DeletingTheOther([ready_tenant, second], approver)
+
+    call_command("tenant_reconcile", "--all", stdout=out)
+
+    deleted = out.deleted
+    (kept,) = [t for t in (ready_tenant, second) if t != deleted]
+    assert f"{deleted.slug}: not reconciled: " in out.getvalue()
+    assert not deleted.runs.filter(reason="manual").exists()  # nothing built while torn down
+    assert kept.runs.filter(reason="manual").exists()

@@ -50,10 +50,16 @@ class Command(PortalCommand):
         failed = []
         with requestcontext.operator():
             for tenant in tenants:
+                # As it is now: with --wait the tenants before it took minutes, and one may
+                # have been deleted or suspended meanwhile.
+                tenant.refresh_from_db()
                 try:
                     services.tenant_reconcile(tenant=tenant, actor=None, reason="manual")
                 except ApplicationError as exc:
-                    raise CommandError(f"{tenant.slug}: {exc.message}") from exc
+                    if not all:
+                        raise CommandError(f"{tenant.slug}: {exc.message}") from exc
+                    self.stdout.write(f"{tenant.slug}: not reconciled: {exc.message}")
+                    continue  # changed since the list was read: not a failure of the run
                 self.stdout.write(f"{tenant.slug}: reconcile queued")
                 try:
                     finish(tenant, wait=wait, timeout=timeout, write=self.stdout.write)
