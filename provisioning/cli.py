@@ -99,7 +99,13 @@ def follow_runs(tenant: Tenant, *, timeout: float, write) -> Tenant:
     since = runs.filter(status__in=Run.OPEN).first() or runs.last() or 0
     while Run.objects.filter(tenant=tenant, status__in=Run.OPEN).exists():
         if time.monotonic() > deadline:
-            raise CommandError(f"Gave up after {timeout:.0f} s; the run goes on in the workers.")
+            # The folder broker's laptop may run no worker: the run waits, it doesn't go on.
+            where = (
+                "it waits for a worker (run.sh starts one) or the next --wait"
+                if embedded_broker()
+                else "the run goes on in the workers"
+            )
+            raise CommandError(f"Gave up after {timeout:g} s; {where}.")
         delay = POLL_INTERVAL
         if embedded_broker():
             with suppress(LockHeld):  # a worker has it: follow along
@@ -140,7 +146,7 @@ def follow_purge(tenant: Tenant, *, timeout: float, write) -> float:
                 "removed; the purge tries again at its next look."
             )
         if time.monotonic() > deadline:
-            raise CommandError(f"Gave up after {timeout:.0f} s; the final backup goes on.")
+            raise CommandError(f"Gave up after {timeout:g} s; the final backup goes on.")
         if embedded_broker():
             deletion.tenant_purge(tenant)
         time.sleep(POLL_INTERVAL)

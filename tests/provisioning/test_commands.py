@@ -232,3 +232,12 @@ def test_tenant_reconcile_all_takes_each_tenant_as_it_is_when_its_turn_comes(
     assert f"{deleted.slug}: not reconciled: " in out.getvalue()
     assert not deleted.runs.filter(reason="manual").exists()  # nothing built while torn down
     assert kept.runs.filter(reason="manual").exists()
+
+
+def test_tenant_reconcile_giving_up_embedded_says_the_run_waits(ready_tenant, embedded):
+    # The folder broker: a laptop may run no worker, so nothing "goes on in the workers".
+    with pytest.raises(CommandError) as gave_up:
+        _run("tenant_reconcile", "corner-shop", "--wait", "--timeout", "1e-9")
+    assert str(gave_up.value) == (
+        "Gave up after 1e-09 s; it waits for a worker (run.sh starts one) or the next --wait."
+    )
