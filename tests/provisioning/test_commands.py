@@ -241,3 +241,17 @@ def test_tenant_reconcile_giving_up_embedded_says_the_run_waits(ready_tenant, em
     assert str(gave_up.value) == (
         "Gave up after 1e-09 s; it waits for a worker (run.sh starts one) or the next --wait."
     )
+
+
+def test_tenant_deprovision_wait_follows_a_teardown_already_under_way(ready_tenant, embedded):
+    # Queued, not followed (or an earlier --wait gave up): asking again with --wait follows it.
+    assert "corner-shop: deletion queued" in _run("tenant_deprovision", "corner-shop", "--yes")
+    ready_tenant.refresh_from_db()
+    assert ready_tenant.state == Tenant.State.DELETING
+
+    out = _run("tenant_deprovision", "corner-shop", "--yes", "--wait")
+
+    assert "corner-shop: being torn down already; following it" in out
+    assert "corner-shop: Deleted" in out
+    with pytest.raises(CommandError, match="corner-shop: This tenant is already gone."):
+        _run("tenant_deprovision", "corner-shop", "--yes", "--wait")

@@ -7,6 +7,7 @@ from portal.commands import PortalCommand
 from portal.errors import ApplicationError
 from provisioning.cli import confirm_slug, finish, follow_purge, seconds, tenant_by_slug
 from tenants import services
+from tenants.models import Tenant
 
 
 class Command(PortalCommand):
@@ -47,7 +48,13 @@ class Command(PortalCommand):
                 # final backup all the same, by a worker's purge).
                 tenant = services.tenant_delete(tenant=tenant, actor=None, now=True)
             except ApplicationError as exc:
-                raise CommandError(f"{tenant.slug}: {exc.message}") from exc
+                if not (wait and tenant.state == Tenant.State.DELETING):
+                    raise CommandError(f"{tenant.slug}: {exc.message}") from exc
+                # Its teardown is under way (an earlier --wait gave up, a purge took it): the
+                # operator asking again with --wait wants to see it end.
+                self.stdout.write(f"{tenant.slug}: being torn down already; following it")
+                finish(tenant, wait=True, timeout=timeout, write=self.stdout.write)
+                return
             saving = tenant.desired_present  # suspended until its final backup is taken
             if saving:
                 self.stdout.write(f"{tenant.slug}: final backup queued; the teardown follows it")
