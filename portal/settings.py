@@ -24,7 +24,13 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Where the embedded default keeps its SQLite database, broker folders and plans; default var/.
 VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(
+        f"PORTAL_VAR_DIR {str(VAR_DIR)!r} cannot be created ({exc.strerror}): "
+        "point it at a writable folder."
+    ) from None
 
 # --- Django core -------------------------------------------------------------------------------
 
