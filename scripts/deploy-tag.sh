@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 env=${1:?usage: deploy-tag.sh <staging|production> <tag> [<commit>]}
 tag=${2:?usage: deploy-tag.sh <staging|production> <tag> [<commit>]}
 commit=${3:-}
+# Only CI's environments, by name: a path such as ../../x would edit a file outside the overlays.
+case "$env" in
+  staging | production) ;;
+  *) echo "unknown environment '$env': deploy-tag.sh moves staging or production" >&2; exit 1 ;;
+esac
 file="deploy/portal/overlays/$env/kustomization.yaml"
 [ -f "$file" ] || { echo "no overlay for environment '$env' ($file)" >&2; exit 1; }
 [[ "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || { echo "not an image tag: '$tag'" >&2; exit 1; }

@@ -275,7 +275,10 @@ def test_deploy_tag_moves_only_that_environments_image(copy_of_the_repo):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nowhere", "1.0"], "no overlay"),
+        (["nowhere", "1.0"], "unknown environment 'nowhere'"),
+        (["../../../deploy/portal/overlays/staging", "1.0"], "unknown environment '../"),
+        (["staging/../staging", "1.0"], "unknown environment"),
+        (["ionos", "1.0"], "deploy-tag.sh moves staging or production"),
         (["staging", "bad tag;rm"], "not an image tag"),
         (["staging", "1.0", "HEAD;rm"], "not a commit"),
     ],
