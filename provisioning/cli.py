@@ -79,6 +79,14 @@ def reader_may_leave() -> Iterator[None]:
         raise SystemExit(1) from None
 
 
+# --wait's help: a worker runs the run, but embedded (the folder broker) this command takes turns
+# itself, and with eager tasks the run happened in this process before the wait began.
+WAIT_HELP = (
+    "follow the run until it ends (run by a worker, or by this command too with the folder "
+    "broker or PORTAL_CELERY_EAGER)"
+)
+
+
 def embedded_broker() -> bool:
     """The folder broker of a laptop install, where no worker may be running."""
     return settings.CELERY_BROKER_URL.startswith("filesystem://")

@@ -6,7 +6,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, load_command_class
 
 from provisioning.models import Run
 from tenants import services
@@ -255,3 +255,12 @@ def test_tenant_deprovision_wait_follows_a_teardown_already_under_way(ready_tena
     assert "corner-shop: Deleted" in out
     with pytest.raises(CommandError, match="corner-shop: This tenant is already gone."):
         _run("tenant_deprovision", "corner-shop", "--yes", "--wait")
+
+
+@pytest.mark.parametrize("command", ["tenant_deprovision", "tenant_reconcile"])
+def test_wait_help_says_who_runs_the_run_embedded_too(command):
+    parser = load_command_class("provisioning", command).create_parser("manage.py", command)
+    shown = " ".join(parser.format_help().split())
+    # Embedded, no worker may be running: the folder broker's --wait takes turns itself.
+    assert "the workers do the work" not in shown
+    assert "or by this command too with the folder broker or PORTAL_CELERY_EAGER" in shown

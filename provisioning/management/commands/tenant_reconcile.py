@@ -6,7 +6,7 @@ from portal import requestcontext
 from portal.commands import PortalCommand
 from portal.errors import ApplicationError
 from provisioning import rollout
-from provisioning.cli import finish, seconds, tenant_by_slug
+from provisioning.cli import WAIT_HELP, finish, seconds, tenant_by_slug
 from tenants import services
 from tenants.models import Tenant
 
@@ -26,7 +26,7 @@ class Command(PortalCommand):
         parser.add_argument(
             "--wait",
             action="store_true",
-            help="follow the run until it ends (the workers do the work)",
+            help=WAIT_HELP,
         )
         parser.add_argument(
             "--timeout", type=seconds, default=900.0, help="seconds to follow it (900)"
