@@ -25,16 +25,25 @@ class EndpointAddForm(forms.ModelForm):
         fields = ["url", "description", "tenant", "events"]
 
 
-def _refused(exc: ValidationError) -> type[EndpointAddForm]:
-    """The add form, invalid with the service's refusal of what was submitted."""
+def _refused(form: type[forms.ModelForm], exc: ValidationError) -> type[forms.ModelForm]:
+    """`form`, invalid with the service's refusal of what was submitted."""
 
-    class RefusedEndpointAddForm(EndpointAddForm):
+    class Refused(form):
         def clean(self):
             data = super().clean()
-            add_service_errors(self, exc)
+            if not self.errors:  # the form's own check may refuse it again by now
+                add_service_errors(self, exc)
             return data
 
-    return RefusedEndpointAddForm
+    return Refused
+
+
+class _ChangeRefused(Exception):
+    """The service refused a change the form had let through: changeform_view shows it."""
+
+    def __init__(self, error: ValidationError):
+        super().__init__(error)
+        self.error = error
 
 
 class EndpointChangeForm(forms.ModelForm):
@@ -98,16 +107,33 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     actions = ["enable"]
 
     def get_form(self, request, obj=None, **kwargs):
-        kwargs["form"] = type("EndpointChangeForm", (EndpointChangeForm,), {"actor": request.user})
-        if obj is None:
-            refusal = getattr(request, "endpoint_refusal", None)
-            kwargs["form"] = _refused(refusal) if refusal else EndpointAddForm
+        form = (
+            EndpointAddForm
+            if obj is None
+            else type("EndpointChangeForm", (EndpointChangeForm,), {"actor": request.user})
+        )
+        refusal = getattr(request, "endpoint_refusal", None)
+        kwargs["form"] = _refused(form, refusal) if refusal else form
         return super().get_form(request, obj, **kwargs)
 
     def save_model(self, request, obj, form, change):
         # Only a change comes here (add_view saves through endpoint_create): audited by the service.
-        services.endpoint_update(actor=request.user, endpoint=obj, **form.changes())
+        try:
+            services.endpoint_update(actor=request.user, endpoint=obj, **form.changes())
+        except ValidationError as exc:
+            raise _ChangeRefused(exc) from exc
+        except ApplicationError as exc:
+            raise _ChangeRefused(ValidationError({NON_FIELD_ERRORS: [exc.message]})) from exc
         obj.refresh_from_db()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ChangeRefused as refused:
+            # The service looks the URL up again after the form did, and a name's DNS may have
+            # moved between: the page again with its refusal (nothing was saved), not a 500.
+            request.endpoint_refusal = refused.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def delete_model(self, request, obj):
         services.endpoint_delete(actor=request.user, endpoint=obj)

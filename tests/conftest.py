@@ -188,11 +188,12 @@ def dns_server(settings):
 @pytest.fixture
 def resolver():
     """What webhook receivers' names resolve to (tests/fakes/resolver.py): set
-    resolver[name] = [addresses]; emptied after the test."""
+    resolver[name] = [addresses], or its turns[name] for answers in turn; emptied after the test."""
     from tests.fakes import resolver
 
     yield resolver.answers
     resolver.answers.clear()
+    resolver.turns.clear()
 
 
 @pytest.fixture

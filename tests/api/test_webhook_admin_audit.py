@@ -8,6 +8,7 @@ from api.webhooks.services import endpoint_create
 from tenants.audit import audit_verify
 from tenants.models import AuditEvent
 from tests.factories import TenantFactory
+from tests.fakes.resolver import PUBLIC, turns
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +144,25 @@ def test_switching_a_disabled_endpoint_on_counts_failures_from_zero(client_for, 
     )
     event = AuditEvent.objects.get(action=AuditEvent.Action.WEBHOOK_CHANGED)
     assert (event.before["is_active"], event.after["is_active"]) == (False, True)
+
+
+@pytest.mark.parametrize(
+    "third",
+    [["10.0.0.5"], [PUBLIC]],
+    ids=["still-internal", "public-again"],
+)
+def test_a_url_the_service_refuses_after_the_form_passed_it_is_shown_on_the_page(
+    client_for, approver, endpoint, resolver, third
+):
+    # The form's lookup finds a public address, the service's own an internal one; whatever
+    # the page's next lookup finds, the service's refusal stands.
+    turns["hooks.moving.example"] = [[PUBLIC], ["10.0.0.5"], third]
+
+    page = client_for(approver).post(
+        change_page(endpoint), form(url="https://hooks.moving.example/x")
+    )
+
+    assert page.status_code == 200 and REFUSED in page.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://hooks.example.org/x"
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.WEBHOOK_CHANGED).exists()
