@@ -34,7 +34,7 @@ from tenants import (
 )
 from tenants.models import AuditEvent, Plan, Tenant
 
-# The list page's `sort` names (tenants.views.listing.SORTS), on fields a cursor can hold.
+# The list page's `sort` names (tenants.selectors.LIST_SORTS), on fields a cursor can hold.
 SORTS = {
     "name": "slug",
     "state": "state",

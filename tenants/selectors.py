@@ -28,6 +28,19 @@ def tenant_get_for(user, pk: int) -> Tenant:
 GONE_STATES = (Tenant.State.REJECTED, Tenant.State.DELETED)
 # The `state` values tenant_list filters by: the states, and a request withdrawn before a decision.
 LIST_STATES = (*Tenant.State.values, "withdrawn")
+# The orders the list is sorted by (its `sort` names), for the page and the API alike.
+LIST_SORTS = {
+    "name": "slug",
+    "-name": "-slug",
+    "state": "state",
+    "-state": "-state",
+    "plan": "plan__sort_order",
+    "-plan": "-plan__sort_order",
+    "created": "created_at",
+    "-created": "-created_at",
+    "owner": "owner__username",
+    "-owner": "-owner__username",
+}
 
 
 def tenant_list(

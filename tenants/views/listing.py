@@ -12,18 +12,7 @@ from tenants import selectors
 from tenants.models import Plan, Tenant
 from tenants.views.base import _page
 
-SORTS = {
-    "name": "slug",
-    "-name": "-slug",
-    "state": "state",
-    "-state": "-state",
-    "plan": "plan__sort_order",
-    "-plan": "-plan__sort_order",
-    "created": "created_at",
-    "-created": "-created_at",
-    "owner": "owner__username",
-    "-owner": "-owner__username",
-}
+SORTS = selectors.LIST_SORTS
 DEFAULT_SORT = "-created"
 PLAIN = re.compile(r"[\w.-]{1,40}")
 
